@@ -1,0 +1,40 @@
+# Practice Client — one entry point for people and CI.
+#   make demo   installs what is needed, then runs the end-to-end demo
+#   make test   installs what is needed, then runs the whole suite
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= python3
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: install system-packages demo test bench dist lint screenshots clean
+
+install: system-packages $(VENV)/.installed
+
+system-packages:
+	@scripts/install-system-packages
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	scripts/with-keyring $(VENV)/bin/practice-client demo --headless
+
+test: install
+	scripts/with-keyring $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check practice_client tests bench
+	$(VENV)/bin/mypy
+
+bench: install
+	scripts/with-keyring $(PY) bench/run.py
+
+dist: install
+	$(PY) -m pip install -q -e '.[dist]'
+	$(PY) -m PyInstaller --noconfirm --clean --distpath dist --workpath build installer/practice-client.spec
+
+clean:
+	rm -rf build dist .pytest_cache

@@ -1,0 +1,68 @@
+"""The composition root: one home, its config, secrets, store and GnuPG.
+
+The CLI, the agent and the GUI's service all open a :class:`Context` and hand it
+to the domain functions (crypto, intake, delivery). Opening is cheap; the store
+and GnuPG are created on first use, so commands that need neither (``--help``,
+``testbed``) never touch the keyring.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from practice_client.core.audit import AuditLog
+from practice_client.core.config import Config, load_config, require_configured, save_settings
+from practice_client.core.fieldcrypt import FieldCipher
+from practice_client.core.logs import register_sensitive, setup_logging
+from practice_client.core.paths import Home, resolve_home
+from practice_client.core.policy import Policy, read_policy
+from practice_client.core.secrets import DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, Secrets
+from practice_client.core.store import Store, database_key_bytes
+
+if TYPE_CHECKING:
+    from practice_client.crypto.gpg import Gpg
+
+
+class Context:
+    """Everything a command needs, for one home."""
+
+    def __init__(self, home: Home | None = None, policy: Policy | None = None) -> None:
+        self.home = (home or resolve_home()).ensure()
+        self.policy = read_policy() if policy is None else policy
+        self.config: Config = load_config(self.home.config, self.policy)
+        self.secrets = Secrets(self.home.instance_id())
+        self._lock = threading.Lock()
+        setup_logging(self.home.logs)
+
+    def update_config(self, **changes: object) -> Config:
+        """Persist settings atomically (refusing policy-locked keys) and reload."""
+        self.config = save_settings(self.home.config, dict(changes), self.policy)
+        return self.config
+
+    def require_setup(self) -> Config:
+        return require_configured(self.config, self.home.config)
+
+    @cached_property
+    def store(self) -> Store:
+        key = self.secrets.get_or_create(DATABASE_KEY)
+        register_sensitive(key)
+        return Store(self.home.database, AuditLog(self.home.audit), FieldCipher(database_key_bytes(key)))
+
+    @cached_property
+    def gpg(self) -> Gpg:
+        from practice_client.crypto.gpg import Gpg
+
+        return Gpg(self.home.gnupg)
+
+    def practice_passphrase(self) -> str:
+        value = self.secrets.require(PRACTICE_KEY_PASSPHRASE)
+        register_sensitive(value)
+        return value
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+        if "gpg" in self.__dict__:
+            self.gpg.kill_agent()

@@ -1,0 +1,146 @@
+"""The practice's settings: a TOML file in the home, overlaid by admin policy.
+
+Only non-secret settings live here. Tokens, passphrases and keys are in the OS
+keyring (:mod:`practice_client.core.secrets`). The file is always replaced
+atomically, so a crash never leaves a half-written config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from practice_client.core.atomic import atomic_write
+from practice_client.core.errors import InputError, NotConfigured, PolicyLocked
+from practice_client.core.policy import Policy, read_policy
+
+DEFAULT_FILENAME_PATTERN = r"^(?P<patient_number>[0-9A-Za-z]+)_.+$"
+
+
+@dataclass
+class Config:
+    """Every setting of the client, with its default. Names are the TOML keys."""
+
+    server_url: str = ""
+    practice_id: str = ""
+    platform_domain: str = ""
+    ident_key_fingerprint: str = ""
+    dns_server: str = ""  # HOST:PORT, empty = system resolver
+    ca_file: str = ""  # extra CA for a private platform
+    spki_pin: str = ""  # base64 SHA-256 of the platform's SubjectPublicKeyInfo, optional
+    export_dir: str = ""
+    filename_pattern: str = DEFAULT_FILENAME_PATTERN
+    after_delivery: str = "move"  # "move" to processed/ or "remove"
+    key_algorithm: str = "ed25519"  # or "rsa3072"
+    practice_key_fingerprint: str = ""
+    rescan_seconds: float = 30.0
+    stable_seconds: float = 1.0
+    upload_workers: int = 2
+    eml_dir: str = ""
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "Verarbeitet"
+    imap_ca_file: str = ""
+    poll_seconds: float = 60.0
+    language: str = "de"
+    close_to_tray: bool = True
+    offline: bool = False
+    locked: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def is_locked(self, key: str) -> bool:
+        return key in self.locked
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name != "locked"]
+
+
+def _coerce(source: str, key: str, value: Any, default: Any) -> Any:
+    """Check a value against the type of its default; raise a one-line error otherwise."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, str)) and str(value).lower() in {"0", "1", "true", "false"}:
+            return str(value).lower() in {"1", "true"}
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str) and isinstance(value, str):
+        return value
+    raise InputError(source, f"setting '{key}' has the wrong type ({type(value).__name__})")
+
+
+def _apply(cfg: Config, raw: dict[str, Any], source: str) -> None:
+    known = {f.name: f for f in fields(Config) if f.name != "locked"}
+    defaults = Config()
+    for key, value in raw.items():
+        if key not in known:
+            raise InputError(source, f"unknown setting '{key}'")
+        setattr(cfg, key, _coerce(source, key, value, getattr(defaults, key)))
+
+
+def read_user_config(path: Path) -> dict[str, Any]:
+    """The user's own settings as stored (no policy applied)."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML: {exc}") from None
+
+
+def load_config(path: Path, policy: Policy | None = None) -> Config:
+    """The effective config: defaults < policy defaults < user file < locked policy values."""
+    policy = read_policy() if policy is None else policy
+    cfg = Config()
+    unlocked = {k: v for k, v in policy.values.items() if k not in policy.locked}
+    locked = {k: v for k, v in policy.values.items() if k in policy.locked}
+    _apply(cfg, unlocked, policy.source)
+    _apply(cfg, read_user_config(path), str(path))
+    _apply(cfg, locked, policy.source)
+    cfg.locked = policy.locked
+    return cfg
+
+
+def require_configured(cfg: Config, path: Path) -> Config:
+    if not cfg.practice_key_fingerprint:
+        raise NotConfigured(
+            f"{path}: the client is not set up yet - run 'practice-client setup' first"
+        )
+    return cfg
+
+
+def save_settings(path: Path, changes: dict[str, Any], policy: Policy | None = None) -> Config:
+    """Merge ``changes`` into the user's file atomically; refuse keys the policy locks."""
+    policy = read_policy() if policy is None else policy
+    for key, value in changes.items():
+        if policy.is_locked(key) and policy.values.get(key) != value:
+            raise PolicyLocked(
+                f"{key}: vom Administrator festgelegt / fixed by the administrator's policy"
+            )
+    raw = read_user_config(path)
+    probe = Config()
+    _apply(probe, changes, "settings")  # type check before anything is written
+    raw.update({k: v for k, v in changes.items() if not policy.is_locked(k)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, tomli_w.dumps(raw).encode("utf-8"))
+    return load_config(path, policy)
+
+
+def as_dict(cfg: Config) -> dict[str, Any]:
+    data = dataclasses.asdict(cfg)
+    data.pop("locked", None)
+    return data

@@ -1,0 +1,143 @@
+"""Admin policy: settings an IT administrator fixes for every user of a PC.
+
+A policy is a mapping of config keys to values plus ``lock_settings``: when true,
+every key the policy sets is locked (the user cannot change it); when false, the
+policy only provides defaults. ``locked`` may list individual keys to lock.
+
+Sources, first found wins: ``$PRACTICE_CLIENT_POLICY`` (a TOML file), then the OS
+place: the registry key ``HKLM\\Software\\Policies\\PracticeClient\\PracticeClient``
+on Windows, the managed preferences domain ``de.practiceclient.client`` on macOS,
+``/etc/practice-client/policy.toml`` elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from practice_client.core.errors import InputError
+
+POLICY_ENV = "PRACTICE_CLIENT_POLICY"
+LINUX_POLICY_FILE = Path("/etc/practice-client/policy.toml")
+WINDOWS_POLICY_KEY = r"Software\Policies\PracticeClient\PracticeClient"
+MACOS_DOMAIN = "de.practiceclient.client"
+MACOS_MANAGED_DIR = Path("/Library/Managed Preferences")
+
+# Policy names as the MSI / mobileconfig spell them → config keys.
+_ALIASES = {
+    "SERVER_URL": "server_url",
+    "PRACTICE_ID": "practice_id",
+    "PLATFORM_DOMAIN": "platform_domain",
+    "EXPORT_DIR": "export_dir",
+    "IDENT_KEY_FINGERPRINT": "ident_key_fingerprint",
+    "LOCK_SETTINGS": "lock_settings",
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Values the administrator set, and which of them the user may not change."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    locked: frozenset[str] = frozenset()
+    source: str = ""
+
+    def is_locked(self, key: str) -> bool:
+        return key in self.locked
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def policy_from_mapping(raw: Mapping[str, Any], source: str) -> Policy:
+    """Normalise a raw policy mapping (TOML, registry or plist) into a :class:`Policy`."""
+    values: dict[str, Any] = {}
+    locked: set[str] = set()
+    lock_all = False
+    for raw_key, value in raw.items():
+        key = _ALIASES.get(raw_key, raw_key).lower()
+        if key == "lock_settings":
+            lock_all = _truthy(value)
+        elif key == "locked":
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list):
+                raise InputError(source, "'locked' must be a list of setting names")
+            locked.update(str(v).lower() for v in value)
+        elif value not in (None, ""):
+            values[key] = value
+    if lock_all:
+        locked.update(values)
+    return Policy(values=values, locked=frozenset(locked), source=source)
+
+
+def _read_toml(path: Path) -> Policy:
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read policy: {exc.strerror}") from None
+    return policy_from_mapping(raw, str(path))
+
+
+def _read_windows_registry() -> Policy | None:  # pragma: no cover - Windows only
+    import winreg
+
+    try:
+        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, WINDOWS_POLICY_KEY)
+    except OSError:
+        return None
+    raw: dict[str, Any] = {}
+    with key:
+        index = 0
+        while True:
+            try:
+                name, value, _kind = winreg.EnumValue(key, index)
+            except OSError:
+                break
+            raw[name] = value
+            index += 1
+    return policy_from_mapping(raw, "HKLM\\" + WINDOWS_POLICY_KEY)
+
+
+def read_macos_managed(directory: Path = MACOS_MANAGED_DIR) -> Policy | None:
+    """Managed preferences written by an MDM profile (or the pkg's postinstall)."""
+    candidates = [directory / f"{MACOS_DOMAIN}.plist"]
+    user = os.environ.get("USER")
+    if user:
+        candidates.insert(0, directory / user / f"{MACOS_DOMAIN}.plist")
+    for path in candidates:
+        if path.is_file():
+            try:
+                with path.open("rb") as handle:
+                    raw = plistlib.load(handle)
+            except (plistlib.InvalidFileException, OSError, ValueError) as exc:
+                raise InputError(path, f"cannot read managed preferences: {exc}") from None
+            return policy_from_mapping(raw, str(path))
+    return None
+
+
+def read_policy() -> Policy:
+    """The policy in force for this process (empty when there is none)."""
+    env = os.environ.get(POLICY_ENV)
+    if env:
+        return _read_toml(Path(env))
+    found: Policy | None = None
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        found = _read_windows_registry()
+    elif sys.platform == "darwin":  # pragma: no cover - macOS only
+        found = read_macos_managed()
+    elif LINUX_POLICY_FILE.is_file():
+        found = _read_toml(LINUX_POLICY_FILE)
+    return found or Policy()

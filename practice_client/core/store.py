@@ -1,0 +1,554 @@
+"""The store: the only module that touches the database.
+
+Every state change of a patient, pin, request or document goes through one
+method here and writes exactly one audit entry *in the same transaction*: the
+audit line is appended while the database write lock is held, and the audit head
+is committed with the change. A crash between the two is repaired on open.
+
+SQLite in WAL mode; ``BEGIN IMMEDIATE`` so writers queue instead of failing.
+Personal fields are sealed with :class:`FieldCipher` under the database key
+from the keyring.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from practice_client.core.audit import EMPTY_HEAD, AuditHead, AuditLog, VerifyResult, now_iso
+from practice_client.core.errors import StateError
+from practice_client.core.fieldcrypt import FieldCipher
+from practice_client.core.models import (
+    TRANSITIONS,
+    Check,
+    Document,
+    DocumentState,
+    Patient,
+    Pin,
+    RequestRecord,
+    RequestStatus,
+    Verdict,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS patients (
+    patient_number TEXT PRIMARY KEY,
+    name BLOB NOT NULL, birth_date BLOB NOT NULL, phone BLOB,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pins (
+    fingerprint TEXT PRIMARY KEY,
+    patient_number TEXT NOT NULL UNIQUE,
+    name BLOB NOT NULL, birth_date BLOB NOT NULL, phone BLOB NOT NULL,
+    ident TEXT NOT NULL, issued_at TEXT NOT NULL, pinned_at TEXT NOT NULL,
+    certificate BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    sha256 TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    processed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS requests (
+    message_sha256 TEXT PRIMARY KEY REFERENCES messages(sha256),
+    request_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    checks BLOB NOT NULL,
+    status TEXT NOT NULL,
+    patient_fingerprint TEXT,
+    patient_number TEXT,
+    summary BLOB NOT NULL,
+    expires_at TEXT,
+    decided_at TEXT,
+    decision_reason BLOB,
+    override INTEGER NOT NULL DEFAULT 0,
+    decision_sent INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS requests_by_id ON requests(request_id);
+CREATE UNIQUE INDEX IF NOT EXISTS one_actionable_request
+    ON requests(request_id) WHERE status != 'rejected';
+CREATE TABLE IF NOT EXISTS documents (
+    document_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    original_name BLOB NOT NULL,
+    source_path BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    request_id TEXT,
+    match_method TEXT,
+    error BLOB,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    ciphertext_sha256 TEXT,
+    manifest_sha256 TEXT,
+    delivered_at TEXT,
+    extra BLOB
+);
+CREATE INDEX IF NOT EXISTS documents_by_state ON documents(state);
+"""
+
+
+def database_key_bytes(secret: str) -> bytes:
+    """The keyring holds the database key as url-safe base64 of 32 random bytes."""
+    raw = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
+    return raw if len(raw) == 32 else hashlib.sha256(raw).digest()
+
+
+class Store:
+    """Database + audit log of one home. Thread-safe (one connection behind a lock)."""
+
+    def __init__(self, database: Path, audit: AuditLog, cipher: FieldCipher) -> None:
+        self.audit = audit
+        self._cipher = cipher
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            database, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+        self._set_meta_if_missing("schema_version", str(SCHEMA_VERSION))
+        self._repair_audit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- transactions and audit -------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self, event: str, details: Mapping[str, Any]) -> Iterator[sqlite3.Connection]:
+        """One atomic state change with its one audit entry."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                head = self._head()
+                entry = self.audit.make_entry(head, event, details)
+                new_head = self.audit.append(entry)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)",
+                    (new_head.encode(),),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        log.debug("audit %s", event)
+
+    def record(self, event: str, **details: Any) -> None:
+        """An audit entry with no other state change (setup, key export, ...)."""
+        with self.transaction(event, details):
+            pass
+
+    def _head(self) -> AuditHead:
+        row = self._db.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()
+        return AuditHead.decode(row[0]) if row else EMPTY_HEAD
+
+    def audit_head(self) -> AuditHead:
+        with self._lock:
+            return self._head()
+
+    def _repair_audit(self) -> None:
+        """A crash after the audit append but before COMMIT leaves one extra line whose
+        state change never happened. Adopt it as history and say so in a new entry."""
+        with self._lock:
+            head = self._head()
+            file_head, _ = self.audit.last()
+            if file_head.seq == head.seq + 1 and self.audit.verify().ok:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)",
+                    (file_head.encode(),),
+                )
+                uncommitted = file_head.seq
+            else:
+                return
+        self.record("audit.uncommitted_entry", seq=uncommitted)
+
+    def verify_audit(self) -> VerifyResult:
+        with self._lock:
+            return self.audit.verify(self._head())
+
+    # -- meta -------------------------------------------------------------------
+
+    def _set_meta_if_missing(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Bookkeeping that is not a state change of a request or document (cursors)."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- patients (PMS master data) --------------------------------------------
+
+    def upsert_patients(self, patients: Iterable[Patient], source: str) -> int:
+        seal = self._cipher.seal
+        rows = [
+            (p.patient_number, seal("patients.name", p.name),
+             seal("patients.birth_date", p.birth_date), seal("patients.phone", p.phone), now_iso())
+            for p in patients
+        ]
+        with self.transaction("patients.imported", {"source": source, "count": len(rows)}) as db:
+            db.executemany(
+                "INSERT INTO patients(patient_number, name, birth_date, phone, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(patient_number) DO UPDATE SET "
+                "name=excluded.name, birth_date=excluded.birth_date, phone=excluded.phone, "
+                "updated_at=excluded.updated_at",
+                rows,
+            )
+        return len(rows)
+
+    def _patient(self, row: sqlite3.Row) -> Patient:
+        op = self._cipher.open
+        return Patient(
+            row["patient_number"], op("patients.name", row["name"]) or "",
+            op("patients.birth_date", row["birth_date"]) or "", op("patients.phone", row["phone"]),
+        )
+
+    def get_patient(self, patient_number: str) -> Patient | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM patients WHERE patient_number=?", (patient_number,)
+            ).fetchone()
+        return None if row is None else self._patient(row)
+
+    def list_patients(self) -> list[Patient]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM patients ORDER BY patient_number").fetchall()
+        return [self._patient(r) for r in rows]
+
+    # -- pins (trust certificates) ---------------------------------------------
+
+    def pin(self, pin: Pin, replace: bool = False) -> None:
+        """Pin a verified trust certificate. A patient who already has a pin (or a key
+        pinned for another patient) is refused unless ``replace`` - an explicit re-pin."""
+        seal = self._cipher.seal
+        with self._lock:
+            existing = self._db.execute(
+                "SELECT fingerprint, patient_number FROM pins WHERE patient_number=? OR fingerprint=?",
+                (pin.patient_number, pin.fingerprint),
+            ).fetchall()
+        if existing and not replace:
+            old = existing[0]
+            if old["fingerprint"] == pin.fingerprint and old["patient_number"] == pin.patient_number:
+                raise StateError(
+                    f"{pin.fingerprint}: this key is already pinned for patient {pin.patient_number}"
+                )
+            raise StateError(
+                f"patient {old['patient_number']} already has a pinned key "
+                f"{old['fingerprint']}: re-pin explicitly with --replace"
+            )
+        event = "trust.repinned" if existing else "trust.pinned"
+        details = {
+            "fingerprint": pin.fingerprint,
+            "patient_number": pin.patient_number,
+            "replaced": [r["fingerprint"] for r in existing],
+        }
+        with self.transaction(event, details) as db:
+            for old in existing:
+                db.execute("DELETE FROM pins WHERE fingerprint=?", (old["fingerprint"],))
+            db.execute(
+                "INSERT INTO pins(fingerprint, patient_number, name, birth_date, phone, ident, "
+                "issued_at, pinned_at, certificate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pin.fingerprint, pin.patient_number, seal("pins.name", pin.name),
+                    seal("pins.birth_date", pin.birth_date), seal("pins.phone", pin.phone),
+                    pin.ident, pin.issued_at, pin.pinned_at,
+                    seal("pins.certificate", pin.certificate),
+                ),
+            )
+
+    def _pin(self, row: sqlite3.Row) -> Pin:
+        op = self._cipher.open
+        return Pin(
+            fingerprint=row["fingerprint"], patient_number=row["patient_number"],
+            name=op("pins.name", row["name"]) or "",
+            birth_date=op("pins.birth_date", row["birth_date"]) or "",
+            phone=op("pins.phone", row["phone"]) or "", ident=row["ident"],
+            issued_at=row["issued_at"], pinned_at=row["pinned_at"],
+            certificate=op("pins.certificate", row["certificate"]) or "",
+        )
+
+    def get_pin(self, fingerprint: str) -> Pin | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM pins WHERE fingerprint=?", (fingerprint.upper(),)
+            ).fetchone()
+        return None if row is None else self._pin(row)
+
+    def get_pin_for_patient(self, patient_number: str) -> Pin | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM pins WHERE patient_number=?", (patient_number,)
+            ).fetchone()
+        return None if row is None else self._pin(row)
+
+    def list_pins(self) -> list[Pin]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM pins ORDER BY patient_number").fetchall()
+        return [self._pin(r) for r in rows]
+
+    def unpin(self, fingerprint: str) -> Pin:
+        pin = self.get_pin(fingerprint)
+        if pin is None:
+            raise StateError(f"{fingerprint}: no trust certificate with this fingerprint is pinned")
+        with self.transaction(
+            "trust.removed", {"fingerprint": pin.fingerprint, "patient_number": pin.patient_number}
+        ) as db:
+            db.execute("DELETE FROM pins WHERE fingerprint=?", (pin.fingerprint,))
+        return pin
+
+    # -- messages and requests --------------------------------------------------
+
+    def store_message(self, raw: bytes, source: str) -> tuple[str, bool]:
+        """Keep the raw message (sealed) before anything else happens to it.
+
+        Returns its SHA-256 and whether it is new. The same bytes from two sources
+        are one message (de-duplication), not a replay."""
+        digest = hashlib.sha256(raw).hexdigest()
+        with self._lock:
+            known = self._db.execute(
+                "SELECT 1 FROM messages WHERE sha256=?", (digest,)
+            ).fetchone()
+        if known:
+            return digest, False
+        with self.transaction("message.received", {"sha256": digest, "source": source}) as db:
+            db.execute(
+                "INSERT OR IGNORE INTO messages(sha256, received_at, source, raw) VALUES (?, ?, ?, ?)",
+                (digest, now_iso(), source, self._cipher.seal("messages.raw", raw)),
+            )
+        return digest, True
+
+    def unprocessed_messages(self) -> list[tuple[str, str, bytes]]:
+        """Messages stored but not yet verified (a crash in between): (sha256, source, raw)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sha256, source, raw FROM messages WHERE processed=0 ORDER BY received_at"
+            ).fetchall()
+        return [
+            (r["sha256"], r["source"], self._cipher.open_bytes("messages.raw", r["raw"]) or b"")
+            for r in rows
+        ]
+
+    def get_message(self, sha256: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT raw FROM messages WHERE sha256=?", (sha256,)).fetchone()
+        return None if row is None else self._cipher.open_bytes("messages.raw", row["raw"])
+
+    def request_id_seen(self, request_id: str, other_than_message: str | None = None) -> bool:
+        """Replay check: has any *other* message carried this request id before?"""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM requests WHERE request_id=? AND message_sha256 IS NOT ?",
+                (request_id, other_than_message),
+            ).fetchone()
+        return row is not None
+
+    def add_request(self, record: RequestRecord) -> None:
+        """Record a verified (or rejected) request and mark its message processed."""
+        seal = self._cipher.seal
+        details = {
+            "request_id": record.request_id,
+            "message_sha256": record.message_sha256,
+            "verdict": str(record.verdict),
+            "failed_checks": [c.name for c in record.checks if c.status != "pass"],
+        }
+        with self.transaction("request.received", details) as db:
+            db.execute(
+                "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "
+                "checks, status, patient_fingerprint, patient_number, summary, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.message_sha256, record.request_id, record.received_at, record.source,
+                    str(record.verdict),
+                    seal("requests.checks", json.dumps([c.to_json() for c in record.checks])),
+                    str(record.status), record.patient_fingerprint, record.patient_number,
+                    seal("requests.summary", json.dumps(record.summary)), record.expires_at,
+                ),
+            )
+            db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (record.message_sha256,))
+
+    def _request(self, row: sqlite3.Row) -> RequestRecord:
+        op = self._cipher.open
+        return RequestRecord(
+            request_id=row["request_id"], message_sha256=row["message_sha256"],
+            received_at=row["received_at"], source=row["source"], verdict=Verdict(row["verdict"]),
+            checks=[Check.from_json(c) for c in json.loads(op("requests.checks", row["checks"]) or "[]")],
+            status=RequestStatus(row["status"]), patient_fingerprint=row["patient_fingerprint"],
+            patient_number=row["patient_number"],
+            summary=json.loads(op("requests.summary", row["summary"]) or "{}"),
+            expires_at=row["expires_at"], decided_at=row["decided_at"],
+            decision_reason=op("requests.decision_reason", row["decision_reason"]),
+            override=bool(row["override"]), decision_sent=bool(row["decision_sent"]),
+        )
+
+    def get_request(self, request_id: str) -> RequestRecord | None:
+        """The actionable record of a request id (a rejected replay never shadows it)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM requests WHERE request_id=? "
+                "ORDER BY status = 'rejected', received_at LIMIT 1",
+                (request_id,),
+            ).fetchone()
+        return None if row is None else self._request(row)
+
+    def list_requests(self) -> list[RequestRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM requests ORDER BY received_at DESC").fetchall()
+        return [self._request(r) for r in rows]
+
+    def decide(
+        self, request_id: str, status: RequestStatus, reason: str | None, override: bool
+    ) -> RequestRecord:
+        """Accept or decline an open request; the caller has checked the rules."""
+        current = self.get_request(request_id)
+        if current is None:
+            raise StateError(f"{request_id}: no such request")
+        if current.status is not RequestStatus.OPEN:
+            raise StateError(f"{request_id}: the request is already {current.status}")
+        details = {"request_id": request_id, "override": override, "has_reason": bool(reason)}
+        with self.transaction(f"request.{status}", details) as db:
+            db.execute(
+                "UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=? "
+                "WHERE message_sha256=?",
+                (str(status), now_iso(), self._cipher.seal("requests.decision_reason", reason),
+                 int(override), current.message_sha256),
+            )
+        result = self.get_request(request_id)
+        assert result is not None
+        return result
+
+    def pending_decisions(self) -> list[RequestRecord]:
+        """Decisions not yet reported to the platform (queued until it is reachable)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM requests WHERE status IN ('accepted', 'declined') AND decision_sent=0"
+            ).fetchall()
+        return [self._request(r) for r in rows]
+
+    def mark_decision_sent(self, request_id: str) -> None:
+        with self.transaction("request.decision_sent", {"request_id": request_id}) as db:
+            db.execute(
+                "UPDATE requests SET decision_sent=1 WHERE request_id=? AND status != 'rejected'",
+                (request_id,),
+            )
+
+    # -- documents (the outbox) -------------------------------------------------
+
+    def add_document(self, doc: Document) -> None:
+        """The row exists before any work on the file starts."""
+        seal = self._cipher.seal
+        details = {"document_id": doc.document_id, "state": str(doc.state), "size": doc.size}
+        with self.transaction("document.detected", details) as db:
+            db.execute(
+                "INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, "
+                "created_at, updated_at, request_id, match_method, extra) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.document_id, str(doc.state), seal("documents.original_name", doc.original_name),
+                    seal("documents.source_path", doc.source_path), doc.size, doc.sha256,
+                    doc.created_at, doc.updated_at, doc.request_id, doc.match_method,
+                    seal("documents.extra", json.dumps(doc.extra)),
+                ),
+            )
+
+    _DOC_FIELDS = frozenset(
+        {"request_id", "match_method", "error", "attempts", "ciphertext_sha256",
+         "manifest_sha256", "delivered_at", "source_path", "extra"}
+    )
+    _SEALED = frozenset({"error", "source_path", "extra"})
+
+    def transition(self, document_id: str, new: DocumentState, **changes: Any) -> Document:
+        """Move a document to ``new`` (checked against the state machine), atomically + audited."""
+        unknown = set(changes) - self._DOC_FIELDS
+        if unknown:
+            raise ValueError(f"unknown document fields {sorted(unknown)}")
+        doc = self.get_document(document_id)
+        if doc is None:
+            raise StateError(f"{document_id}: no such document")
+        if new not in TRANSITIONS[doc.state]:
+            raise StateError(f"{document_id}: cannot go from {doc.state} to {new}")
+        columns, values = ["state=?", "updated_at=?"], [str(new), now_iso()]
+        for key, value in changes.items():
+            if key == "extra":
+                value = json.dumps(value)
+            if key in self._SEALED:
+                value = self._cipher.seal(f"documents.{key}", value)
+            columns.append(f"{key}=?")
+            values.append(value)
+        details: dict[str, Any] = {"document_id": document_id, "from": str(doc.state)}
+        if "request_id" in changes:
+            details["request_id"] = changes["request_id"]
+        if "match_method" in changes:
+            details["match_method"] = changes["match_method"]
+        with self.transaction(f"document.{new}", details) as db:
+            cur = db.execute(
+                f"UPDATE documents SET {', '.join(columns)} WHERE document_id=? AND state=?",  # noqa: S608
+                (*values, document_id, str(doc.state)),
+            )
+            if cur.rowcount != 1:
+                raise StateError(f"{document_id}: changed concurrently, try again")
+        result = self.get_document(document_id)
+        assert result is not None
+        return result
+
+    def _document(self, row: sqlite3.Row) -> Document:
+        op = self._cipher.open
+        return Document(
+            document_id=row["document_id"], state=DocumentState(row["state"]),
+            original_name=op("documents.original_name", row["original_name"]) or "",
+            source_path=op("documents.source_path", row["source_path"]) or "",
+            size=row["size"], sha256=row["sha256"], created_at=row["created_at"],
+            updated_at=row["updated_at"], request_id=row["request_id"],
+            match_method=row["match_method"], error=op("documents.error", row["error"]),
+            attempts=row["attempts"], ciphertext_sha256=row["ciphertext_sha256"],
+            manifest_sha256=row["manifest_sha256"], delivered_at=row["delivered_at"],
+            extra=json.loads(op("documents.extra", row["extra"]) or "{}"),
+        )
+
+    def get_document(self, document_id: str) -> Document | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM documents WHERE document_id=?", (document_id,)
+            ).fetchone()
+        return None if row is None else self._document(row)
+
+    def list_documents(self, states: Iterable[DocumentState] | None = None) -> list[Document]:
+        with self._lock:
+            if states is None:
+                rows = self._db.execute("SELECT * FROM documents ORDER BY created_at").fetchall()
+            else:
+                wanted = [str(s) for s in states]
+                marks = ",".join("?" * len(wanted))
+                rows = self._db.execute(
+                    f"SELECT * FROM documents WHERE state IN ({marks}) ORDER BY created_at",  # noqa: S608
+                    wanted,
+                ).fetchall()
+        return [self._document(r) for r in rows]

@@ -1,0 +1,338 @@
+"""GnuPG through python-gnupg, always with a home of our own.
+
+Rules (each one a lesson from other clients):
+- never the user's own keyring: every :class:`Gpg` has an explicit home (0700);
+- keys are addressed by full fingerprint only, with ``--trust-model always``
+  because *we* decide trust (pins), not the web of trust;
+- gpg can exit 0 while reporting a problem, so results are judged by the status
+  lines, not the exit code;
+- signatures that must come from one particular key are verified in a throw-away
+  home that holds only that key, so no other key in any keyring can satisfy them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import gnupg
+
+from practice_client.core.errors import CryptoError
+
+log = logging.getLogger(__name__)
+
+FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
+
+
+def normalize_fingerprint(text: str) -> str:
+    """Upper-case, no spaces; raise on anything that is not a v4 fingerprint."""
+    fpr = re.sub(r"\s+", "", text).upper()
+    if not FINGERPRINT_RE.match(fpr):
+        raise CryptoError(f"'{text}' is not a 40-digit OpenPGP fingerprint")
+    return fpr
+
+
+def group_fingerprint(fpr: str) -> str:
+    """Fingerprint in groups of four, as staff read it aloud with the patient."""
+    return " ".join(fpr[i : i + 4] for i in range(0, len(fpr), 4))
+
+
+def short_temp_root() -> str:
+    """gpg-agent's socket lives in the home when /run/user is missing: keep paths short."""
+    return "/tmp" if os.name == "posix" and os.path.isdir("/tmp") else tempfile.gettempdir()
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What we need to know about a public key before pinning or using it."""
+
+    fingerprint: str
+    uids: tuple[str, ...]
+    created: datetime | None
+    expires: datetime | None
+    revoked: bool
+    can_sign: bool
+    encryption_subkeys: tuple[str, ...]  # usable (not revoked, not expired) encryption subkeys
+
+    @property
+    def expired(self) -> bool:
+        return self.expires is not None and self.expires <= datetime.now(UTC)
+
+    @property
+    def usable_for_encryption(self) -> bool:
+        return not self.revoked and not self.expired and bool(self.encryption_subkeys)
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    valid: bool
+    signer: str | None  # primary key fingerprint of the signer
+    problem: str  # empty when valid
+
+
+def _ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def _key_info(raw: dict[str, object]) -> KeyInfo:
+    now = datetime.now(UTC)
+    subkeys: list[str] = []
+    info = raw.get("subkey_info") or {}
+    assert isinstance(info, dict)
+    for sub in raw.get("subkeys") or []:  # type: ignore[attr-defined]
+        keyid, caps, fpr = sub[0], sub[1], sub[2]
+        details = info.get(keyid, {})
+        validity = details.get("trust", "")
+        expires = _ts(details.get("expires"))
+        if "e" in caps and validity not in ("r", "e") and (expires is None or expires > now):
+            subkeys.append(fpr)
+    caps = str(raw.get("cap", ""))
+    return KeyInfo(
+        fingerprint=str(raw["fingerprint"]).upper(),
+        uids=tuple(raw.get("uids") or ()),  # type: ignore[arg-type]
+        created=_ts(str(raw.get("date") or "") or None),
+        expires=_ts(str(raw.get("expires") or "") or None),
+        revoked=raw.get("trust") == "r",
+        can_sign="s" in caps or "S" in caps,
+        encryption_subkeys=tuple(subkeys),
+    )
+
+
+class Gpg:
+    """One GnuPG home. Create with :meth:`open`; use :func:`isolated` for throw-away homes."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix":
+            os.chmod(self.home, 0o700)
+        agent_conf = self.home / "gpg-agent.conf"
+        if not agent_conf.exists():
+            agent_conf.write_text("allow-loopback-pinentry\n", encoding="ascii")
+        self._gpg = gnupg.GPG(
+            gnupghome=str(self.home),
+            options=["--trust-model", "always", "--no-auto-key-retrieve", "--no-greeting"],
+            encoding="utf-8",
+        )
+
+    # -- keys -----------------------------------------------------------------
+
+    def generate_key(self, uid_name: str, uid_email: str, passphrase: str, algorithm: str) -> str:
+        """A signing primary key with an encryption subkey; returns its fingerprint."""
+        if algorithm == "ed25519":
+            params = {"key_type": "EDDSA", "key_curve": "ed25519",
+                      "subkey_type": "ECDH", "subkey_curve": "cv25519"}
+        elif algorithm == "rsa3072":
+            params = {"key_type": "RSA", "key_length": 3072,
+                      "subkey_type": "RSA", "subkey_length": 3072}
+        else:
+            raise CryptoError(f"unknown key algorithm '{algorithm}' (ed25519 or rsa3072)")
+        spec = self._gpg.gen_key_input(
+            name_real=uid_name, name_email=uid_email, passphrase=passphrase,
+            key_usage="sign", subkey_usage="encrypt", expire_date=0, **params,
+        )
+        result = self._gpg.gen_key(spec)
+        if not result.fingerprint:
+            raise CryptoError(f"gpg could not create the practice key: {self._why(result)}")
+        return str(result.fingerprint).upper()
+
+    def import_keys(self, data: str | bytes) -> list[str]:
+        """Import public key material; returns the primary fingerprints imported."""
+        result = self._gpg.import_keys(data)
+        fprs = sorted({str(f).upper() for f in result.fingerprints if f})
+        if not fprs:
+            raise CryptoError(f"gpg imported no key: {self._why(result)}")
+        return fprs
+
+    def import_secret(self, data: str | bytes, passphrase: str) -> list[str]:
+        result = self._gpg.import_keys(data, passphrase=passphrase)
+        if not result.fingerprints or not result.sec_imported:
+            raise CryptoError(f"gpg imported no secret key: {self._why(result)}")
+        return sorted({str(f).upper() for f in result.fingerprints if f})
+
+    def key_info(self, fingerprint: str) -> KeyInfo | None:
+        for raw in self._gpg.list_keys(keys=[fingerprint]):
+            if str(raw["fingerprint"]).upper() == fingerprint:
+                return _key_info(raw)
+        return None
+
+    def has_secret_key(self, fingerprint: str) -> bool:
+        return any(
+            str(k["fingerprint"]).upper() == fingerprint
+            for k in self._gpg.list_keys(secret=True, keys=[fingerprint])
+        )
+
+    def export_public(self, fingerprint: str) -> str:
+        text = self._gpg.export_keys([fingerprint], armor=True, minimal=True)
+        if "BEGIN PGP PUBLIC KEY BLOCK" not in text:
+            raise CryptoError(f"{fingerprint}: no such public key in the client's keyring")
+        return str(text)
+
+    def export_secret(self, fingerprint: str, passphrase: str) -> str:
+        text = self._gpg.export_keys([fingerprint], secret=True, armor=True, passphrase=passphrase)
+        if "BEGIN PGP PRIVATE KEY BLOCK" not in text:
+            raise CryptoError(f"{fingerprint}: the secret key could not be exported")
+        return str(text)
+
+    def delete_key(self, fingerprint: str) -> None:
+        self._gpg.delete_keys([fingerprint])
+
+    # -- signatures -------------------------------------------------------------
+
+    def verify_detached(self, data: bytes, signature: bytes) -> SignatureCheck:
+        """Verify a detached signature over exactly ``data`` against this home's keys."""
+        with tempfile.NamedTemporaryFile(dir=self.home, suffix=".sig", delete=False) as sig:
+            sig.write(signature)
+        try:
+            result = self._gpg.verify_data(sig.name, data)
+        finally:
+            os.unlink(sig.name)
+        return self._judge(result)
+
+    def decrypt_clearsigned(self, text: bytes) -> tuple[bytes, SignatureCheck]:
+        """The exact signed content of a clearsigned message, and who signed it.
+
+        The content comes from gpg's own output, never from parsing the armor, so
+        text outside the signed part can never be mistaken for signed text."""
+        result = self._gpg.decrypt(text)
+        return bytes(result.data), self._judge(result)
+
+    def _judge(self, result: gnupg.Verify) -> SignatureCheck:
+        stderr = getattr(result, "stderr", "") or ""
+        statuses = {line.split()[1] for line in stderr.splitlines()
+                    if line.startswith("[GNUPG:] ") and len(line.split()) > 1}
+        bad = statuses & {"BADSIG", "ERRSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "NO_PUBKEY"}
+        goods = [line for line in stderr.splitlines() if line.startswith("[GNUPG:] VALIDSIG ")]
+        if bad or len(goods) != 1 or not result.valid:
+            problem = ", ".join(sorted(bad)) or ("several signatures" if len(goods) > 1 else "no valid signature")
+            return SignatureCheck(False, None, problem)
+        signer = str(result.pubkey_fingerprint or result.fingerprint or "").upper() or None
+        return SignatureCheck(True, signer, "")
+
+    # -- documents ------------------------------------------------------------------
+
+    def sign_encrypt_file(
+        self,
+        source: Path | BinaryIO,
+        output: Path,
+        recipients: Sequence[str],
+        signer: str,
+        passphrase: str,
+        filename: str,
+        compress: bool = False,
+    ) -> None:
+        """Sign with ``signer`` then encrypt to ``recipients`` (fingerprints), streaming
+        from ``source`` to ``output``. Memory does not grow with the file size."""
+        extra = ["--set-filename", filename, "--compress-algo", "zlib" if compress else "none"]
+        for fpr in recipients:
+            normalize_fingerprint(fpr)
+        handle: BinaryIO
+        with contextlib.ExitStack() as stack:
+            handle = stack.enter_context(open(source, "rb")) if isinstance(source, Path) else source
+            result = self._gpg.encrypt_file(
+                handle, list(recipients), sign=signer, passphrase=passphrase, always_trust=True,
+                armor=False, output=str(output), extra_args=extra,
+            )
+        stderr = result.stderr or ""
+        if not result.ok or "[GNUPG:] SIG_CREATED" not in stderr or "[GNUPG:] END_ENCRYPTION" not in stderr:
+            with contextlib.suppress(FileNotFoundError):
+                output.unlink()
+            raise CryptoError(f"gpg could not sign and encrypt: {self._why(result)}")
+
+    def sign_encrypt_bytes(
+        self, data: bytes, recipients: Sequence[str], signer: str, passphrase: str, filename: str
+    ) -> bytes:
+        result = self._gpg.encrypt(
+            data, list(recipients), sign=signer, passphrase=passphrase, always_trust=True,
+            armor=False, extra_args=["--set-filename", filename],
+        )
+        stderr = result.stderr or ""
+        if not result.ok or "[GNUPG:] SIG_CREATED" not in stderr:
+            raise CryptoError(f"gpg could not sign and encrypt: {self._why(result)}")
+        return bytes(result.data)
+
+    def decrypt_verify(
+        self, source: Path | bytes, output: Path | None = None, passphrase: str | None = None
+    ) -> tuple[bytes, SignatureCheck, str]:
+        """Decrypt (and verify the signature of) a message; returns data (empty when
+        written to ``output``), the signature check, and the literal packet's file name."""
+        if isinstance(source, Path):
+            with open(source, "rb") as handle:
+                result = self._gpg.decrypt_file(
+                    handle, passphrase=passphrase, output=str(output) if output else None
+                )
+        else:
+            result = self._gpg.decrypt(source, passphrase=passphrase,
+                                       output=str(output) if output else None)
+        if not result.ok:
+            raise CryptoError(f"gpg could not decrypt: {self._why(result)}")
+        name = ""
+        for line in (result.stderr or "").splitlines():
+            if line.startswith("[GNUPG:] PLAINTEXT "):
+                parts = line.split(" ", 4)
+                if len(parts) == 5:
+                    from urllib.parse import unquote
+
+                    name = unquote(parts[4])
+        return bytes(result.data or b""), self._judge(result), name
+
+    # -- housekeeping ---------------------------------------------------------------
+
+    def kill_agent(self) -> None:
+        """Agents outlive their callers: stop ours when done (tests, throw-away homes)."""
+        gpgconf = shutil.which("gpgconf")
+        if gpgconf:
+            subprocess.run(  # noqa: S603
+                [gpgconf, "--homedir", str(self.home), "--kill", "gpg-agent"],
+                check=False, capture_output=True, timeout=10,
+            )
+
+    @staticmethod
+    def _why(result: object) -> str:
+        status = getattr(result, "status", "") or ""
+        stderr = getattr(result, "stderr", "") or ""
+        problems = [
+            line[len("[GNUPG:] "):] for line in stderr.splitlines()
+            if line.startswith("[GNUPG:] ") and any(
+                w in line for w in ("FAILURE", "ERROR", "INV_", "NO_", "BAD", "MISSING", "KEYEXPIRED", "KEYREVOKED")
+            )
+        ]
+        return "; ".join([status, *problems][:4]).strip("; ") or "unknown gpg error"
+
+
+@contextlib.contextmanager
+def isolated(keys: Sequence[str | bytes] = ()) -> Iterator[Gpg]:
+    """A throw-away GnuPG home holding only ``keys`` (armored public keys)."""
+    root = tempfile.mkdtemp(prefix="pcg", dir=short_temp_root())
+    gpg = Gpg(Path(root))
+    try:
+        for key in keys:
+            gpg.import_keys(key)
+        yield gpg
+    finally:
+        if (Path(root) / "S.gpg-agent").exists():
+            gpg.kill_agent()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def inspect_keys(data: str | bytes) -> list[KeyInfo]:
+    """Parse public key material without touching any real keyring."""
+    with isolated() as gpg:
+        try:
+            fprs = gpg.import_keys(data)
+        except CryptoError:
+            return []
+        infos = [gpg.key_info(f) for f in fprs]
+    return [i for i in infos if i is not None]
