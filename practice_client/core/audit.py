@@ -138,13 +138,16 @@ class AuditLog:
             if not line.endswith(b"\n"):
                 return VerifyResult(False, count, f"line {number} is truncated")
             if seq != number:
-                return VerifyResult(False, count, f"line {number} has seq {seq}: removed or reordered")
+                problem = f"line {number} has seq {seq}: removed or reordered"
+                return VerifyResult(False, count, problem)
             if link != prev:
-                return VerifyResult(False, count, f"line {number} does not chain to line {number - 1}: edited, removed or reordered")
+                problem = f"line {number} does not chain to line {number - 1}: edited, removed or reordered"
+                return VerifyResult(False, count, problem)
             prev, count = line_hash(line), count + 1
         if expected_head is not None and (count, prev) != (expected_head.seq, expected_head.digest):
             return VerifyResult(
                 False, count,
-                f"the log ends at entry {count} but the database recorded entry {expected_head.seq}: lines were removed or replaced",
+                f"the log ends at entry {count} but the database recorded entry "
+                f"{expected_head.seq}: lines were removed or replaced",
             )
         return VerifyResult(True, count)

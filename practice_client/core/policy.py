@@ -92,10 +92,10 @@ def _read_toml(path: Path) -> Policy:
 
 
 def _read_windows_registry() -> Policy | None:  # pragma: no cover - Windows only
-    import winreg
+    import winreg  # type: ignore[import-not-found,unused-ignore]
 
     try:
-        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, WINDOWS_POLICY_KEY)
+        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, WINDOWS_POLICY_KEY)  # type: ignore[attr-defined,unused-ignore]
     except OSError:
         return None
     raw: dict[str, Any] = {}
@@ -103,7 +103,7 @@ def _read_windows_registry() -> Policy | None:  # pragma: no cover - Windows onl
         index = 0
         while True:
             try:
-                name, value, _kind = winreg.EnumValue(key, index)
+                name, value, _kind = winreg.EnumValue(key, index)  # type: ignore[attr-defined,unused-ignore]
             except OSError:
                 break
             raw[name] = value

@@ -7,6 +7,7 @@ what is really wrong: no keyring, a locked keyring, or a missing entry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets as _random
 
@@ -17,10 +18,11 @@ from practice_client.core.errors import KeyringLocked, SecretError
 
 log = logging.getLogger(__name__)
 
-PRACTICE_KEY_PASSPHRASE = "practice-key-passphrase"
-PLATFORM_TOKEN = "platform-token"
+# Names of keyring entries (not secrets themselves).
+PRACTICE_KEY_PASSPHRASE = "practice-key-passphrase"  # noqa: S105
+PLATFORM_TOKEN = "platform-token"  # noqa: S105
 DATABASE_KEY = "database-key"
-IMAP_PASSWORD = "imap-password"
+IMAP_PASSWORD = "imap-password"  # noqa: S105
 
 
 class Secrets:
@@ -71,10 +73,8 @@ class Secrets:
 
     def delete(self, name: str) -> None:
         self._check_backend()
-        try:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
             keyring.delete_password(self.service, name)
-        except keyring.errors.PasswordDeleteError:
-            pass
 
     def get_or_create(self, name: str, nbytes: int = 32) -> str:
         """A random secret, created on first use (passphrases, the database key)."""

@@ -49,7 +49,8 @@ def group_fingerprint(fpr: str) -> str:
 
 def short_temp_root() -> str:
     """gpg-agent's socket lives in the home when /run/user is missing: keep paths short."""
-    return "/tmp" if os.name == "posix" and os.path.isdir("/tmp") else tempfile.gettempdir()
+    short = "/tmp"  # noqa: S108 - only a parent for private mkdtemp() folders
+    return short if os.name == "posix" and os.path.isdir(short) else tempfile.gettempdir()
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Gpg:
     def generate_key(self, uid_name: str, uid_email: str, passphrase: str, algorithm: str) -> str:
         """A signing primary key with an encryption subkey; returns its fingerprint."""
         if algorithm == "ed25519":
-            params = {"key_type": "EDDSA", "key_curve": "ed25519",
+            params: dict[str, str | int] = {"key_type": "EDDSA", "key_curve": "ed25519",
                       "subkey_type": "ECDH", "subkey_curve": "cv25519"}
         elif algorithm == "rsa3072":
             params = {"key_type": "RSA", "key_length": 3072,
