@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote
 
 import gnupg
 
@@ -222,6 +223,17 @@ class Gpg:
         signer = str(result.pubkey_fingerprint or result.fingerprint or "").upper() or None
         return SignatureCheck(True, signer, "")
 
+    def sign(self, data: bytes, signer: str, passphrase: str | None, *, clearsign: bool = False) -> bytes:
+        """An ASCII-armored signature by ``signer`` (a fingerprint): detached over exactly
+        ``data``, or a clearsigned message wrapping it. Judged by SIG_CREATED, not the exit code."""
+        result = self._gpg.sign(
+            data, keyid=normalize_fingerprint(signer), passphrase=passphrase,
+            clearsign=clearsign, detach=not clearsign, binary=False,
+        )
+        if "[GNUPG:] SIG_CREATED" not in (result.stderr or ""):
+            raise CryptoError(f"gpg could not sign: {self._why(result)}")
+        return bytes(result.data)
+
     # -- documents ------------------------------------------------------------------
 
     def sign_encrypt_file(
@@ -279,15 +291,65 @@ class Gpg:
                                        output=str(output) if output else None)
         if not result.ok:
             raise CryptoError(f"gpg could not decrypt: {self._why(result)}")
-        name = ""
-        for line in (result.stderr or "").splitlines():
+        return bytes(result.data or b""), self._judge(result), self._plaintext_name(result)
+
+    def unwrap(self, source: Path | bytes, output: Path, passphrase: str | None = None) -> None:
+        """Remove only the encryption layer, writing the signed message inside to ``output``,
+        so that its signature can be checked in a home that holds only the expected signer."""
+        if isinstance(source, Path):
+            with open(source, "rb") as handle:
+                result = self._gpg.decrypt_file(
+                    handle, passphrase=passphrase, output=str(output), extra_args=["--unwrap"]
+                )
+        else:
+            result = self._gpg.decrypt(
+                source, passphrase=passphrase, output=str(output), extra_args=["--unwrap"]
+            )
+        if not result.ok or "[GNUPG:] DECRYPTION_OKAY" not in (result.stderr or ""):
+            with contextlib.suppress(FileNotFoundError):
+                output.unlink()
+            raise CryptoError(f"gpg could not decrypt: {self._why(result)}")
+
+    def open_signed(self, source: Path, output: Path | None = None) -> tuple[bytes, SignatureCheck, str]:
+        """The content of a signed (not encrypted) message: data (empty when written to
+        ``output``), the signature check against this home's keys, the literal file name."""
+        with open(source, "rb") as handle:
+            result = self._gpg.decrypt_file(handle, output=str(output) if output else None)
+        return bytes(result.data or b""), self._judge(result), self._plaintext_name(result)
+
+    @staticmethod
+    def _plaintext_name(result: object) -> str:
+        """The file name gpg reports from the literal packet (PLAINTEXT status line)."""
+        for line in (getattr(result, "stderr", "") or "").splitlines():
             if line.startswith("[GNUPG:] PLAINTEXT "):
                 parts = line.split(" ", 4)
                 if len(parts) == 5:
-                    from urllib.parse import unquote
+                    return unquote(parts[4])
+        return ""
 
-                    name = unquote(parts[4])
-        return bytes(result.data or b""), self._judge(result), name
+    # -- passphrase-protected data (key backups) -------------------------------------
+
+    _SYMMETRIC_ARGS = ("--no-symkey-cache", "--s2k-mode", "3", "--s2k-digest-algo", "SHA512",
+                       "--s2k-count", "65011712")
+
+    def encrypt_symmetric(self, data: bytes, passphrase: str) -> bytes:
+        """AES-256 under a passphrase (slow salted S2K), ASCII-armored. The agent never
+        caches the passphrase, so a later wrong one cannot succeed from a cache."""
+        result = self._gpg.encrypt(
+            data, None, symmetric="AES256", passphrase=passphrase, armor=True,
+            extra_args=list(self._SYMMETRIC_ARGS),
+        )
+        if not result.ok or "[GNUPG:] END_ENCRYPTION" not in (result.stderr or ""):
+            raise CryptoError(f"gpg could not encrypt: {self._why(result)}")
+        return bytes(result.data)
+
+    def decrypt_symmetric(self, data: bytes, passphrase: str) -> bytes:
+        """Raises :class:`CryptoError` for a wrong passphrase or damaged data."""
+        result = self._gpg.decrypt(data, passphrase=passphrase, extra_args=["--no-symkey-cache"])
+        stderr = result.stderr or ""
+        if not result.ok or "[GNUPG:] DECRYPTION_OKAY" not in stderr or "[GNUPG:] GOODMDC" not in stderr:
+            raise CryptoError(f"gpg could not decrypt: {self._why(result)}")
+        return bytes(result.data)
 
     # -- housekeeping ---------------------------------------------------------------
 
