@@ -1,0 +1,540 @@
+"""The HTTPS client for the platform API - the only way the client talks to the platform.
+
+Rules (each one a defence from DESIGN.md's threat model):
+- ``https://`` only; TLS verification always on (the system CAs plus the configured
+  CA file), TLS >= 1.2, redirects never followed (no downgrade by redirect);
+- optional SPKI pin: the SHA-256 of the server certificate's SubjectPublicKeyInfo,
+  checked on every new connection, before a single byte of the request is sent;
+- the bearer token goes in a header only, never in a message or a log line.
+
+Uploads are resumable (tus 1.0 core + creation): the document id is the idempotency
+key, the client asks the server for its offset after every failure and continues
+from there - never from zero. Transient failures (connection errors, timeouts, 5xx,
+409/423 on an upload) are retried with capped exponential backoff and jitter, a
+bounded number of times; other 4xx fail at once. Timeouts grow with the size of
+what is sent. One client may be shared by worker threads (urllib3's pool is
+thread-safe).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import random
+import re
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import requests
+import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from practice_client.core.errors import InputError, NetworkError, NotConfigured
+from practice_client.core.logs import register_sensitive
+from practice_client.core.secrets import PLATFORM_TOKEN
+
+if TYPE_CHECKING:
+    from practice_client.context import Context
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PLATFORM_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
+BLOCK_SIZE = 1024 * 1024  # bytes per socket write and file read
+MAX_PATCH_BYTES = 64 * 1024 * 1024  # one PATCH at most: the server checkpoints in between
+PARTS = ("document", "manifest")
+# TLS failures that no retry can cure: a certificate we must not trust, no common protocol.
+_PERMANENT_TLS_REASONS = {
+    "TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "WRONG_VERSION_NUMBER",
+    "NO_PROTOCOLS_AVAILABLE", "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_HANDSHAKE_FAILURE",
+}
+
+
+def valid_platform_id(value: str) -> bool:
+    """Document and request ids the platform accepts: a uuid or ``[A-Za-z0-9-]{8,64}``.
+    The same rule on both sides keeps ids out of path traversal."""
+    return bool(PLATFORM_ID_RE.match(value))
+
+
+def spki_sha256(der_certificate: bytes) -> str:
+    """The SPKI pin of a certificate: base64 of SHA-256 over its SubjectPublicKeyInfo."""
+    cert = x509.load_der_x509_certificate(der_certificate)
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
+
+
+def spki_sha256_pem(pem: bytes) -> str:
+    """The SPKI pin of a PEM certificate (for admins computing the pin to configure)."""
+    cert = x509.load_pem_x509_certificate(pem)
+    return spki_sha256(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _normalize_pin(pin: str) -> str:
+    value = pin.strip().removeprefix("sha256/")
+    try:
+        if len(base64.b64decode(value, validate=True)) != 32:
+            raise ValueError
+    except (binascii.Error, ValueError):
+        raise InputError("spki_pin", "not a base64 SHA-256 value (44 characters)") from None
+    return value
+
+
+class PinMismatch(Exception):
+    """The server's public key is not the pinned one (raised inside urllib3's connect)."""
+
+
+class UploadCancelled(NetworkError):
+    """The caller asked the upload to stop; the server keeps what it has for a later resume."""
+
+
+class _Cancelled(Exception):
+    """Raised from the request body reader to abort a PATCH mid-body."""
+
+
+class _Transient(Exception):
+    """A failure a retry may cure (connection, timeout, 5xx, upload conflicts)."""
+
+
+class _PinnedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    spki_pin = ""
+
+    def connect(self) -> None:
+        super().connect()
+        der = self.sock.getpeercert(binary_form=True) if self.sock is not None else None
+        if not der or not hmac.compare_digest(spki_sha256(der), self.spki_pin):
+            self.close()
+            raise PinMismatch("the server's public key does not match the configured SPKI pin")
+
+
+class _PlatformAdapter(requests.adapters.HTTPAdapter):
+    """HTTPS with our SSL context (verification on, TLS >= 1.2), 1 MiB socket writes,
+    and the SPKI pin checked on every connection, also through a proxy."""
+
+    def __init__(self, context: ssl.SSLContext, spki_pin: str | None) -> None:
+        self._context = context
+        self._pool_classes: dict[str, type[urllib3.connectionpool.HTTPConnectionPool]] | None = None
+        if spki_pin:
+            connection = type("PinnedConnection", (_PinnedHTTPSConnection,), {"spki_pin": spki_pin})
+            pool = type(
+                "PinnedPool", (urllib3.connectionpool.HTTPSConnectionPool,),
+                {"ConnectionCls": connection},
+            )
+            self._pool_classes = {"http": urllib3.connectionpool.HTTPConnectionPool, "https": pool}
+        super().__init__(pool_connections=1, pool_maxsize=8)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs.update(ssl_context=self._context, blocksize=BLOCK_SIZE)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        if self._pool_classes is not None:
+            self.poolmanager.pool_classes_by_scheme = self._pool_classes
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs.update(ssl_context=self._context, blocksize=BLOCK_SIZE)
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if self._pool_classes is not None:
+            manager.pool_classes_by_scheme = self._pool_classes
+        return manager
+
+
+def client_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
+    """System CAs plus the configured one, hostname checks on, TLS 1.2 at least."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            problem = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+            raise InputError(ca_file, f"cannot load the CA file: {problem}") from None
+    return context
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with jitter, a bounded number of attempts."""
+
+    attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (failures - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not crypto
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Connect timeout fixed; the read timeout grows with what was sent (the server
+    may need to store and sync it before it answers)."""
+
+    connect: float = 10.0
+    read: float = 30.0
+    bytes_per_second: float = 1024 * 1024
+
+    def for_size(self, nbytes: int) -> tuple[float, float]:
+        return self.connect, self.read + nbytes / self.bytes_per_second
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception under requests' and urllib3's wrappers."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in exc.args if isinstance(a, BaseException)), None)
+        if inner is None:
+            inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+def _server_message(response: requests.Response) -> str:
+    try:
+        message = response.json().get("error", "")
+    except (ValueError, AttributeError):
+        message = ""
+    return " ".join(str(message).split())[:200]
+
+
+class _FileSlice:
+    """A read-only, sized view of part of a file, read block by block: requests sends it
+    with a Content-Length and never holds more than one block in memory."""
+
+    def __init__(
+        self, handle: IO[bytes], length: int, on_read: Callable[[int], None],
+        cancel: threading.Event | None,
+    ) -> None:
+        self._handle = handle
+        self._length = length
+        self._left = length
+        self._on_read = on_read
+        self._cancel = cancel
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._cancel is not None and self._cancel.is_set():
+            raise _Cancelled
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._handle.read(want)
+        self._left -= len(data)
+        if data:
+            self._on_read(len(data))
+        return data
+
+
+class PlatformClient:
+    """The platform API over HTTPS. Use as a context manager (closes the session)."""
+
+    def __init__(
+        self, base_url: str, token: str, ca_file: Path | None = None,
+        spki_pin: str | None = None, *, retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None, max_patch_bytes: int = MAX_PATCH_BYTES,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise NetworkError(
+                f"{base_url}: refused - the platform is only contacted over https://"
+            )
+        if not token:
+            raise NetworkError("no platform token is configured")
+        register_sensitive(token)
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+        self.max_patch_bytes = max_patch_bytes
+        pin = _normalize_pin(spki_pin) if spki_pin else None
+        self._session = requests.Session()
+        self._session.headers.update(
+            {"Authorization": f"Bearer {token}", "User-Agent": "practice-client"}
+        )
+        self._session.mount("https://", _PlatformAdapter(client_ssl_context(ca_file), pin))
+
+    @classmethod
+    def from_context(cls, ctx: Context) -> PlatformClient:
+        """The client as configured: server URL, CA file and pin from the config, the
+        token from the OS keyring."""
+        cfg = ctx.config
+        if not cfg.server_url:
+            raise NotConfigured(
+                f"{ctx.home.config}: no platform server is configured - run 'practice-client setup'"
+            )
+        token = ctx.secrets.require(PLATFORM_TOKEN)
+        return cls(
+            cfg.server_url, token, ca_file=Path(cfg.ca_file) if cfg.ca_file else None,
+            spki_pin=cfg.spki_pin or None,
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> PlatformClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- one HTTP exchange ---------------------------------------------------------------
+
+    def _send(
+        self, method: str, path: str, *, expect: tuple[int, ...], sent_bytes: int = 0,
+        transient: tuple[int, ...] = (), **kwargs: Any,
+    ) -> requests.Response:
+        """One request. Returns a response whose status is in ``expect``; raises
+        :class:`_Transient` for what a retry may cure and NetworkError otherwise."""
+        what = f"{method} {path}"
+        try:
+            response = self._session.request(
+                method, self.base_url + path, timeout=self.timeouts.for_size(sent_bytes),
+                allow_redirects=False, verify=True, **kwargs,
+            )
+        except PinMismatch as exc:
+            raise NetworkError(f"{self.base_url}: refused - {exc}") from None
+        except requests.exceptions.SSLError as exc:
+            cause = _root_cause(exc)
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                raise NetworkError(
+                    f"{self.base_url}: refused - the server certificate is not trusted "
+                    f"({cause.verify_message})"
+                ) from None
+            if isinstance(cause, ssl.SSLError) and cause.reason in _PERMANENT_TLS_REASONS:
+                raise NetworkError(f"{self.base_url}: TLS handshake refused ({cause.reason})") from None
+            raise _Transient(f"{what}: TLS connection failed: {_describe(cause)}") from None
+        except requests.exceptions.Timeout:
+            raise _Transient(f"{what}: timed out") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise _Transient(f"{what}: connection failed: {_describe(_root_cause(exc))}") from None
+        except _Cancelled:
+            raise UploadCancelled(f"{what}: cancelled") from None
+        status = response.status_code
+        if status in expect:
+            return response
+        detail = _server_message(response)
+        response.close()
+        message = f"{what}: the platform answered {status}" + (f" ({detail})" if detail else "")
+        if status >= 500 or status in transient:
+            raise _Transient(message)
+        if status == 401:
+            raise NetworkError(f"{what}: the platform refused the token (401) - check the token")
+        raise NetworkError(message)
+
+    def _wait(self, failures: int, cancel: threading.Event | None) -> None:
+        delay = self.retry.delay(failures)
+        if (cancel or threading.Event()).wait(delay):
+            raise UploadCancelled("cancelled while waiting to retry")
+
+    def _retrying(self, what: str, action: Callable[[], T]) -> T:
+        """Run ``action`` until it succeeds, retrying transient failures (bounded)."""
+        failures = 0
+        while True:
+            try:
+                return action()
+            except _Transient as exc:
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise NetworkError(f"{exc} - gave up after {failures} attempts") from None
+                log.info("%s: %s; retry %d of %d", what, exc, failures, self.retry.attempts - 1)
+                self._wait(failures, None)
+
+    # --- the API -------------------------------------------------------------------------
+
+    def inbox(self, after: str | None) -> tuple[list[bytes], str | None]:
+        """New request messages (raw RFC 5322 bytes) after ``after``, and the cursor to
+        pass next time (unchanged when there is nothing new)."""
+        params = {"after": after} if after else {}
+
+        def fetch() -> tuple[list[bytes], str | None]:
+            response = self._send("GET", "/v1/inbox", expect=(200,), params=params)
+            try:
+                body = response.json()
+                messages = [base64.b64decode(m["raw"], validate=True) for m in body["messages"]]
+                cursor = body.get("cursor")
+            except (ValueError, KeyError, TypeError, binascii.Error):
+                raise NetworkError("GET /v1/inbox: the platform sent a malformed answer") from None
+            if cursor is not None and not isinstance(cursor, str):
+                raise NetworkError("GET /v1/inbox: the platform sent a malformed cursor")
+            return messages, cursor
+
+        return self._retrying("inbox", fetch)
+
+    def send_decision(self, request_id: str, decision: str, reason: str) -> None:
+        """Tell the platform that a request is accepted or declined (idempotent)."""
+        if decision not in ("accepted", "declined"):
+            raise ValueError(f"decision must be 'accepted' or 'declined', not {decision!r}")
+        path = f"/v1/requests/{self._id(request_id)}/decision"
+        body = {"decision": decision, "reason": reason}
+        self._retrying(
+            f"decision {request_id}",
+            lambda: self._send("POST", path, expect=(200, 201, 204), json=body),
+        )
+
+    def patient_key(self, fingerprint: str) -> str | None:
+        """The server's copy of a patient key (to compare, never to trust); None if none."""
+        fpr = fingerprint.upper()
+        if not FINGERPRINT_RE.match(fpr):
+            raise ValueError("not a 40-digit fingerprint")
+        response = self._retrying(
+            f"patient key {fpr}",
+            lambda: self._send("GET", f"/v1/patients/{fpr}/key", expect=(200, 404)),
+        )
+        return None if response.status_code == 404 else response.text
+
+    def register_practice_key(self, armored: str) -> None:
+        """``PUT /v1/practice/key`` with the practice's ASCII-armored public key."""
+        data = armored.encode("ascii")
+        self._retrying(
+            "register practice key",
+            lambda: self._send(
+                "PUT", "/v1/practice/key", expect=(200, 201, 204), data=data,
+                headers={"Content-Type": "application/pgp-keys"}, sent_bytes=len(data),
+            ),
+        )
+
+    def download(self, document_id: str, part: str = "document") -> bytes:
+        """The ciphertext of a delivered document (what the patient's app fetches)."""
+        if part not in PARTS:
+            raise ValueError(f"part must be one of {PARTS}")
+        suffix = "" if part == "document" else "/manifest"
+        path = f"/v1/documents/{self._id(document_id)}{suffix}"
+        return self._retrying(
+            f"download {document_id}", lambda: self._send("GET", path, expect=(200,)).content
+        )
+
+    @staticmethod
+    def _id(value: str) -> str:
+        if not valid_platform_id(value):
+            raise ValueError(f"not a valid platform id: {value[:80]!r}")
+        return quote(value, safe="")
+
+    # --- resumable upload (tus 1.0) ------------------------------------------------------
+
+    def upload(
+        self, path: Path, *, document_id: str, part: str, request_id: str,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Upload ``path`` as ``part`` of ``document_id``, resuming where the server is.
+
+        Idempotent: calling it again (after a crash, in another process) continues the
+        same upload. ``progress(done, total)`` is called as blocks go out; setting
+        ``cancel`` stops at the next block (:class:`UploadCancelled`). MUST NOT be called
+        from a GUI thread: it blocks for as long as the upload takes.
+        """
+        self._id(document_id)
+        self._id(request_id)
+        if part not in PARTS:
+            raise ValueError(f"part must be one of {PARTS}")
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise InputError(path, f"cannot read: {exc.strerror}") from None
+        report = progress or (lambda done, total: None)
+        location: str | None = None
+        failures = 0
+        offset = stalled_at = -1
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise UploadCancelled(f"upload {document_id}.{part}: cancelled")
+            try:
+                if location is None:
+                    location = self._tus_create(size, document_id, part, request_id)
+                offset = self._tus_offset(location, size)
+                if offset > stalled_at:
+                    failures = 0  # the server got further since the last failure: fresh budget
+                report(offset, size)
+                if offset == size:
+                    log.info("upload %s.%s complete (%d bytes)", document_id, part, size)
+                    return
+                self._tus_patch(location, path, offset, size, report, cancel)
+            except _Transient as exc:
+                failures += 1
+                stalled_at = offset
+                if failures >= self.retry.attempts:
+                    raise NetworkError(f"{exc} - gave up after {failures} attempts") from None
+                log.info("upload %s.%s: %s; resuming (attempt %d of %d)", document_id, part,
+                         exc, failures + 1, self.retry.attempts)
+                self._wait(failures, cancel)
+
+    def _tus_create(self, size: int, document_id: str, part: str, request_id: str) -> str:
+        def b64(text: str) -> str:
+            return base64.b64encode(text.encode()).decode()
+
+        metadata = f"document_id {b64(document_id)},part {b64(part)},request_id {b64(request_id)}"
+        response = self._send(
+            "POST", "/v1/uploads", expect=(200, 201), transient=(423,),
+            headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size),
+                     "Upload-Metadata": metadata},
+        )
+        location = response.headers.get("Location", "")
+        if location.startswith(self.base_url + "/"):
+            location = location[len(self.base_url):]
+        if not location.startswith("/v1/uploads/") or urlsplit(location).netloc:
+            raise NetworkError("POST /v1/uploads: the platform sent an unusable Location")
+        return location
+
+    def _tus_offset(self, location: str, size: int) -> int:
+        response = self._send(
+            "HEAD", location, expect=(200, 204), transient=(423,),
+            headers={"Tus-Resumable": "1.0.0"},
+        )
+        try:
+            offset = int(response.headers["Upload-Offset"])
+            length = int(response.headers.get("Upload-Length", size))
+        except (KeyError, ValueError):
+            raise NetworkError(f"HEAD {location}: no valid Upload-Offset") from None
+        if length != size or not 0 <= offset <= size:
+            raise NetworkError(f"HEAD {location}: the platform's upload does not fit this file")
+        return offset
+
+    def _tus_patch(
+        self, location: str, path: Path, offset: int, size: int,
+        report: Callable[[int, int], None], cancel: threading.Event | None,
+    ) -> None:
+        count = min(size - offset, self.max_patch_bytes)
+        done = offset
+
+        def on_read(nbytes: int) -> None:
+            nonlocal done
+            done += nbytes
+            report(done, size)
+
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            body = _FileSlice(handle, count, on_read, cancel)
+            response = self._send(
+                "PATCH", location, expect=(200, 204), transient=(409, 423), data=body,
+                sent_bytes=count, headers={
+                    "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+                    "Content-Type": "application/offset+octet-stream",
+                },
+            )
+        response.close()

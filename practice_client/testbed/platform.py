@@ -1,0 +1,429 @@
+"""The reference platform: the API of DESIGN.md over real HTTPS on loopback.
+
+Starlette behind uvicorn, TLS >= 1.2 with the testbed CA (:mod:`.ca`), a bearer
+token on every call. It plays the production platform faithfully - the client
+has no testbed-only code path - and adds what tests need: fault injection
+(:class:`~.faults.Faults`) and counters (:class:`~.faults.Stats`).
+
+Data directory (``DIR``): ``ca.pem``, ``token``, ``inbox/*.eml`` (served by
+``/v1/inbox``), ``decisions/<request id>.json``, ``documents/<document id>.pgp``
+(+ ``.manifest.pgp``, ``.json``), ``patients/<FPR>.asc`` (the server's copy of a
+patient key), ``practice/key.asc``, ``uploads/`` (unfinished uploads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+import ssl
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from practice_client.core.atomic import atomic_write
+from practice_client.core.platform import valid_platform_id
+from practice_client.testbed.ca import ensure_ca
+from practice_client.testbed.faults import Faults, Stats
+from practice_client.testbed.uploads import ApiError, Upload, UploadStore, split_upload_name
+
+log = logging.getLogger(__name__)
+
+TUS_VERSION = "1.0.0"
+TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
+INBOX_PAGE = 100
+JSON_LIMIT = 64 * 1024
+KEY_LIMIT = 256 * 1024
+FINGERPRINT_RE = re.compile(r"^[0-9A-Fa-f]{40}$")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ApiError(400, "invalid cursor") from None
+
+
+def _parse_metadata(header: str) -> dict[str, str]:
+    """tus ``Upload-Metadata``: ``key base64value`` pairs separated by commas."""
+    result: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in header.split(","))):
+        key, _, value = item.partition(" ")
+        try:
+            result[key] = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(400, f"Upload-Metadata value of {key!r} is not base64") from None
+    return result
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, "request body too large")
+    return bytes(body)
+
+
+async def _drop_connection(request: Request) -> None:
+    """Cut the TCP connection mid-body, like a dying proxy or a lost network.
+
+    Reaches uvicorn's transport through its receive callable: testbed-only, for
+    the fault it simulates there is no ASGI-level way.
+    """
+    transport = getattr(getattr(request.receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("cannot reach the connection to drop it")
+    transport.abort()
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+class PlatformApp:
+    """The ASGI application with its state (data directory, token, faults)."""
+
+    def __init__(self, data_dir: Path, token: str, faults: Faults, stats: Stats) -> None:
+        self.data = data_dir
+        self.token = token
+        self.faults = faults
+        self.stats = stats
+        self.uploads = UploadStore(data_dir)
+        self.app = Starlette(
+            routes=[
+                Route("/v1/inbox", self._guard("inbox", self.inbox), methods=["GET"]),
+                Route(
+                    "/v1/requests/{request_id}/decision",
+                    self._guard("decision", self.decision), methods=["POST"],
+                ),
+                Route("/v1/uploads", self._guard("upload.options", self.tus_options),
+                      methods=["OPTIONS"]),
+                Route("/v1/uploads", self._guard("upload.create", self.tus_create),
+                      methods=["POST"]),
+                Route("/v1/uploads/{name}", self._guard("upload.head", self.tus_head),
+                      methods=["HEAD"]),
+                Route("/v1/uploads/{name}", self._guard("upload.patch", self.tus_patch),
+                      methods=["PATCH"]),
+                Route("/v1/documents/{document_id}", self._guard("document", self.document),
+                      methods=["GET"]),
+                Route("/v1/documents/{document_id}/{part}",
+                      self._guard("document", self.document), methods=["GET"]),
+                Route("/v1/patients/{fingerprint}/key",
+                      self._guard("patient_key", self.patient_key), methods=["GET"]),
+                Route("/v1/practice/key", self._guard("practice_key", self.practice_key),
+                      methods=["PUT"]),
+            ]
+        )
+
+    def _authorized(self, request: Request) -> bool:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            presented.strip().encode(), self.token.encode()
+        )
+
+    def _guard(self, route: str, handler: Handler) -> Handler:
+        """Every route: count, bearer token, injected failure, handler, injected delay."""
+
+        async def endpoint(request: Request) -> Response:
+            self.stats.count_call(route)
+            if not self._authorized(request):
+                return _error(401, "missing or wrong bearer token",
+                              {"WWW-Authenticate": 'Bearer realm="platform"'})
+            status = self.faults.take_failure(route)
+            if status is not None:
+                return _error(status, "injected fault")
+            try:
+                response = await handler(request)
+            except ApiError as exc:
+                response = _error(exc.status, str(exc), TUS_HEADERS if "upload" in route else None)
+            delay = self.faults.take_delay(route)
+            if delay:
+                await asyncio.sleep(delay)
+            return response
+
+        return endpoint
+
+    # --- inbox and decisions -------------------------------------------------------------
+
+    async def inbox(self, request: Request) -> Response:
+        after = request.query_params.get("after")
+        after_name = _decode_cursor(after) if after else ""
+        names = sorted(
+            p.name for p in (self.data / "inbox").glob("*.eml") if p.is_file() and p.name > after_name
+        )[:INBOX_PAGE]
+        messages = [
+            {
+                "id": name.removesuffix(".eml"),
+                "raw": base64.b64encode((self.data / "inbox" / name).read_bytes()).decode(),
+            }
+            for name in names
+        ]
+        cursor = _encode_cursor(names[-1]) if names else after
+        return JSONResponse({"messages": messages, "cursor": cursor})
+
+    async def decision(self, request: Request) -> Response:
+        request_id = request.path_params["request_id"]
+        if not valid_platform_id(request_id):
+            raise ApiError(400, "invalid request id")
+        try:
+            body = json.loads(await _read_limited(request, JSON_LIMIT))
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "body is not JSON") from None
+        if not isinstance(body, dict) or body.get("decision") not in ("accepted", "declined"):
+            raise ApiError(400, "decision must be 'accepted' or 'declined'")
+        reason = body.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 4000:
+            raise ApiError(400, "reason must be a short text")
+        path = self.data / "decisions" / f"{request_id}.json"
+        if path.exists():
+            recorded = json.loads(path.read_text("utf-8"))
+            if recorded["decision"] != body["decision"]:
+                raise ApiError(409, "a different decision is already recorded")
+            return JSONResponse({"request_id": request_id, "decision": recorded["decision"]})
+        record = {"request_id": request_id, "decision": body["decision"], "reason": reason}
+        atomic_write(path, json.dumps(record, sort_keys=True).encode(), 0o644)
+        return JSONResponse({"request_id": request_id, "decision": body["decision"]})
+
+    # --- tus uploads ---------------------------------------------------------------------
+
+    @staticmethod
+    def _require_tus(request: Request) -> None:
+        if request.headers.get("tus-resumable") != TUS_VERSION:
+            raise ApiError(412, "Tus-Resumable 1.0.0 required")
+
+    async def tus_options(self, request: Request) -> Response:
+        return Response(status_code=204, headers={
+            **TUS_HEADERS, "Tus-Version": TUS_VERSION, "Tus-Extension": "creation",
+            "Tus-Max-Size": str(16 * 1024**3),
+        })
+
+    async def tus_create(self, request: Request) -> Response:
+        self._require_tus(request)
+        try:
+            length = int(request.headers["upload-length"])
+        except (KeyError, ValueError):
+            raise ApiError(400, "Upload-Length required") from None
+        meta = _parse_metadata(request.headers.get("upload-metadata", ""))
+        upload = self.uploads.create(
+            meta.get("document_id", ""), meta.get("part", ""), meta.get("request_id", ""), length
+        )
+        return Response(status_code=201, headers={
+            **TUS_HEADERS, "Location": f"/v1/uploads/{upload.name}",
+            "Upload-Offset": str(self.uploads.offset(upload)),
+        })
+
+    async def tus_head(self, request: Request) -> Response:
+        self._require_tus(request)
+        upload = self.uploads.get(request.path_params["name"])
+        return Response(status_code=200, headers={
+            **TUS_HEADERS, "Upload-Offset": str(self.uploads.offset(upload)),
+            "Upload-Length": str(upload.length), "Cache-Control": "no-store",
+        })
+
+    async def tus_patch(self, request: Request) -> Response:
+        self._require_tus(request)
+        if request.headers.get("content-type") != "application/offset+octet-stream":
+            raise ApiError(415, "Content-Type must be application/offset+octet-stream")
+        name = request.path_params["name"]
+        split_upload_name(name)
+        upload = self.uploads.get(name)
+        if name in self.uploads.busy:
+            raise ApiError(423, "another PATCH of this upload is in progress")
+        self.uploads.busy.add(name)
+        try:
+            return await self._patch(request, upload)
+        finally:
+            self.uploads.busy.discard(name)
+
+    async def _patch(self, request: Request, upload: Upload) -> Response:
+        offset = self.uploads.offset(upload)
+        try:
+            claimed = int(request.headers["upload-offset"])
+        except (KeyError, ValueError):
+            raise ApiError(400, "Upload-Offset required") from None
+        if claimed != offset:
+            return _error(409, "offset mismatch", {**TUS_HEADERS, "Upload-Offset": str(offset)})
+        drop_after = self.faults.take_drop()
+        received = 0
+        with self.uploads.data_path(upload).open("r+b") as handle:
+            handle.seek(offset)
+            try:
+                async for chunk in request.stream():
+                    if drop_after is not None and received + len(chunk) >= drop_after:
+                        chunk = chunk[: drop_after - received]
+                    if offset + received + len(chunk) > upload.length:
+                        raise ApiError(413, "more bytes than Upload-Length")
+                    handle.write(chunk)
+                    received += len(chunk)
+                    self.stats.add_patch_bytes(len(chunk))
+                    if drop_after is not None and received >= drop_after:
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                        await _drop_connection(request)
+                        return Response(status_code=400)  # never sent: the connection is gone
+            except ClientDisconnect:
+                log.debug("upload %s: client went away after %d bytes", upload.name, received)
+            handle.flush()
+            await asyncio.to_thread(os.fsync, handle.fileno())
+        offset += received
+        if offset == upload.length:
+            self.uploads.finish(upload)
+        return Response(status_code=204, headers={**TUS_HEADERS, "Upload-Offset": str(offset)})
+
+    # --- documents and keys --------------------------------------------------------------
+
+    async def document(self, request: Request) -> Response:
+        part = request.path_params.get("part", "document")
+        path = self.uploads.document_path(request.path_params["document_id"], part)
+        if not path.is_file():
+            raise ApiError(404, "no such document")
+        return FileResponse(path, media_type="application/octet-stream")
+
+    async def patient_key(self, request: Request) -> Response:
+        fingerprint = request.path_params["fingerprint"]
+        if not FINGERPRINT_RE.match(fingerprint):
+            raise ApiError(400, "not a fingerprint")
+        path = self.data / "patients" / f"{fingerprint.upper()}.asc"
+        if not path.is_file():
+            raise ApiError(404, "no key for this patient")
+        return Response(path.read_bytes(), media_type="application/pgp-keys")
+
+    async def practice_key(self, request: Request) -> Response:
+        body = await _read_limited(request, KEY_LIMIT)
+        if b"-----BEGIN PGP PUBLIC KEY BLOCK-----" not in body:
+            raise ApiError(400, "body is not an ASCII-armored OpenPGP public key")
+        atomic_write(self.data / "practice" / "key.asc", body, 0o644)
+        return Response(status_code=204)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, telling a waiting thread when it listens."""
+
+    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
+        super().__init__(config)
+        self._ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self._ready.set()
+
+
+class TestbedPlatform:
+    """The platform on ``https://127.0.0.1:PORT``; ``port=0`` picks a free port.
+
+    Use as a context manager or call :meth:`start` / :meth:`stop`.
+    """
+
+    __test__ = False  # not a pytest test class despite the name
+
+    def __init__(self, data_dir: Path, port: int = 0) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.port = port
+        self.faults = Faults()
+        self.stats = Stats()
+        for sub in ("inbox", "documents", "decisions", "uploads", "patients", "practice"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.tls = ensure_ca(self.data_dir)
+        self.token = self._ensure_token()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls.ca_file
+
+    def _ensure_token(self) -> str:
+        path = self.data_dir / "token"
+        if path.is_file() and path.read_text().strip():
+            return path.read_text().strip()
+        token = secrets.token_urlsafe(32)
+        atomic_write(path, token.encode() + b"\n", 0o600)
+        return token
+
+    def start(self, timeout: float = 30.0) -> TestbedPlatform:
+        """Serve in a background thread; return once the server accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("the platform is already running")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
+        app = PlatformApp(self.data_dir, self.token, self.faults, self.stats)
+        config = uvicorn.Config(
+            app.app, ssl_certfile=str(self.tls.cert_file), ssl_keyfile=str(self.tls.key_file),
+            log_config=None, log_level="warning", access_log=False, lifespan="off", http="h11",
+            loop="asyncio", timeout_graceful_shutdown=5,
+        )
+        config.load()
+        assert config.ssl is not None
+        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+        ready = threading.Event()
+        self._server = _Server(config, ready)
+
+        def run() -> None:
+            try:
+                assert self._server is not None
+                self._server.run(sockets=[sock])
+            except BaseException as exc:  # noqa: BLE001 - reported to start()
+                self._failure = exc
+            finally:
+                ready.set()
+                sock.close()
+
+        self._thread = threading.Thread(target=run, name="testbed-platform", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout) or self._failure is not None or not self._server.started:
+            self.stop()
+            raise RuntimeError(f"the testbed platform did not start: {self._failure!r}")
+        log.info("testbed platform listening on %s", self.url)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop serving and wait for the server thread to end."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._server, self._thread = None, None
+
+    def __enter__(self) -> TestbedPlatform:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def client_settings(self) -> dict[str, Any]:
+        """What a client needs to talk to this platform (URL, CA file, token)."""
+        return {"base_url": self.url, "ca_file": self.ca_file, "token": self.token}
