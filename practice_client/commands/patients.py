@@ -1,10 +1,43 @@
-"""``patients import FILE``: PMS master data (GDT or CSV)."""
+"""``patients import|list``: PMS master data (GDT or CSV)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from practice_client.commands import not_yet
+from practice_client.commands import print_json
+from practice_client.context import Context
+from practice_client.core.patients import read_master_data
+
+
+def _import(args: argparse.Namespace) -> int:
+    master = read_master_data(Path(args.file))  # validated completely before the store opens
+    ctx = Context()
+    try:
+        count = ctx.store.upsert_patients(master.patients, master.source)
+    finally:
+        ctx.close()
+    print(f"{count} Patienten importiert / {count} patients imported")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    ctx = Context()
+    try:
+        patients = ctx.store.list_patients()
+    finally:
+        ctx.close()
+    if args.json:
+        print_json({"patients": [
+            {"patient_number": p.patient_number, "name": p.name, "birth_date": p.birth_date,
+             "phone": p.phone} for p in patients
+        ]})
+        return 0
+    if not patients:
+        print("Keine Patienten / no patients (practice-client patients import FILE)")
+    for p in patients:
+        print(f"{p.patient_number:<12} {p.name} ({p.birth_date}) {p.phone or '-'}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -12,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s = p.add_subparsers(dest="action", required=True)
     i = s.add_parser("import", help="import GDT (.gdt) or CSV (patient_number,name,birth_date,phone)")
     i.add_argument("file", metavar="FILE")
-    i.set_defaults(func=not_yet)
+    i.set_defaults(func=_import)
     ls = s.add_parser("list", help="list patients")
     ls.add_argument("--json", action="store_true")
-    ls.set_defaults(func=not_yet)
+    ls.set_defaults(func=_list)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from practice_client.commands import not_yet
+from practice_client.commands import testbed_patient
 
 
 def _run_platform(args: argparse.Namespace) -> int:
@@ -51,5 +51,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     plat.add_argument("--data", required=True, metavar="DIR")
     plat.add_argument("--port", type=int, default=0)
     plat.set_defaults(func=_run_platform)
-    pat = s.add_parser("patient", help="the simulated patient app")
-    pat.set_defaults(func=not_yet)
+    testbed_patient.register(s)

@@ -1,0 +1,117 @@
+"""``testbed patient ...`` and ``testbed authority ...``: the simulated patient app and
+the platform's identity authority, for the demo, the tests and manual trials.
+
+    testbed authority create --dir A       # writes A/ident.asc for 'setup --ident-key'
+    testbed patient create --dir D --name N --birth-date YYYY-MM-DD --phone P
+    testbed patient certificate --dir D --authority A [--output F.trust.asc]
+    testbed patient decrypt --dir D FILE --practice-key K.asc --output OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+from practice_client.core.atomic import atomic_write
+from practice_client.core.errors import CryptoError, InputError
+from practice_client.core.patients import parse_birth_date
+from practice_client.core.phone import normalize_phone
+from practice_client.crypto.gpg import group_fingerprint
+from practice_client.testbed.identity import IdentityAuthority
+from practice_client.testbed.patient import SimulatedPatient
+
+IDENT_KEY_FILE = "ident.asc"
+
+
+def _authority_create(args: argparse.Namespace) -> int:
+    authority = IdentityAuthority.create(Path(args.dir))
+    try:
+        key_file = authority.directory / IDENT_KEY_FILE
+        atomic_write(key_file, authority.public_key().encode("ascii"), mode=0o644)
+    finally:
+        authority.close()
+    print(f"Identitätsschlüssel / identity key: {group_fingerprint(authority.fingerprint)}")
+    print(f"for setup --ident-key: {key_file}")
+    return 0
+
+
+def _patient_create(args: argparse.Namespace) -> int:
+    birth = parse_birth_date(args.birth_date)
+    if birth is None:
+        raise InputError(args.birth_date, "not a valid birth date (YYYY-MM-DD)")
+    phone = normalize_phone(args.phone)
+    if phone is None:
+        raise InputError(args.phone, "not a valid phone number")
+    if not args.name.strip():
+        raise InputError("--name", "the name must not be empty")
+    patient = SimulatedPatient.create(Path(args.dir), " ".join(args.name.split()), birth, phone)
+    patient.close()
+    print(f"Patientenschlüssel / patient key: {group_fingerprint(patient.fingerprint)}")
+    return 0
+
+
+def _patient_certificate(args: argparse.Namespace) -> int:
+    patient = SimulatedPatient.open(Path(args.dir))
+    authority = IdentityAuthority.open(Path(args.authority))
+    try:
+        certificate = patient.trust_certificate(authority)
+    finally:
+        patient.close()
+        authority.close()
+    if args.output:
+        atomic_write(Path(args.output), certificate.encode("utf-8"), mode=0o644)
+        print(f"Vertrauenszertifikat / trust certificate: {args.output}")
+    else:
+        sys.stdout.write(certificate)
+    return 0
+
+
+def _patient_decrypt(args: argparse.Namespace) -> int:
+    try:
+        practice_key = Path(args.practice_key).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        raise InputError(args.practice_key, "cannot read the practice's public key") from None
+    output = Path(args.output)
+    patient = SimulatedPatient.open(Path(args.dir))
+    try:
+        _, name, signed = patient.decrypt(Path(args.file), output, practice_key)
+    finally:
+        patient.close()
+    if not signed:
+        with contextlib.suppress(FileNotFoundError):
+            output.unlink()
+        raise CryptoError(f"{args.file}: not validly signed by the practice key - output discarded")
+    print(f"Entschlüsselt / decrypted: {output} (name in the message: {name}; signed by the practice)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Adds ``patient`` and ``authority`` to the ``testbed`` sub-commands."""
+    auth = sub.add_parser("authority", help="the platform's identity-verification authority (testbed)")
+    a = auth.add_subparsers(dest="authority_action", required=True)
+    ac = a.add_parser("create", help="create the authority's key; writes DIR/ident.asc")
+    ac.add_argument("--dir", required=True, metavar="DIR", help="a short path (gpg-agent socket)")
+    ac.set_defaults(func=_authority_create)
+
+    pat = sub.add_parser("patient", help="the simulated patient app")
+    p = pat.add_subparsers(dest="patient_action", required=True)
+    pc = p.add_parser("create", help="create a patient with a signing and an encryption key")
+    pc.add_argument("--dir", required=True, metavar="DIR", help="a short path (gpg-agent socket)")
+    pc.add_argument("--name", required=True)
+    pc.add_argument("--birth-date", required=True, metavar="YYYY-MM-DD")
+    pc.add_argument("--phone", required=True)
+    pc.set_defaults(func=_patient_create)
+    cert = p.add_parser("certificate", help="have the authority issue the patient's trust certificate")
+    cert.add_argument("--dir", required=True, metavar="DIR")
+    cert.add_argument("--authority", required=True, metavar="DIR")
+    cert.add_argument("--output", metavar="FILE", help="default: stdout")
+    cert.set_defaults(func=_patient_certificate)
+    dec = p.add_parser("decrypt", help="open a delivered document and check the practice's signature")
+    dec.add_argument("--dir", required=True, metavar="DIR")
+    dec.add_argument("file", metavar="FILE")
+    dec.add_argument("--practice-key", required=True, metavar="K.asc",
+                     help="the practice's public key (practice-client key export)")
+    dec.add_argument("--output", required=True, metavar="OUT")
+    dec.set_defaults(func=_patient_decrypt)
