@@ -1,0 +1,300 @@
+"""Parse a request message: the MIME structure and the request JSON (DESIGN.md).
+
+Everything here is strict because everything here is attacker-controlled: sizes
+are bounded before parsing, the structure must be exactly the three parts the
+platform sends, the JSON must match the schema of version 1 with no unknown or
+duplicated keys. The exact bytes of ``request.json`` are kept, because the
+patient's signature covers those bytes and nothing else.
+
+Problems are raised as :class:`FormatProblem`, whose details are bilingual and
+free of patient data (they end up in the audit-visible check list).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email.message import EmailMessage, Message
+from typing import Any
+
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+MAX_JSON_BYTES = 64 * 1024
+MAX_SIGNATURE_BYTES = 16 * 1024
+MAX_TEXT_BYTES = 64 * 1024
+MAX_FIELD_CHARS = 200
+MAX_CONSENT_CHARS = 4000
+
+DOCUMENT_TYPES = ("Arztbrief", "Befund", "Laborwerte", "Bildgebung", "Medikationsplan")
+
+_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FINGERPRINT_RE = re.compile(r"^[0-9A-Fa-f]{40}$")
+_PHONE_LINE_RE = re.compile(r"^[ \t]*Telefon(?:nummer)?[ \t]*:[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
+
+_TOP_KEYS = frozenset(
+    {"version", "request_id", "created_at", "expires_at", "practice_id", "patient", "documents", "period", "consent"}
+)
+_PATIENT_KEYS = frozenset({"name", "birth_date", "phone", "fingerprint"})
+_PERIOD_KEYS = frozenset({"from", "to"})
+_CONSENT_KEYS = frozenset({"text", "signed_at"})
+
+
+class FormatProblem(Exception):
+    """The message or its request JSON does not have the agreed format."""
+
+    def __init__(self, detail_de: str, detail_en: str) -> None:
+        super().__init__(detail_en)
+        self.detail_de = detail_de
+        self.detail_en = detail_en
+
+
+@dataclass(frozen=True)
+class RequestData:
+    """The schema-checked request JSON (version 1)."""
+
+    request_id: str
+    created_at: datetime
+    expires_at: datetime
+    practice_id: str
+    patient_name: str
+    birth_date: str
+    phone: str
+    fingerprint: str  # upper case
+    documents: tuple[str, ...]
+    period_from: str
+    period_to: str
+    consent_text: str
+    consent_signed_at: datetime
+    data: dict[str, Any]  # the parsed JSON as received
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """A request message taken apart: what each check needs, nothing interpreted yet."""
+
+    request_json: bytes  # exactly the bytes the patient signed
+    signature: bytes
+    text: str
+    text_phones: tuple[str, ...]  # phone numbers stated in the human-readable part
+    request: RequestData
+
+
+def _bad(de: str, en: str) -> FormatProblem:
+    return FormatProblem(de, en)
+
+
+# -- MIME -------------------------------------------------------------------------
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Take a raw RFC 5322 request message apart, or raise :class:`FormatProblem`."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise _bad("Die Nachricht ist zu groß.", "The message is too large.")
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        return _parse_structure(msg)
+    except FormatProblem:
+        raise
+    except Exception:  # noqa: BLE001 - any parser failure on hostile input is a format problem
+        raise _bad(
+            "Die Nachricht ist beschädigt oder hat kein gültiges Format.",
+            "The message is damaged or not in a valid format.",
+        ) from None
+
+
+def _part_name(part: Message) -> str:
+    return str(part.get_filename() or part.get_param("name") or "")
+
+
+def _parse_structure(msg: EmailMessage) -> ParsedMessage:
+    if msg.get_content_type() != "multipart/mixed" or not msg.is_multipart():
+        raise _bad(
+            "Die Nachricht ist keine Anfrage der Plattform (falscher Aufbau).",
+            "The message is not a platform request (wrong structure: not multipart/mixed).",
+        )
+    parts = msg.get_payload()
+    if not isinstance(parts, list) or len(parts) != 3:
+        raise _bad(
+            "Die Anfrage muss genau drei Teile haben (Text, request.json, Signatur).",
+            "The request must have exactly three parts (text, request.json, signature).",
+        )
+    by_type: dict[str, Message] = {}
+    for part in parts:
+        if part.is_multipart():
+            raise _bad("Die Anfrage enthält verschachtelte Teile.", "The request contains nested parts.")
+        by_type.setdefault(part.get_content_type(), part)
+    text_part = by_type.get("text/plain")
+    json_part = by_type.get("application/json")
+    sig_part = by_type.get("application/pgp-signature")
+    if text_part is None or json_part is None or sig_part is None:
+        raise _bad(
+            "Der Anfrage fehlt ein Teil (Text, request.json oder Signatur).",
+            "The request lacks a part (text, request.json or signature).",
+        )
+    if _part_name(json_part) != "request.json" or _part_name(sig_part) != "request.json.sig":
+        raise _bad(
+            "Die Anhänge der Anfrage sind falsch benannt.",
+            "The request's attachments have the wrong names.",
+        )
+    request_json = _payload(json_part, MAX_JSON_BYTES, "request.json")
+    signature = _payload(sig_part, MAX_SIGNATURE_BYTES, "request.json.sig")
+    text_bytes = _payload(text_part, MAX_TEXT_BYTES, "text")
+    charset = text_part.get_content_charset() or "us-ascii"
+    try:
+        text = text_bytes.decode(charset).replace("\r\n", "\n")
+    except (LookupError, UnicodeDecodeError):
+        raise _bad("Der Text der Anfrage ist nicht lesbar.", "The request's text part is not readable.") from None
+    return ParsedMessage(
+        request_json=request_json,
+        signature=signature,
+        text=text,
+        text_phones=tuple(m.group(1) for m in _PHONE_LINE_RE.finditer(text)),
+        request=parse_request_json(request_json),
+    )
+
+
+def _payload(part: Message, limit: int, what: str) -> bytes:
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes) or not data:
+        raise _bad(f"Der Teil {what} ist leer.", f"The part {what} is empty.")
+    if len(data) > limit:
+        raise _bad(f"Der Teil {what} ist zu groß.", f"The part {what} is too large.")
+    return data
+
+
+# -- request JSON -----------------------------------------------------------------
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _bad("request.json enthält ein Feld doppelt.", "request.json contains a duplicated field.")
+        result[key] = value
+    return result
+
+
+def parse_request_json(data: bytes) -> RequestData:
+    """Schema-check the request JSON (version 1 only), or raise :class:`FormatProblem`."""
+    if len(data) > MAX_JSON_BYTES:
+        raise _bad("request.json ist zu groß.", "request.json is too large.")
+    try:
+        obj = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except FormatProblem:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _bad("request.json ist kein gültiges JSON.", "request.json is not valid JSON.") from None
+    top = _object(obj, _TOP_KEYS, "request.json")
+    version = top["version"]
+    if type(version) is not int or version != 1:
+        raise _bad(
+            "Unbekannte Version des Anfrageformats – bitte Programm aktualisieren.",
+            "Unknown version of the request format - update the program.",
+        )
+    patient = _object(top["patient"], _PATIENT_KEYS, "patient")
+    period = _object(top["period"], _PERIOD_KEYS, "period")
+    consent = _object(top["consent"], _CONSENT_KEYS, "consent")
+    created_at = _timestamp(top["created_at"], "created_at")
+    expires_at = _timestamp(top["expires_at"], "expires_at")
+    if expires_at <= created_at:
+        raise _bad("Die Anfrage läuft ab, bevor sie erstellt wurde.", "The request expires before it was created.")
+    period_from = _date(period["from"], "period.from")
+    period_to = _date(period["to"], "period.to")
+    if period_from > period_to:
+        raise _bad("Der Zeitraum der Anfrage ist verkehrt herum.", "The request's period ends before it starts.")
+    fingerprint = _text(patient["fingerprint"], "patient.fingerprint", 40)
+    if not _FINGERPRINT_RE.match(fingerprint):
+        raise _bad("Der Schlüssel-Fingerabdruck ist ungültig.", "The key fingerprint is invalid.")
+    return RequestData(
+        request_id=_request_id(top["request_id"]),
+        created_at=created_at,
+        expires_at=expires_at,
+        practice_id=_text(top["practice_id"], "practice_id", MAX_FIELD_CHARS),
+        patient_name=_text(patient["name"], "patient.name", MAX_FIELD_CHARS),
+        birth_date=_date(patient["birth_date"], "patient.birth_date"),
+        phone=_text(patient["phone"], "patient.phone", 40),
+        fingerprint=fingerprint.upper(),
+        documents=_documents(top["documents"]),
+        period_from=period_from,
+        period_to=period_to,
+        consent_text=_text(consent["text"], "consent.text", MAX_CONSENT_CHARS),
+        consent_signed_at=_timestamp(consent["signed_at"], "consent.signed_at"),
+        data=top,
+    )
+
+
+def _object(value: Any, keys: frozenset[str], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(f"request.json: {where} ist kein Objekt.", f"request.json: {where} is not an object.")
+    if set(value) != keys:
+        raise _bad(
+            f"request.json: {where} hat fehlende oder unbekannte Felder.",
+            f"request.json: {where} has missing or unknown fields.",
+        )
+    return value
+
+
+def _text(value: Any, where: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise _bad(
+            f"request.json: Feld {where} fehlt, ist leer oder zu lang.",
+            f"request.json: field {where} is missing, empty or too long.",
+        )
+    if any(ord(c) < 32 and c not in "\n" for c in value):
+        raise _bad(
+            f"request.json: Feld {where} enthält Steuerzeichen.",
+            f"request.json: field {where} contains control characters.",
+        )
+    return value
+
+
+def _timestamp(value: Any, where: str) -> datetime:
+    if isinstance(value, str) and _TIMESTAMP_RE.match(value):
+        try:
+            return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    raise _bad(
+        f"request.json: Zeitangabe {where} ist ungültig.",
+        f"request.json: timestamp {where} is invalid (ISO 8601 UTC with Z expected).",
+    )
+
+
+def _date(value: Any, where: str) -> str:
+    if isinstance(value, str) and _DATE_RE.match(value):
+        try:
+            date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    raise _bad(f"request.json: Datum {where} ist ungültig.", f"request.json: date {where} is invalid.")
+
+
+def _request_id(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 36:
+        try:
+            parsed = uuid.UUID(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.version == 4 and str(parsed) == value:
+            return value
+    raise _bad("request.json: Die Anfrage-ID ist ungültig.", "request.json: the request id is not a valid UUID4.")
+
+
+def _documents(value: Any) -> tuple[str, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or len(value) != len(set(map(str, value)))
+        or any(not isinstance(d, str) or d not in DOCUMENT_TYPES for d in value)
+    ):
+        raise _bad(
+            "request.json: Die angefragten Dokumentarten sind ungültig.",
+            "request.json: the requested document types are invalid.",
+        )
+    return tuple(value)

@@ -1,0 +1,226 @@
+"""Verification of a request message: one pure function, message + state -> verdict.
+
+:func:`verify_message` reads the store but never writes it, so ``request verify``
+and intake share it and intake alone decides what to record. Every check is run
+that can be run (staff see all that is wrong, not only the first problem); a
+message that cannot be parsed gets ``dkim`` and a failing ``format`` check only.
+
+Details are plain German and English for a practice assistant, and never
+contain patient data (they are stored, shown and exported).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from practice_client.core.config import Config
+from practice_client.core.models import Check, CheckStatus, Pin, Verdict, verdict_of
+from practice_client.core.phone import normalize_phone
+from practice_client.core.store import Store
+from practice_client.crypto.gpg import isolated
+from practice_client.intake.dkim_check import DnsFunc, check_dkim
+from practice_client.intake.message import FormatProblem, ParsedMessage, RequestData, parse_message
+
+log = logging.getLogger(__name__)
+
+CLOCK_SKEW = timedelta(minutes=5)
+_PUBLIC_KEY_BLOCK_RE = re.compile(
+    r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUBLIC KEY BLOCK-----", re.DOTALL
+)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verdict on one message and everything intake needs to record it."""
+
+    verdict: Verdict
+    checks: list[Check]
+    request_id: str | None
+    request: dict[str, Any] | None  # the request JSON, when it could be parsed
+    patient_fingerprint: str | None
+    patient_number: str | None  # of the pinned patient, when there is one
+    expires_at: str | None
+    temporary: bool  # DNS trouble: verify again later instead of recording a verdict
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``request verify --json`` object (DESIGN.md)."""
+        return {
+            "verdict": str(self.verdict),
+            "request_id": self.request_id,
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+def _check(name: str, status: CheckStatus, de: str, en: str) -> Check:
+    return Check(name, status, de, en)
+
+
+def verify_message(
+    raw: bytes, *, config: Config, store: Store, dnsfunc: DnsFunc, now: datetime
+) -> Verification:
+    """Judge a raw request message against the practice's state at time ``now`` (UTC).
+
+    Reads the store (pins, master data, seen request ids); writes nothing."""
+    dkim = check_dkim(raw, config.platform_domain, dnsfunc, now.timestamp())
+    try:
+        parsed = parse_message(raw)
+    except FormatProblem as problem:
+        checks = [dkim.check, _check("format", CheckStatus.FAIL, problem.detail_de, problem.detail_en)]
+        return Verification(Verdict.REJECTED, checks, None, None, None, None, None, dkim.temporary)
+    request = parsed.request
+    pin = store.get_pin(request.fingerprint)
+    checks = [
+        dkim.check,
+        _check(
+            "format", CheckStatus.PASS,
+            "Die Anfrage hat das vereinbarte Format.", "The request has the agreed format.",
+        ),
+        _consent_check(parsed, pin),
+        _phone_check(parsed, pin, store),
+        _addressee_check(request, config),
+        _freshness_check(request, now),
+        _replay_check(request, store, hashlib.sha256(raw).hexdigest()),
+    ]
+    return Verification(
+        verdict=verdict_of(checks),
+        checks=checks,
+        request_id=request.request_id,
+        request=request.data,
+        patient_fingerprint=request.fingerprint,
+        patient_number=pin.patient_number if pin else None,
+        expires_at=request.data["expires_at"],
+        temporary=dkim.temporary,
+    )
+
+
+def pinned_public_key(pin: Pin) -> str | None:
+    """The patient's public key block from the pinned trust certificate."""
+    match = _PUBLIC_KEY_BLOCK_RE.search(pin.certificate)
+    return match.group(0) if match else None
+
+
+def _consent_check(parsed: ParsedMessage, pin: Pin | None) -> Check:
+    """The detached signature over the exact request.json bytes, by the pinned key and no other."""
+    if pin is None:
+        return _check(
+            "consent_signature", CheckStatus.FAIL,
+            "Für diesen Patienten ist kein Vertrauenszertifikat hinterlegt – Patient unbekannt.",
+            "No trust certificate is pinned for this patient - unknown patient.",
+        )
+    key = pinned_public_key(pin)
+    if key is None:
+        return _check(
+            "consent_signature", CheckStatus.FAIL,
+            "Das hinterlegte Vertrauenszertifikat ist beschädigt – bitte neu einlesen.",
+            "The pinned trust certificate is damaged - please import it again.",
+        )
+    try:
+        with isolated([key]) as gpg:
+            if gpg.key_info(pin.fingerprint) is None:
+                raise ValueError("pinned key missing from its own certificate")
+            result = gpg.verify_detached(parsed.request_json, parsed.signature)
+    except Exception as exc:  # noqa: BLE001 - gpg on hostile signatures: a failed check, never a crash
+        log.debug("consent signature check failed: %s", type(exc).__name__)
+        result = None
+    if result is None or not result.valid or result.signer != pin.fingerprint:
+        return _check(
+            "consent_signature", CheckStatus.FAIL,
+            "Die Einwilligung ist nicht vom hinterlegten Schlüssel des Patienten unterschrieben "
+            "oder wurde nach dem Unterschreiben verändert.",
+            "The consent is not signed by the patient's pinned key, or it was changed after signing.",
+        )
+    return _check(
+        "consent_signature", CheckStatus.PASS,
+        "Die Einwilligung ist vom Patienten unterschrieben (hinterlegter Schlüssel).",
+        "The consent is signed by the patient (pinned key).",
+    )
+
+
+def _phone_check(parsed: ParsedMessage, pin: Pin | None, store: Store) -> Check:
+    """Request phone (JSON and text part) == the PMS master-data phone of the pinned patient."""
+    if pin is None:
+        return _check(
+            "phone", CheckStatus.FAIL,
+            "Telefonnummer nicht prüfbar: Patient unbekannt.",
+            "Phone number cannot be checked: unknown patient.",
+        )
+    stated = {normalize_phone(parsed.request.phone)} | {normalize_phone(p) for p in parsed.text_phones}
+    if not parsed.text_phones or None in stated:
+        return _check(
+            "phone", CheckStatus.FAIL,
+            "Die Telefonnummer in der Anfrage fehlt oder ist ungültig.",
+            "The phone number in the request is missing or invalid.",
+        )
+    if len(stated) != 1:
+        return _check(
+            "phone", CheckStatus.FAIL,
+            "Die Telefonnummern im Text und in den Anfragedaten stimmen nicht überein.",
+            "The phone numbers in the text and in the request data differ.",
+        )
+    patient = store.get_patient(pin.patient_number)
+    master = normalize_phone(patient.phone or "") if patient else None
+    if master is None:
+        return _check(
+            "phone", CheckStatus.WARN,
+            "In den Patientenstammdaten ist keine Telefonnummer hinterlegt – bitte mit dem "
+            "Patienten abgleichen.",
+            "The patient's master data has no phone number - please confirm with the patient.",
+        )
+    if stated != {master}:
+        return _check(
+            "phone", CheckStatus.FAIL,
+            "Die Telefonnummer der Anfrage stimmt nicht mit den Patientenstammdaten überein.",
+            "The request's phone number does not match the patient's master data.",
+        )
+    return _check(
+        "phone", CheckStatus.PASS,
+        "Die Telefonnummer stimmt mit den Patientenstammdaten überein.",
+        "The phone number matches the patient's master data.",
+    )
+
+
+def _addressee_check(request: RequestData, config: Config) -> Check:
+    if not config.practice_id or request.practice_id != config.practice_id:
+        return _check(
+            "addressee", CheckStatus.FAIL,
+            "Die Anfrage ist an eine andere Praxis gerichtet.",
+            "The request is addressed to another practice.",
+        )
+    return _check(
+        "addressee", CheckStatus.PASS,
+        "Die Anfrage ist an diese Praxis gerichtet.", "The request is addressed to this practice.",
+    )
+
+
+def _freshness_check(request: RequestData, now: datetime) -> Check:
+    if request.created_at > now + CLOCK_SKEW or request.consent_signed_at > now + CLOCK_SKEW:
+        return _check(
+            "freshness", CheckStatus.FAIL,
+            "Die Anfrage ist in der Zukunft datiert.", "The request is dated in the future.",
+        )
+    if request.expires_at <= now:
+        return _check(
+            "freshness", CheckStatus.FAIL,
+            "Die Anfrage ist abgelaufen.", "The request has expired.",
+        )
+    return _check(
+        "freshness", CheckStatus.PASS, "Die Anfrage ist aktuell.", "The request is current.",
+    )
+
+
+def _replay_check(request: RequestData, store: Store, message_sha256: str) -> Check:
+    if store.request_id_seen(request.request_id, other_than_message=message_sha256):
+        return _check(
+            "replay", CheckStatus.FAIL,
+            "Diese Anfrage wurde schon einmal empfangen – mögliche Wiederholung (Replay).",
+            "This request was received before - possible replay.",
+        )
+    return _check(
+        "replay", CheckStatus.PASS,
+        "Die Anfrage ist neu.", "The request is new.",
+    )
