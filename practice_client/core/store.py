@@ -481,7 +481,7 @@ class Store:
 
     _DOC_FIELDS = frozenset(
         {"request_id", "match_method", "error", "attempts", "ciphertext_sha256",
-         "manifest_sha256", "delivered_at", "source_path", "extra"}
+         "manifest_sha256", "delivered_at", "source_path", "extra", "sha256", "size"}
     )
     _SEALED = frozenset({"error", "source_path", "extra"})
 

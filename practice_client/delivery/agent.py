@@ -1,0 +1,146 @@
+"""The agent: intake sources, the export-folder watcher and the delivery pipeline,
+running together until stopped.
+
+``practice-client agent`` runs it headless; the GUI embeds the same object
+in-process (``start()`` / ``stop()`` and an event callback, see
+:mod:`practice_client.delivery.events`). Nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from practice_client.core.errors import PracticeClientError
+from practice_client.core.models import Document
+from practice_client.delivery import outbox
+from practice_client.delivery.events import Event, EventSink, ignore
+from practice_client.delivery.pipeline import Pipeline
+from practice_client.delivery.watcher import Watcher
+
+if TYPE_CHECKING:
+    from practice_client.context import Context
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 2.0  # pick up rows staff changed in another process
+
+
+def intake_sources(ctx: Context) -> list[Any]:
+    """The configured request sources (platform inbox, IMAP, folder), each with
+    ``poll_once()``; empty when intake is not available in this build."""
+    try:
+        from practice_client.intake.inbox import configured_sources
+    except ImportError:
+        return []
+    return list(configured_sources(ctx))
+
+
+class Agent:
+    """Intake + watcher + pipeline for one context."""
+
+    def __init__(self, ctx: Context, on_event: EventSink = ignore,
+                 sources: Sequence[Any] | None = None) -> None:
+        self.ctx = ctx
+        self._emit = on_event
+        self.pipeline = Pipeline(ctx, self._on_event)
+        self._sources = sources
+        self.watcher: Watcher | None = None
+        self._stop = threading.Event()
+        self._poll_now = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _on_event(self, event: Event) -> None:
+        try:
+            self._emit(event)
+        except Exception:  # a listener's bug must not stop deliveries
+            log.exception("event listener failed")
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Resume the outbox, then watch the export folder and poll the request sources."""
+        self.ctx.require_setup()
+        _ = self.ctx.store  # open the database (and keyring) before any thread needs it
+        self.pipeline.start()
+        export = outbox.export_root(self.ctx)
+        if export is not None:
+            self.watcher = Watcher(
+                export, self.pipeline.ingest, self.ctx.config.stable_seconds,
+                self.ctx.config.rescan_seconds,
+            )
+            self.watcher.start()
+        self._thread = threading.Thread(target=self._loop, name="agent", daemon=True)
+        self._thread.start()
+        log.info("agent started")
+
+    def stop(self) -> None:
+        """Clean shutdown: no new work, uploads cancelled at the next block, threads joined."""
+        self._stop.set()
+        self._poll_now.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.pipeline.stop()
+        log.info("agent stopped")
+
+    def poll_now(self) -> None:
+        """Fetch requests now instead of at the next interval (the GUI's refresh button)."""
+        self._poll_now.set()
+
+    # -- staff actions (the GUI calls these; they are safe from any thread) -------------------
+
+    def assign(self, document_id: str, request_id: str) -> Document:
+        doc = outbox.assign(self.ctx, document_id, request_id)
+        self.pipeline.submit(document_id)
+        return doc
+
+    def retry(self, document_id: str) -> Document:
+        doc = outbox.retry(self.ctx, document_id)
+        self.pipeline.kick()
+        return doc
+
+    def add_files(self, files: list[Path], request_id: str) -> list[Document]:
+        docs = outbox.add_files(self.ctx, files, request_id)
+        self.pipeline.kick()
+        return docs
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        next_poll = time.monotonic()
+        while not self._stop.is_set():
+            if self._poll_now.is_set() or time.monotonic() >= next_poll:
+                self._poll_now.clear()
+                self._poll_intake()
+                next_poll = time.monotonic() + max(1.0, self.ctx.config.poll_seconds)
+            self.pipeline.kick()
+            self._poll_now.wait(min(HOUSEKEEPING_SECONDS, max(0.0, next_poll - time.monotonic())))
+
+    def _poll_intake(self) -> None:
+        if self._sources is None:
+            try:
+                self._sources = intake_sources(self.ctx)
+            except PracticeClientError as exc:
+                self._on_event(Event("failure", message=str(exc)))
+                return
+        for source in self._sources:
+            if self._stop.is_set():
+                return
+            try:
+                count = source.poll_once()
+                if count:
+                    self._on_event(Event("new_requests", count=int(count)))
+                with contextlib.suppress(AttributeError):
+                    source.flush_decisions(self.ctx)
+            except PracticeClientError as exc:
+                log.info("intake source %s: %s", type(source).__name__, exc)
+                self._on_event(Event("failure", message=str(exc)))
+            except Exception:
+                log.exception("intake source %s failed", type(source).__name__)

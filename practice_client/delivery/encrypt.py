@@ -1,0 +1,228 @@
+"""Sign-then-encrypt a document and its manifest for one patient.
+
+The recipient key is the patient's *pinned* key (from the trust certificate staff
+verified), never the server's. The server's copy is fetched only to compare: a
+mismatch is audited and raised as an alert - it blocks nothing, and the server's
+key is never imported or used.
+
+The document is streamed through gpg (memory does not grow with the file); its
+SHA-256 is taken on the way in. Ciphertexts are written to the spool atomically
+(temp + fsync + rename); their SHA-256 is the receipt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from practice_client.core.atomic import atomic_write, fsync_dir
+from practice_client.core.audit import now_iso
+from practice_client.core.errors import NetworkError, PracticeClientError, TrustError
+from practice_client.core.models import Document, Pin
+from practice_client.crypto.gpg import inspect_keys
+from practice_client.delivery.outbox import CIPHERTEXT, MANIFEST, ORIGINAL, SIDECAR, open_request, spool_of
+from practice_client.delivery.sidecar import read_sidecar
+
+if TYPE_CHECKING:
+    from practice_client.context import Context
+
+log = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+ALERTS_META = "alerts.server_key_mismatch"
+KEY_BLOCK_RE = re.compile(
+    r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUBLIC KEY BLOCK-----", re.S
+)
+COMPARE_TTL_SECONDS = 300.0
+HASH_CHUNK = 1024 * 1024
+
+
+class KeySource(Protocol):
+    def patient_key(self, fingerprint: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """What encryption produced: the spool files and their digests (the receipt)."""
+
+    ciphertext_sha256: str
+    manifest_sha256: str
+    plaintext_sha256: str
+    size: int
+    alert: bool
+
+
+class _HashingReader:
+    """A read-only file wrapper that hashes what gpg reads, so there is one pass only."""
+
+    def __init__(self, handle: object) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._handle.read(n)  # type: ignore[attr-defined]
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def recipient_key(ctx: Context, pin: Pin) -> str:
+    """The pinned key, in the client's keyring, with a usable encryption subkey."""
+    info = ctx.gpg.key_info(pin.fingerprint)
+    if info is None:
+        block = KEY_BLOCK_RE.search(pin.certificate)
+        keys = inspect_keys(block.group(0)) if block else []
+        if [k.fingerprint for k in keys] != [pin.fingerprint]:
+            raise TrustError(f"{pin.fingerprint}: the pinned trust certificate holds no matching key")
+        ctx.gpg.import_keys(block.group(0))  # type: ignore[union-attr]
+        info = ctx.gpg.key_info(pin.fingerprint)
+    if info is None or not info.usable_for_encryption:
+        raise TrustError(
+            f"{pin.fingerprint}: der gepinnte Schlüssel hat keinen gültigen Verschlüsselungs-"
+            "Unterschlüssel / the pinned key has no usable encryption subkey"
+        )
+    return info.fingerprint
+
+
+class KeyComparer:
+    """Compares the server's copy of patient keys with the pins, at most every few minutes."""
+
+    def __init__(self) -> None:
+        self._checked: dict[str, tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, ctx: Context, source: KeySource | None, pin: Pin, document_id: str) -> bool:
+        """True when the server's copy differs from the pin (the alert is recorded)."""
+        if source is None:
+            return False
+        with self._lock:
+            cached = self._checked.get(pin.fingerprint)
+        if cached and time.monotonic() - cached[0] < COMPARE_TTL_SECONDS:
+            return cached[1]
+        try:
+            served = source.patient_key(pin.fingerprint)
+        except NetworkError:
+            log.info("server copy of key %s not reachable; compared later", pin.fingerprint)
+            return False
+        mismatch = False
+        if served is not None:
+            mismatch = not same_key(ctx, served, pin.fingerprint)
+        with self._lock:
+            self._checked[pin.fingerprint] = (time.monotonic(), mismatch)
+        if mismatch:
+            served_fprs = [k.fingerprint for k in inspect_keys(served or "")]
+            ctx.store.record(
+                "alert.server_key_mismatch", document_id=document_id, fingerprint=pin.fingerprint,
+                patient_number=pin.patient_number, server_fingerprints=served_fprs,
+            )
+            raise_alert(ctx, pin.fingerprint)
+            log.warning("ALERT: the server's copy of key %s differs from the pin", pin.fingerprint)
+        return mismatch
+
+
+def same_key(ctx: Context, served: str, fingerprint: str) -> bool:
+    """The served key is the pinned key with the same usable encryption subkeys.
+
+    Parsed in a throw-away home: the served key never enters the client's keyring."""
+    pinned = ctx.gpg.key_info(fingerprint)
+    served_keys = inspect_keys(served)
+    if pinned is None or len(served_keys) != 1:
+        return False
+    other = served_keys[0]
+    return other.fingerprint == fingerprint and set(other.encryption_subkeys) == set(
+        pinned.encryption_subkeys
+    )
+
+
+def raise_alert(ctx: Context, fingerprint: str) -> None:
+    current = set(alerts(ctx))
+    current.add(fingerprint)
+    ctx.store.set_meta(ALERTS_META, json.dumps(sorted(current)))
+
+
+def alerts(ctx: Context) -> list[str]:
+    """Fingerprints whose server copy differed from the pin (shown by the GUI and ``outbox``)."""
+    raw = ctx.store.get_meta(ALERTS_META)
+    return list(json.loads(raw)) if raw else []
+
+
+def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyComparer) -> Sealed:
+    """Sign + encrypt the original and its manifest into the spool. MUST NOT run in a GUI thread."""
+    assert doc.request_id is not None
+    record = open_request(ctx, doc.request_id)
+    if not record.patient_fingerprint:
+        raise TrustError(f"{record.request_id}: the request names no patient key")
+    pin = ctx.store.get_pin(record.patient_fingerprint)
+    if pin is None:
+        raise TrustError(f"{record.patient_fingerprint}: der Schlüssel ist nicht (mehr) gepinnt / "
+                         "this key is not pinned (any more)")
+    patient_fpr = recipient_key(ctx, pin)
+    alert = comparer.check(ctx, source, pin, doc.document_id)
+    practice_fpr = ctx.config.practice_key_fingerprint
+    passphrase = ctx.practice_passphrase()
+    spool = spool_of(ctx, doc.document_id)
+    recipients = [patient_fpr, practice_fpr]
+
+    ciphertext = spool / CIPHERTEXT
+    partial = spool / f".{CIPHERTEXT}.tmp"
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
+        reader = _HashingReader(handle)
+        try:
+            ctx.gpg.sign_encrypt_file(
+                reader, partial, recipients, practice_fpr, passphrase, doc.original_name,  # type: ignore[arg-type]
+            )
+            with open(partial, "rb+") as written:
+                os.fsync(written.fileno())
+            os.replace(partial, ciphertext)
+            fsync_dir(spool)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+    if reader.size != doc.size and doc.size:
+        log.info("document %s changed size since detection", doc.document_id)
+
+    manifest = {
+        "version": MANIFEST_VERSION, "document_id": doc.document_id, "request_id": record.request_id,
+        "file_name": doc.original_name, "document_type": _document_type(spool / SIDECAR),
+        "created_at": doc.extra.get("modified_at") or now_iso(), "sent_at": now_iso(),
+        "sha256": reader.digest.hexdigest(), "size": reader.size,
+    }
+    sealed_manifest = ctx.gpg.sign_encrypt_bytes(
+        json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+        recipients, practice_fpr, passphrase, "manifest.json",
+    )
+    atomic_write(spool / MANIFEST, sealed_manifest)
+    return Sealed(
+        ciphertext_sha256=sha256_file(ciphertext),
+        manifest_sha256=hashlib.sha256(sealed_manifest).hexdigest(),
+        plaintext_sha256=reader.digest.hexdigest(), size=reader.size, alert=alert,
+    )
+
+
+def _document_type(sidecar: Path) -> str | None:
+    """GDT 6304 (file content description) when the PMS sent one; the type stays encrypted."""
+    if not sidecar.exists():
+        return None
+    try:
+        return read_sidecar(sidecar).get("6304") or None
+    except PracticeClientError:
+        return None

@@ -1,0 +1,28 @@
+"""A GDT sidecar (``<file>.gdt``) beside a document: the PMS's word on whose it is.
+
+Only the first record counts, and only its first occurrence of each field; a
+malformed file is an :class:`~practice_client.core.errors.InputError` (the
+document then goes to staff, unassigned, with that reason).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from practice_client.core.errors import InputError
+from practice_client.core.gdt import parse_gdt
+
+MAX_SIDECAR_BYTES = 1024 * 1024
+
+
+def read_sidecar(path: Path) -> dict[str, str]:
+    """Field id -> content of the sidecar's first record."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_SIDECAR_BYTES + 1)
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise InputError(path, "GDT sidecar larger than 1 MiB")
+    records = parse_gdt(data, path.name)
+    fields: dict[str, str] = {}
+    for _, field, content in records[0].fields if records else ():
+        fields.setdefault(field, content.strip())
+    return fields

@@ -1,0 +1,264 @@
+"""The export folder: watchdog events plus a periodic full rescan.
+
+The PMS writes files at its own pace, sometimes onto a network share that loses
+events. So a file is a *candidate* when an event or a rescan sees it, and it is
+handed on (``on_ready``) only when complete:
+
+- closed after writing (inotify ``IN_CLOSE_WRITE`` -> watchdog ``on_closed``), or
+  size and mtime unchanged for ``stable_seconds``;
+- and openable for reading (on Windows without a sharing violation).
+
+Temporary names (``.part``, ``.tmp``, ``~$...``, dot files) wait until renamed;
+GDT sidecars travel with their document and are never documents themselves.
+The client's own ``processed/`` and ``failed/`` folders are not watched. Entries
+that are not regular files are handed on too - the outbox refuses and reports
+them; nothing here ever follows a link or opens anything but a regular file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from practice_client.delivery.names import is_sidecar, is_temporary
+
+log = logging.getLogger(__name__)
+
+OWN_FOLDERS = frozenset({"processed", "failed"})
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    since: float  # monotonic time the size/mtime were first seen unchanged
+    closed: bool | None  # True: closed after writing; False: a writer is at work; None: no events
+
+
+def relative_parts(export: Path, path: Path) -> tuple[str, ...] | None:
+    """``path`` below ``export`` as parts, or ``None`` when outside or in an own folder."""
+    try:
+        parts = path.relative_to(export).parts
+    except ValueError:
+        return None
+    if not parts or parts[0] in OWN_FOLDERS:
+        return None
+    return parts
+
+
+def ignored(export: Path, path: Path) -> bool:
+    parts = relative_parts(export, path)
+    if parts is None:
+        return True
+    return any(is_temporary(p) for p in parts) or is_sidecar(parts[-1])
+
+
+def inside_real_folders(export: Path, path: Path) -> bool:
+    """Every folder between ``export`` and the file is a real directory, not a link."""
+    parts = relative_parts(export, path)
+    if parts is None:
+        return False
+    current = export
+    for part in parts[:-1]:
+        current = current / part
+        try:
+            if not stat.S_ISDIR(os.lstat(current).st_mode):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def scan(export: Path) -> Iterator[Path]:
+    """Every entry below ``export`` (not following links), own folders left out."""
+    for root, dirs, files in os.walk(export, followlinks=False):
+        root_path = Path(root)
+        if root_path == export:
+            dirs[:] = [d for d in dirs if d not in OWN_FOLDERS]
+        for name in files:
+            yield root_path / name
+        for name in dirs[:]:
+            # os.walk lists links to directories among dirs; they are entries to refuse.
+            if (root_path / name).is_symlink():
+                dirs.remove(name)
+                yield root_path / name
+
+
+def openable(path: Path) -> bool:
+    """A regular file we can open for reading now (Windows: no sharing violation)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: Watcher) -> None:
+        self._watcher = watcher
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._watcher.candidate(Path(os.fsdecode(event.src_path)), closed=False)
+        else:  # a new request folder may already hold files (moved in whole)
+            self._watcher.wake(rescan=True)
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._watcher.candidate(Path(os.fsdecode(event.src_path)), closed=False)
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._watcher.candidate(Path(os.fsdecode(event.src_path)), closed=True)
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        # ``x.part`` renamed to ``x``: the new name is a candidate; a moved folder is rescanned.
+        if event.is_directory:
+            self._watcher.wake(rescan=True)
+        else:
+            # A rename is how careful writers say "complete".
+            self._watcher.candidate(Path(os.fsdecode(event.dest_path)), closed=True)
+
+
+class Watcher:
+    """Watches one export folder; calls ``on_ready(path)`` once per complete file.
+
+    ``on_ready`` is called from the watcher's own thread, one file at a time; it
+    must move the file away (into the client's spool or ``failed/``) before it
+    returns, otherwise the next rescan offers it again.
+    """
+
+    def __init__(
+        self,
+        export: Path,
+        on_ready: Callable[[Path], None],
+        stable_seconds: float,
+        rescan_seconds: float,
+    ) -> None:
+        self.export = Path(os.path.abspath(export))
+        self._on_ready = on_ready
+        self._stable = max(0.0, stable_seconds)
+        self._rescan = max(0.5, rescan_seconds)
+        self._seen: dict[Path, _Seen] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._rescan_now = True
+        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self.export.mkdir(parents=True, exist_ok=True)
+        observer = Observer()
+        observer.schedule(_Handler(self), str(self.export), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+        self._thread = threading.Thread(target=self._run, name="export-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def wake(self, rescan: bool = False) -> None:
+        if rescan:
+            self._rescan_now = True
+        self._wake.set()
+
+    # -- events ------------------------------------------------------------------
+
+    def candidate(self, path: Path, closed: bool | None = None) -> None:
+        """Called from watchdog's thread (``closed`` True after close-write, False after a
+        write) and from rescans (``None``: no news about writers): remember, check later."""
+        if ignored(self.export, path):
+            return
+        with self._lock:
+            seen = self._seen.get(path)
+            if seen is None:
+                self._seen[path] = _Seen(-1, -1, time.monotonic(), closed)
+            elif closed is not None:
+                seen.closed = closed
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_rescan = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if self._rescan_now or now >= next_rescan:
+                self._rescan_now = False
+                next_rescan = now + self._rescan
+                with contextlib.suppress(OSError):
+                    for path in scan(self.export):
+                        self.candidate(path)
+            wait = self._check_candidates()
+            self._wake.wait(timeout=min(wait, max(0.0, next_rescan - time.monotonic())))
+            self._wake.clear()
+
+    def _check_candidates(self) -> float:
+        """Hand on what is complete; return how long until the next check is due."""
+        with self._lock:
+            items = list(self._seen.items())
+        next_due = self._rescan
+        for path, seen in items:
+            if self._stop.is_set():
+                break
+            ready, due = self._ready(path, seen)
+            if ready is None:
+                with self._lock:
+                    self._seen.pop(path, None)
+                continue
+            if not ready:
+                next_due = min(next_due, due)
+                continue
+            with self._lock:
+                self._seen.pop(path, None)
+            try:
+                self._on_ready(path)
+            except Exception:  # one bad file must never stop the watcher
+                log.exception("export watcher: handling a file failed")
+        return max(0.05, next_due)
+
+    def _ready(self, path: Path, seen: _Seen) -> tuple[bool | None, float]:
+        """(True, _) ready; (False, seconds) not yet; (None, _) gone."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None, 0.0
+        except OSError:
+            return False, self._stable or 0.5
+        if not stat.S_ISREG(st.st_mode):
+            return True, 0.0  # refused by the outbox, with a reason
+        now = time.monotonic()
+        if (st.st_size, st.st_mtime_ns) != (seen.size, seen.mtime_ns):
+            seen.size, seen.mtime_ns, seen.since = st.st_size, st.st_mtime_ns, now
+        # A writer still at work (write events, no close yet) gets a long grace period
+        # before size/mtime stability alone counts: its close event may have been lost.
+        needed = self._stable if seen.closed is None else self._stable * 10 + 30.0
+        stable = seen.closed is True or now - seen.since >= needed
+        if not stable:
+            return False, needed - (now - seen.since)
+        if not openable(path):
+            return False, max(self._stable, 0.5)
+        return True, 0.0
