@@ -395,6 +395,12 @@ class Store:
             )
             db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (record.message_sha256,))
 
+    def mark_message_duplicate(self, sha256: str) -> None:
+        """A second copy of an already recorded request (other source, other mail headers):
+        kept for the record, processed, no new request."""
+        with self.transaction("message.duplicate", {"sha256": sha256}) as db:
+            db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (sha256,))
+
     def _request(self, row: sqlite3.Row) -> RequestRecord:
         op = self._cipher.open
         return RequestRecord(
