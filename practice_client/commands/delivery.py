@@ -3,17 +3,138 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
-from practice_client.commands import not_yet
+from practice_client.commands import print_json
+from practice_client.context import Context
+from practice_client.core.errors import PracticeClientError
+from practice_client.core.models import Document, DocumentState
+
+SEND_TIMEOUT_SECONDS = 24 * 3600.0
+DONE = (DocumentState.DELIVERED, DocumentState.FAILED)
+
+
+def _agent(args: argparse.Namespace) -> int:
+    """Run until SIGTERM / SIGINT, then shut down cleanly and exit 0."""
+    from practice_client.delivery.agent import Agent
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    ctx = Context()
+    agent = Agent(ctx)
+    try:
+        agent.start()
+        print("Agent läuft / agent running (Strg-C oder SIGTERM beendet / Ctrl-C or SIGTERM stops)",
+              flush=True)
+        stop.wait()
+    finally:
+        agent.stop()
+        ctx.close()
+    print("Agent beendet / agent stopped", flush=True)
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    """Copy the files into the outbox for the request and wait until each is delivered or failed."""
+    from practice_client.delivery.outbox import add_files
+    from practice_client.delivery.pipeline import Pipeline
+
+    ctx = Context()
+    try:
+        ctx.require_setup()
+        docs = add_files(ctx, [Path(f) for f in args.files], args.request)
+        pipeline = Pipeline(ctx)
+        pipeline.start()
+        try:
+            final = _wait_done(ctx, [d.document_id for d in docs], args.timeout)
+        finally:
+            pipeline.stop()
+    finally:
+        ctx.close()
+    failed = 0
+    for file, doc in zip(args.files, final, strict=True):
+        if doc.state is DocumentState.DELIVERED:
+            print(f"{file}: zugestellt / delivered ({doc.document_id}, sha256 {doc.ciphertext_sha256})")
+        else:
+            failed += 1
+            why = doc.error or f"not delivered ({doc.state})"
+            print(f"{file}: nicht zugestellt / not delivered ({doc.document_id}): {why}")
+    if failed:
+        raise PracticeClientError(f"{failed} von {len(final)} Dateien nicht zugestellt / "
+                                  f"{failed} of {len(final)} files not delivered")
+    return 0
+
+
+def _wait_done(ctx: Context, ids: list[str], timeout: float) -> list[Document]:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        docs = [ctx.store.get_document(i) for i in ids]
+        current = [d for d in docs if d is not None]
+        if all(d.state in DONE for d in current) or time.monotonic() >= deadline:
+            return current
+        pause.wait(0.1)
+
+
+def document_json(doc: Document) -> dict[str, Any]:
+    return {
+        "document_id": doc.document_id, "state": str(doc.state), "file_name": doc.original_name,
+        "size": doc.size, "request_id": doc.request_id, "match_method": doc.match_method,
+        "error": doc.error, "attempts": doc.attempts, "created_at": doc.created_at,
+        "updated_at": doc.updated_at, "delivered_at": doc.delivered_at,
+        "ciphertext_sha256": doc.ciphertext_sha256, "sha256": doc.sha256 or None,
+        "alert": doc.extra.get("alert"),
+    }
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from practice_client.delivery.encrypt import alerts
+
+    ctx = Context()
+    try:
+        docs = ctx.store.list_documents()
+        warnings = alerts(ctx)
+    finally:
+        ctx.close()
+    if args.json:
+        print_json({"documents": [document_json(d) for d in docs], "alerts": [
+            {"kind": "server_key_mismatch", "fingerprint": f} for f in warnings]})
+        return 0
+    for fpr in warnings:
+        print(f"WARNUNG / ALERT: Server-Kopie des Schlüssels {fpr} weicht vom Vertrauenszertifikat ab / "
+              "the server's copy of this key differs from the trust certificate")
+    if not docs:
+        print("Postausgang leer / outbox empty")
+    for doc in docs:
+        line = f"{doc.document_id}  {doc.state:<10}  {doc.original_name}"
+        if doc.request_id:
+            line += f"  -> {doc.request_id}"
+        if doc.state is DocumentState.DELIVERED:
+            line += f"  {doc.delivered_at}  sha256 {doc.ciphertext_sha256}"
+        elif doc.error:
+            line += f"  ({doc.error})"
+        print(line)
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("agent", help="headless: intake + watched folder + uploads, until stopped")
-    p.set_defaults(func=not_yet)
+    p.set_defaults(func=_agent)
     p = sub.add_parser("send", help="deliver files for an accepted request")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--request", required=True, metavar="ID")
-    p.set_defaults(func=not_yet)
+    p.add_argument("--timeout", type=float, default=SEND_TIMEOUT_SECONDS, help=argparse.SUPPRESS)
+    p.set_defaults(func=_send)
     p = sub.add_parser("outbox", help="documents on their way, delivered and failed")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=not_yet)
+    p.set_defaults(func=_outbox)

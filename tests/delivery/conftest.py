@@ -1,0 +1,197 @@
+"""Fixtures for delivery tests: one testbed platform, identity authority and a few
+simulated patients per module (slow to make), and for each test a fresh client home
+copied from a template that was set up once against that platform.
+
+Real components throughout: gpg, HTTPS to the testbed, watchdog, the OS keyring."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from practice_client.context import Context
+from practice_client.core.models import (
+    Document,
+    DocumentState,
+    Patient,
+    RequestRecord,
+    RequestStatus,
+    Verdict,
+)
+from practice_client.crypto.trust import pin_certificate, verify_certificate_text
+from practice_client.provision import SetupParams, provision
+from practice_client.testbed.identity import IdentityAuthority
+from practice_client.testbed.patient import SimulatedPatient
+from practice_client.testbed.platform import TestbedPlatform
+from tests.conftest import kill_agents, require, short_tmpdir
+
+PATIENTS = (
+    ("1001", "Erika Mustermann", "1964-08-12", "+491711234567"),
+    ("1002", "Max Mustermann", "1960-01-31", "+491711234568"),
+    ("1003", "Gisela Beispiel", "1975-05-05", "+491711234569"),
+)
+
+
+@dataclass
+class World:
+    root: Path
+    platform: TestbedPlatform
+    authority: IdentityAuthority
+    patients: dict[str, SimulatedPatient]
+    template: Path
+    practice_key: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _keyring_ok() -> None:
+    import keyring
+
+    backend = keyring.get_keyring()
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    require("fail" not in name and "keyrings.alt" not in name,
+            f"a real OS keyring backend (got {name}; run through scripts/with-keyring)")
+    require(shutil.which("gpg") is not None, "gpg")
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    _keyring_ok()
+    root = short_tmpdir("pdw")
+    os.environ["PRACTICE_CLIENT_POLICY"] = str(Path(__file__).parent.parent / "data" / "empty-policy.toml")
+    platform = TestbedPlatform(root / "platform").start()
+    authority = IdentityAuthority.create(root / "ident")
+    ident_file = root / "ident.asc"
+    ident_file.write_text(authority.public_key(), encoding="ascii")
+    patients = {
+        number: SimulatedPatient.create(root / f"p{number}", name, birth, phone)
+        for number, name, birth, phone in PATIENTS
+    }
+    template = root / "home"
+    saved = os.environ.get("PRACTICE_CLIENT_HOME")
+    os.environ["PRACTICE_CLIENT_HOME"] = str(template)
+    try:
+        ctx = Context()
+        provision(ctx, SetupParams(
+            server_url=platform.url, practice_id="praxis-test", platform_domain="testbed.invalid",
+            ident_key_file=ident_file, ca_file=platform.ca_file, token=platform.token,
+            export_dir=template / "export",
+        ))
+        practice_key = ctx.gpg.export_public(ctx.config.practice_key_fingerprint)
+        ctx.close()
+    finally:
+        if saved is None:
+            os.environ.pop("PRACTICE_CLIENT_HOME", None)
+        else:
+            os.environ["PRACTICE_CLIENT_HOME"] = saved
+    for patient in patients.values():  # the server's copy of each key (compared, never used)
+        (platform.data_dir / "patients" / f"{patient.fingerprint}.asc").write_text(patient.public_key())
+    world = World(root, platform, authority, patients, template, practice_key)
+    yield world
+    platform.stop()
+    for patient in patients.values():
+        patient.close()
+    authority.close()
+    kill_agents(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _copy_home(template: Path, target: Path) -> None:
+    def skip(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if n.startswith("S.") or n in ("export", "spool")]
+
+    shutil.copytree(template, target, ignore=skip, dirs_exist_ok=True)
+
+
+@pytest.fixture
+def client(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
+    """A fresh, set-up client home (its own database, export folder and spool)."""
+    home = short_tmpdir("pch")
+    _copy_home(world.template, home)
+    monkeypatch.setenv("PRACTICE_CLIENT_HOME", str(home))
+    ctx = Context()
+    ctx.update_config(export_dir=str(home / "export"), stable_seconds=0.3, rescan_seconds=2.0,
+                      poll_seconds=3600.0)
+    (home / "export").mkdir(exist_ok=True)
+    yield ctx
+    ctx.close()
+    kill_agents(home)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def pin_patient(ctx: Context, world: World, number: str) -> SimulatedPatient:
+    """Master data + verified trust certificate + pin, as staff would do it."""
+    _, name, birth, phone = next(p for p in PATIENTS if p[0] == number)
+    patient = world.patients[number]
+    record = Patient(number, name, birth, phone)
+    ctx.store.upsert_patients([record], "test")
+    text = patient.trust_certificate(world.authority)
+    cert = verify_certificate_text(text, "test.trust.asc", world.authority.public_key(),
+                                   world.authority.fingerprint)
+    pin_certificate(ctx, cert, record, replace=False)
+    return patient
+
+
+def accepted_request(ctx: Context, fingerprint: str | None, number: str | None,
+                     expires_in: float = 86400.0, status: RequestStatus = RequestStatus.ACCEPTED) -> str:
+    """A verified request in the store, accepted by staff (intake's part, done directly)."""
+    from datetime import UTC, datetime, timedelta
+
+    request_id = str(uuid.uuid4())
+    raw = f"Message-ID: <{request_id}@test>\r\n\r\n{secrets.token_hex(8)}".encode()
+    sha, _ = ctx.store.store_message(raw, "test")
+    now = datetime.now(UTC)
+    ctx.store.add_request(RequestRecord(
+        request_id=request_id, message_sha256=sha, received_at=now.isoformat(), source="test",
+        verdict=Verdict.VERIFIED, checks=[], status=RequestStatus.OPEN,
+        patient_fingerprint=fingerprint, patient_number=number, summary={"request_id": request_id},
+        expires_at=(now + timedelta(seconds=expires_in)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    ))
+    if status is not RequestStatus.OPEN:
+        ctx.store.decide(request_id, status, None, False)
+    return request_id
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
+    """Poll with a deadline (no fixed sleeps)."""
+    import threading
+
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        pause.wait(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def documents(ctx: Context, state: DocumentState | None = None) -> list[Document]:
+    return ctx.store.list_documents(None if state is None else [state])
+
+
+def wait_state(ctx: Context, state: DocumentState, count: int = 1, timeout: float = 60.0) -> list[Document]:
+    found = wait_for(lambda: (d := documents(ctx, state)) and len(d) >= count and d,
+                     timeout, f"{count} document(s) {state}")
+    assert isinstance(found, list)
+    return found
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    """Write as a PMS would: the watcher sees close-write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
