@@ -6,7 +6,9 @@ policy only provides defaults. ``locked`` may list individual keys to lock.
 
 Sources, first found wins: ``$PRACTICE_CLIENT_POLICY`` (a TOML file), then the OS
 place: the registry key ``HKLM\\Software\\Policies\\PracticeClient\\PracticeClient``
-on Windows, the managed preferences domain ``de.practiceclient.client`` on macOS,
+on Windows, the managed preferences domain ``de.practiceclient.client`` on macOS
+(an MDM profile; else the machine-wide ``/Library/Preferences`` file the pkg's
+postinstall writes, which only an administrator can change),
 ``/etc/practice-client/policy.toml`` elsewhere.
 """
 
@@ -28,6 +30,7 @@ LINUX_POLICY_FILE = Path("/etc/practice-client/policy.toml")
 WINDOWS_POLICY_KEY = r"Software\Policies\PracticeClient\PracticeClient"
 MACOS_DOMAIN = "de.practiceclient.client"
 MACOS_MANAGED_DIR = Path("/Library/Managed Preferences")
+MACOS_LOCAL_DIR = Path("/Library/Preferences")
 
 # Policy names as the MSI / mobileconfig spell them → config keys.
 _ALIASES = {
@@ -64,6 +67,8 @@ def policy_from_mapping(raw: Mapping[str, Any], source: str) -> Policy:
     locked: set[str] = set()
     lock_all = False
     for raw_key, value in raw.items():
+        if raw_key.startswith("Payload"):  # profile metadata an MDM may leave in the plist
+            continue
         key = _ALIASES.get(raw_key, raw_key).lower()
         if key == "lock_settings":
             lock_all = _truthy(value)
@@ -111,9 +116,15 @@ def _read_windows_registry() -> Policy | None:  # pragma: no cover - Windows onl
     return policy_from_mapping(raw, "HKLM\\" + WINDOWS_POLICY_KEY)
 
 
-def read_macos_managed(directory: Path = MACOS_MANAGED_DIR) -> Policy | None:
-    """Managed preferences written by an MDM profile (or the pkg's postinstall)."""
-    candidates = [directory / f"{MACOS_DOMAIN}.plist"]
+def read_macos_managed(
+    directory: Path = MACOS_MANAGED_DIR, local_dir: Path = MACOS_LOCAL_DIR
+) -> Policy | None:
+    """Managed preferences written by an MDM profile, else the pkg's postinstall.
+
+    The postinstall writes ``/Library/Preferences`` (root-only) rather than the managed
+    folder, which macOS rebuilds from the installed profiles and may clear.
+    """
+    candidates = [directory / f"{MACOS_DOMAIN}.plist", local_dir / f"{MACOS_DOMAIN}.plist"]
     user = os.environ.get("USER")
     if user:
         candidates.insert(0, directory / user / f"{MACOS_DOMAIN}.plist")
