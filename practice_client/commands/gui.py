@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-
-from practice_client.commands import not_yet
+from pathlib import Path
 
 PAGES = ("requests", "deliveries", "patients", "audit", "settings")
 
@@ -13,4 +12,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("gui", help="the desktop app (default)")
     p.add_argument("--screenshot", metavar="FILE.png", help="render the main window to a PNG and exit")
     p.add_argument("--page", choices=PAGES, default="requests")
-    p.set_defaults(func=not_yet)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from practice_client.context import Context
+
+    ctx = Context()
+    try:
+        if args.screenshot:
+            from practice_client.gui.app import screenshot
+
+            return screenshot(ctx, Path(args.screenshot), args.page)
+        from practice_client.gui.app import run as run_app
+
+        return run_app(ctx, args.page)
+    finally:
+        ctx.close()

@@ -1,0 +1,104 @@
+"""The agent's events, carried into the GUI thread.
+
+The agent (intake, watched folder, uploads) runs in its own threads and knows
+nothing of Qt. Its event callback only puts the event on a thread-safe queue;
+a QTimer in the GUI thread drains the queue and turns each event into a signal.
+So no agent thread ever emits a signal or touches a widget, and a burst of
+progress events costs the GUI one short drain per tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+if TYPE_CHECKING:
+    from practice_client.context import Context
+
+log = logging.getLogger(__name__)
+
+DRAIN_INTERVAL_MS = 50
+MAX_EVENTS_PER_TICK = 500  # a flood is spread over ticks instead of stalling the GUI
+
+
+def _field(event: Any, name: str, default: Any = None) -> Any:
+    if isinstance(event, dict):
+        return event.get(name, default)
+    return getattr(event, name, default)
+
+
+class AgentBridge(QObject):
+    """Owns the agent (start/stop) and re-emits its events in the GUI thread."""
+
+    documentProgress = Signal(str, str, int, int)  # document_id, phase, bytes_done, bytes_total
+    newRequests = Signal(int)
+    failure = Signal(str)  # one-line message (identifiers only)
+    connectionChanged = Signal(str)  # "connected" | "offline"
+    stateChanged = Signal()  # something in the store changed: reload
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._agent: Any = None
+        self._timer = QTimer(self, interval=DRAIN_INTERVAL_MS)
+        self._timer.timeout.connect(self.drain)
+        self._timer.start()
+
+    @property
+    def running(self) -> bool:
+        return self._agent is not None
+
+    def post(self, event: Any) -> None:
+        """The agent's callback. Runs in agent threads: only enqueue, nothing else."""
+        self.events.put(event)
+
+    def start(self, ctx: Context) -> None:
+        if self._agent is not None:
+            return
+        from practice_client.delivery.agent import Agent
+
+        agent = Agent(ctx, on_event=self.post)
+        agent.start()
+        self._agent = agent
+        log.info("agent started from the GUI")
+
+    def stop(self) -> None:
+        """Ask the agent to stop and wait for its threads (they end on their own)."""
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            agent.stop()
+        self._timer.stop()
+        self.drain()
+
+    def drain(self) -> None:
+        """Turn queued events into signals (GUI thread)."""
+        changed = False
+        for _ in range(MAX_EVENTS_PER_TICK):
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            changed = self._dispatch(event) or changed
+        if changed:
+            self.stateChanged.emit()
+
+    def _dispatch(self, event: Any) -> bool:
+        """Emit the signal for one event; True when the store changed."""
+        kind = str(_field(event, "kind", ""))
+        if kind == "progress":
+            self.documentProgress.emit(
+                str(_field(event, "document_id", "")), str(_field(event, "phase", "")),
+                int(_field(event, "bytes_done", 0) or 0), int(_field(event, "bytes_total", 0) or 0),
+            )
+            return False
+        if kind == "new_requests":
+            self.newRequests.emit(int(_field(event, "count", 1) or 1))
+        elif kind == "failure":
+            self.failure.emit(str(_field(event, "message", "")))
+        elif kind in ("connected", "offline"):
+            self.connectionChanged.emit(kind)
+            return False
+        return True

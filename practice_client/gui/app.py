@@ -1,0 +1,123 @@
+"""Starting the desktop app, and rendering it to a PNG for review (``--screenshot``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QSize, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+from practice_client.context import Context
+from practice_client.core.errors import PracticeClientError
+from practice_client.gui.controller import Controller
+from practice_client.gui.i18n import install_translators
+from practice_client.gui.main_window import MainWindow
+from practice_client.gui.resources import app_icon
+from practice_client.gui.single_instance import SingleInstance
+from practice_client.gui.style import STYLE_SHEET
+from practice_client.gui.tray import Tray
+from practice_client.gui.wizard import SetupWizard
+
+log = logging.getLogger(__name__)
+
+SCREENSHOT_SIZE = QSize(1280, 760)
+LOAD_TIMEOUT_MS = 30000
+
+
+def application(language: str) -> QApplication:
+    """The one QApplication, with translations, icon and style."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("Practice Client")
+    app.setOrganizationName("PracticeClient")
+    app.setWindowIcon(app_icon())
+    app.setStyle("Fusion")
+    app.setStyleSheet(STYLE_SHEET)
+    app.setProperty("translators", install_translators(app, language))
+    return app
+
+
+def build_window(ctx: Context) -> tuple[Controller, Tray, MainWindow]:
+    controller = Controller(ctx)
+    tray = Tray(controller)
+    window = MainWindow(controller, tray)
+    return controller, tray, window
+
+
+def wait_for(signal: object, timeout_ms: int = LOAD_TIMEOUT_MS) -> bool:
+    """Run the event loop until ``signal`` fires (or time runs out)."""
+    loop = QEventLoop()
+    fired: list[bool] = []
+    signal.connect(lambda *_: (fired.append(True), loop.quit()))  # type: ignore[attr-defined]
+    QTimer.singleShot(timeout_ms, loop.quit)
+    if not fired:
+        loop.exec()
+    return bool(fired)
+
+
+def save_screenshot(widget: QWidget, path: Path) -> None:
+    """Write a PNG atomically-enough for a review artefact (temp + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    if not widget.grab().save(str(tmp), "PNG"):
+        raise PracticeClientError(f"{path}: cannot write the screenshot")
+    tmp.replace(path)
+
+
+def screenshot(ctx: Context, path: Path, page: str, size: QSize = SCREENSHOT_SIZE) -> int:
+    """Render the main window with the current state of the home to ``path`` and return."""
+    application(ctx.config.language)
+    controller, _tray, window = build_window(ctx)
+    window.resize(size)
+    window.show_page(page)
+    window.show()
+    controller.refresh()
+    loaded = wait_for(controller.snapshotLoaded)
+    controller.shutdown()
+    if not loaded:
+        raise PracticeClientError("the window's data did not load in time; nothing was written")
+    QApplication.processEvents()
+    save_screenshot(window, path)
+    window.close()
+    return 0
+
+
+def run(ctx: Context, page: str = "requests", start_agent: bool = True) -> int:
+    """The desktop app until the user quits. A second start focuses the running one."""
+    app = application(ctx.config.language)
+    instance = SingleInstance(ctx.home.instance_id())
+    if instance.notify_running():
+        log.info("another instance is running; asked it to come to the front")
+        return 0
+    instance.listen()
+    controller, tray, window = build_window(ctx)
+    instance.activated.connect(window.bring_to_front)
+    app.setQuitOnLastWindowClosed(not tray.available or not ctx.config.close_to_tray)
+    tray.quitRequested.connect(app.quit)
+
+    def open_main() -> None:
+        window.show_page(page)
+        window.show()
+        controller.refresh()
+        if start_agent:
+            try:
+                controller.start_agent()
+            except (ImportError, PracticeClientError) as exc:
+                window.show_error("agent", str(exc))
+
+    if controller.snapshot.configured:
+        open_main()
+    else:
+        wizard = SetupWizard(controller)
+        wizard.accepted.connect(open_main)
+        wizard.rejected.connect(app.quit)
+        wizard.show()
+        instance.activated.connect(wizard.raise_)
+    code = app.exec()
+    controller.shutdown()
+    tray.hide()
+    instance.close()
+    return int(code)

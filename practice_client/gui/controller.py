@@ -1,0 +1,307 @@
+"""The GUI's one door to the rest of the client.
+
+Widgets call only this object. Every method returns at once: the work (crypto,
+network, disk, the keyring) runs as a :class:`~practice_client.gui.workers.Job`
+in the thread pool, and the answer comes back as a Qt signal in the GUI thread.
+The controller never writes state itself; it calls the same domain functions as
+the command line (intake, delivery, crypto), which go through the store.
+
+Each method's docstring names the signals it emits. Every failure is reported
+through ``failed(action, message)`` with the error's one-line message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from practice_client.context import Context
+from practice_client.core.config import Config
+from practice_client.core.errors import NotAvailable
+from practice_client.gui.agent_bridge import AgentBridge
+from practice_client.gui.viewmodels import Snapshot, load_snapshot
+from practice_client.gui.workers import Workers
+from practice_client.provision import SetupParams, SetupResult, provision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CertificatePreview:
+    """A verified trust certificate, before staff compare and pin it."""
+
+    path: Path
+    fingerprint: str
+    name: str
+    birth_date: str
+    phone: str
+    suggested_patient_number: str
+    already_pinned_for: str
+
+
+def _missing(feature: str) -> NotAvailable:
+    return NotAvailable(f"{feature}: not available in this version yet")
+
+
+class Controller(QObject):
+    """Qt-side service over one :class:`Context`. Lives in the GUI thread."""
+
+    snapshotLoaded = Signal(object)  # Snapshot
+    requestDecided = Signal(str, str)  # request_id, new status
+    filesAdded = Signal(str, int)  # request_id, number of files
+    documentAssigned = Signal(str)  # document_id
+    documentRetried = Signal(str)  # document_id
+    certificateInspected = Signal(object)  # CertificatePreview
+    certificatePinned = Signal(str)  # fingerprint
+    pinRemoved = Signal(str)  # fingerprint
+    patientsImported = Signal(int)  # number of patients
+    settingsSaved = Signal(object)  # Config
+    setupFinished = Signal(object)  # SetupResult
+    connectionTested = Signal(bool, str)  # ok, message
+    backupWritten = Signal(str)  # path
+    failed = Signal(str, str)  # action, one-line message
+    busyChanged = Signal(bool)
+    # live events from the agent (see AgentBridge)
+    documentProgress = Signal(str, str, int, int)  # document_id, phase, bytes_done, bytes_total
+    newRequests = Signal(int)
+    agentFailure = Signal(str)
+    connectionChanged = Signal(str)  # "connected" | "offline"
+
+    def __init__(self, ctx: Context, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.workers = Workers(parent=self)
+        self.workers.busyChanged.connect(self.busyChanged)
+        self.snapshot = Snapshot(configured=bool(ctx.config.practice_key_fingerprint))
+        self.bridge = AgentBridge(parent=self)
+        self.bridge.documentProgress.connect(self.documentProgress)
+        self.bridge.newRequests.connect(self.newRequests)
+        self.bridge.failure.connect(self.agentFailure)
+        self.bridge.connectionChanged.connect(self.connectionChanged)
+        self.bridge.stateChanged.connect(self._refresh_soon)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=250)
+        self._refresh_timer.timeout.connect(self.refresh)
+
+    @property
+    def config(self) -> Config:
+        return self.ctx.config
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _run(
+        self, action: str, fn: Callable[[], Any], on_done: Callable[[Any], None], refresh: bool = True
+    ) -> None:
+        def done(result: Any) -> None:
+            on_done(result)
+            if refresh:
+                self.refresh()
+
+        self.workers.start(action, fn, done, lambda message: self.failed.emit(action, message))
+
+    def _refresh_soon(self) -> None:
+        """Agent events come in bursts; one reload per burst is enough."""
+        self._refresh_timer.start()
+
+    # -- reading ------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Reload everything the window shows. Emits: snapshotLoaded(Snapshot) or failed."""
+        ctx = self.ctx
+
+        def loaded(snapshot: Snapshot) -> None:
+            self.snapshot = snapshot
+            self.snapshotLoaded.emit(snapshot)
+
+        self._run("refresh", lambda: load_snapshot(ctx.store, ctx.config), loaded, refresh=False)
+
+    # -- requests -----------------------------------------------------------------
+
+    def accept(self, request_id: str, override: bool, reason: str) -> None:
+        """Accept a request (an unverified one only with ``override`` and a reason).
+        Emits: requestDecided(request_id, "accepted"), snapshotLoaded; or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            from practice_client.intake import decisions
+
+            decisions.accept(ctx, request_id, override=override, reason=reason or None)
+            return request_id
+
+        self._run("accept", work, lambda rid: self.requestDecided.emit(rid, "accepted"))
+
+    def decline(self, request_id: str, reason: str) -> None:
+        """Decline with a reason the patient sees. Emits: requestDecided(request_id, "declined"); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            from practice_client.intake import decisions
+
+            decisions.decline(ctx, request_id, reason=reason)
+            return request_id
+
+        self._run("decline", work, lambda rid: self.requestDecided.emit(rid, "declined"))
+
+    def add_files(self, request_id: str, paths: list[Path]) -> None:
+        """Put files into the outbox for an accepted request (copied, then delivered by the agent).
+        Emits: filesAdded(request_id, count); or failed."""
+        ctx = self.ctx
+
+        def work() -> int:
+            from practice_client.delivery import outbox
+
+            adder = getattr(outbox, "add_files", None)
+            if adder is None:
+                raise _missing("adding files to a request")
+            adder(ctx, request_id, list(paths))
+            return len(paths)
+
+        self._run("add_files", work, lambda count: self.filesAdded.emit(request_id, count))
+
+    # -- documents ----------------------------------------------------------------
+
+    def assign(self, document_id: str, request_id: str) -> None:
+        """Assign an unassigned file to an accepted request. Emits: documentAssigned(document_id); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            from practice_client.delivery import outbox
+
+            outbox.assign(ctx, document_id, request_id)
+            return document_id
+
+        self._run("assign", work, self.documentAssigned.emit)
+
+    def retry(self, document_id: str) -> None:
+        """Send a failed document again. Emits: documentRetried(document_id); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            from practice_client.delivery import outbox
+
+            outbox.retry(ctx, document_id)
+            return document_id
+
+        self._run("retry", work, self.documentRetried.emit)
+
+    # -- patients and trust certificates ----------------------------------------------
+
+    def inspect_certificate(self, path: Path) -> None:
+        """Verify a trust certificate file (nothing is pinned yet) for the fingerprint dialog.
+        Emits: certificateInspected(CertificatePreview); or failed."""
+        ctx = self.ctx
+
+        def work() -> CertificatePreview:
+            from practice_client.crypto import trust
+
+            cert = trust.verify_certificate(ctx, path)
+            pinned = ctx.store.get_pin(cert.fingerprint)
+            suggested = next(
+                (p.patient_number for p in ctx.store.list_patients()
+                 if p.name.casefold() == cert.name.casefold() and p.birth_date == cert.birth_date),
+                "",
+            )
+            return CertificatePreview(
+                path, cert.fingerprint, cert.name, cert.birth_date, cert.phone,
+                pinned.patient_number if pinned else suggested,
+                pinned.patient_number if pinned else "",
+            )
+
+        self._run("inspect_certificate", work, self.certificateInspected.emit, refresh=False)
+
+    def pin_certificate(self, path: Path, patient_number: str, replace: bool) -> None:
+        """Pin a compared trust certificate to a PMS patient (``replace``: an explicit re-pin).
+        Emits: certificatePinned(fingerprint); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            from practice_client.crypto import trust
+
+            pin = trust.pin_certificate(ctx, path, patient_number, replace=replace)
+            return str(pin.fingerprint)
+
+        self._run("pin_certificate", work, self.certificatePinned.emit)
+
+    def remove_pin(self, fingerprint: str) -> None:
+        """Remove a pinned key (after staff confirmed). Emits: pinRemoved(fingerprint); or failed."""
+        store = self.ctx.store
+
+        def work() -> str:
+            return store.unpin(fingerprint).fingerprint
+
+        self._run("remove_pin", work, self.pinRemoved.emit)
+
+    def import_patients(self, path: Path) -> None:
+        """Import PMS master data (GDT or CSV). Emits: patientsImported(count); or failed."""
+        ctx = self.ctx
+
+        def work() -> int:
+            from practice_client.core import patients
+
+            return int(patients.import_file(ctx, path))
+
+        self._run("import_patients", work, self.patientsImported.emit)
+
+    # -- settings, setup, key backup ---------------------------------------------------
+
+    def save_settings(self, changes: dict[str, object]) -> None:
+        """Save settings atomically (policy-locked keys are refused by the config layer).
+        Emits: settingsSaved(Config); or failed."""
+        ctx = self.ctx
+        self._run("save_settings", lambda: ctx.update_config(**changes), self.settingsSaved.emit, refresh=False)
+
+    def run_setup(self, params: SetupParams) -> None:
+        """The wizard's last step: settings, keys, token, registration (provision()).
+        Emits: setupFinished(SetupResult); or failed."""
+        ctx = self.ctx
+
+        def work() -> SetupResult:
+            return provision(ctx, params)
+
+        self._run("setup", work, self.setupFinished.emit)
+
+    def test_connection(self) -> None:
+        """Ask the platform for the inbox once (nothing is consumed).
+        Emits: connectionTested(ok, message) - a failure is an answer here, not ``failed``."""
+        ctx = self.ctx
+
+        def work() -> str:
+            from practice_client.core.platform import PlatformClient
+
+            with PlatformClient.from_context(ctx) as client:
+                client.ping()
+            return ctx.config.server_url
+
+        self.workers.start(
+            "test_connection", work,
+            lambda url: self.connectionTested.emit(True, str(url)),
+            lambda message: self.connectionTested.emit(False, message),
+        )
+
+    def write_key_backup(self, path: Path, passphrase: str) -> None:
+        """Write the encrypted backup of the practice key. Emits: backupWritten(path); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            from practice_client.crypto import backup
+
+            backup.write_backup(ctx, path, passphrase)
+            return str(path)
+
+        self._run("key_backup", work, self.backupWritten.emit, refresh=False)
+
+    # -- the agent ---------------------------------------------------------------------
+
+    def start_agent(self) -> None:
+        """Run intake, the watched folder and uploads in the agent's own threads.
+        Emits (later, per event): documentProgress, newRequests, agentFailure, connectionChanged."""
+        self.bridge.start(self.ctx)
+
+    def shutdown(self, msecs: int = 30000) -> None:
+        """Stop the agent politely, then wait for running jobs (never terminate a thread)."""
+        self.bridge.stop()
+        self.workers.wait(msecs)

@@ -1,0 +1,108 @@
+"""Anfragen: incoming requests, what needs action on top, and the decision on one."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from practice_client.gui.controller import Controller
+from practice_client.gui.formatting import date_text, datetime_text, fill, period_text
+from practice_client.gui.labels import request_status_label, verdict_label
+from practice_client.gui.pages.request_detail import RequestDetail
+from practice_client.gui.viewmodels import RequestView, Snapshot
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+class RequestsPage(QWidget):
+    """The list of requests (left) and the selected one's checklist and actions (right)."""
+
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self._views: dict[str, RequestView] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel()
+        self.summary.setObjectName("pageSummary")
+        layout.addWidget(self.summary)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setChildrenCollapsible(False)
+        self.list = QTreeWidget()
+        self.list.setAccessibleName(self.tr("Requests"))
+        self.list.setRootIsDecorated(False)
+        self.list.setUniformRowHeights(True)
+        self.list.setAlternatingRowColors(True)
+        self.list.setHeaderLabels(
+            [self.tr("Check"), self.tr("Patient"), self.tr("Born"), self.tr("Documents"),
+             self.tr("Period"), self.tr("Received"), self.tr("Status")]
+        )
+        header = self.list.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        self.list.currentItemChanged.connect(self._selected)
+        self.detail = RequestDetail(controller)
+        splitter.addWidget(self.list)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout.addWidget(splitter, 1)
+        controller.snapshotLoaded.connect(self.show_snapshot)
+
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        current = self.current_request_id()
+        self._views = {}
+        self.list.clear()
+        for view in snapshot.requests:
+            self._views.setdefault(view.request_id, view)
+            self.list.addTopLevelItem(self._item(view))
+        for column in (3,):
+            self.list.header().resizeSection(column, 180)
+        waiting = sum(1 for v in snapshot.requests if v.needs_action)
+        self.summary.setText(
+            fill(self.tr("%1 request(s) waiting for a decision"), waiting) if waiting
+            else self.tr("No request is waiting for a decision.")
+        )
+        self.select(current or (snapshot.requests[0].request_id if snapshot.requests else ""))
+
+    def _item(self, view: RequestView) -> QTreeWidgetItem:
+        icon, verdict = verdict_label(view.record.verdict)
+        item = QTreeWidgetItem([
+            verdict, view.patient_name or self.tr("(unknown)"), date_text(view.birth_date),
+            ", ".join(view.documents), period_text(*view.period), datetime_text(view.record.received_at),
+            request_status_label(view.record.status),
+        ])
+        item.setIcon(0, icon)
+        item.setData(0, ID_ROLE, view.request_id)
+        item.setToolTip(3, ", ".join(view.documents))
+        if view.needs_action:
+            font = item.font(1)
+            font.setBold(True)
+            for column in range(item.columnCount()):
+                item.setFont(column, font)
+        return item
+
+    def current_request_id(self) -> str:
+        item = self.list.currentItem()
+        return str(item.data(0, ID_ROLE)) if item is not None else ""
+
+    def select(self, request_id: str) -> None:
+        for index in range(self.list.topLevelItemCount()):
+            item = self.list.topLevelItem(index)
+            if item.data(0, ID_ROLE) == request_id:
+                self.list.setCurrentItem(item)
+                return
+        self.detail.show_request(None)
+
+    def _selected(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
+        view = self._views.get(str(item.data(0, ID_ROLE))) if item is not None else None
+        self.detail.show_request(view)

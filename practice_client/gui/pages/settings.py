@@ -1,0 +1,165 @@
+"""Einstellungen: the everyday settings; those the admin policy locks are shown disabled."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from practice_client.core.config import Config
+from practice_client.gui.controller import Controller
+from practice_client.gui.dialogs.backup import BackupDialog
+from practice_client.gui.formatting import fill, fingerprint_groups
+
+TEXT_KEYS = ("server_url", "practice_id", "platform_domain", "export_dir", "filename_pattern")
+
+
+def locked_note(widget: QWidget, locked: bool) -> QWidget:
+    """The field, with "vom Administrator festgelegt" beside it when the policy locks it."""
+    if not locked:
+        return widget
+    widget.setEnabled(False)
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(widget, 1)
+    note = QLabel(QCoreApplication.translate("SettingsPage", "🔒 set by the administrator"))
+    note.setObjectName("lockedNote")
+    row.addWidget(note)
+    return box
+
+
+class SettingsPage(QWidget):
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.dialog: BackupDialog | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.platform_box = QGroupBox(self.tr("Platform"))
+        self.delivery_box = QGroupBox(self.tr("Delivery"))
+        self.app_box = QGroupBox(self.tr("Program"))
+        self.key_box = QGroupBox(self.tr("Practice key"))
+        for box in (self.platform_box, self.delivery_box, self.app_box, self.key_box):
+            layout.addWidget(box)
+        layout.addStretch(1)
+        self.fields: dict[str, QLineEdit] = {}
+        self.language = QComboBox()
+        self.language.addItem("Deutsch", "de")
+        self.language.addItem("English", "en")
+        self.language.setAccessibleName(self.tr("Language"))
+        self.after = QComboBox()
+        self.after.addItem(self.tr("Move to the “processed” folder"), "move")
+        self.after.addItem(self.tr("Delete"), "remove")
+        self.after.setAccessibleName(self.tr("After delivery"))
+        self.close_to_tray = QCheckBox(self.tr("Keep running in the notification area when the window is closed"))
+        self.fingerprint = QLabel()
+        self.fingerprint.setWordWrap(True)
+        self.fingerprint.setAccessibleName(self.tr("Fingerprint of the practice key"))
+        self.save_button = QPushButton(self.tr("&Save"))
+        self.test_button = QPushButton(self.tr("&Test connection"))
+        self.backup_button = QPushButton(self.tr("&Back up key…"))
+        self.result = QLabel(wordWrap=True)
+        self.result.setAccessibleName(self.tr("Result"))
+        buttons = QHBoxLayout()
+        for button in (self.save_button, self.test_button):
+            buttons.addWidget(button)
+        buttons.addWidget(self.result, 1)
+        layout.insertLayout(layout.count() - 1, buttons)
+        self.save_button.clicked.connect(self.save)
+        self.test_button.clicked.connect(self._test)
+        self.backup_button.clicked.connect(self.backup)
+        controller.settingsSaved.connect(self.show_config)
+        controller.settingsSaved.connect(lambda _cfg: self.result.setText(self.tr("Settings saved.")))
+        controller.connectionTested.connect(self._tested)
+        self._build(controller.config)
+
+    def _build(self, cfg: Config) -> None:
+        captions = {
+            "server_url": self.tr("Server:"),
+            "practice_id": self.tr("Practice ID:"),
+            "platform_domain": self.tr("Platform domain:"),
+            "export_dir": self.tr("Export folder:"),
+            "filename_pattern": self.tr("File name pattern:"),
+        }
+        platform = QFormLayout(self.platform_box)
+        delivery = QFormLayout(self.delivery_box)
+        for key in TEXT_KEYS:
+            edit = QLineEdit()
+            edit.setAccessibleName(captions[key].rstrip(":"))
+            self.fields[key] = edit
+            widget: QWidget = edit
+            if key == "export_dir":
+                widget = self._with_browse(edit)
+            form = platform if key in ("server_url", "practice_id", "platform_domain") else delivery
+            form.addRow(captions[key], locked_note(widget, cfg.is_locked(key)))
+        delivery.addRow(self.tr("After delivery:"), locked_note(self.after, cfg.is_locked("after_delivery")))
+        program = QFormLayout(self.app_box)
+        program.addRow(self.tr("Language:"), locked_note(self.language, cfg.is_locked("language")))
+        program.addRow("", locked_note(self.close_to_tray, cfg.is_locked("close_to_tray")))
+        key = QFormLayout(self.key_box)
+        key.addRow(self.tr("Fingerprint:"), self.fingerprint)
+        key.addRow("", self.backup_button)
+        self.show_config(cfg)
+
+    def _with_browse(self, edit: QLineEdit) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        browse = QPushButton(self.tr("Browse…"))
+        browse.setAccessibleName(self.tr("Choose the export folder"))
+        browse.clicked.connect(lambda: edit.setText(
+            QFileDialog.getExistingDirectory(self, self.tr("Export folder"), edit.text()) or edit.text()))
+        row.addWidget(browse)
+        return box
+
+    def show_config(self, cfg: Config) -> None:
+        for key, edit in self.fields.items():
+            edit.setText(str(getattr(cfg, key)))
+        self.language.setCurrentIndex(max(0, self.language.findData(cfg.language)))
+        self.after.setCurrentIndex(max(0, self.after.findData(cfg.after_delivery)))
+        self.close_to_tray.setChecked(cfg.close_to_tray)
+        groups = fingerprint_groups(cfg.practice_key_fingerprint)
+        self.fingerprint.setText(" ".join(groups) if groups else self.tr("(not set up yet)"))
+        self.backup_button.setEnabled(bool(groups))
+
+    def changes(self) -> dict[str, object]:
+        """What the user changed, leaving out what the policy locks."""
+        cfg = self.controller.config
+        wanted: dict[str, object] = {k: e.text().strip() for k, e in self.fields.items()}
+        wanted["language"] = self.language.currentData()
+        wanted["after_delivery"] = self.after.currentData()
+        wanted["close_to_tray"] = self.close_to_tray.isChecked()
+        return {k: v for k, v in wanted.items() if not cfg.is_locked(k) and getattr(cfg, k) != v}
+
+    def save(self) -> None:
+        changes = self.changes()
+        if changes:
+            self.controller.save_settings(changes)
+        else:
+            self.result.setText(self.tr("Nothing changed."))
+
+    def _test(self) -> None:
+        self.result.setText(self.tr("Connecting…"))
+        self.controller.test_connection()
+
+    def _tested(self, ok: bool, message: str) -> None:
+        self.result.setText(
+            fill(self.tr("✔ Connected to %1"), message) if ok else fill(self.tr("✖ No connection: %1"), message)
+        )
+
+    def backup(self) -> None:
+        self.dialog = BackupDialog(self.controller, self)
+        self.dialog.open()

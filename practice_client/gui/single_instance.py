@@ -1,0 +1,71 @@
+"""One app per home: a second start hands over to the running one and exits.
+
+The running instance listens on a QLocalServer named after the user and the
+home's instance id; a second start connects, says "activate", and quits, and
+the first brings its window to the front.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+TIMEOUT_MS = 1000
+MESSAGE = b"activate\n"
+
+
+def server_name(instance_id: str) -> str:
+    """Per user and home, short enough for a Unix socket path, no personal data."""
+    digest = hashlib.sha256(f"{getpass.getuser()}:{instance_id}".encode()).hexdigest()[:16]
+    return f"practice-client-{digest}"
+
+
+class SingleInstance(QObject):
+    activated = Signal()
+
+    def __init__(self, instance_id: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = server_name(instance_id)
+        self.server: QLocalServer | None = None
+
+    def notify_running(self) -> bool:
+        """True when another instance runs (it has been asked to come to the front)."""
+        socket = QLocalSocket()
+        socket.connectToServer(self.name)
+        if not socket.waitForConnected(TIMEOUT_MS):
+            return False
+        socket.write(MESSAGE)
+        socket.waitForBytesWritten(TIMEOUT_MS)
+        socket.disconnectFromServer()
+        return True
+
+    def listen(self) -> bool:
+        """Become the running instance (a stale socket of a crashed one is removed)."""
+        server = QLocalServer(self)
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not server.listen(self.name):
+            QLocalServer.removeServer(self.name)
+            if not server.listen(self.name):
+                return False
+        server.newConnection.connect(self._connection)
+        self.server = server
+        return True
+
+    def _connection(self) -> None:
+        assert self.server is not None
+        while self.server.hasPendingConnections():
+            socket = self.server.nextPendingConnection()
+            socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.disconnected.connect(socket.deleteLater)
+
+    def _read(self, socket: QLocalSocket) -> None:
+        if bytes(socket.readAll().data()).startswith(MESSAGE.strip()):
+            self.activated.emit()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None

@@ -1,0 +1,185 @@
+"""A realistic German practice state for GUI tests and screenshots.
+
+Written through the real Store API (each change one transaction + audit entry),
+so the pages read exactly what intake and delivery would leave behind: requests
+with every verdict, documents in every state, PMS patients with and without pins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from practice_client.core.models import (
+    Check,
+    CheckStatus,
+    Document,
+    DocumentState,
+    Patient,
+    Pin,
+    RequestRecord,
+    RequestStatus,
+    Verdict,
+    verdict_of,
+)
+from practice_client.core.store import Store
+
+CONSENT = (
+    "Ich bin einverstanden, dass die Praxis mir die genannten Unterlagen Ende-zu-Ende-verschlüsselt "
+    "über die Plattform übermittelt. Diese Einwilligung kann ich jederzeit widerrufen."
+)
+
+PATIENTS = [
+    Patient("10234", "Erika Mustermann", "1964-08-12", "+491711234567"),
+    Patient("10871", "Hans-Jürgen Schäfer-Großkopf", "1951-02-28", "+491609876543"),
+    Patient("11002", "Aylin Yılmaz", "1988-11-03", "+4915123456789"),
+    Patient("11230", "Jonas Weber", "2001-06-19", "+491726665554"),
+    Patient("11577", "Margarete Oberstaatsanwältin-Kühn", "1939-12-24", None),
+]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fingerprint() -> str:
+    return secrets.token_hex(20).upper()
+
+
+def check(name: str, status: str, de: str, en: str) -> Check:
+    return Check(name, CheckStatus(status), de, en)
+
+
+def good_checks() -> list[Check]:
+    return [
+        check("dkim", "pass", "Die E-Mail ist von der Plattform signiert.", "The e-mail is signed by the platform."),
+        check("format", "pass", "Die Anfrage ist vollständig und gültig.", "The request is complete and valid."),
+        check("consent_signature", "pass",
+              "Die Einwilligung ist mit dem angehefteten Schlüssel der Patientin/des Patienten signiert.",
+              "The consent is signed with the patient's pinned key."),
+        check("phone", "pass", "Telefonnummer stimmt mit der Patientenakte überein.",
+              "The phone number matches the patient record."),
+        check("addressee", "pass", "Die Anfrage ist an diese Praxis gerichtet.",
+              "The request is addressed to this practice."),
+        check("freshness", "pass", "Die Anfrage ist noch gültig (bis 14.12.2026).",
+              "The request is still valid (until 14 Dec 2026)."),
+        check("replay", "pass", "Diese Anfrage wurde noch nicht bearbeitet.", "This request has not been seen before."),
+    ]
+
+
+def _with(checks: list[Check], replacement: Check) -> list[Check]:
+    return [replacement if c.name == replacement.name else c for c in checks]
+
+
+@dataclass
+class DemoState:
+    """What :func:`populate` created, for tests to refer to."""
+
+    requests: dict[str, str] = field(default_factory=dict)  # label -> request id
+    documents: dict[str, str] = field(default_factory=dict)  # label -> document id
+    pins: dict[str, str] = field(default_factory=dict)  # patient number -> fingerprint
+
+
+def add_request(
+    store: Store, patient: Patient, checks: list[Check], status: RequestStatus, received: datetime,
+    documents: list[str], fingerprint: str | None,
+) -> str:
+    request_id = str(uuid.uuid4())
+    summary = {
+        "version": 1, "request_id": request_id, "created_at": _iso(received),
+        "expires_at": _iso(received + timedelta(days=14)), "practice_id": "praxis-1",
+        "patient": {"name": patient.name, "birth_date": patient.birth_date, "phone": patient.phone or "",
+                    "fingerprint": fingerprint or ""},
+        "documents": documents,
+        "period": {"from": "2025-01-01", "to": "2026-11-30"},
+        "consent": {"text": CONSENT, "signed_at": _iso(received)},
+    }
+    raw = f"Message-ID: <{request_id}@platform.test>\r\n\r\n{request_id}".encode()
+    digest, _new = store.store_message(raw, "imap")
+    verdict = verdict_of(checks)
+    initial = RequestStatus.REJECTED if verdict is Verdict.REJECTED else RequestStatus.OPEN
+    store.add_request(RequestRecord(
+        request_id=request_id, message_sha256=digest, received_at=_iso(received), source="imap",
+        verdict=verdict, checks=checks, status=initial, patient_fingerprint=fingerprint,
+        patient_number=patient.patient_number, summary=summary, expires_at=summary["expires_at"],
+    ))
+    if status in (RequestStatus.ACCEPTED, RequestStatus.DECLINED):
+        reason = None if status is RequestStatus.ACCEPTED else "Befunde liegen noch nicht vor."
+        store.decide(request_id, status, reason, override=False)
+    return request_id
+
+
+def add_document(store: Store, name: str, size: int, path: list[DocumentState], request_id: str | None,
+                 error: str | None = None) -> str:
+    document_id = str(uuid.uuid4())
+    now = _iso(datetime.now(UTC))
+    store.add_document(Document(
+        document_id=document_id, state=DocumentState.DETECTED, original_name=name,
+        source_path=f"/srv/export/{name}", size=size, sha256=hashlib.sha256(name.encode()).hexdigest(),
+        created_at=now, updated_at=now,
+    ))
+    for state in path:
+        changes: dict[str, object] = {}
+        if state is DocumentState.MATCHED:
+            changes = {"request_id": request_id, "match_method": "patient_number"}
+        elif state is DocumentState.FAILED:
+            changes = {"error": error or "Fehler", "attempts": 3}
+        elif state is DocumentState.DELIVERED:
+            changes = {"delivered_at": now}
+        store.transition(document_id, state, **changes)
+    return document_id
+
+
+def populate(store: Store) -> DemoState:
+    """Five patients, three pins, five requests (every verdict), documents in every state."""
+    state = DemoState()
+    store.upsert_patients(PATIENTS, "praxis.gdt")
+    erika, hans, aylin, jonas = PATIENTS[:4]
+    now = datetime.now(UTC).replace(microsecond=0)
+    for patient in (erika, hans, aylin):
+        fpr = _fingerprint()
+        store.pin(Pin(fpr, patient.patient_number, patient.name, patient.birth_date, patient.phone or "",
+                      "video", _iso(now - timedelta(days=30)), _iso(now - timedelta(days=20)), "-----BEGIN PGP"))
+        state.pins[patient.patient_number] = fpr
+    good = good_checks()
+    state.requests["accepted"] = add_request(
+        store, erika, good, RequestStatus.ACCEPTED, now - timedelta(days=2), ["Arztbrief", "Laborwerte"],
+        state.pins[erika.patient_number])
+    state.requests["verified"] = add_request(
+        store, aylin, good, RequestStatus.OPEN, now - timedelta(hours=3), ["Befund", "Bildgebung"],
+        state.pins[aylin.patient_number])
+    state.requests["review"] = add_request(
+        store, hans,
+        _with(good, check("phone", "warn",
+                          "Telefonnummer weicht von der Patientenakte ab (Akte: …543, Anfrage: …777) – bitte "
+                          "telefonisch rückfragen.",
+                          "The phone number differs from the patient record – please call back.")),
+        RequestStatus.OPEN, now - timedelta(hours=1), ["Medikationsplan", "Arztbrief", "Laborwerte"],
+        state.pins[hans.patient_number])
+    state.requests["rejected"] = add_request(
+        store, jonas,
+        _with(_with(good, check("dkim", "fail",
+                                "Die E-Mail ist nicht von der Plattform signiert – mögliche Phishing-Mail.",
+                                "The e-mail is not signed by the platform – possibly a phishing e-mail.")),
+              check("consent_signature", "fail", "Für diese Patientin/diesen Patienten ist kein Schlüssel angeheftet.",
+                    "No key is pinned for this patient.")),
+        RequestStatus.REJECTED, now - timedelta(minutes=30), ["Befund"], None)
+    state.requests["declined"] = add_request(
+        store, aylin, good, RequestStatus.DECLINED, now - timedelta(days=5), ["Bildgebung"],
+        state.pins[aylin.patient_number])
+    accepted = state.requests["accepted"]
+    d = DocumentState
+    state.documents["delivered"] = add_document(
+        store, "10234_Arztbrief_2026-11-20.pdf", 184_320, [d.MATCHED, d.ENCRYPTED, d.UPLOADING, d.DELIVERED], accepted)
+    state.documents["uploading"] = add_document(
+        store, "10234_Laborwerte_November.pdf", 2_457_600, [d.MATCHED, d.ENCRYPTED, d.UPLOADING], accepted)
+    state.documents["matched"] = add_document(store, "10234_Roentgen_Thorax.dcm", 48_234_496, [d.MATCHED], accepted)
+    state.documents["failed"] = add_document(
+        store, "10234_Befund_Kardiologie.pdf", 524_288, [d.MATCHED, d.FAILED], accepted,
+        error="Plattform nicht erreichbar (Zeitüberschreitung nach 3 Versuchen)")
+    state.documents["unassigned"] = add_document(store, "Scan_0042.pdf", 1_048_576, [d.UNASSIGNED], None)
+    state.documents["detected"] = add_document(store, "99999_Entlassbrief.pdf", 96_000, [], None)
+    return state
