@@ -32,9 +32,17 @@ lint: install
 bench: install
 	scripts/with-keyring $(PY) bench/run.py
 
+# dist: the PyInstaller one-dir bundle for this system, then its installer: the macOS pkg
+# on a Mac, else the MSI (wixl on Linux checks the WiX definition; Windows builds it with
+# installer/windows/build-msi.ps1).
 dist: install
 	$(PY) -m pip install -q -e '.[dist]'
 	$(PY) -m PyInstaller --noconfirm --clean --distpath dist --workpath build installer/practice-client.spec
+ifeq ($(shell uname -s),Darwin)
+	PYTHON=$(PY) installer/macos/build-pkg.sh "dist/Practice Client.app" dist
+else
+	PYTHON=$(PY) installer/windows/build-msi.sh dist/practice-client dist
+endif
 
 clean:
 	rm -rf build dist .pytest_cache
