@@ -340,6 +340,7 @@ class PlatformClient:
             return response
         detail = _server_message(response)
         response.close()
+        del response  # a traceback kept by the caller must not keep the connection open
         message = f"{what}: the platform answered {status}" + (f" ({detail})" if detail else "")
         if status >= 500 or status in transient:
             raise _Transient(message)

@@ -64,7 +64,8 @@ def _encode_cursor(name: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         raise ApiError(400, "invalid cursor") from None
 
@@ -408,9 +409,13 @@ class TestbedPlatform:
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop serving and wait for the server thread to end."""
+        """Stop serving and wait for the server thread to end.
+
+        Requests still running are cut off, as in a server crash: a client must cope,
+        and a test's idle keep-alive connection never delays the stop."""
         if self._server is not None:
             self._server.should_exit = True
+            self._server.force_exit = True
         if self._thread is not None:
             self._thread.join(timeout)
         self._server, self._thread = None, None

@@ -1,0 +1,143 @@
+"""Man in the middle: HTTPS only, verification always on, TLS >= 1.2, the SPKI pin
+checked on the real connection. Each defence is tested with the attack."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from practice_client.core.errors import InputError, NetworkError
+from practice_client.core.platform import PlatformClient, client_ssl_context, spki_sha256_pem
+from practice_client.testbed.platform import TestbedPlatform
+from tests.fixtures_platform import fast_client, start_platform
+
+
+@pytest.fixture(scope="module")
+def other_platform() -> Iterator[TestbedPlatform]:
+    """A second testbed: its own CA and server key - the attacker's certificate."""
+    with start_platform() as platform:
+        yield platform
+
+
+def server_pin(platform: TestbedPlatform) -> str:
+    return spki_sha256_pem((platform.data_dir / "server.pem").read_bytes())
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "HTTP://127.0.0.1", "ftp://x", "127.0.0.1:443"])
+def test_plain_http_is_refused(url: str) -> None:
+    with pytest.raises(NetworkError, match="https"):
+        PlatformClient(url, "token-123456")
+
+
+def test_a_server_signed_by_another_ca_is_refused(
+    testbed_platform: TestbedPlatform, other_platform: TestbedPlatform
+) -> None:
+    (testbed_platform.data_dir / "inbox" / "a.eml").write_bytes(b"x")
+    for ca_file in (other_platform.ca_file, None):  # the wrong CA, or only the system's CAs
+        with (
+            PlatformClient(testbed_platform.url, testbed_platform.token, ca_file=ca_file) as client,
+            pytest.raises(NetworkError, match="not trusted") as err,
+        ):
+            client.inbox(None)
+        assert "\n" not in str(err.value)
+    assert testbed_platform.stats.calls("inbox") == 0  # refused before any request was sent
+
+
+def test_the_hostname_must_match_the_certificate(testbed_platform: TestbedPlatform) -> None:
+    ok = PlatformClient(f"https://localhost:{testbed_platform.port}", testbed_platform.token,
+                        ca_file=testbed_platform.ca_file)
+    with ok:
+        assert ok.inbox(None) == ([], None)
+    # "127.1" reaches the same server (inet_aton shorthand) but is a name the
+    # certificate does not list: the server's certificate is valid, for another name.
+    with (
+        PlatformClient(f"https://127.1:{testbed_platform.port}", testbed_platform.token,
+                       ca_file=testbed_platform.ca_file) as wrong,
+        pytest.raises(NetworkError, match="not trusted"),
+    ):
+        wrong.inbox(None)
+    assert testbed_platform.stats.calls("inbox") == 1
+
+
+def test_spki_pin_mismatch_is_refused_and_the_right_pin_accepted(
+    testbed_platform: TestbedPlatform, other_platform: TestbedPlatform
+) -> None:
+    ca_pin = spki_sha256_pem(testbed_platform.ca_file.read_bytes())  # pin of the CA, not the server
+    for pin in (server_pin(other_platform), ca_pin):
+        with fast_client(testbed_platform, spki_pin=pin) as client:
+            with pytest.raises(NetworkError, match="SPKI pin"):
+                client.inbox(None)
+            with pytest.raises(NetworkError, match="SPKI pin"):
+                client.register_practice_key("-----BEGIN PGP PUBLIC KEY BLOCK-----\n")
+    assert testbed_platform.stats.calls("inbox") == 0
+    assert not (testbed_platform.data_dir / "practice" / "key.asc").exists()
+    good = server_pin(testbed_platform)
+    for spelled in (good, f"sha256/{good}"):
+        with fast_client(testbed_platform, spki_pin=spelled) as client:
+            assert client.inbox(None) == ([], None)
+            assert client.inbox(None) == ([], None)  # a reused connection as well
+
+
+def test_a_malformed_pin_is_an_input_error(testbed_platform: TestbedPlatform) -> None:
+    with pytest.raises(InputError, match="spki_pin"):
+        fast_client(testbed_platform, spki_pin="not-base64!")
+
+
+def test_client_context_requires_tls12_and_verification() -> None:
+    context = client_ssl_context(None)
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_a_bad_ca_file_is_an_input_error_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    with pytest.raises(InputError, match="ca.pem"):
+        client_ssl_context(bad)
+
+
+@pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
+def test_the_server_refuses_old_tls(testbed_platform: TestbedPlatform, version: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old = getattr(ssl.TLSVersion, version)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(testbed_platform.ca_file)
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # our side would speak it
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = old
+    with (
+        socket.create_connection(("127.0.0.1", testbed_platform.port), timeout=10) as sock,
+        pytest.raises((ssl.SSLError, ConnectionError)),
+    ):
+        context.wrap_socket(sock, server_hostname="127.0.0.1")
+    context.maximum_version = ssl.TLSVersion.TLSv1_2  # control: the same client with 1.2 gets in
+    with (
+        socket.create_connection(("127.0.0.1", testbed_platform.port), timeout=10) as sock,
+        context.wrap_socket(sock, server_hostname="127.0.0.1") as tls,
+    ):
+        assert tls.version() == "TLSv1.2"
+
+
+def test_no_redirect_is_followed(testbed_platform: TestbedPlatform, client: PlatformClient) -> None:
+    """A redirect could downgrade to http:// or lead elsewhere: the client never follows."""
+    testbed_platform.faults.fail_next("inbox", status=404)  # a non-2xx answer is an error, not a hop
+    with pytest.raises(NetworkError, match="404"):
+        client.inbox(None)
+
+
+def test_the_token_never_reaches_the_log(
+    testbed_platform: TestbedPlatform, client: PlatformClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    testbed_platform.faults.fail_next("inbox", count=2, status=503)
+    client.inbox(None)
+    client.send_decision("req-00000001", "accepted", "")
+    assert "retry" in caplog.text
+    assert testbed_platform.token not in caplog.text

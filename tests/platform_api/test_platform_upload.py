@@ -1,0 +1,238 @@
+"""Resumable upload (tus 1.0) over real HTTPS: round trip, idempotency, server errors,
+a connection dropped mid-body, slow answers, cancel - each with the fault injected by
+the real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+from practice_client.core.errors import NetworkError
+from practice_client.core.platform import PlatformClient, RetryPolicy, Timeouts, UploadCancelled
+from practice_client.testbed.platform import TestbedPlatform
+from tests.fixtures_platform import fast_client
+
+DOC = "3f1c2a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c"
+REQ = "req-00000001"
+
+
+@pytest.fixture
+def payload(tmp_path: Path) -> Path:
+    path = tmp_path / "payload.pgp"
+    path.write_bytes(os.urandom(3 * 1024 * 1024 + 12345))  # not a multiple of the block size
+    return path
+
+
+def stored(platform: TestbedPlatform, name: str) -> bytes:
+    return (platform.data_dir / "documents" / name).read_bytes()
+
+
+def test_round_trip_is_byte_identical_and_records_sizes(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.pgp"
+    manifest.write_bytes(os.urandom(700))
+    seen: list[tuple[int, int]] = []
+    client.upload(payload, document_id=DOC, part="document", request_id=REQ,
+                  progress=lambda done, total: seen.append((done, total)))
+    client.upload(manifest, document_id=DOC, part="manifest", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+    assert stored(testbed_platform, f"{DOC}.manifest.pgp") == manifest.read_bytes()
+    record = json.loads(stored(testbed_platform, f"{DOC}.json"))
+    assert record == {"document_id": DOC, "request_id": REQ,
+                      "sizes": {"document": payload.stat().st_size, "manifest": 700}}
+    assert client.download(DOC) == payload.read_bytes()
+    assert client.download(DOC, "manifest") == manifest.read_bytes()
+    size = payload.stat().st_size
+    assert seen[0] == (0, size) and seen[-1] == (size, size)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert testbed_platform.stats.patch_bytes == size + 700
+    assert not [p for p in (testbed_platform.data_dir / "uploads").iterdir() if p.suffix == ".bin"]
+
+
+def test_repeating_a_finished_upload_sends_nothing(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path
+) -> None:
+    client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    before = testbed_platform.stats.patch_bytes
+    client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert testbed_platform.stats.patch_bytes == before
+    assert testbed_platform.stats.calls("upload.patch") == 1
+
+
+def test_a_document_id_reused_with_another_length_is_refused(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path, tmp_path: Path
+) -> None:
+    client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    other = tmp_path / "other.pgp"
+    other.write_bytes(b"x" * 10)
+    with pytest.raises(NetworkError, match="409"):
+        client.upload(other, document_id=DOC, part="document", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+
+
+def test_zero_byte_file(testbed_platform: TestbedPlatform, client: PlatformClient, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pgp"
+    empty.write_bytes(b"")
+    client.upload(empty, document_id=DOC, part="manifest", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.manifest.pgp") == b""
+
+
+@pytest.mark.parametrize(("route", "status"), [("upload.patch", 500), ("upload.patch", 503),
+                                               ("upload.create", 503), ("upload.head", 502)])
+def test_server_errors_then_recovery(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path, route: str, status: int
+) -> None:
+    testbed_platform.faults.fail_next(route, count=3, status=status)
+    client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+    assert testbed_platform.stats.calls(route) >= 4
+
+
+def test_a_server_that_keeps_failing_ends_in_one_clear_error(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path
+) -> None:
+    testbed_platform.faults.fail_next("upload.patch", count=100, status=503)
+    with pytest.raises(NetworkError) as err:
+        client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    message = str(err.value)
+    assert "503" in message and "gave up" in message and "\n" not in message
+    assert testbed_platform.token not in message
+    assert testbed_platform.stats.calls("upload.patch") == client.retry.attempts
+
+
+def test_other_client_errors_fail_at_once(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path
+) -> None:
+    testbed_platform.faults.fail_next("upload.patch", count=5, status=403)
+    with pytest.raises(NetworkError, match="403"):
+        client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert testbed_platform.stats.calls("upload.patch") == 1
+
+
+def test_connection_dropped_at_90_percent_resumes_from_the_servers_offset(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path
+) -> None:
+    size = payload.stat().st_size
+    testbed_platform.faults.drop_next_patch(after_bytes=int(size * 0.9))
+    client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+    assert testbed_platform.stats.calls("upload.patch") == 2  # dropped, then the rest
+    received = testbed_platform.stats.patch_bytes
+    assert received == size  # each byte arrived once: the retry sent only the last 10 %
+
+
+def test_repeated_drops_still_make_progress(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path
+) -> None:
+    testbed_platform.faults.drop_next_patch(after_bytes=400_000, count=6)
+    client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+    assert testbed_platform.stats.patch_bytes == payload.stat().st_size
+
+
+def test_an_upload_resumes_across_clients_and_processes(
+    testbed_platform: TestbedPlatform, payload: Path
+) -> None:
+    """A crash after a partial upload: a new client continues, it does not restart."""
+    size = payload.stat().st_size
+    testbed_platform.faults.drop_next_patch(after_bytes=size // 2)
+    with (
+        fast_client(testbed_platform, retry=RetryPolicy(attempts=1)) as first,
+        pytest.raises(NetworkError, match="gave up after 1"),
+    ):
+        first.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert testbed_platform.stats.patch_bytes == size // 2
+    with fast_client(testbed_platform) as second:
+        second.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert testbed_platform.stats.patch_bytes == size
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+
+
+def test_slow_answer_times_out_and_is_retried(testbed_platform: TestbedPlatform, tmp_path: Path) -> None:
+    small = tmp_path / "small.pgp"
+    small.write_bytes(os.urandom(50_000))
+    testbed_platform.faults.delay_next("upload.patch", seconds=3.0)
+    testbed_platform.faults.delay_next("inbox", seconds=3.0)
+    timeouts = Timeouts(connect=5.0, read=0.4, bytes_per_second=10**9)
+    with fast_client(testbed_platform, timeouts=timeouts) as client:
+        client.upload(small, document_id=DOC, part="document", request_id=REQ)
+        assert client.inbox(None) == ([], None)
+    assert stored(testbed_platform, f"{DOC}.pgp") == small.read_bytes()
+    assert testbed_platform.stats.calls("upload.patch") == 1  # the bytes had arrived
+    assert testbed_platform.stats.calls("upload.head") >= 2  # so the retry only asked
+    assert testbed_platform.stats.calls("inbox") == 2
+
+
+def test_read_timeout_grows_with_the_size_sent() -> None:
+    timeouts = Timeouts(connect=10.0, read=30.0, bytes_per_second=1024 * 1024)
+    assert timeouts.for_size(0) == (10.0, 30.0)
+    assert timeouts.for_size(64 * 1024 * 1024) == (10.0, 94.0)
+
+
+def test_big_files_go_in_several_patches(testbed_platform: TestbedPlatform, payload: Path) -> None:
+    with fast_client(testbed_platform, max_patch_bytes=1024 * 1024) as client:
+        client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert testbed_platform.stats.calls("upload.patch") == 4
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+
+
+def test_cancel_stops_mid_upload_and_a_later_call_resumes(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path
+) -> None:
+    cancel = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        if done >= total // 3:
+            cancel.set()
+
+    with pytest.raises(UploadCancelled):
+        client.upload(payload, document_id=DOC, part="document", request_id=REQ,
+                      progress=progress, cancel=cancel)
+    assert not (testbed_platform.data_dir / "documents" / f"{DOC}.pgp").exists()
+    partial = testbed_platform.stats.patch_bytes
+    assert partial < payload.stat().st_size
+    client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+    assert testbed_platform.stats.patch_bytes == payload.stat().st_size
+
+
+def tus(platform: TestbedPlatform, method: str, path: str, **headers: str) -> requests.Response:
+    return requests.request(
+        method, platform.url + path, verify=str(platform.ca_file), timeout=10,
+        headers={"Authorization": f"Bearer {platform.token}", "Tus-Resumable": "1.0.0", **headers},
+    )
+
+
+def test_server_speaks_tus_and_refuses_a_wrong_offset(testbed_platform: TestbedPlatform) -> None:
+    options = tus(testbed_platform, "OPTIONS", "/v1/uploads")
+    assert options.headers["Tus-Version"] == "1.0.0" and options.headers["Tus-Extension"] == "creation"
+    meta = "document_id ZG9jLTAwMDAwMDAx,part ZG9jdW1lbnQ=,request_id cmVxLTAwMDAwMDAx"
+    created = tus(testbed_platform, "POST", "/v1/uploads", **{"Upload-Length": "10", "Upload-Metadata": meta})
+    assert created.status_code == 201
+    location = created.headers["Location"]
+    assert location == "/v1/uploads/doc-00000001.document"
+    again = tus(testbed_platform, "POST", "/v1/uploads", **{"Upload-Length": "10", "Upload-Metadata": meta})
+    assert again.status_code == 201 and again.headers["Location"] == location
+    other = tus(testbed_platform, "POST", "/v1/uploads", **{"Upload-Length": "11", "Upload-Metadata": meta})
+    assert other.status_code == 409
+    head = tus(testbed_platform, "HEAD", location)
+    assert head.headers["Upload-Offset"] == "0" and head.headers["Upload-Length"] == "10"
+    ctype = {"Content-Type": "application/offset+octet-stream"}
+    wrong = requests.patch(testbed_platform.url + location, data=b"abc", verify=str(testbed_platform.ca_file),
+                           headers={"Authorization": f"Bearer {testbed_platform.token}",
+                                    "Tus-Resumable": "1.0.0", "Upload-Offset": "5", **ctype}, timeout=10)
+    assert wrong.status_code == 409 and wrong.headers["Upload-Offset"] == "0"
+    too_much = requests.patch(testbed_platform.url + location, data=b"x" * 11,
+                              verify=str(testbed_platform.ca_file),
+                              headers={"Authorization": f"Bearer {testbed_platform.token}",
+                                       "Tus-Resumable": "1.0.0", "Upload-Offset": "0", **ctype}, timeout=10)
+    assert too_much.status_code == 413
+    no_tus = requests.head(testbed_platform.url + location, verify=str(testbed_platform.ca_file),
+                           headers={"Authorization": f"Bearer {testbed_platform.token}"}, timeout=10)
+    assert no_tus.status_code == 412
