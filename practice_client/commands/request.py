@@ -1,10 +1,148 @@
-"""``request verify|list|accept|decline``: incoming patient requests."""
+"""``request verify|list|accept|decline|fetch``: incoming patient requests."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
 
-from practice_client.commands import not_yet
+from practice_client.commands import print_json
+from practice_client.context import Context
+from practice_client.core.errors import InputError, NotConfigured, PracticeClientError
+from practice_client.core.models import CheckStatus, RequestRecord, Verdict
+
+EXIT_CODES = {Verdict.VERIFIED: 0, Verdict.NEEDS_REVIEW: 3, Verdict.REJECTED: 1}
+SYMBOLS = {CheckStatus.PASS: "OK  ", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "FAIL"}
+
+
+def _read_message(path: Path) -> bytes:
+    from practice_client.intake.message import MAX_MESSAGE_BYTES
+
+    try:
+        if not path.is_file():
+            raise InputError(path, "keine Datei / not a file")
+        with path.open("rb") as handle:
+            return handle.read(MAX_MESSAGE_BYTES + 1)  # larger is rejected as too large
+    except OSError as exc:
+        raise InputError(path, f"kann nicht gelesen werden / cannot be read ({exc.strerror or exc})") from None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Verify without changing anything: no store writes, no audit entries."""
+    from practice_client.intake.inbox import utc_now
+    from practice_client.intake.verify import verify_message
+
+    raw = _read_message(Path(args.file))
+    ctx = Context()
+    try:
+        if not ctx.config.platform_domain or not ctx.home.database.exists():
+            raise NotConfigured(f"{ctx.home.config}: the client is not set up yet - run 'practice-client setup' first")
+        from practice_client.intake.dkim_check import dns_resolver
+
+        result = verify_message(raw, config=ctx.config, store=ctx.store,
+                                dnsfunc=dns_resolver(ctx.config.dns_server), now=utc_now())
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print(f"Ergebnis / verdict: {result.verdict}  ({result.request_id or '-'})")
+        for check in result.checks:
+            print(f"  {SYMBOLS[check.status]} {check.name:<18} {check.detail_de}")
+            print(f"       {'':<18} {check.detail_en}")
+    return EXIT_CODES[result.verdict]
+
+
+def _record_json(record: RequestRecord) -> dict[str, Any]:
+    patient = record.summary.get("patient") if isinstance(record.summary.get("patient"), dict) else {}
+    return {
+        "request_id": record.request_id,
+        "status": str(record.status),
+        "verdict": str(record.verdict),
+        "received_at": record.received_at,
+        "source": record.source,
+        "patient_number": record.patient_number,
+        "patient_name": patient.get("name"),
+        "documents": record.summary.get("documents", []),
+        "period": record.summary.get("period"),
+        "expires_at": record.expires_at,
+        "decided_at": record.decided_at,
+        "override": record.override,
+        "decision_sent": record.decision_sent,
+        "checks": [c.to_json() for c in record.checks],
+    }
+
+
+def _list(args: argparse.Namespace) -> int:
+    ctx = Context()
+    try:
+        records = ctx.store.list_requests()
+    finally:
+        ctx.close()
+    if args.json:
+        print_json({"requests": [_record_json(r) for r in records]})
+        return 0
+    if not records:
+        print("Keine Anfragen / no requests")
+    for r in records:
+        data = _record_json(r)
+        print(f"{r.request_id}  {r.status:<9} {r.verdict:<13} {r.patient_number or '-':<10} "
+              f"{', '.join(data['documents'])}")
+    return 0
+
+
+def _accept(args: argparse.Namespace) -> int:
+    from practice_client.intake.decisions import accept, export_folder, try_flush
+
+    ctx = Context()
+    try:
+        record = accept(ctx, args.request_id, override=args.override, reason=args.reason)
+        folder = export_folder(ctx, record.request_id)
+        status = try_flush(ctx)
+    finally:
+        ctx.close()
+    print(f"Anfrage angenommen / request accepted: {record.request_id} ({status})")
+    if folder is not None:
+        print(f"Exportordner / export folder: {folder}")
+    return 0
+
+
+def _decline(args: argparse.Namespace) -> int:
+    from practice_client.intake.decisions import decline, try_flush
+
+    ctx = Context()
+    try:
+        record = decline(ctx, args.request_id, reason=args.reason)
+        status = try_flush(ctx)
+    finally:
+        ctx.close()
+    print(f"Anfrage abgelehnt / request declined: {record.request_id} ({status})")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    """Poll every configured source once; a failing source does not stop the others."""
+    from practice_client.intake.inbox import configured_sources
+
+    ctx = Context()
+    failures: list[str] = []
+    total = 0
+    try:
+        for source in configured_sources(ctx):
+            try:
+                total += source.poll_once()
+                flush = getattr(source, "flush_decisions", None)
+                if flush is not None:
+                    flush(ctx)
+            except PracticeClientError as exc:
+                failures.append(f"{type(source).__name__}: {exc}")
+    finally:
+        ctx.close()
+    print(f"{total} neue Anfragen / new requests")
+    for failure in failures:
+        print(f"practice-client: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -13,18 +151,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v = s.add_parser("verify", help="verify a request message (exit 0 verified, 3 needs review, 1 rejected)")
     v.add_argument("file", metavar="FILE.eml")
     v.add_argument("--json", action="store_true")
-    v.set_defaults(func=not_yet)
+    v.set_defaults(func=_verify)
     ls = s.add_parser("list", help="received requests")
     ls.add_argument("--json", action="store_true")
-    ls.set_defaults(func=not_yet)
+    ls.set_defaults(func=_list)
     a = s.add_parser("accept", help="accept a request")
     a.add_argument("request_id", metavar="ID")
     a.add_argument("--override", action="store_true", help="accept a request that is not verified")
     a.add_argument("--reason", help="why (required with --override)")
-    a.set_defaults(func=not_yet)
+    a.set_defaults(func=_accept)
     d = s.add_parser("decline", help="decline a request")
     d.add_argument("request_id", metavar="ID")
     d.add_argument("--reason", required=True)
-    d.set_defaults(func=not_yet)
+    d.set_defaults(func=_decline)
     f = s.add_parser("fetch", help="collect new requests once from every configured source")
-    f.set_defaults(func=not_yet)
+    f.set_defaults(func=_fetch)

@@ -170,3 +170,13 @@ def check_of(result: Verification, name: str) -> Any:
     matches = [c for c in result.checks if c.name == name]
     assert len(matches) == 1, result.checks
     return matches[0]
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Any]:
+    from .dovecot import Dovecot
+
+    require(shutil.which("dovecot") is not None, "dovecot (dovecot-imapd)")
+    server = Dovecot.start(short_tmpdir("pcd"))
+    yield server
+    server.stop()

@@ -1,0 +1,148 @@
+"""Staff's decisions on requests, and reporting them to the platform.
+
+Rules:
+- only ``open`` requests can be decided;
+- a ``rejected`` request (a failed check: phishing, wrong patient, replay...) can
+  never be accepted, not even with an override;
+- a request that is not ``verified`` (needs review) is accepted only with an
+  explicit override *and* a reason, both in the audit log;
+- an expired request is not accepted (the patient's consent has run out);
+- declining needs a reason.
+Accepting creates the per-request export subfolder ``<export dir>/<request id>/``
+(DESIGN.md, PMS integration) before the state changes, so an accepted request
+always has its folder.
+
+Decisions are queued in the store and reported to the platform by
+:func:`flush_decisions` whenever it is reachable; a decline's reason goes with it,
+an accept's internal override reason stays in the practice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from practice_client.core.errors import NetworkError, PracticeClientError, StateError
+from practice_client.core.models import RequestRecord, RequestStatus, Verdict
+
+if TYPE_CHECKING:
+    from practice_client.context import Context
+    from practice_client.core.platform import PlatformClient
+
+log = logging.getLogger(__name__)
+
+MAX_REASON_CHARS = 1000
+
+
+def _open_request(ctx: Context, request_id: str) -> RequestRecord:
+    record = ctx.store.get_request(request_id)
+    if record is None:
+        raise StateError(f"{request_id}: keine solche Anfrage / no such request")
+    if record.status is not RequestStatus.OPEN:
+        raise StateError(
+            f"{request_id}: die Anfrage ist bereits {record.status} / the request is already {record.status}"
+        )
+    return record
+
+
+def _reason(reason: str | None) -> str | None:
+    text = " ".join((reason or "").split())
+    if len(text) > MAX_REASON_CHARS:
+        raise StateError(f"the reason is too long (at most {MAX_REASON_CHARS} characters)")
+    return text or None
+
+
+def export_folder(ctx: Context, request_id: str) -> Path | None:
+    """``<export dir>/<request id>/``; None when no export folder is configured."""
+    if not ctx.config.export_dir:
+        return None
+    return Path(ctx.config.export_dir) / str(uuid.UUID(request_id))
+
+
+def accept(ctx: Context, request_id: str, *, override: bool = False, reason: str | None = None,
+           now: datetime | None = None) -> RequestRecord:
+    """Accept an open request (see the module's rules) and create its export subfolder."""
+    record = _open_request(ctx, request_id)
+    why = _reason(reason)
+    if record.verdict is Verdict.REJECTED:
+        raise StateError(
+            f"{request_id}: abgelehnte Anfragen (Prüfung fehlgeschlagen) können nicht angenommen werden / "
+            "a request that failed verification can never be accepted"
+        )
+    if record.verdict is not Verdict.VERIFIED and not (override and why):
+        raise StateError(
+            f"{request_id}: die Anfrage muss geprüft werden - nur mit --override und --reason annehmen / "
+            "the request needs review: accept it only with --override and --reason"
+        )
+    if record.expires_at and datetime.fromisoformat(record.expires_at.replace("Z", "+00:00")) <= (
+        now or datetime.now(UTC)
+    ):
+        raise StateError(f"{request_id}: die Anfrage ist abgelaufen / the request has expired")
+    folder = export_folder(ctx, request_id)
+    created = False
+    if folder is not None:
+        if not folder.parent.is_dir():
+            raise StateError(f"{folder.parent}: der Exportordner fehlt / the export folder does not exist")
+        created = not folder.exists()
+        folder.mkdir(mode=0o770, exist_ok=True)
+    try:
+        overridden = override and record.verdict is not Verdict.VERIFIED
+        return ctx.store.decide(request_id, RequestStatus.ACCEPTED, why, overridden)
+    except BaseException:
+        if created and folder is not None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def decline(ctx: Context, request_id: str, *, reason: str | None) -> RequestRecord:
+    """Decline an open request; the reason is required (it is sent to the platform)."""
+    why = _reason(reason)
+    if not why:
+        raise StateError(f"{request_id}: bitte einen Grund angeben / a reason is required (--reason)")
+    _open_request(ctx, request_id)
+    return ctx.store.decide(request_id, RequestStatus.DECLINED, why, False)
+
+
+def flush_decisions(ctx: Context, client: PlatformClient | None = None) -> int:
+    """Report queued decisions to the platform; returns how many were sent.
+
+    Stops at the first network failure (the rest stay queued for the next call)."""
+    pending = ctx.store.pending_decisions()
+    if not pending:
+        return 0
+    if client is None:
+        from practice_client.core.platform import PlatformClient
+
+        with PlatformClient.from_context(ctx) as own:
+            return flush_decisions(ctx, own)
+    sent = 0
+    for record in pending:
+        decision = "accepted" if record.status is RequestStatus.ACCEPTED else "declined"
+        reason = (record.decision_reason or "") if decision == "declined" else ""
+        try:
+            client.send_decision(record.request_id, decision, reason)
+        except NetworkError as exc:
+            log.info("decision for %s stays queued: %s", record.request_id, exc)
+            break
+        ctx.store.mark_decision_sent(record.request_id)
+        sent += 1
+    return sent
+
+
+def try_flush(ctx: Context) -> str:
+    """Send queued decisions now if the platform is configured and reachable; a one-line
+    status for the command line. Never raises for an unreachable platform."""
+    if not ctx.config.server_url or ctx.config.offline:
+        return "Plattform nicht eingerichtet - Entscheidung vorgemerkt / no platform configured: decision queued"
+    try:
+        flush_decisions(ctx)
+    except PracticeClientError as exc:
+        log.info("decisions stay queued: %s", exc)
+    if ctx.store.pending_decisions():
+        return "Plattform nicht erreichbar - wird später gesendet / platform not reachable: will be sent later"
+    return "an die Plattform gemeldet / reported to the platform"

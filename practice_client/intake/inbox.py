@@ -1,0 +1,135 @@
+"""The one inbox all request sources feed: store first, then verify once, then record.
+
+Order matters for crash safety: the raw message is stored (sealed, de-duplicated
+by its SHA-256) *before* anything else happens, so a source may delete or move
+it on its side as soon as :meth:`Inbox.receive` returns. Verification results are
+recorded in a second step; messages stored but not yet recorded (a crash in
+between, or a DNS outage that made the DKIM check impossible) are verified again
+on the next :meth:`Inbox.process_pending`.
+
+The same request may arrive twice with different bytes (by e-mail and through the
+platform API, mail servers add headers): when the request JSON is exactly the one
+already recorded, the message is kept as a duplicate delivery, not reported as a
+replay. A different message carrying a known request id *is* a replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from practice_client.core.audit import now_iso
+from practice_client.core.models import RequestRecord, RequestStatus, Verdict
+from practice_client.intake.dkim_check import DnsFunc, dns_resolver
+from practice_client.intake.message import FormatProblem, parse_message
+from practice_client.intake.verify import Verification, verify_message
+
+if TYPE_CHECKING:
+    from practice_client.context import Context
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class Source(Protocol):
+    """A request source: collects new messages into the inbox once per call."""
+
+    def poll_once(self) -> int: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Inbox:
+    """Receives raw messages from any source; thread-safe (one verification at a time)."""
+
+    def __init__(self, ctx: Context, dnsfunc: DnsFunc | None = None, clock: Clock = utc_now) -> None:
+        self.ctx = ctx
+        self._dnsfunc = dnsfunc
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    @property
+    def dnsfunc(self) -> DnsFunc:
+        return self._dnsfunc or dns_resolver(self.ctx.config.dns_server)
+
+    def receive(self, raw: bytes, source: str) -> int:
+        """Store ``raw`` durably, then verify what is pending. Returns the number of new
+        requests recorded. When this returns, the caller may discard its copy."""
+        digest, new = self.ctx.store.store_message(raw, source)
+        log.debug("message %s from %s (%s)", digest[:12], source, "new" if new else "known")
+        return self.process_pending()
+
+    def process_pending(self) -> int:
+        """Verify and record every stored message that has no verdict yet."""
+        recorded = 0
+        with self._lock:
+            for digest, source, raw in self.ctx.store.unprocessed_messages():
+                if self._process(digest, source, raw):
+                    recorded += 1
+        return recorded
+
+    def _process(self, digest: str, source: str, raw: bytes) -> bool:
+        store = self.ctx.store
+        if self._duplicate_of_recorded(raw):
+            store.mark_message_duplicate(digest)
+            return False
+        result = verify_message(raw, config=self.ctx.config, store=store, dnsfunc=self.dnsfunc, now=self._clock())
+        if result.temporary:
+            log.info("message %s: DKIM not checkable now (DNS); will verify again", digest[:12])
+            return False
+        store.add_request(record_for(result, digest, source))
+        log.info("request %s from %s: %s", result.request_id or digest[:12], source, result.verdict)
+        return True
+
+    def _duplicate_of_recorded(self, raw: bytes) -> bool:
+        try:
+            request = parse_message(raw).request
+        except FormatProblem:
+            return False
+        existing = self.ctx.store.get_request(request.request_id)
+        return existing is not None and existing.summary == request.data
+
+
+def record_for(result: Verification, digest: str, source: str) -> RequestRecord:
+    """The store's record of a verified message; unparseable messages get a placeholder id."""
+    status = RequestStatus.REJECTED if result.verdict is Verdict.REJECTED else RequestStatus.OPEN
+    return RequestRecord(
+        request_id=result.request_id or f"invalid-{digest[:32]}",
+        message_sha256=digest,
+        received_at=now_iso(),
+        source=source,
+        verdict=result.verdict,
+        checks=result.checks,
+        status=status,
+        patient_fingerprint=result.patient_fingerprint,
+        patient_number=result.patient_number,
+        summary=result.request or {},
+        expires_at=result.expires_at,
+    )
+
+
+def configured_sources(ctx: Context, inbox: Inbox | None = None) -> Iterator[Any]:
+    """Every request source the config enables: platform API, IMAP mailbox, .eml folder.
+
+    Stored-but-unverified messages (a crash last time) are verified first."""
+    inbox = inbox or Inbox(ctx)
+    inbox.process_pending()
+    cfg = ctx.config
+    if cfg.server_url and not cfg.offline:
+        from practice_client.intake.platform_inbox import PlatformInboxSource
+
+        yield PlatformInboxSource(ctx, inbox)
+    if cfg.imap_host:
+        from practice_client.intake.imap import ImapSource
+
+        yield ImapSource.from_context(ctx, inbox)
+    if cfg.eml_dir:
+        from practice_client.intake.folder import FolderSource
+
+        yield FolderSource(ctx, inbox)
