@@ -115,7 +115,8 @@ class _PinnedHTTPSConnection(urllib3.connection.HTTPSConnection):
 
     def connect(self) -> None:
         super().connect()
-        der = self.sock.getpeercert(binary_form=True) if self.sock is not None else None
+        getpeercert = getattr(self.sock, "getpeercert", None)  # SSLSocket or, via a proxy, SSLTransport
+        der = getpeercert(binary_form=True) if getpeercert is not None else None
         if not der or not hmac.compare_digest(spki_sha256(der), self.spki_pin):
             self.close()
             raise PinMismatch("the server's public key does not match the configured SPKI pin")
@@ -175,7 +176,7 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def delay(self, failures: int) -> float:
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (failures - 1))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (failures - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not crypto
 
 
@@ -331,8 +332,10 @@ class PlatformClient:
             raise _Transient(f"{what}: TLS connection failed: {_describe(cause)}") from None
         except requests.exceptions.Timeout:
             raise _Transient(f"{what}: timed out") from None
-        except requests.exceptions.ConnectionError as exc:
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise _Transient(f"{what}: connection failed: {_describe(_root_cause(exc))}") from None
+        except requests.exceptions.RequestException as exc:
+            raise NetworkError(f"{what}: {_describe(_root_cause(exc))}") from None
         except _Cancelled:
             raise UploadCancelled(f"{what}: cancelled") from None
         status = response.status_code
@@ -411,7 +414,7 @@ class PlatformClient:
 
     def register_practice_key(self, armored: str) -> None:
         """``PUT /v1/practice/key`` with the practice's ASCII-armored public key."""
-        data = armored.encode("ascii")
+        data = armored.encode("utf-8")
         self._retrying(
             "register practice key",
             lambda: self._send(
