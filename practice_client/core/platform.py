@@ -278,9 +278,10 @@ class PlatformClient:
         self._session.mount("https://", _PlatformAdapter(client_ssl_context(ca_file), pin))
 
     @classmethod
-    def from_context(cls, ctx: Context) -> PlatformClient:
+    def from_context(cls, ctx: Context, **options: Any) -> PlatformClient:
         """The client as configured: server URL, CA file and pin from the config, the
-        token from the OS keyring."""
+        token from the OS keyring. ``options`` (``retry``, ``timeouts``) let a quick
+        probe such as a connection test give up sooner than a delivery would."""
         cfg = ctx.config
         if not cfg.server_url:
             raise NotConfigured(
@@ -289,7 +290,7 @@ class PlatformClient:
         token = ctx.secrets.require(PLATFORM_TOKEN)
         return cls(
             cfg.server_url, token, ca_file=Path(cfg.ca_file) if cfg.ca_file else None,
-            spki_pin=cfg.spki_pin or None,
+            spki_pin=cfg.spki_pin or None, **options,
         )
 
     def close(self) -> None:
