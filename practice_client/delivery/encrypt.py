@@ -13,11 +13,13 @@ SHA-256 is taken on the way in. Ciphertexts are written to the spool atomically
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ KEY_BLOCK_RE = re.compile(
 )
 COMPARE_TTL_SECONDS = 300.0
 HASH_CHUNK = 1024 * 1024
+SPOOL_MARGIN_BYTES = 64 * 1024
 
 
 class KeySource(Protocol):
@@ -183,6 +186,7 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
 
     ciphertext = spool / CIPHERTEXT
     partial = spool / f".{CIPHERTEXT}.tmp"
+    _require_space(spool, doc.size)
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
         reader = _HashingReader(handle)
@@ -216,6 +220,14 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
         manifest_sha256=hashlib.sha256(sealed_manifest).hexdigest(),
         plaintext_sha256=reader.digest.hexdigest(), size=reader.size, alert=alert,
     )
+
+
+def _require_space(spool: Path, size: int) -> None:
+    """gpg on a full disk fails with a vague message: say what is wrong before starting.
+    The ciphertext is about the size of the original (no compression) plus headers."""
+    needed = size + SPOOL_MARGIN_BYTES
+    if shutil.disk_usage(spool).free < needed:
+        raise OSError(errno.ENOSPC, "spool disk full", str(spool))
 
 
 def _document_type(sidecar: Path) -> str | None:

@@ -28,15 +28,6 @@ from tests.delivery.conftest import (
 
 pytestmark = pytest.mark.slow
 
-GDT_SIDECAR = (
-    "01380006310\r\n"
-    "0143000{number}\r\n"
-    "0183101Mustermann\r\n"
-    "0143102Erika\r\n"
-    "017310312081964\r\n"
-)
-
-
 def gdt_line(field: str, content: str) -> bytes:
     body = f"{field}{content}".encode("cp437")
     return f"{len(body) + 5:03d}".encode() + body + b"\r\n"
@@ -101,3 +92,78 @@ def test_pattern_match_delivers_and_patient_decrypts(world: World, client: Conte
             for secret in ("Arztbrief", "1001_", "Mustermann"):
                 assert secret.encode() not in raw, path
                 assert secret.encode("utf-16-le") not in raw, path
+
+
+def test_subfolder_match(world: World, client: Context, agent) -> None:
+    patient = pin_patient(client, world, "1002")
+    first = accepted_request(client, patient.fingerprint, "1002")
+    second = accepted_request(client, patient.fingerprint, "1002")  # two open: only the folder decides
+    content = b"%PDF-1.7 Befund " * 1000
+    write_file(export(client) / second / "befund.pdf", content)
+
+    (doc,) = wait_state(client, DocumentState.DELIVERED)
+    assert doc.request_id == second != first and doc.match_method == "subfolder"
+    data, name, signed, manifest = patient_reads(world, doc.document_id)
+    assert data == content and signed and name == "befund.pdf" and manifest["request_id"] == second
+
+
+def test_gdt_sidecar_match(world: World, client: Context, agent) -> None:
+    patient = pin_patient(client, world, "1001")
+    request_id = accepted_request(client, patient.fingerprint, "1001")
+    folder = export(client)
+    write_file(folder / "labor.pdf.gdt", gdt([("3000", "1001"), ("3101", "Mustermann"),
+                                              ("3102", "Erika"), ("3103", "12081964"),
+                                              ("6304", "Laborwerte")]))
+    write_file(folder / "labor.pdf", b"Laborwerte " * 500)
+
+    (doc,) = wait_state(client, DocumentState.DELIVERED)
+    assert doc.request_id == request_id and doc.match_method == "gdt"
+    _, _, signed, manifest = patient_reads(world, doc.document_id)
+    assert signed and manifest["document_type"] == "Laborwerte"
+    assert (folder / "processed" / "labor.pdf.gdt").exists()  # the sidecar travels with it
+
+
+def test_gdt_sidecar_disagreeing_with_master_data_goes_to_staff(
+        world: World, client: Context, agent) -> None:
+    patient = pin_patient(client, world, "1001")
+    accepted_request(client, patient.fingerprint, "1001")
+    folder = export(client)
+    write_file(folder / "labor.pdf.gdt", gdt([("3000", "1001"), ("3101", "Mustermann"),
+                                              ("3102", "Max"), ("3103", "31011960")]))
+    write_file(folder / "labor.pdf", b"x" * 100)
+    (doc,) = wait_state(client, DocumentState.UNASSIGNED)
+    assert doc.request_id is None and "GDT" in (doc.error or "")
+
+
+def test_no_match_is_unassigned_then_staff_assign(world: World, client: Context, agent) -> None:
+    running, _ = agent
+    patient = pin_patient(client, world, "1003")
+    request_id = accepted_request(client, patient.fingerprint, "1003")
+    write_file(export(client) / "scan_0815.pdf", b"scan" * 100)
+    (doc,) = wait_state(client, DocumentState.UNASSIGNED)
+    assert not (world.platform.data_dir / "documents" / f"{doc.document_id}.pgp").exists()
+    running.assign(doc.document_id, request_id)
+    (done,) = wait_state(client, DocumentState.DELIVERED)
+    assert done.document_id == doc.document_id and done.match_method == "staff"
+    data, _, signed, _ = patient_reads(world, doc.document_id)
+    assert data == b"scan" * 100 and signed
+
+
+def test_two_candidates_never_guessed(world: World, client: Context, agent) -> None:
+    # Two open requests of one patient, and a name pattern / sidecar naming two patients.
+    first = pin_patient(client, world, "1001")
+    second = pin_patient(client, world, "1002")
+    accepted_request(client, first.fingerprint, "1001")
+    accepted_request(client, first.fingerprint, "1001")
+    accepted_request(client, second.fingerprint, "1002")
+    folder = export(client)
+    write_file(folder / "1001_brief.pdf", b"a" * 100)
+    write_file(folder / "1002_brief.pdf.gdt", gdt([("3000", "1001"), ("3101", "Mustermann"),
+                                                   ("3102", "Erika"), ("3103", "12081964")]))
+    write_file(folder / "1002_brief.pdf", b"b" * 100)
+    docs = wait_state(client, DocumentState.UNASSIGNED, count=2)
+    assert all(d.request_id is None for d in docs)
+    reasons = " ".join(d.error or "" for d in docs)
+    assert "2 open requests" in reasons and "different patients" in reasons
+    assert not list((world.platform.data_dir / "documents").glob(f"{docs[0].document_id}*"))
+    assert documents(client, DocumentState.DELIVERED) == []

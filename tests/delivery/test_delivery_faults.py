@@ -1,0 +1,234 @@
+"""Faults and attacks on delivery: server errors, dropped connections, files still
+being written, empty files, links, FIFOs, hostile names, a full spool, and a server
+that substitutes a patient's key. Real gpg, HTTPS, watchdog."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from practice_client.context import Context
+from practice_client.core.models import DocumentState
+from practice_client.delivery.agent import Agent
+from practice_client.delivery.encrypt import alerts
+from practice_client.delivery.events import Event
+from tests.conftest import require
+from tests.delivery.conftest import (
+    World,
+    accepted_request,
+    documents,
+    pin_patient,
+    wait_for,
+    wait_state,
+    write_file,
+)
+from tests.delivery.test_delivery_e2e import patient_reads
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def agent(client: Context, world: World) -> Iterator[Agent]:
+    world.platform.faults.clear()
+    world.platform.stats.reset()
+    events: list[Event] = []
+    running = Agent(client, on_event=events.append, sources=[])
+    running.start()
+    yield running
+    running.stop()
+    world.platform.faults.clear()
+
+
+def export(ctx: Context) -> Path:
+    return Path(ctx.config.export_dir)
+
+
+def ready_patient(client: Context, world: World, number: str = "1001") -> str:
+    patient = pin_patient(client, world, number)
+    return accepted_request(client, patient.fingerprint, number)
+
+
+def assert_refused(ctx: Context, name: str, word: str) -> None:
+    (doc,) = wait_state(ctx, DocumentState.FAILED)
+    assert word in (doc.error or ""), doc.error
+    reason = export(ctx) / "failed" / f"{name}.reason.txt"
+    wait_for(reason.exists, what="the reason file")  # written right after the state change
+    assert os.path.lexists(export(ctx) / "failed" / name)
+    assert word in reason.read_text("utf-8")
+
+
+def test_server_errors_then_recovery(world: World, client: Context, agent: Agent) -> None:
+    ready_patient(client, world)
+    world.platform.faults.fail_next("upload.create", count=2, status=500)
+    world.platform.faults.fail_next("upload.patch", count=2, status=503)
+    write_file(export(client) / "1001_befund.pdf", b"B" * 50_000)
+    (doc,) = wait_state(client, DocumentState.DELIVERED)
+    assert world.platform.stats.calls("upload.create") >= 3
+    assert patient_reads(world, doc.document_id)[0] == b"B" * 50_000
+
+
+def test_connection_dropped_mid_upload_resumes(world: World, client: Context, agent: Agent) -> None:
+    ready_patient(client, world)
+    content = os.urandom(3 * 1024 * 1024)
+    world.platform.faults.drop_next_patch(after_bytes=1024 * 1024)
+    world.platform.faults.drop_next_patch(after_bytes=1024 * 1024)  # manifest or document
+    write_file(export(client) / "1001_mrt.dcm", content)
+    (doc,) = wait_state(client, DocumentState.DELIVERED)
+    stored = world.platform.data_dir / "documents"
+    total = sum(p.stat().st_size for p in stored.glob(f"{doc.document_id}*.pgp"))
+    # every byte went over the wire once: the upload resumed, it did not start again
+    assert world.platform.stats.patch_bytes == total
+    assert patient_reads(world, doc.document_id)[0] == content
+
+
+def test_file_still_being_written_waits_for_close(world: World, client: Context, agent: Agent) -> None:
+    ready_patient(client, world)
+    path = export(client) / "1001_gross.pdf"
+    with open(path, "wb") as handle:
+        handle.write(b"part one " * 1000)
+        handle.flush()
+        # several stability periods pass while the writer holds the file open
+        assert not threading.Event().wait(client.config.stable_seconds * 5)
+        assert documents(client) == []
+        handle.write(b"part two " * 1000)
+    (doc,) = wait_state(client, DocumentState.DELIVERED)
+    assert patient_reads(world, doc.document_id)[0] == b"part one " * 1000 + b"part two " * 1000
+
+
+def test_temporary_names_wait_until_renamed(world: World, client: Context, agent: Agent) -> None:
+    ready_patient(client, world)
+    folder = export(client)
+    write_file(folder / "1001_brief.pdf.part", b"x" * 100)
+    write_file(folder / "~$1001_brief.docx", b"lock")
+    write_file(folder / ".1001_hidden.pdf", b"hidden")
+    os.rename(folder / "1001_brief.pdf.part", folder / "1001_brief.pdf")
+    (doc,) = wait_state(client, DocumentState.DELIVERED)
+    assert doc.original_name == "1001_brief.pdf"
+    assert (folder / "~$1001_brief.docx").exists() and (folder / ".1001_hidden.pdf").exists()
+    assert len(documents(client)) == 1
+
+
+def test_empty_file_fails_with_reason(world: World, client: Context, agent: Agent) -> None:
+    ready_patient(client, world)
+    write_file(export(client) / "1001_leer.pdf", b"")
+    assert_refused(client, "1001_leer.pdf", "empty file")
+
+
+def test_symlink_is_refused_and_never_followed(world: World, client: Context, agent: Agent,
+                                               work_dir: Path) -> None:
+    ready_patient(client, world)
+    secret = work_dir / "secret.txt"
+    secret.write_bytes(b"TOP SECRET practice data")
+    os.symlink(secret, export(client) / "1001_link.pdf")
+    assert_refused(client, "1001_link.pdf", "symbolic link")
+    assert os.path.islink(export(client) / "failed" / "1001_link.pdf")  # moved as a link
+    assert secret.read_bytes() == b"TOP SECRET practice data"
+    assert not any(b"TOP SECRET" in p.read_bytes()
+                   for p in world.platform.data_dir.rglob("*") if p.is_file())
+
+
+def test_directory_link_is_not_descended(world: World, client: Context, agent: Agent,
+                                         work_dir: Path) -> None:
+    ready_patient(client, world)
+    outside = work_dir / "outside"
+    write_file(outside / "1001_elsewhere.pdf", b"not in the export folder")
+    os.symlink(outside, export(client) / "linked")
+    assert_refused(client, "linked", "symbolic link")
+    assert (outside / "1001_elsewhere.pdf").read_bytes() == b"not in the export folder"
+
+
+def test_hard_link_is_refused(world: World, client: Context, agent: Agent, work_dir: Path) -> None:
+    ready_patient(client, world)
+    other = work_dir / "other.pdf"
+    other.write_bytes(b"shared inode")
+    os.link(other, export(client) / "1001_hard.pdf")
+    assert_refused(client, "1001_hard.pdf", "hard link")
+    assert other.read_bytes() == b"shared inode"
+
+
+def test_fifo_is_refused_without_blocking(world: World, client: Context, agent: Agent) -> None:
+    ready_patient(client, world)
+    os.mkfifo(export(client) / "1001_pipe.pdf")
+    assert_refused(client, "1001_pipe.pdf", "FIFO")
+    write_file(export(client) / "1001_after.pdf", b"still working")  # the watcher did not hang
+    wait_state(client, DocumentState.DELIVERED)
+
+
+def test_hostile_names_are_cut_to_safe_base_names(world: World, client: Context, agent: Agent) -> None:
+    ready_patient(client, world)
+    folder = export(client)
+    rtl = "1001_rechnung\u202efdp.exe"  # reads as "rechnungexe.pdf"
+    nfd = unicodedata.normalize("NFD", "1001_Müller Befund.pdf")
+    control = "1001_a\nb\tc.pdf"
+    raw = os.fsencode(str(folder)) + b"/1001_bad\xff\xfe.pdf"  # not UTF-8
+    write_file(folder / rtl, b"rtl")
+    write_file(folder / nfd, b"nfd")
+    write_file(folder / control, b"ctl")
+    with open(raw, "wb") as handle:
+        handle.write(b"raw")
+    docs = wait_state(client, DocumentState.DELIVERED, count=4)
+    names = {d.original_name for d in docs}
+    assert names == {"1001_rechnungfdp.exe", "1001_Müller Befund.pdf", "1001_abc.pdf", "1001_bad__.pdf"}
+    for doc in docs:
+        _, literal, signed, manifest = patient_reads(world, doc.document_id)
+        assert signed and literal == doc.original_name == manifest["file_name"]
+    processed = sorted(p.name for p in (folder / "processed").iterdir())
+    assert processed == sorted(names)
+    assert all(p.parent == folder / "processed" for p in (folder / "processed").rglob("*"))
+
+
+def test_disk_full_on_spool_fails_clearly_original_untouched(
+        world: World, client: Context, work_dir: Path) -> None:
+    ready_patient(client, world)
+    spool = client.home.spool
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(spool)],
+                             capture_output=True, check=False).returncode == 0
+    require(mounted, "permission to mount a 1 MiB tmpfs as the spool (root)")
+    running = Agent(client, sources=[])
+    try:
+        running.start()
+        big = os.urandom(2 * 1024 * 1024)  # does not fit into the spool at all
+        write_file(export(client) / "1001_big.pdf", big)
+        (doc,) = wait_state(client, DocumentState.FAILED)
+        assert "spool disk full" in (doc.error or "")
+        assert (export(client) / "failed" / "1001_big.pdf").read_bytes() == big
+        half = os.urandom(700 * 1024)  # fits, but its ciphertext does not
+        write_file(export(client) / "1001_half.pdf", half)
+        wait_state(client, DocumentState.FAILED, count=2)
+        assert (export(client) / "failed" / "1001_half.pdf").read_bytes() == half
+        assert "spool disk full" in (export(client) / "failed" / "1001_half.pdf.reason.txt").read_text()
+        assert documents(client, DocumentState.DELIVERED) == []
+    finally:
+        running.stop()
+        subprocess.run(["umount", str(spool)], check=False)
+
+
+def test_server_key_substitution_alerts_but_uses_the_pin(
+        world: World, client: Context, agent: Agent) -> None:
+    patient = pin_patient(client, world, "1003")
+    accepted_request(client, patient.fingerprint, "1003")
+    served = world.platform.data_dir / "patients" / f"{patient.fingerprint}.asc"
+    genuine = served.read_text()
+    served.write_text(world.patients["1002"].public_key())  # the server hands out another key
+    try:
+        write_file(export(client) / "1003_befund.pdf", b"for 1003 only")
+        (doc,) = wait_state(client, DocumentState.DELIVERED)
+    finally:
+        served.write_text(genuine)
+    assert doc.extra.get("alert") == "server_key_mismatch"
+    assert alerts(client) == [patient.fingerprint]
+    entries = [e for e in client.store.audit.entries() if e["event"] == "alert.server_key_mismatch"]
+    assert len(entries) == 1 and entries[0]["details"]["fingerprint"] == patient.fingerprint
+    # encrypted to the pinned key: the genuine patient reads it, the substituted key cannot
+    data, _, signed = patient.decrypt(world.platform.data_dir / "documents" / f"{doc.document_id}.pgp",
+                                      None, world.practice_key)
+    assert data == b"for 1003 only" and signed
+    with pytest.raises(Exception):  # noqa: B017 - any decryption failure
+        world.patients["1002"].decrypt(
+            world.platform.data_dir / "documents" / f"{doc.document_id}.pgp", None, world.practice_key)
