@@ -51,6 +51,17 @@ class AgentBridge(QObject):
     def running(self) -> bool:
         return self._agent is not None
 
+    @property
+    def agent(self) -> Any:
+        """The running agent (staff actions go through it so it picks them up at once), or None."""
+        return self._agent
+
+    def poll_now(self) -> None:
+        """Safe from any thread: the agent polls (and reports decisions) without waiting."""
+        agent = self._agent
+        if agent is not None:
+            agent.poll_now()
+
     def post(self, event: Any) -> None:
         """The agent's callback. Runs in agent threads: only enqueue, nothing else."""
         self.events.put(event)
@@ -96,7 +107,7 @@ class AgentBridge(QObject):
             return False
         if kind == "new_requests":
             self.newRequests.emit(int(_field(event, "count", 1) or 1))
-        elif kind == "failure":
+        elif kind in ("failure", "alert"):
             self.failure.emit(str(_field(event, "message", "")))
         elif kind in ("connected", "offline"):
             self.connectionChanged.emit(kind)

@@ -22,7 +22,7 @@ from practice_client.gui.wizard import SetupWizard
 
 log = logging.getLogger(__name__)
 
-SCREENSHOT_SIZE = QSize(1280, 760)
+SCREENSHOT_SIZE = QSize(1440, 860)
 LOAD_TIMEOUT_MS = 30000
 
 
@@ -47,15 +47,23 @@ def build_window(ctx: Context) -> tuple[Controller, Tray, MainWindow]:
     return controller, tray, window
 
 
-def wait_for(signal: object, timeout_ms: int = LOAD_TIMEOUT_MS) -> bool:
-    """Run the event loop until ``signal`` fires (or time runs out)."""
+def load_once(controller: Controller, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
+    """Load the window's data and wait for it (screenshots): raises on failure or timeout."""
     loop = QEventLoop()
-    fired: list[bool] = []
-    signal.connect(lambda *_: (fired.append(True), loop.quit()))  # type: ignore[attr-defined]
-    QTimer.singleShot(timeout_ms, loop.quit)
-    if not fired:
+    outcome: list[str | None] = []
+
+    def finish(problem: str | None) -> None:
+        outcome.append(problem)
+        loop.quit()
+
+    controller.snapshotLoaded.connect(lambda _snapshot: finish(None))
+    controller.failed.connect(lambda _action, message: finish(message))
+    QTimer.singleShot(timeout_ms, lambda: finish("the window's data did not load in time"))
+    controller.refresh()
+    if not outcome:
         loop.exec()
-    return bool(fired)
+    if outcome[0] is not None:
+        raise PracticeClientError(f"{outcome[0]}; no screenshot was written")
 
 
 def save_screenshot(widget: QWidget, path: Path) -> None:
@@ -74,11 +82,10 @@ def screenshot(ctx: Context, path: Path, page: str, size: QSize = SCREENSHOT_SIZ
     window.resize(size)
     window.show_page(page)
     window.show()
-    controller.refresh()
-    loaded = wait_for(controller.snapshotLoaded)
-    controller.shutdown()
-    if not loaded:
-        raise PracticeClientError("the window's data did not load in time; nothing was written")
+    try:
+        load_once(controller)
+    finally:
+        controller.shutdown()
     QApplication.processEvents()
     save_screenshot(window, path)
     window.close()

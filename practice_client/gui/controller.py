@@ -22,7 +22,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from practice_client.context import Context
 from practice_client.core.config import Config
-from practice_client.core.errors import NotAvailable
+from practice_client.core.errors import InputError
+from practice_client.crypto.trust import TrustCertificate
 from practice_client.gui.agent_bridge import AgentBridge
 from practice_client.gui.viewmodels import Snapshot, load_snapshot
 from practice_client.gui.workers import Workers
@@ -33,19 +34,29 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CertificatePreview:
-    """A verified trust certificate, before staff compare and pin it."""
+    """A verified trust certificate, before staff compare and pin it. The very object
+    that was verified (and shown) is the one that gets pinned."""
 
     path: Path
-    fingerprint: str
-    name: str
-    birth_date: str
-    phone: str
+    certificate: TrustCertificate
     suggested_patient_number: str
     already_pinned_for: str
 
+    @property
+    def fingerprint(self) -> str:
+        return self.certificate.fingerprint
 
-def _missing(feature: str) -> NotAvailable:
-    return NotAvailable(f"{feature}: not available in this version yet")
+    @property
+    def name(self) -> str:
+        return self.certificate.name
+
+    @property
+    def birth_date(self) -> str:
+        return self.certificate.birth_date
+
+    @property
+    def phone(self) -> str:
+        return self.certificate.phone
 
 
 class Controller(QObject):
@@ -130,6 +141,7 @@ class Controller(QObject):
             from practice_client.intake import decisions
 
             decisions.accept(ctx, request_id, override=override, reason=reason or None)
+            self.bridge.poll_now()  # report the decision to the platform soon
             return request_id
 
         self._run("accept", work, lambda rid: self.requestDecided.emit(rid, "accepted"))
@@ -142,6 +154,7 @@ class Controller(QObject):
             from practice_client.intake import decisions
 
             decisions.decline(ctx, request_id, reason=reason)
+            self.bridge.poll_now()
             return request_id
 
         self._run("decline", work, lambda rid: self.requestDecided.emit(rid, "declined"))
@@ -152,13 +165,12 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> int:
+            agent = self.bridge.agent
+            if agent is not None:
+                return len(agent.add_files(list(paths), request_id))
             from practice_client.delivery import outbox
 
-            adder = getattr(outbox, "add_files", None)
-            if adder is None:
-                raise _missing("adding files to a request")
-            adder(ctx, request_id, list(paths))
-            return len(paths)
+            return len(outbox.add_files(ctx, list(paths), request_id))
 
         self._run("add_files", work, lambda count: self.filesAdded.emit(request_id, count))
 
@@ -169,9 +181,13 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            from practice_client.delivery import outbox
+            agent = self.bridge.agent
+            if agent is not None:
+                agent.assign(document_id, request_id)
+            else:
+                from practice_client.delivery import outbox
 
-            outbox.assign(ctx, document_id, request_id)
+                outbox.assign(ctx, document_id, request_id)
             return document_id
 
         self._run("assign", work, self.documentAssigned.emit)
@@ -181,9 +197,13 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            from practice_client.delivery import outbox
+            agent = self.bridge.agent
+            if agent is not None:
+                agent.retry(document_id)
+            else:
+                from practice_client.delivery import outbox
 
-            outbox.retry(ctx, document_id)
+                outbox.retry(ctx, document_id)
             return document_id
 
         self._run("retry", work, self.documentRetried.emit)
@@ -200,38 +220,39 @@ class Controller(QObject):
 
             cert = trust.verify_certificate(ctx, path)
             pinned = ctx.store.get_pin(cert.fingerprint)
-            suggested = next(
-                (p.patient_number for p in ctx.store.list_patients()
-                 if p.name.casefold() == cert.name.casefold() and p.birth_date == cert.birth_date),
-                "",
-            )
+            try:
+                suggested = trust.find_patient(ctx, cert, None, path).patient_number
+            except InputError:  # none or several match: staff choose
+                suggested = ""
             return CertificatePreview(
-                path, cert.fingerprint, cert.name, cert.birth_date, cert.phone,
-                pinned.patient_number if pinned else suggested,
+                path, cert, pinned.patient_number if pinned else suggested,
                 pinned.patient_number if pinned else "",
             )
 
         self._run("inspect_certificate", work, self.certificateInspected.emit, refresh=False)
 
-    def pin_certificate(self, path: Path, patient_number: str, replace: bool) -> None:
+    def pin_certificate(self, preview: CertificatePreview, patient_number: str, replace: bool) -> None:
         """Pin a compared trust certificate to a PMS patient (``replace``: an explicit re-pin).
+        The patient's master data must agree with the certificate (checked by crypto.trust).
         Emits: certificatePinned(fingerprint); or failed."""
         ctx = self.ctx
 
         def work() -> str:
             from practice_client.crypto import trust
 
-            pin = trust.pin_certificate(ctx, path, patient_number, replace=replace)
-            return str(pin.fingerprint)
+            patient = trust.find_patient(ctx, preview.certificate, patient_number, preview.path)
+            return trust.pin_certificate(ctx, preview.certificate, patient, replace=replace).fingerprint
 
         self._run("pin_certificate", work, self.certificatePinned.emit)
 
     def remove_pin(self, fingerprint: str) -> None:
         """Remove a pinned key (after staff confirmed). Emits: pinRemoved(fingerprint); or failed."""
-        store = self.ctx.store
+        ctx = self.ctx
 
         def work() -> str:
-            return store.unpin(fingerprint).fingerprint
+            from practice_client.crypto import trust
+
+            return trust.remove_pin(ctx, fingerprint).fingerprint
 
         self._run("remove_pin", work, self.pinRemoved.emit)
 
@@ -240,9 +261,10 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> int:
-            from practice_client.core import patients
+            from practice_client.core.patients import read_master_data
 
-            return int(patients.import_file(ctx, path))
+            master = read_master_data(path)  # validated completely before anything is stored
+            return ctx.store.upsert_patients(master.patients, master.source)
 
         self._run("import_patients", work, self.patientsImported.emit)
 
@@ -265,7 +287,8 @@ class Controller(QObject):
         self._run("setup", work, self.setupFinished.emit)
 
     def test_connection(self) -> None:
-        """Ask the platform for the inbox once (nothing is consumed).
+        """One authenticated, harmless call (the server's copy of an unknown key: 404),
+        over the same TLS settings and SPKI pin as every other call.
         Emits: connectionTested(ok, message) - a failure is an answer here, not ``failed``."""
         ctx = self.ctx
 
@@ -273,7 +296,7 @@ class Controller(QObject):
             from practice_client.core.platform import PlatformClient
 
             with PlatformClient.from_context(ctx) as client:
-                client.ping()
+                client.patient_key("0" * 40)
             return ctx.config.server_url
 
         self.workers.start(
@@ -289,7 +312,7 @@ class Controller(QObject):
         def work() -> str:
             from practice_client.crypto import backup
 
-            backup.write_backup(ctx, path, passphrase)
+            backup.create_backup(ctx, path, passphrase)
             return str(path)
 
         self._run("key_backup", work, self.backupWritten.emit, refresh=False)

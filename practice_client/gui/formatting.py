@@ -24,10 +24,31 @@ def datetime_text(iso_time: str) -> str:
     return f"{date_text(local.date().toString(Qt.DateFormat.ISODate))} {local.time().toString('HH:mm')}"
 
 
+def short_datetime_text(iso_time: str) -> str:
+    """Like :func:`datetime_text`, without the year when it is the current one (list columns)."""
+    full = datetime_text(iso_time)
+    year = str(QDate.currentDate().year())
+    return full.replace(f".{year} ", ". ").replace(f"/{year} ", " ") if full != iso_time else full
+
+
 def period_text(start: str, end: str) -> str:
     if not start and not end:
         return ""
     return f"{date_text(start)} – {date_text(end)}"
+
+
+def month_text(iso_date: str) -> str:
+    """``2025-01-31`` -> ``01.2025``: compact, for list columns (the detail shows full dates)."""
+    date = QDate.fromString(iso_date[:10], Qt.DateFormat.ISODate)
+    if not date.isValid():
+        return iso_date
+    return date.toString("MM.yyyy" if QLocale().language() == QLocale.Language.German else "MM/yyyy")
+
+
+def short_period_text(start: str, end: str) -> str:
+    if not start and not end:
+        return ""
+    return f"{month_text(start)}–{month_text(end)}"
 
 
 def size_text(size: int) -> str:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from practice_client.core.models import DocumentState
 from practice_client.gui.controller import Controller
 from practice_client.gui.formatting import fill
 from practice_client.gui.pages.audit import AuditPage
@@ -41,7 +42,7 @@ class MainWindow(QMainWindow):
         self.quitting = False
         self.setWindowTitle(self.tr("Practice Client"))
         self.setWindowIcon(app_icon())
-        self.resize(1180, 720)
+        self.resize(1280, 800)
         central = QWidget()
         self.setCentralWidget(central)
         outer = QHBoxLayout(central)
@@ -51,7 +52,7 @@ class MainWindow(QMainWindow):
         self.navigation.setObjectName("navigation")
         self.navigation.setAccessibleName(self.tr("Navigation"))
         self.navigation.setIconSize(QSize(20, 20))
-        self.navigation.setFixedWidth(190)
+        self.navigation.setFixedWidth(170)
         outer.addWidget(self.navigation)
         right = QVBoxLayout()
         right.setContentsMargins(16, 12, 16, 8)
@@ -167,7 +168,9 @@ class MainWindow(QMainWindow):
         requests_item = self.navigation.item(0)
         waiting = sum(1 for r in snapshot.requests if r.needs_action)
         requests_item.setText(f"{self.titles['requests']} ({waiting})" if waiting else self.titles["requests"])
-        requests_item.setIcon(icon("status-warn") if waiting else icon("status-ok"))
+        stuck = sum(1 for d in snapshot.documents if d.state in (DocumentState.FAILED, DocumentState.UNASSIGNED))
+        deliveries_item = self.navigation.item(1)
+        deliveries_item.setText(f"{self.titles['deliveries']} ({stuck})" if stuck else self.titles["deliveries"])
 
     def _connection(self, state: str) -> None:
         if self.tray.status is not TrayStatus.ATTENTION:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -21,10 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from practice_client.crypto.backup import MIN_PASSPHRASE, generate_recovery_code
 from practice_client.gui.controller import Controller
 from practice_client.gui.formatting import fill
-
-MIN_PASSPHRASE = 12
 
 
 class BackupDialog(QDialog):
@@ -50,9 +50,15 @@ class BackupDialog(QDialog):
         self.passphrase.setAccessibleName(self.tr("Passphrase"))
         self.repeat = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
         self.repeat.setAccessibleName(self.tr("Repeat passphrase"))
+        generate = QPushButton(self.tr("&Generate a recovery code"))
+        generate.clicked.connect(self._generate)
         form.addRow(self.tr("&File:"), row)
         form.addRow(self.tr("&Passphrase:"), self.passphrase)
         form.addRow(self.tr("&Repeat:"), self.repeat)
+        form.addRow("", generate)
+        self.code = QLabel()
+        self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("", self.code)
         layout.addLayout(form)
         self.problem = QLabel(wordWrap=True)
         layout.addWidget(self.problem)
@@ -71,6 +77,13 @@ class BackupDialog(QDialog):
         name, _ = QFileDialog.getSaveFileName(self, self.tr("Backup file"), self.path.text())
         if name:
             self.path.setText(name)
+
+    def _generate(self) -> None:
+        """A strong code to write down (shown once, large enough to copy by hand)."""
+        code = generate_recovery_code()
+        self.passphrase.setText(code)
+        self.repeat.setText(code)
+        self.code.setText(fill(self.tr("Write this code down and keep it apart from the file: <b>%1</b>"), code))
 
     def _update(self) -> None:
         first, second = self.passphrase.text(), self.repeat.text()

@@ -81,6 +81,7 @@ class AuditPage(QWidget):
         self.search.setClearButtonEnabled(True)
         self.kind = QComboBox()
         self.kind.setAccessibleName(self.tr("Event type"))
+        self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         filter_label = QLabel(self.tr("&Search:"))
         filter_label.setBuddy(self.search)
         filters.addWidget(filter_label)

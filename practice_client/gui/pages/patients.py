@@ -132,7 +132,7 @@ class PatientsPage(QWidget):
         dialog = self.dialog
         dialog.accepted.connect(
             lambda: self.controller.pin_certificate(
-                preview.path, dialog.patient_number(), replace=bool(repin_for or preview.already_pinned_for)
+                preview, dialog.patient_number(), replace=bool(repin_for or preview.already_pinned_for)
             )
         )
         dialog.open()

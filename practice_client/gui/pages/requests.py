@@ -14,7 +14,13 @@ from PySide6.QtWidgets import (
 )
 
 from practice_client.gui.controller import Controller
-from practice_client.gui.formatting import date_text, datetime_text, fill, period_text
+from practice_client.gui.formatting import (
+    date_text,
+    fill,
+    period_text,
+    short_datetime_text,
+    short_period_text,
+)
 from practice_client.gui.labels import request_status_label, verdict_label
 from practice_client.gui.pages.request_detail import RequestDetail
 from practice_client.gui.viewmodels import RequestView, Snapshot
@@ -47,14 +53,15 @@ class RequestsPage(QWidget):
         )
         header = self.list.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(False)
+        header.setMaximumSectionSize(180)  # long names and document lists elide (full text in the tooltip)
+        header.setStretchLastSection(True)
         self.list.currentItemChanged.connect(self._selected)
         self.detail = RequestDetail(controller)
         splitter.addWidget(self.list)
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([800, 430])
         layout.addWidget(splitter, 1)
         controller.snapshotLoaded.connect(self.show_snapshot)
 
@@ -65,8 +72,6 @@ class RequestsPage(QWidget):
         for view in snapshot.requests:
             self._views.setdefault(view.request_id, view)
             self.list.addTopLevelItem(self._item(view))
-        for column in (3,):
-            self.list.header().resizeSection(column, 180)
         waiting = sum(1 for v in snapshot.requests if v.needs_action)
         self.summary.setText(
             fill(self.tr("%1 request(s) waiting for a decision"), waiting) if waiting
@@ -77,13 +82,19 @@ class RequestsPage(QWidget):
     def _item(self, view: RequestView) -> QTreeWidgetItem:
         icon, verdict = verdict_label(view.record.verdict)
         item = QTreeWidgetItem([
-            verdict, view.patient_name or self.tr("(unknown)"), date_text(view.birth_date),
-            ", ".join(view.documents), period_text(*view.period), datetime_text(view.record.received_at),
+            "", view.patient_name or self.tr("(unknown)"), date_text(view.birth_date),
+            ", ".join(view.documents), short_period_text(*view.period), short_datetime_text(view.record.received_at),
             request_status_label(view.record.status),
         ])
+        # the verdict is an icon whose *shape* says it (tick, triangle, cross), never its colour alone;
+        # its word is the tooltip, the accessible text and in the detail pane's banner
         item.setIcon(0, icon)
+        item.setToolTip(0, verdict)
+        item.setData(0, Qt.ItemDataRole.AccessibleTextRole, verdict)
         item.setData(0, ID_ROLE, view.request_id)
+        item.setToolTip(1, view.patient_name)
         item.setToolTip(3, ", ".join(view.documents))
+        item.setToolTip(4, period_text(*view.period))
         if view.needs_action:
             font = item.font(1)
             font.setBold(True)

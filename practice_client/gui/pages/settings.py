@@ -40,6 +40,19 @@ def locked_note(widget: QWidget, locked: bool) -> QWidget:
     return box
 
 
+def align_labels(forms: list[QFormLayout]) -> None:
+    """One label column width across several forms, so the fields line up."""
+    labels = [
+        form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+        for form in forms for row in range(form.rowCount())
+        if form.itemAt(row, QFormLayout.ItemRole.LabelRole) is not None
+    ]
+    width = max((label.sizeHint().width() for label in labels if label is not None), default=0)
+    for label in labels:
+        if label is not None:
+            label.setMinimumWidth(width)
+
+
 class SettingsPage(QWidget):
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +67,8 @@ class SettingsPage(QWidget):
         for box in (self.platform_box, self.delivery_box, self.app_box, self.key_box):
             layout.addWidget(box)
         layout.addStretch(1)
+        for box in (self.platform_box, self.delivery_box, self.app_box, self.key_box):
+            box.setMaximumWidth(900)
         self.fields: dict[str, QLineEdit] = {}
         self.language = QComboBox()
         self.language.addItem("Deutsch", "de")
@@ -110,8 +125,18 @@ class SettingsPage(QWidget):
         program.addRow("", locked_note(self.close_to_tray, cfg.is_locked("close_to_tray")))
         key = QFormLayout(self.key_box)
         key.addRow(self.tr("Fingerprint:"), self.fingerprint)
-        key.addRow("", self.backup_button)
+        key.addRow("", self._left(self.backup_button))
+        align_labels([platform, delivery, program, key])
         self.show_config(cfg)
+
+    @staticmethod
+    def _left(widget: QWidget) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(widget)
+        row.addStretch(1)
+        return box
 
     def _with_browse(self, edit: QLineEdit) -> QWidget:
         box = QWidget()

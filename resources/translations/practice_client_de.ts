@@ -1,0 +1,1208 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="de" sourcelanguage="en">
+<context>
+    <name>AssignDialog</name>
+    <message>
+        <source>Assign file</source>
+        <translation>Datei zuordnen</translation>
+    </message>
+    <message>
+        <source>Which patient is the file “%1” for?</source>
+        <translation>Für welche Patientin / welchen Patienten ist die Datei „%1“?</translation>
+    </message>
+    <message>
+        <source>Patients with an accepted request</source>
+        <translation>Patienten mit angenommener Anfrage</translation>
+    </message>
+    <message>
+        <source>Patient</source>
+        <translation>Patient/in</translation>
+    </message>
+    <message>
+        <source>Born</source>
+        <translation>Geboren</translation>
+    </message>
+    <message>
+        <source>Patient no.</source>
+        <translation>Patientennr.</translation>
+    </message>
+    <message>
+        <source>Documents</source>
+        <translation>Unterlagen</translation>
+    </message>
+    <message>
+        <source>Period</source>
+        <translation>Zeitraum</translation>
+    </message>
+    <message>
+        <source>No patient has an accepted request. Accept the request first.</source>
+        <translation>Keine Patientin / kein Patient hat eine angenommene Anfrage. Bitte zuerst die Anfrage annehmen.</translation>
+    </message>
+    <message>
+        <source>Assign</source>
+        <translation>Zuordnen</translation>
+    </message>
+</context>
+<context>
+    <name>AuditEvents</name>
+    <message>
+        <source>Setup completed</source>
+        <translation>Einrichtung abgeschlossen</translation>
+    </message>
+    <message>
+        <source>Practice key created</source>
+        <translation>Praxisschlüssel erzeugt</translation>
+    </message>
+    <message>
+        <source>Practice key exported</source>
+        <translation>Praxisschlüssel exportiert</translation>
+    </message>
+    <message>
+        <source>Practice key registered</source>
+        <translation>Praxisschlüssel registriert</translation>
+    </message>
+    <message>
+        <source>Patient data imported</source>
+        <translation>Patientendaten importiert</translation>
+    </message>
+    <message>
+        <source>Trust certificate pinned</source>
+        <translation>Vertrauenszertifikat angeheftet</translation>
+    </message>
+    <message>
+        <source>Trust certificate re-pinned</source>
+        <translation>Vertrauenszertifikat neu angeheftet</translation>
+    </message>
+    <message>
+        <source>Trust certificate removed</source>
+        <translation>Vertrauenszertifikat entfernt</translation>
+    </message>
+    <message>
+        <source>Message received</source>
+        <translation>Nachricht empfangen</translation>
+    </message>
+    <message>
+        <source>Request checked</source>
+        <translation>Anfrage geprüft</translation>
+    </message>
+    <message>
+        <source>Request accepted</source>
+        <translation>Anfrage angenommen</translation>
+    </message>
+    <message>
+        <source>Request declined</source>
+        <translation>Anfrage abgelehnt</translation>
+    </message>
+    <message>
+        <source>Decision sent to the platform</source>
+        <translation>Entscheidung an die Plattform gemeldet</translation>
+    </message>
+    <message>
+        <source>Document detected</source>
+        <translation>Dokument erkannt</translation>
+    </message>
+    <message>
+        <source>Document assigned</source>
+        <translation>Dokument zugeordnet</translation>
+    </message>
+    <message>
+        <source>Document unassigned</source>
+        <translation>Dokument nicht zugeordnet</translation>
+    </message>
+    <message>
+        <source>Document signed and encrypted</source>
+        <translation>Dokument signiert und verschlüsselt</translation>
+    </message>
+    <message>
+        <source>Upload started</source>
+        <translation>Hochladen begonnen</translation>
+    </message>
+    <message>
+        <source>Document delivered</source>
+        <translation>Dokument zugestellt</translation>
+    </message>
+    <message>
+        <source>Delivery failed</source>
+        <translation>Versand fehlgeschlagen</translation>
+    </message>
+</context>
+<context>
+    <name>AuditPage</name>
+    <message>
+        <source>Verification of the audit log</source>
+        <translation>Prüfung des Protokolls</translation>
+    </message>
+    <message>
+        <source>&amp;Verify again</source>
+        <translation>Erneut &amp;prüfen</translation>
+    </message>
+    <message>
+        <source>Filter: id, fingerprint, patient no. …</source>
+        <translation>Filter: ID, Fingerabdruck, Patientennr. …</translation>
+    </message>
+    <message>
+        <source>Filter entries</source>
+        <translation>Einträge filtern</translation>
+    </message>
+    <message>
+        <source>Event type</source>
+        <translation>Ereignisart</translation>
+    </message>
+    <message>
+        <source>&amp;Search:</source>
+        <translation>&amp;Suche:</translation>
+    </message>
+    <message>
+        <source>Audit log entries</source>
+        <translation>Protokolleinträge</translation>
+    </message>
+    <message>
+        <source>No.</source>
+        <translation>Nr.</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>Zeit</translation>
+    </message>
+    <message>
+        <source>Event</source>
+        <translation>Ereignis</translation>
+    </message>
+    <message>
+        <source>Details</source>
+        <translation>Details</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Chain intact&lt;/b&gt; – all %1 entries verified; none was changed or removed.</source>
+        <translation>&lt;b&gt;Kette unversehrt&lt;/b&gt; – alle %1 Einträge geprüft; keiner wurde verändert oder entfernt.</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Chain broken&lt;/b&gt; – the log was altered: %1</source>
+        <translation>&lt;b&gt;Kette unterbrochen&lt;/b&gt; – das Protokoll wurde verändert: %1</translation>
+    </message>
+    <message>
+        <source>All events</source>
+        <translation>Alle Ereignisse</translation>
+    </message>
+</context>
+<context>
+    <name>BackupDialog</name>
+    <message>
+        <source>Back up the practice key</source>
+        <translation>Praxisschlüssel sichern</translation>
+    </message>
+    <message>
+        <source>Store the backup file on a USB stick in the practice safe and write the passphrase down separately. Without the key, documents can no longer be signed as your practice.</source>
+        <translation>Speichern Sie die Sicherungsdatei auf einem USB-Stick im Praxistresor und notieren Sie die Passphrase getrennt davon. Ohne den Schlüssel können Dokumente nicht mehr im Namen Ihrer Praxis signiert werden.</translation>
+    </message>
+    <message>
+        <source>Backup file</source>
+        <translation>Sicherungsdatei</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>Durchsuchen…</translation>
+    </message>
+    <message>
+        <source>Passphrase</source>
+        <translation>Passphrase</translation>
+    </message>
+    <message>
+        <source>Repeat passphrase</source>
+        <translation>Passphrase wiederholen</translation>
+    </message>
+    <message>
+        <source>&amp;Generate a recovery code</source>
+        <translation>Wiederherstellungs&amp;code erzeugen</translation>
+    </message>
+    <message>
+        <source>&amp;File:</source>
+        <translation>&amp;Datei:</translation>
+    </message>
+    <message>
+        <source>&amp;Passphrase:</source>
+        <translation>&amp;Passphrase:</translation>
+    </message>
+    <message>
+        <source>&amp;Repeat:</source>
+        <translation>&amp;Wiederholen:</translation>
+    </message>
+    <message>
+        <source>Write backup</source>
+        <translation>Sicherung schreiben</translation>
+    </message>
+    <message>
+        <source>Write this code down and keep it apart from the file: &lt;b&gt;%1&lt;/b&gt;</source>
+        <translation>Notieren Sie diesen Code und bewahren Sie ihn getrennt von der Datei auf: &lt;b&gt;%1&lt;/b&gt;</translation>
+    </message>
+    <message>
+        <source>The passphrase needs at least %1 characters.</source>
+        <translation>Die Passphrase braucht mindestens %1 Zeichen.</translation>
+    </message>
+    <message>
+        <source>The two passphrases differ.</source>
+        <translation>Die beiden Passphrasen stimmen nicht überein.</translation>
+    </message>
+    <message>
+        <source>Writing the backup…</source>
+        <translation>Sicherung wird geschrieben…</translation>
+    </message>
+    <message>
+        <source>Backup written to %1.</source>
+        <translation>Sicherung gespeichert unter %1.</translation>
+    </message>
+</context>
+<context>
+    <name>DeliveriesPage</name>
+    <message>
+        <source>Documents</source>
+        <translation>Unterlagen</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>Status</translation>
+    </message>
+    <message>
+        <source>File</source>
+        <translation>Datei</translation>
+    </message>
+    <message>
+        <source>Patient</source>
+        <translation>Patient/in</translation>
+    </message>
+    <message>
+        <source>Born</source>
+        <translation>Geboren</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>Größe</translation>
+    </message>
+    <message>
+        <source>Progress</source>
+        <translation>Fortschritt</translation>
+    </message>
+    <message>
+        <source>Details</source>
+        <translation>Details</translation>
+    </message>
+    <message>
+        <source>&amp;Retry</source>
+        <translation>&amp;Erneut senden</translation>
+    </message>
+    <message>
+        <source>Retry the selected delivery</source>
+        <translation>Ausgewählten Versand erneut versuchen</translation>
+    </message>
+    <message>
+        <source>A&amp;ssign to a request…</source>
+        <translation>&amp;Zuordnen…</translation>
+    </message>
+    <message>
+        <source>Assign the selected file to a request</source>
+        <translation>Ausgewählte Datei einer Anfrage zuordnen</translation>
+    </message>
+    <message>
+        <source>Progress of %1</source>
+        <translation>Fortschritt von %1</translation>
+    </message>
+    <message>
+        <source>%1 document(s) need your attention, %2 on the way.</source>
+        <translation>%1 Dokument(e) brauchen Ihre Aufmerksamkeit, %2 unterwegs.</translation>
+    </message>
+    <message>
+        <source>Nothing needs your attention; %1 document(s) on the way.</source>
+        <translation>Nichts zu tun; %1 Dokument(e) unterwegs.</translation>
+    </message>
+    <message>
+        <source>unknown error</source>
+        <translation>unbekannter Fehler</translation>
+    </message>
+    <message>
+        <source>No matching request found: assign it to a patient.</source>
+        <translation>Keine passende Anfrage gefunden: bitte einer Patientin / einem Patienten zuordnen.</translation>
+    </message>
+    <message>
+        <source>Delivered on %1</source>
+        <translation>Zugestellt am %1</translation>
+    </message>
+</context>
+<context>
+    <name>FingerprintDialog</name>
+    <message>
+        <source>Compare fingerprint</source>
+        <translation>Fingerabdruck vergleichen</translation>
+    </message>
+    <message>
+        <source>Read the fingerprint aloud, group by group. The patient compares it with the fingerprint shown in their app. Pin the key only if every group matches.</source>
+        <translation>Lesen Sie den Fingerabdruck Gruppe für Gruppe vor. Die Patientin / der Patient vergleicht ihn mit dem Fingerabdruck in der App. Heften Sie den Schlüssel nur an, wenn jede Gruppe übereinstimmt.</translation>
+    </message>
+    <message>
+        <source>Group %1: %2</source>
+        <translation>Gruppe %1: %2</translation>
+    </message>
+    <message>
+        <source>Name:</source>
+        <translation>Name:</translation>
+    </message>
+    <message>
+        <source>Born:</source>
+        <translation>Geboren:</translation>
+    </message>
+    <message>
+        <source>Phone (verified by the platform):</source>
+        <translation>Telefon (von der Plattform bestätigt):</translation>
+    </message>
+    <message>
+        <source>Patient in the practice software</source>
+        <translation>Patient/in in der Praxissoftware</translation>
+    </message>
+    <message>
+        <source>– choose the patient –</source>
+        <translation>– Patient/in auswählen –</translation>
+    </message>
+    <message>
+        <source>%1, born %2, no. %3</source>
+        <translation>%1, geb. %2, Nr. %3</translation>
+    </message>
+    <message>
+        <source>&amp;Patient:</source>
+        <translation>&amp;Patient/in:</translation>
+    </message>
+    <message>
+        <source>⚠ This key is already pinned for patient no. %1.</source>
+        <translation>⚠ Dieser Schlüssel ist bereits für Patientennr. %1 angeheftet.</translation>
+    </message>
+    <message>
+        <source>I have compared all groups with the patient and they &amp;match</source>
+        <translation>Ich habe alle Gruppen mit der Patientin / dem Patienten verglichen, sie &amp;stimmen überein</translation>
+    </message>
+    <message>
+        <source>Re-pin key</source>
+        <translation>Schlüssel neu anheften</translation>
+    </message>
+    <message>
+        <source>Pin key</source>
+        <translation>Schlüssel anheften</translation>
+    </message>
+</context>
+<context>
+    <name>FinishPage</name>
+    <message>
+        <source>Practice key</source>
+        <translation>Praxisschlüssel</translation>
+    </message>
+    <message>
+        <source>Setup status</source>
+        <translation>Stand der Einrichtung</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Important:&lt;/b&gt; make a backup of the practice key now and keep it in a safe place. Without it, a new PC cannot sign documents as your practice.</source>
+        <translation>&lt;b&gt;Wichtig:&lt;/b&gt; Legen Sie jetzt eine Sicherung des Praxisschlüssels an und verwahren Sie sie sicher. Ohne sie kann ein neuer PC keine Dokumente im Namen Ihrer Praxis signieren.</translation>
+    </message>
+    <message>
+        <source>&amp;Back up key now…</source>
+        <translation>Schlüssel jetzt &amp;sichern…</translation>
+    </message>
+    <message>
+        <source>&amp;Test connection</source>
+        <translation>Verbindung &amp;testen</translation>
+    </message>
+    <message>
+        <source>Connection test result</source>
+        <translation>Ergebnis des Verbindungstests</translation>
+    </message>
+    <message>
+        <source>Setting up and creating the practice key… this can take a moment.</source>
+        <translation>Einrichtung läuft, der Praxisschlüssel wird erzeugt… das kann einen Moment dauern.</translation>
+    </message>
+    <message>
+        <source>created</source>
+        <translation>erzeugt</translation>
+    </message>
+    <message>
+        <source>kept</source>
+        <translation>beibehalten</translation>
+    </message>
+    <message>
+        <source>✔ Setup complete. Practice key %1.</source>
+        <translation>✔ Einrichtung abgeschlossen. Praxisschlüssel %1.</translation>
+    </message>
+    <message>
+        <source>Fingerprint: %1</source>
+        <translation>Fingerabdruck: %1</translation>
+    </message>
+    <message>
+        <source>✖ Setup failed: %1
+Go back, correct it, and try again.</source>
+        <translation>✖ Einrichtung fehlgeschlagen: %1
+Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation>Verbindung wird aufgebaut…</translation>
+    </message>
+    <message>
+        <source>✔ Connected to %1</source>
+        <translation>✔ Verbunden mit %1</translation>
+    </message>
+    <message>
+        <source>✖ No connection: %1</source>
+        <translation>✖ Keine Verbindung: %1</translation>
+    </message>
+</context>
+<context>
+    <name>FolderPage</name>
+    <message>
+        <source>Practice software</source>
+        <translation>Praxissoftware</translation>
+    </message>
+    <message>
+        <source>Your practice software exports documents into this folder; the client picks them up from there.</source>
+        <translation>Ihre Praxissoftware legt Dokumente in diesem Ordner ab; der Client holt sie dort ab.</translation>
+    </message>
+    <message>
+        <source>Export folder</source>
+        <translation>Exportordner</translation>
+    </message>
+    <message>
+        <source>Practice name</source>
+        <translation>Praxisname</translation>
+    </message>
+    <message>
+        <source>Set up without connecting (register the key later)</source>
+        <translation>Ohne Verbindung einrichten (Schlüssel später registrieren)</translation>
+    </message>
+    <message>
+        <source>&amp;Export folder:</source>
+        <translation>&amp;Exportordner:</translation>
+    </message>
+    <message>
+        <source>Practice &amp;name:</source>
+        <translation>Praxis&amp;name:</translation>
+    </message>
+</context>
+<context>
+    <name>Labels</name>
+    <message>
+        <source>Verified</source>
+        <translation>Geprüft</translation>
+    </message>
+    <message>
+        <source>Needs review</source>
+        <translation>Prüfung nötig</translation>
+    </message>
+    <message>
+        <source>Rejected</source>
+        <translation>Zurückgewiesen</translation>
+    </message>
+    <message>
+        <source>Open</source>
+        <translation>Offen</translation>
+    </message>
+    <message>
+        <source>Accepted</source>
+        <translation>Angenommen</translation>
+    </message>
+    <message>
+        <source>Declined</source>
+        <translation>Abgelehnt</translation>
+    </message>
+    <message>
+        <source>Blocked</source>
+        <translation>Gesperrt</translation>
+    </message>
+    <message>
+        <source>OK</source>
+        <translation>In Ordnung</translation>
+    </message>
+    <message>
+        <source>Check</source>
+        <translation>Prüfen</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>Fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>Sender (e-mail signature)</source>
+        <translation>Absender (E-Mail-Signatur)</translation>
+    </message>
+    <message>
+        <source>Format</source>
+        <translation>Format</translation>
+    </message>
+    <message>
+        <source>Patient&apos;s signed consent</source>
+        <translation>Signierte Einwilligung</translation>
+    </message>
+    <message>
+        <source>Phone number</source>
+        <translation>Telefonnummer</translation>
+    </message>
+    <message>
+        <source>Addressed to this practice</source>
+        <translation>An diese Praxis gerichtet</translation>
+    </message>
+    <message>
+        <source>Validity period</source>
+        <translation>Gültigkeit</translation>
+    </message>
+    <message>
+        <source>Not seen before</source>
+        <translation>Erstmalig eingegangen</translation>
+    </message>
+    <message>
+        <source>Detected</source>
+        <translation>Erkannt</translation>
+    </message>
+    <message>
+        <source>Unassigned</source>
+        <translation>Nicht zugeordnet</translation>
+    </message>
+    <message>
+        <source>Waiting</source>
+        <translation>Wartet</translation>
+    </message>
+    <message>
+        <source>Encrypted</source>
+        <translation>Verschlüsselt</translation>
+    </message>
+    <message>
+        <source>Uploading</source>
+        <translation>Wird hochgeladen</translation>
+    </message>
+    <message>
+        <source>Delivered</source>
+        <translation>Zugestellt</translation>
+    </message>
+    <message>
+        <source>Encrypting</source>
+        <translation>Wird verschlüsselt</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Practice Client</source>
+        <translation>Practice Client</translation>
+    </message>
+    <message>
+        <source>Navigation</source>
+        <translation>Navigation</translation>
+    </message>
+    <message>
+        <source>Requests</source>
+        <translation>Anfragen</translation>
+    </message>
+    <message>
+        <source>Deliveries</source>
+        <translation>Versand</translation>
+    </message>
+    <message>
+        <source>Patients</source>
+        <translation>Patienten</translation>
+    </message>
+    <message>
+        <source>Audit log</source>
+        <translation>Protokoll</translation>
+    </message>
+    <message>
+        <source>Settings</source>
+        <translation>Einstellungen</translation>
+    </message>
+    <message>
+        <source>Working</source>
+        <translation>Wird bearbeitet</translation>
+    </message>
+    <message>
+        <source>%1 file(s) added to the outbox.</source>
+        <translation>%1 Datei(en) in den Postausgang gelegt.</translation>
+    </message>
+    <message>
+        <source>Error message</source>
+        <translation>Fehlermeldung</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>Schließen</translation>
+    </message>
+    <message>
+        <source>Close the error message</source>
+        <translation>Fehlermeldung schließen</translation>
+    </message>
+    <message>
+        <source>Request accepted.</source>
+        <translation>Anfrage angenommen.</translation>
+    </message>
+    <message>
+        <source>Request declined.</source>
+        <translation>Anfrage abgelehnt.</translation>
+    </message>
+    <message>
+        <source>⚠ %1 item(s) need your attention</source>
+        <translation>⚠ %1 Vorgang/Vorgänge brauchen Ihre Aufmerksamkeit</translation>
+    </message>
+    <message>
+        <source>✔ Nothing to do</source>
+        <translation>✔ Nichts zu tun</translation>
+    </message>
+    <message>
+        <source>● Connected to the platform</source>
+        <translation>● Mit der Plattform verbunden</translation>
+    </message>
+    <message>
+        <source>○ Offline</source>
+        <translation>○ Keine Verbindung</translation>
+    </message>
+    <message>
+        <source>Still running</source>
+        <translation>Läuft weiter</translation>
+    </message>
+    <message>
+        <source>Practice Client keeps working in the background.</source>
+        <translation>Practice Client arbeitet im Hintergrund weiter.</translation>
+    </message>
+</context>
+<context>
+    <name>PatientsPage</name>
+    <message>
+        <source>Patients</source>
+        <translation>Patienten</translation>
+    </message>
+    <message>
+        <source>Trust certificate</source>
+        <translation>Vertrauenszertifikat</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>Name</translation>
+    </message>
+    <message>
+        <source>Born</source>
+        <translation>Geboren</translation>
+    </message>
+    <message>
+        <source>Patient no.</source>
+        <translation>Patientennr.</translation>
+    </message>
+    <message>
+        <source>Phone</source>
+        <translation>Telefon</translation>
+    </message>
+    <message>
+        <source>Fingerprint</source>
+        <translation>Fingerabdruck</translation>
+    </message>
+    <message>
+        <source>Pinned</source>
+        <translation>Angeheftet</translation>
+    </message>
+    <message>
+        <source>&amp;Import trust certificate…</source>
+        <translation>Vertrauenszertifikat &amp;importieren…</translation>
+    </message>
+    <message>
+        <source>Import &amp;PMS data…</source>
+        <translation>&amp;Patientendaten importieren…</translation>
+    </message>
+    <message>
+        <source>&amp;Re-pin…</source>
+        <translation>&amp;Neu anheften…</translation>
+    </message>
+    <message>
+        <source>Re&amp;move…</source>
+        <translation>&amp;Entfernen…</translation>
+    </message>
+    <message>
+        <source>Tip: drop a trust certificate (*.trust.asc) onto this page.</source>
+        <translation>Tipp: Ziehen Sie ein Vertrauenszertifikat (*.trust.asc) auf diese Seite.</translation>
+    </message>
+    <message>
+        <source>None</source>
+        <translation>Keines</translation>
+    </message>
+    <message>
+        <source>%1 patient(s), %2 with a pinned trust certificate.</source>
+        <translation>%1 Patient(en), davon %2 mit angeheftetem Vertrauenszertifikat.</translation>
+    </message>
+    <message>
+        <source>Import trust certificate</source>
+        <translation>Vertrauenszertifikat importieren</translation>
+    </message>
+    <message>
+        <source>Trust certificates (*.asc);;All files (*)</source>
+        <translation>Vertrauenszertifikate (*.asc);;Alle Dateien (*)</translation>
+    </message>
+    <message>
+        <source>New trust certificate for %1</source>
+        <translation>Neues Vertrauenszertifikat für %1</translation>
+    </message>
+    <message>
+        <source>Remove trust certificate</source>
+        <translation>Vertrauenszertifikat entfernen</translation>
+    </message>
+    <message>
+        <source>Remove the pinned key of %1 (born %2)? Documents can no longer be sent to this patient until a new trust certificate is pinned.</source>
+        <translation>Den angehefteten Schlüssel von %1 (geb. %2) entfernen? Bis ein neues Vertrauenszertifikat angeheftet ist, können dieser Person keine Dokumente mehr gesendet werden.</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>Entfernen</translation>
+    </message>
+    <message>
+        <source>Import patient data</source>
+        <translation>Patientendaten importieren</translation>
+    </message>
+    <message>
+        <source>GDT or CSV (*.gdt *.GDT *.csv);;All files (*)</source>
+        <translation>GDT oder CSV (*.gdt *.GDT *.csv);;Alle Dateien (*)</translation>
+    </message>
+</context>
+<context>
+    <name>PlatformPage</name>
+    <message>
+        <source>Platform</source>
+        <translation>Plattform</translation>
+    </message>
+    <message>
+        <source>These details come from your platform contract (letter or admin portal).</source>
+        <translation>Diese Angaben stehen in Ihren Vertragsunterlagen der Plattform (Brief oder Verwaltungsportal).</translation>
+    </message>
+    <message>
+        <source>Server address</source>
+        <translation>Serveradresse</translation>
+    </message>
+    <message>
+        <source>Practice ID</source>
+        <translation>Praxis-ID</translation>
+    </message>
+    <message>
+        <source>Platform domain</source>
+        <translation>Plattform-Domain</translation>
+    </message>
+    <message>
+        <source>Access token</source>
+        <translation>Zugangstoken</translation>
+    </message>
+    <message>
+        <source>Platform identity key file</source>
+        <translation>Datei mit dem Identitätsschlüssel der Plattform</translation>
+    </message>
+    <message>
+        <source>Extra CA file</source>
+        <translation>Zusätzliche CA-Datei</translation>
+    </message>
+    <message>
+        <source>&amp;Server:</source>
+        <translation>&amp;Server:</translation>
+    </message>
+    <message>
+        <source>&amp;Practice ID:</source>
+        <translation>&amp;Praxis-ID:</translation>
+    </message>
+    <message>
+        <source>Platform &amp;domain:</source>
+        <translation>Plattform-&amp;Domain:</translation>
+    </message>
+    <message>
+        <source>Access &amp;token:</source>
+        <translation>Zugangs&amp;token:</translation>
+    </message>
+    <message>
+        <source>&amp;Identity key:</source>
+        <translation>&amp;Identitätsschlüssel:</translation>
+    </message>
+    <message>
+        <source>Platform identity key</source>
+        <translation>Identitätsschlüssel der Plattform</translation>
+    </message>
+    <message>
+        <source>Extra &amp;CA (optional):</source>
+        <translation>Zusätzliche &amp;CA (optional):</translation>
+    </message>
+    <message>
+        <source>CA certificate</source>
+        <translation>CA-Zertifikat</translation>
+    </message>
+</context>
+<context>
+    <name>ReasonDialog</name>
+    <message>
+        <source>&amp;Reason:</source>
+        <translation>&amp;Begründung:</translation>
+    </message>
+    <message>
+        <source>Reason</source>
+        <translation>Begründung</translation>
+    </message>
+</context>
+<context>
+    <name>RequestDetail</name>
+    <message>
+        <source>Born:</source>
+        <translation>Geboren:</translation>
+    </message>
+    <message>
+        <source>Documents:</source>
+        <translation>Unterlagen:</translation>
+    </message>
+    <message>
+        <source>Period:</source>
+        <translation>Zeitraum:</translation>
+    </message>
+    <message>
+        <source>Received:</source>
+        <translation>Eingegangen:</translation>
+    </message>
+    <message>
+        <source>Status:</source>
+        <translation>Status:</translation>
+    </message>
+    <message>
+        <source>Verification</source>
+        <translation>Prüfung</translation>
+    </message>
+    <message>
+        <source>Consent signed by the patient</source>
+        <translation>Von der Patientin / dem Patienten signierte Einwilligung</translation>
+    </message>
+    <message>
+        <source>Consent text</source>
+        <translation>Text der Einwilligung</translation>
+    </message>
+    <message>
+        <source>&amp;Accept</source>
+        <translation>&amp;Annehmen</translation>
+    </message>
+    <message>
+        <source>&amp;Decline…</source>
+        <translation>A&amp;blehnen…</translation>
+    </message>
+    <message>
+        <source>Add &amp;files…</source>
+        <translation>&amp;Dateien hinzufügen…</translation>
+    </message>
+    <message>
+        <source>Accept request</source>
+        <translation>Anfrage annehmen</translation>
+    </message>
+    <message>
+        <source>Decline request</source>
+        <translation>Anfrage ablehnen</translation>
+    </message>
+    <message>
+        <source>Add files for this request</source>
+        <translation>Dateien für diese Anfrage hinzufügen</translation>
+    </message>
+    <message>
+        <source>You can also drop files here.</source>
+        <translation>Sie können Dateien auch hierher ziehen.</translation>
+    </message>
+    <message>
+        <source>(unknown patient)</source>
+        <translation>(unbekannt)</translation>
+    </message>
+    <message>
+        <source>All checks passed.</source>
+        <translation>Alle Prüfungen bestanden.</translation>
+    </message>
+    <message>
+        <source>Some checks need your attention before you decide.</source>
+        <translation>Einige Prüfungen brauchen Ihre Aufmerksamkeit, bevor Sie entscheiden.</translation>
+    </message>
+    <message>
+        <source>This request failed verification and cannot be accepted.</source>
+        <translation>Diese Anfrage hat die Prüfung nicht bestanden und kann nicht angenommen werden.</translation>
+    </message>
+    <message>
+        <source>%1 on %2</source>
+        <translation>%1 am %2</translation>
+    </message>
+    <message>
+        <source>(despite failed checks)</source>
+        <translation>(trotz nicht bestandener Prüfung)</translation>
+    </message>
+    <message>
+        <source>Reason: %1</source>
+        <translation>Begründung: %1</translation>
+    </message>
+    <message>
+        <source>(no consent text)</source>
+        <translation>(kein Einwilligungstext)</translation>
+    </message>
+    <message>
+        <source>&amp;Accept anyway…</source>
+        <translation>Trotzdem &amp;annehmen…</translation>
+    </message>
+    <message>
+        <source>Accept despite failed checks</source>
+        <translation>Trotz nicht bestandener Prüfung annehmen</translation>
+    </message>
+    <message>
+        <source>This request did not pass every check. Accept it only if you have confirmed with the patient in person or by phone that the request is genuine.</source>
+        <translation>Diese Anfrage hat nicht alle Prüfungen bestanden. Nehmen Sie sie nur an, wenn Sie persönlich oder telefonisch mit der Patientin / dem Patienten geklärt haben, dass die Anfrage echt ist.</translation>
+    </message>
+    <message>
+        <source>Accept anyway</source>
+        <translation>Trotzdem annehmen</translation>
+    </message>
+    <message>
+        <source>I have checked this request myself</source>
+        <translation>Ich habe diese Anfrage selbst geprüft</translation>
+    </message>
+    <message>
+        <source>The patient is told that the request was declined, with your reason.</source>
+        <translation>Die Patientin / der Patient erfährt, dass die Anfrage abgelehnt wurde, mit Ihrer Begründung.</translation>
+    </message>
+    <message>
+        <source>Decline</source>
+        <translation>Ablehnen</translation>
+    </message>
+    <message>
+        <source>Add files for %1</source>
+        <translation>Dateien für %1 hinzufügen</translation>
+    </message>
+</context>
+<context>
+    <name>RequestsPage</name>
+    <message>
+        <source>Requests</source>
+        <translation>Anfragen</translation>
+    </message>
+    <message>
+        <source>Check</source>
+        <translation>Prüfung</translation>
+    </message>
+    <message>
+        <source>Patient</source>
+        <translation>Patient/in</translation>
+    </message>
+    <message>
+        <source>Born</source>
+        <translation>Geboren</translation>
+    </message>
+    <message>
+        <source>Documents</source>
+        <translation>Unterlagen</translation>
+    </message>
+    <message>
+        <source>Period</source>
+        <translation>Zeitraum</translation>
+    </message>
+    <message>
+        <source>Received</source>
+        <translation>Eingang</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>Status</translation>
+    </message>
+    <message>
+        <source>%1 request(s) waiting for a decision</source>
+        <translation>%1 Anfrage(n) warten auf eine Entscheidung</translation>
+    </message>
+    <message>
+        <source>No request is waiting for a decision.</source>
+        <translation>Keine Anfrage wartet auf eine Entscheidung.</translation>
+    </message>
+    <message>
+        <source>(unknown)</source>
+        <translation>(unbekannt)</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsPage</name>
+    <message>
+        <source>🔒 set by the administrator</source>
+        <translation>🔒 vom Administrator festgelegt</translation>
+    </message>
+    <message>
+        <source>Platform</source>
+        <translation>Plattform</translation>
+    </message>
+    <message>
+        <source>Delivery</source>
+        <translation>Versand</translation>
+    </message>
+    <message>
+        <source>Program</source>
+        <translation>Programm</translation>
+    </message>
+    <message>
+        <source>Practice key</source>
+        <translation>Praxisschlüssel</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>Sprache</translation>
+    </message>
+    <message>
+        <source>Move to the “processed” folder</source>
+        <translation>In den Ordner „processed“ verschieben</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>Löschen</translation>
+    </message>
+    <message>
+        <source>After delivery</source>
+        <translation>Nach dem Versand</translation>
+    </message>
+    <message>
+        <source>Keep running in the notification area when the window is closed</source>
+        <translation>Beim Schließen des Fensters im Infobereich weiterlaufen</translation>
+    </message>
+    <message>
+        <source>Fingerprint of the practice key</source>
+        <translation>Fingerabdruck des Praxisschlüssels</translation>
+    </message>
+    <message>
+        <source>&amp;Save</source>
+        <translation>&amp;Speichern</translation>
+    </message>
+    <message>
+        <source>&amp;Test connection</source>
+        <translation>Verbindung &amp;testen</translation>
+    </message>
+    <message>
+        <source>&amp;Back up key…</source>
+        <translation>Schlüssel &amp;sichern…</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>Ergebnis</translation>
+    </message>
+    <message>
+        <source>Settings saved.</source>
+        <translation>Einstellungen gespeichert.</translation>
+    </message>
+    <message>
+        <source>Server:</source>
+        <translation>Server:</translation>
+    </message>
+    <message>
+        <source>Practice ID:</source>
+        <translation>Praxis-ID:</translation>
+    </message>
+    <message>
+        <source>Platform domain:</source>
+        <translation>Plattform-Domain:</translation>
+    </message>
+    <message>
+        <source>Export folder:</source>
+        <translation>Exportordner:</translation>
+    </message>
+    <message>
+        <source>File name pattern:</source>
+        <translation>Dateinamen-Muster:</translation>
+    </message>
+    <message>
+        <source>After delivery:</source>
+        <translation>Nach dem Versand:</translation>
+    </message>
+    <message>
+        <source>Language:</source>
+        <translation>Sprache:</translation>
+    </message>
+    <message>
+        <source>Fingerprint:</source>
+        <translation>Fingerabdruck:</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>Durchsuchen…</translation>
+    </message>
+    <message>
+        <source>Choose the export folder</source>
+        <translation>Exportordner auswählen</translation>
+    </message>
+    <message>
+        <source>Export folder</source>
+        <translation>Exportordner</translation>
+    </message>
+    <message>
+        <source>(not set up yet)</source>
+        <translation>(noch nicht eingerichtet)</translation>
+    </message>
+    <message>
+        <source>Nothing changed.</source>
+        <translation>Nichts geändert.</translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation>Verbindung wird aufgebaut…</translation>
+    </message>
+    <message>
+        <source>✔ Connected to %1</source>
+        <translation>✔ Verbunden mit %1</translation>
+    </message>
+    <message>
+        <source>✖ No connection: %1</source>
+        <translation>✖ Keine Verbindung: %1</translation>
+    </message>
+</context>
+<context>
+    <name>SetupWizard</name>
+    <message>
+        <source>Browse…</source>
+        <translation>Durchsuchen…</translation>
+    </message>
+    <message>
+        <source>Set up Practice Client</source>
+        <translation>Practice Client einrichten</translation>
+    </message>
+    <message>
+        <source>Welcome</source>
+        <translation>Willkommen</translation>
+    </message>
+    <message>
+        <source>This assistant connects the practice to the patient platform. You need the platform address, your practice ID, the access token and the platform&apos;s identity key file. At the end the practice key is created; please make a backup of it.</source>
+        <translation>Dieser Assistent verbindet die Praxis mit der Patientenplattform. Sie brauchen die Adresse der Plattform, Ihre Praxis-ID, das Zugangstoken und die Datei mit dem Identitätsschlüssel der Plattform. Zum Schluss wird der Praxisschlüssel erzeugt; bitte legen Sie davon eine Sicherung an.</translation>
+    </message>
+</context>
+<context>
+    <name>Tray</name>
+    <message>
+        <source>Open Practice Client</source>
+        <translation>Practice Client öffnen</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>Beenden</translation>
+    </message>
+    <message>
+        <source>Connected</source>
+        <translation>Verbunden</translation>
+    </message>
+    <message>
+        <source>Offline</source>
+        <translation>Keine Verbindung</translation>
+    </message>
+    <message>
+        <source>Needs attention</source>
+        <translation>Braucht Aufmerksamkeit</translation>
+    </message>
+    <message>
+        <source>Practice Client – %1</source>
+        <translation>Practice Client – %1</translation>
+    </message>
+    <message>
+        <source>New request</source>
+        <translation>Neue Anfrage</translation>
+    </message>
+    <message>
+        <source>%1 new request(s) are waiting for a decision.</source>
+        <translation>%1 neue Anfrage(n) warten auf eine Entscheidung.</translation>
+    </message>
+    <message>
+        <source>Delivery problem</source>
+        <translation>Problem beim Versand</translation>
+    </message>
+    <message>
+        <source>A delivery failed.</source>
+        <translation>Ein Versand ist fehlgeschlagen.</translation>
+    </message>
+</context>
+</TS>
