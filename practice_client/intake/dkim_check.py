@@ -61,6 +61,7 @@ class DkimOutcome:
 
 def dns_resolver(dns_server: str = "", timeout: float = DNS_TIMEOUT_SECONDS) -> DnsFunc:
     """A dkimpy ``dnsfunc`` over dnspython: the system resolver, or HOST:PORT when given."""
+    limit = timeout
     if dns_server:
         host, _, port = dns_server.rpartition(":")
         resolver = dns.resolver.Resolver(configure=False)
@@ -69,9 +70,11 @@ def dns_resolver(dns_server: str = "", timeout: float = DNS_TIMEOUT_SECONDS) -> 
     else:
         resolver = dns.resolver.Resolver()
 
-    def lookup(name: bytes, timeout: float = timeout) -> bytes | None:
+    def lookup(name: bytes, timeout: float | None = None) -> bytes | None:
+        """dkimpy passes its own timeout; the configured one is the upper bound."""
+        lifetime = limit if timeout is None else min(limit, float(timeout))
         try:
-            answer = resolver.resolve(name.decode("ascii"), "TXT", lifetime=timeout, search=False)
+            answer = resolver.resolve(name.decode("ascii"), "TXT", lifetime=lifetime, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, UnicodeDecodeError, dns.name.LabelTooLong):
             return None
         except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:

@@ -40,6 +40,7 @@ class FolderSource:
         self.inbox = inbox
         self.directory = Path(directory or ctx.config.eml_dir)
         self._wake = threading.Event()
+        self.watching = threading.Event()  # set once events are observed and the first scan is done
 
     def poll_once(self) -> int:
         """Take every complete ``.eml`` file once; returns the number of new requests."""
@@ -100,9 +101,11 @@ class FolderSource:
             while not stop.is_set():
                 with contextlib.suppress(OSError):
                     self.poll_once()
+                self.watching.set()
                 wake.wait(rescan_seconds)
                 wake.clear()
         finally:
+            self.watching.clear()
             observer.stop()
             observer.join(timeout=5)
 

@@ -34,6 +34,9 @@ DOCUMENT_TYPES = ("Arztbrief", "Befund", "Laborwerte", "Bildgebung", "Medikation
 _TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FINGERPRINT_RE = re.compile(r"^[0-9A-Fa-f]{40}$")
+_ARMORED_SIGNATURE_RE = re.compile(
+    rb"\A\s*-----BEGIN PGP SIGNATURE-----\r?\n[\x20-\x7e\r\n\t]*?\r?\n-----END PGP SIGNATURE-----\s*\Z"
+)
 _PHONE_LINE_RE = re.compile(r"^[ \t]*Telefon(?:nummer)?[ \t]*:[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
 
 _TOP_KEYS = frozenset(
@@ -143,6 +146,11 @@ def _parse_structure(msg: EmailMessage) -> ParsedMessage:
         )
     request_json = _payload(json_part, MAX_JSON_BYTES, "request.json")
     signature = _payload(sig_part, MAX_SIGNATURE_BYTES, "request.json.sig")
+    if not _ARMORED_SIGNATURE_RE.match(signature):
+        raise _bad(
+            "Die Signatur der Einwilligung ist keine gültige OpenPGP-Signatur.",
+            "The consent signature is not a well-formed OpenPGP signature.",
+        )
     text_bytes = _payload(text_part, MAX_TEXT_BYTES, "text")
     charset = text_part.get_content_charset() or "us-ascii"
     try:

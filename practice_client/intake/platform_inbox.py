@@ -8,12 +8,14 @@ reported through the same client (:meth:`PlatformInboxSource.flush_decisions`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from practice_client.intake.decisions import flush_decisions
 
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.core.platform import PlatformClient
     from practice_client.intake.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -23,16 +25,24 @@ MAX_PAGES = 50  # per poll: a misbehaving server cannot keep the client busy for
 
 
 class PlatformInboxSource:
-    def __init__(self, ctx: Context, inbox: Inbox) -> None:
+    def __init__(
+        self, ctx: Context, inbox: Inbox, client_factory: Callable[[], PlatformClient] | None = None
+    ) -> None:
         self.ctx = ctx
         self.inbox = inbox
+        self._client_factory = client_factory
 
-    def poll_once(self) -> int:
+    def _client(self) -> PlatformClient:
+        if self._client_factory is not None:
+            return self._client_factory()
         from practice_client.core.platform import PlatformClient
 
+        return PlatformClient.from_context(self.ctx)
+
+    def poll_once(self) -> int:
         store = self.ctx.store
         recorded = 0
-        with PlatformClient.from_context(self.ctx) as client:
+        with self._client() as client:
             for _ in range(MAX_PAGES):
                 cursor = store.get_meta(CURSOR_KEY)
                 messages, new_cursor = client.inbox(cursor)
@@ -45,4 +55,8 @@ class PlatformInboxSource:
         return recorded + self.inbox.process_pending()
 
     def flush_decisions(self, ctx: Context) -> int:
-        return flush_decisions(ctx)
+        """Report queued decisions to the platform (the agent calls this after each poll)."""
+        if not ctx.store.pending_decisions():
+            return 0
+        with self._client() as client:
+            return flush_decisions(ctx, client)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,10 +82,14 @@ def dkim_keys(dns_server: TxtDnsServer) -> Keys:
 def parties() -> Iterator[Parties]:
     require(shutil.which("gpg") is not None, "gpg")
     root = short_tmpdir("pci")
-    authority = IdentityAuthority.create(root / "ident")
-    erika = SimulatedPatient.create(root / "erika", "Erika Mustermann", "1964-08-12", "+491711234567")
-    maxp = SimulatedPatient.create(root / "max", "Max Muster", "1970-01-02", "+491609876543")
-    stranger = SimulatedPatient.create(root / "str", "Eve Fremd", "1980-05-05", "+491511111111")
+    with ThreadPoolExecutor(4) as pool:  # gpg key generation mostly waits: do it side by side
+        authority_f = pool.submit(IdentityAuthority.create, root / "ident")
+        erika_f = pool.submit(SimulatedPatient.create, root / "erika", "Erika Mustermann", "1964-08-12",
+                              "+491711234567")
+        max_f = pool.submit(SimulatedPatient.create, root / "max", "Max Muster", "1970-01-02", "+491609876543")
+        stranger_f = pool.submit(SimulatedPatient.create, root / "str", "Eve Fremd", "1980-05-05",
+                                 "+491511111111")
+        authority, erika, maxp, stranger = (f.result() for f in (authority_f, erika_f, max_f, stranger_f))
     yield Parties(
         Party(erika, "1001", erika.trust_certificate(authority)),
         Party(maxp, "1002", maxp.trust_certificate(authority)),

@@ -173,11 +173,16 @@ def test_garbage_signature_is_a_failed_check_not_a_crash(world: World) -> None:
     from practice_client.testbed.mail import build_message
 
     request = world.request()
-    for signature in (b"not a signature", b"-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n"):
+    cases = {
+        b"not a signature": "format",
+        b"-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n": "consent_signature",
+    }
+    for signature, failing in cases.items():
         unsigned = build_message(request, signature, sender=f"Plattform <anfragen@{PLATFORM}>",
                                  recipient="praxis@example.org")
         result = world.verify(dkim_sign(unsigned, world.keys.rsa))
-        assert check_of(result, "consent_signature").status is CheckStatus.FAIL
+        assert result.verdict is Verdict.REJECTED
+        assert check_of(result, failing).status is CheckStatus.FAIL
 
 
 # -- phone -----------------------------------------------------------------------------------
