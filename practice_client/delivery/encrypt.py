@@ -22,6 +22,7 @@ import re
 import shutil
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -185,7 +186,10 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     recipients = [patient_fpr, practice_fpr]
 
     ciphertext = spool / CIPHERTEXT
-    partial = spool / f".{CIPHERTEXT}.tmp"
+    # A unique name per attempt: a gpg orphaned by a killed run may still be writing its own.
+    partial = spool / f".{CIPHERTEXT}.{uuid.uuid4().hex}.tmp"
+    for stale in spool.glob(f".{CIPHERTEXT}.*.tmp"):
+        stale.unlink(missing_ok=True)
     _require_space(spool, doc.size)
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:

@@ -62,7 +62,7 @@ def _keyring_ok() -> None:
     require(shutil.which("gpg") is not None, "gpg")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world() -> Iterator[World]:
     _keyring_ok()
     root = short_tmpdir("pdw")
