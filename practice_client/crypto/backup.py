@@ -132,7 +132,8 @@ def restore_backup(ctx: Context, path: Path, passphrase: str) -> str:
         raise StateError(
             f"{ctx.home.gnupg}: this installation already has another practice key {current}"
         )
-    ctx.gpg.import_secret(bundle["secret_key"], bundle["passphrase"])
+    if not ctx.gpg.has_secret_key(fingerprint):  # restoring twice is not an error
+        ctx.gpg.import_secret(bundle["secret_key"], bundle["passphrase"])
     ctx.secrets.set(PRACTICE_KEY_PASSPHRASE, bundle["passphrase"])
     ctx.update_config(practice_key_fingerprint=fingerprint)
     ctx.store.record("key.restored", fingerprint=fingerprint)
