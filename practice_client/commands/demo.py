@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from practice_client.commands import not_yet
+
+def _run(args: argparse.Namespace) -> int:
+    if args.headless:
+        from practice_client.demo import run_headless
+
+        return run_headless(lambda line: print(line, flush=True))
+    try:
+        from practice_client.gui.demo import run_gui_demo  # type: ignore[import-not-found]
+    except ImportError:
+        from practice_client.core.errors import NotAvailable
+
+        raise NotAvailable("the GUI demo is not available in this build: use --headless") from None
+    return int(run_gui_demo())
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("demo", help="end-to-end demo on the embedded local platform")
     p.add_argument("--headless", action="store_true", help="no GUI: print each step and exit")
-    p.set_defaults(func=not_yet)
+    p.set_defaults(func=_run)

@@ -8,7 +8,6 @@ in-process (``start()`` / ``stop()`` and an event callback, see
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -137,8 +136,9 @@ class Agent:
                 count = source.poll_once()
                 if count:
                     self._on_event(Event("new_requests", count=int(count)))
-                with contextlib.suppress(AttributeError):
-                    source.flush_decisions(self.ctx)
+                flush = getattr(source, "flush_decisions", None)
+                if flush is not None:
+                    flush(self.ctx)
             except PracticeClientError as exc:
                 log.info("intake source %s: %s", type(source).__name__, exc)
                 self._on_event(Event("failure", message=str(exc)))

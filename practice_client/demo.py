@@ -1,0 +1,280 @@
+"""The end-to-end demo: a local platform, a simulated patient and this client.
+
+Everything runs on loopback in a temporary folder: the testbed platform (HTTPS),
+a DNS server publishing the platform's DKIM key, the platform's identity
+authority, a patient with a trust certificate, and a client home set up exactly
+as a practice would set it up. The steps are methods of :class:`Demo`, so the
+headless demo (:func:`run_headless`) prints them and the GUI demo can run the
+same scenario with the main window instead (``say`` receives each line).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from practice_client.core.errors import PracticeClientError
+from practice_client.core.models import Document, DocumentState, RequestRecord, Verdict
+from practice_client.core.paths import Home
+from practice_client.crypto.gpg import group_fingerprint, short_temp_root
+
+if TYPE_CHECKING:
+    from practice_client.context import Context
+    from practice_client.delivery.agent import Agent
+    from practice_client.testbed.dns import TxtDnsServer
+    from practice_client.testbed.identity import IdentityAuthority
+    from practice_client.testbed.patient import SimulatedPatient
+    from practice_client.testbed.platform import TestbedPlatform
+
+Say = Callable[[str], None]
+
+PLATFORM_DOMAIN = "plattform.example"
+PRACTICE_ID = "praxis-demo"
+
+
+@dataclass(frozen=True)
+class DemoPatient:
+    number: str = "1001"
+    name: str = "Erika Mustermann"
+    birth_date: str = "1964-08-12"
+    phone: str = "+491711234567"
+
+
+STATUS_MARK = {"pass": "✓", "warn": "!", "fail": "✗"}
+
+
+class Demo:
+    """One demo world. Call the steps in order; :meth:`close` cleans up (also on errors)."""
+
+    def __init__(self, say: Say = print, root: Path | None = None) -> None:
+        self.say = say
+        self.root = root or Path(tempfile.mkdtemp(prefix="pcdemo", dir=short_temp_root()))
+        self.owns_root = root is None
+        self.patient_data = DemoPatient()
+        self.platform: TestbedPlatform | None = None
+        self.dns: TxtDnsServer | None = None
+        self.authority: IdentityAuthority | None = None
+        self.patient: SimulatedPatient | None = None
+        self.ctx: Context | None = None
+        self.agent: Agent | None = None
+        self._dkim = None
+
+    # -- the world -------------------------------------------------------------------------
+
+    def start_platform(self) -> None:
+        from practice_client.testbed.dns import TxtDnsServer
+        from practice_client.testbed.identity import IdentityAuthority
+        from practice_client.testbed.mail import DkimKey
+        from practice_client.testbed.platform import TestbedPlatform
+
+        self.platform = TestbedPlatform(self.root / "platform").start()
+        self.say(f"1. Plattform gestartet / platform started: {self.platform.url} (HTTPS, eigene CA / own CA)")
+        self._dkim = DkimKey.generate(PLATFORM_DOMAIN, "demo", "ed25519-sha256")
+        self.dns = TxtDnsServer({self._dkim.record_name: self._dkim.txt}).start()
+        self.say(f"2. DNS für DKIM / DNS for DKIM: {self.dns.address} ({self._dkim.record_name})")
+        self.authority = IdentityAuthority.create(self.root / "ident")
+        (self.root / "ident.asc").write_text(self.authority.public_key(), encoding="ascii")
+        self.say("3. Identitätsprüfung der Plattform bereit / platform identity authority ready: "
+                 f"{group_fingerprint(self.authority.fingerprint)}")
+
+    def create_patient(self) -> None:
+        from practice_client.testbed.patient import SimulatedPatient
+
+        p = self.patient_data
+        self.patient = SimulatedPatient.create(self.root / "patient", p.name, p.birth_date, p.phone)
+        self.say(f"4. Patientin in der App / patient in the app: {p.name}, Schlüssel / key "
+                 f"{group_fingerprint(self.patient.fingerprint)}")
+
+    def setup_client(self) -> Context:
+        from practice_client.context import Context
+        from practice_client.provision import SetupParams, provision
+
+        assert self.platform is not None and self.dns is not None
+        self.ctx = Context(home=Home(self.root / "client"))
+        result = provision(self.ctx, SetupParams(
+            server_url=self.platform.url, practice_id=PRACTICE_ID, platform_domain=PLATFORM_DOMAIN,
+            ident_key_file=self.root / "ident.asc", dns_server=self.dns.address,
+            ca_file=self.platform.ca_file, export_dir=self.root / "export", token=self.platform.token,
+        ))
+        self.ctx.update_config(stable_seconds=0.3, poll_seconds=2.0)
+        self.say("5. Praxis-Client eingerichtet / practice client set up: Praxisschlüssel / practice key "
+                 f"{group_fingerprint(result.practice_key_fingerprint)}, bei der Plattform registriert / "
+                 "registered with the platform")
+        return self.ctx
+
+    def import_master_data(self) -> None:
+        from practice_client.core.patients import read_master_data
+
+        assert self.ctx is not None
+        p = self.patient_data
+        csv = self.root / "stammdaten.csv"
+        csv.write_text(f"patient_number,name,birth_date,phone\n{p.number},{p.name},{p.birth_date},{p.phone}\n",
+                       encoding="utf-8")
+        master = read_master_data(csv)
+        self.ctx.store.upsert_patients(master.patients, master.source)
+        self.say(f"6. PVS-Stammdaten importiert / PMS master data imported: {len(master.patients)} Patient(in)")
+
+    def import_trust_certificate(self) -> None:
+        from practice_client.crypto.trust import find_patient, pin_certificate, verify_certificate
+
+        assert self.ctx is not None and self.patient is not None and self.authority is not None
+        path = self.root / "erika.trust.asc"
+        path.write_text(self.patient.trust_certificate(self.authority), encoding="utf-8")
+        cert = verify_certificate(self.ctx, path)
+        patient = find_patient(self.ctx, cert, self.patient_data.number, path)
+        pin_certificate(self.ctx, cert, patient, replace=False)
+        self.say("7. Vertrauenszertifikat geprüft und gepinnt / trust certificate verified and pinned: "
+                 f"{group_fingerprint(cert.fingerprint)} -> Patient {patient.patient_number}")
+
+    # -- the request -------------------------------------------------------------------------
+
+    def patient_sends_request(self) -> None:
+        from practice_client.testbed.mail import platform_request
+
+        assert self.patient is not None and self.platform is not None and self._dkim is not None
+        p = self.patient_data
+        raw = platform_request(
+            self.patient.sign, self._dkim, practice_id=PRACTICE_ID, name=p.name,
+            birth_date=p.birth_date, phone=p.phone, fingerprint=self.patient.fingerprint,
+        )
+        (self.platform.data_dir / "inbox" / "0001.eml").write_bytes(raw)
+        self.say("8. Patientin sendet eine Anfrage (von ihr signiert, von der Plattform per DKIM signiert) / "
+                 "the patient sends a request (signed by her, DKIM-signed by the platform)")
+
+    def fetch_and_verify(self) -> RequestRecord:
+        from practice_client.intake.inbox import configured_sources
+
+        assert self.ctx is not None
+        received = sum(source.poll_once() for source in configured_sources(self.ctx))
+        records = self.ctx.store.list_requests()
+        if not records:
+            raise PracticeClientError("demo: no request arrived")
+        record = records[0]
+        self.say(f"9. Anfrage abgeholt und geprüft / request fetched and verified ({received} neu / new): "
+                 f"{record.request_id}")
+        for check in record.checks:
+            self.say(f"   {STATUS_MARK.get(str(check.status), '?')} {check.name}: {check.detail_de} / "
+                     f"{check.detail_en}")
+        if record.verdict is not Verdict.VERIFIED:
+            raise PracticeClientError(f"demo: the request was not verified ({record.verdict})")
+        return record
+
+    def accept(self, request_id: str) -> None:
+        from practice_client.intake.decisions import accept
+
+        assert self.ctx is not None
+        accept(self.ctx, request_id)
+        self.say("10. Anfrage angenommen / request accepted: Exportordner / export folder "
+                 f"{Path(self.ctx.config.export_dir) / request_id}")
+
+    # -- delivery --------------------------------------------------------------------------------
+
+    def start_agent(self) -> Agent:
+        from practice_client.delivery.agent import Agent
+
+        assert self.ctx is not None
+        self.agent = Agent(self.ctx)
+        self.agent.start()
+        self.say("11. Agent läuft: Ordnerüberwachung und Upload / agent running: folder watch and upload")
+        return self.agent
+
+    def drop_document(self) -> tuple[Path, bytes]:
+        assert self.ctx is not None
+        data = ("Arztbrief für Erika Mustermann\n" * 2000).encode("utf-8") + os.urandom(4096)
+        path = Path(self.ctx.config.export_dir) / f"{self.patient_data.number}_Arztbrief.pdf"
+        tmp = path.with_name(path.name + ".part")  # as a careful PMS writes: temp name, then rename
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        self.say(f"12. Das PVS legt eine Datei in den Exportordner / the PMS drops a file: {path.name} "
+                 f"({len(data)} Bytes)")
+        return path, data
+
+    def wait_delivered(self, timeout: float = 120.0) -> Document:
+        assert self.ctx is not None
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while time.monotonic() < deadline:
+            docs = self.ctx.store.list_documents()
+            done = [d for d in docs if d.state in (DocumentState.DELIVERED, DocumentState.FAILED,
+                                                   DocumentState.UNASSIGNED)]
+            if done:
+                doc = done[0]
+                if doc.state is not DocumentState.DELIVERED:
+                    raise PracticeClientError(f"demo: the document is {doc.state}: {doc.error}")
+                self.say(f"13. Zugestellt / delivered: Dokument / document {doc.document_id}, "
+                         f"zugeordnet per / matched by {doc.match_method}, "
+                         f"SHA-256 {doc.ciphertext_sha256}")
+                return doc
+            pause.wait(0.1)
+        raise PracticeClientError("demo: the document was not delivered in time")
+
+    def patient_opens(self, doc: Document, original: bytes) -> bool:
+        from practice_client.core.platform import PlatformClient
+
+        assert self.ctx is not None and self.platform is not None and self.patient is not None
+        practice_key = self.ctx.gpg.export_public(self.ctx.config.practice_key_fingerprint)
+        with PlatformClient(self.platform.url, self.platform.token, ca_file=self.platform.ca_file) as app:
+            ciphertext = app.download(doc.document_id)
+            manifest_ct = app.download(doc.document_id, "manifest")
+        self.say(f"14. Die App der Patientin lädt herunter / the patient's app downloads: {len(ciphertext)} "
+                 "Bytes, für den Server undurchsichtig / opaque to the server")
+        plaintext, name, signed = self.patient.decrypt(ciphertext, None, practice_key)
+        manifest, _, manifest_signed = self.patient.decrypt(manifest_ct, None, practice_key)
+        identical = plaintext == original
+        self.say(f"15. Entschlüsselt / decrypted: {name}, Signatur der Praxis / practice signature "
+                 f"{'gültig / valid' if signed and manifest_signed else 'UNGÜLTIG / INVALID'}, "
+                 f"Inhalt / content {'identisch / identical' if identical else 'VERSCHIEDEN / DIFFERENT'}")
+        leaked = any(name.encode() in p.read_bytes() for p in (self.platform.data_dir / "documents").iterdir())
+        self.say(f"16. Dateiname auf dem Server sichtbar / file name visible on the server: "
+                 f"{'JA / YES' if leaked else 'nein / no'}")
+        return identical and signed and manifest_signed and not leaked and bool(manifest)
+
+    def close(self) -> None:
+        if self.agent is not None:
+            self.agent.stop()
+        if self.ctx is not None:
+            self.ctx.close()
+        for party in (self.patient, self.authority):
+            if party is not None:
+                party.close()
+        if self.dns is not None:
+            self.dns.stop()
+        if self.platform is not None:
+            self.platform.stop()
+        if self.owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def prepare(demo: Demo) -> RequestRecord:
+    """Steps 1-10: the world, the client set up, a verified and accepted request."""
+    demo.start_platform()
+    demo.create_patient()
+    demo.setup_client()
+    demo.import_master_data()
+    demo.import_trust_certificate()
+    demo.patient_sends_request()
+    record = demo.fetch_and_verify()
+    demo.accept(record.request_id)
+    return record
+
+
+def run_headless(say: Say = print) -> int:
+    """The whole scenario, printed step by step; 0 when the patient got identical bytes."""
+    demo = Demo(say)
+    try:
+        prepare(demo)
+        demo.start_agent()
+        _, original = demo.drop_document()
+        doc = demo.wait_delivered()
+        ok = demo.patient_opens(doc, original)
+    finally:
+        demo.close()
+    say("Demo erfolgreich / demo succeeded" if ok else "Demo FEHLGESCHLAGEN / demo FAILED")
+    return 0 if ok else 1
