@@ -53,6 +53,7 @@ class RequestDetail(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)  # drops land on the viewport, which hands them to us
         body = QWidget()
         self.setWidget(body)
         layout = QVBoxLayout(body)

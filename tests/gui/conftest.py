@@ -1,0 +1,50 @@
+"""GUI fixtures: the real widgets over a real, set-up client home (gpg, keyring, the
+testbed platform over HTTPS), driven with pytest-qt. The platform, identity authority
+and simulated patients are the delivery tests' session world, reused here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from practice_client.context import Context
+from practice_client.gui.app import application
+from practice_client.gui.controller import Controller
+from practice_client.gui.main_window import MainWindow
+from practice_client.gui.tray import Tray
+from tests.delivery.conftest import World, client, world  # noqa: F401 - fixtures shared with delivery
+
+__all__ = ["World", "client", "world"]
+
+
+@pytest.fixture(scope="session")
+def gui_app(qapp: QApplication) -> QApplication:
+    """pytest-qt's application, set up like the real one (German, Fusion, style sheet)."""
+    return application("de")
+
+
+@pytest.fixture
+def controller(gui_app: QApplication, client: Context) -> Iterator[Controller]:  # noqa: F811
+    ctl = Controller(client)
+    yield ctl
+    ctl.shutdown()
+
+
+@pytest.fixture
+def window(qtbot, controller: Controller) -> MainWindow:  # type: ignore[no-untyped-def]
+    """The main window, shown, with its first snapshot loaded."""
+    tray = Tray(controller)
+    win = MainWindow(controller, tray)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    refresh(qtbot, controller)
+    return win
+
+
+def refresh(qtbot, controller: Controller) -> None:  # type: ignore[no-untyped-def]
+    """Reload the window's data and wait for it."""
+    with qtbot.waitSignal(controller.snapshotLoaded, timeout=30000):
+        controller.refresh()

@@ -1,0 +1,151 @@
+"""Anfragen through the real widgets: accept, override with reason, decline, drop files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from practice_client.context import Context
+from practice_client.core.models import Patient, RequestStatus
+from practice_client.gui.main_window import MainWindow
+from tests.gui.conftest import refresh
+from tests.gui.state import add_request, check, good_checks
+
+ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
+
+
+def new_request(ctx: Context, kind: str, status: RequestStatus = RequestStatus.OPEN) -> str:
+    checks = good_checks()
+    if kind == "review":
+        checks = [check("phone", "warn", "Telefonnummer weicht ab", "Phone differs") if c.name == "phone" else c
+                  for c in checks]
+    elif kind == "rejected":
+        checks = [check("dkim", "fail", "Nicht von der Plattform signiert", "Not signed") if c.name == "dkim" else c
+                  for c in checks]
+        status = RequestStatus.REJECTED
+    return add_request(ctx.store, ERIKA, checks, status, datetime.now(UTC), ["Arztbrief"], None)
+
+
+def show(qtbot, window: MainWindow, request_id: str):  # type: ignore[no-untyped-def]
+    refresh(qtbot, window.controller)
+    page = window.pages["requests"]
+    window.show_page("requests")
+    page.select(request_id)
+    assert page.detail.view is not None and page.detail.view.request_id == request_id
+    return page.detail
+
+
+def test_accept_verified_request(qtbot, window: MainWindow, client: Context) -> None:
+    rid = new_request(client, "verified")
+    detail = show(qtbot, window, rid)
+    assert detail.accept_button.isEnabled() and not detail.files_button.isEnabled()
+    with qtbot.waitSignal(window.controller.requestDecided, timeout=30000) as decided:
+        qtbot.mouseClick(detail.accept_button, Qt.MouseButton.LeftButton)
+    assert decided.args == [rid, "accepted"]
+    record = client.store.get_request(rid)
+    assert record is not None and record.status is RequestStatus.ACCEPTED and not record.override
+    # the pane follows the store: files can now be added, deciding again is not offered
+    qtbot.waitUntil(lambda: detail.files_button.isEnabled(), timeout=10000)
+    assert not detail.accept_button.isEnabled()
+
+
+def test_unverified_request_needs_override_with_reason(qtbot, window: MainWindow, client: Context) -> None:
+    rid = new_request(client, "review")
+    detail = show(qtbot, window, rid)
+    qtbot.mouseClick(detail.accept_button, Qt.MouseButton.LeftButton)
+    dialog = detail.dialog
+    assert dialog is not None and dialog.isVisible()
+    assert not dialog.ok.isEnabled()
+    qtbot.keyClicks(dialog.reason, "Telefonisch mit der Patientin geklaert")
+    assert not dialog.ok.isEnabled(), "a reason alone is not enough: staff must confirm they checked"
+    dialog.confirm.setChecked(True)
+    assert dialog.ok.isEnabled()
+    with qtbot.waitSignal(window.controller.requestDecided, timeout=30000):
+        qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    record = client.store.get_request(rid)
+    assert record is not None and record.status is RequestStatus.ACCEPTED
+    assert record.override and record.decision_reason == "Telefonisch mit der Patientin geklaert"
+
+
+def test_cancelled_override_changes_nothing(qtbot, window: MainWindow, client: Context) -> None:
+    rid = new_request(client, "review")
+    detail = show(qtbot, window, rid)
+    qtbot.mouseClick(detail.accept_button, Qt.MouseButton.LeftButton)
+    detail.dialog.reject()
+    record = client.store.get_request(rid)
+    assert record is not None and record.status is RequestStatus.OPEN
+
+
+def test_rejected_request_can_never_be_accepted(qtbot, window: MainWindow, client: Context) -> None:
+    rid = new_request(client, "rejected")
+    detail = show(qtbot, window, rid)
+    assert not detail.accept_button.isEnabled() and not detail.decline_button.isEnabled()
+    # even bypassing the disabled button, the domain refuses and the GUI reports it
+    with qtbot.waitSignal(window.controller.failed, timeout=30000) as failed:
+        window.controller.accept(rid, override=True, reason="trotzdem")
+    assert failed.args[0] == "accept" and rid in failed.args[1]
+    qtbot.waitUntil(window.message_bar.isVisible, timeout=5000)
+    record = client.store.get_request(rid)
+    assert record is not None and record.status is RequestStatus.REJECTED
+
+
+def test_decline_needs_a_reason(qtbot, window: MainWindow, client: Context) -> None:
+    rid = new_request(client, "verified")
+    detail = show(qtbot, window, rid)
+    qtbot.mouseClick(detail.decline_button, Qt.MouseButton.LeftButton)
+    dialog = detail.dialog
+    assert dialog is not None and not dialog.ok.isEnabled()
+    qtbot.keyClicks(dialog.reason, "   ")
+    assert not dialog.ok.isEnabled(), "whitespace is not a reason"
+    dialog.reason.clear()
+    qtbot.keyClicks(dialog.reason, "Unterlagen liegen der Praxis nicht vor")
+    with qtbot.waitSignal(window.controller.requestDecided, timeout=30000) as decided:
+        qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert decided.args == [rid, "declined"]
+    record = client.store.get_request(rid)
+    assert record is not None and record.status is RequestStatus.DECLINED
+    assert record.decision_reason == "Unterlagen liegen der Praxis nicht vor"
+
+
+def drag_and_drop(target, paths: list[Path]) -> tuple[bool, bool]:  # type: ignore[no-untyped-def]
+    """A real drag-enter + drop of local files on ``target``; returns (enter, drop) accepted."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, enter)
+    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    if enter.isAccepted():
+        QApplication.sendEvent(target, drop)
+    return enter.isAccepted(), drop.isAccepted()
+
+
+def test_drop_files_onto_accepted_request(qtbot, window: MainWindow, client: Context, tmp_path: Path) -> None:
+    rid = new_request(client, "verified", RequestStatus.ACCEPTED)
+    letter = tmp_path / "1001_Arztbrief.pdf"
+    letter.write_bytes(b"%PDF-1.4 Arztbrief\n" * 100)
+    detail = show(qtbot, window, rid)
+    with qtbot.waitSignal(window.controller.filesAdded, timeout=30000) as added:
+        entered, dropped = drag_and_drop(detail.viewport(), [letter])
+    assert entered and dropped and added.args == [rid, 1]
+    docs = [d for d in client.store.list_documents() if d.request_id == rid]
+    assert len(docs) == 1 and docs[0].original_name == "1001_Arztbrief.pdf" and docs[0].size == 1900
+
+
+def test_drop_refused_on_open_request_and_for_folders(
+    qtbot, window: MainWindow, client: Context, tmp_path: Path
+) -> None:
+    rid = new_request(client, "verified")  # open: not accepted yet
+    letter = tmp_path / "brief.pdf"
+    letter.write_bytes(b"x")
+    detail = show(qtbot, window, rid)
+    assert drag_and_drop(detail.viewport(), [letter]) == (False, False)
+    accepted = new_request(client, "verified", RequestStatus.ACCEPTED)
+    detail = show(qtbot, window, accepted)
+    assert drag_and_drop(detail.viewport(), [tmp_path]) == (True, False), "a folder is not a document"
+    assert client.store.list_documents() == []
