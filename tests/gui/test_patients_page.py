@@ -1,0 +1,91 @@
+"""Patienten through the real widgets: import a trust certificate (drop + fingerprint
+dialog), refuse a forged one, remove a pin only after confirmation."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QMessageBox
+
+from practice_client.context import Context
+from practice_client.core.models import Patient
+from practice_client.gui.formatting import fingerprint_groups
+from practice_client.gui.main_window import MainWindow
+from practice_client.testbed.identity import IdentityAuthority
+from tests.conftest import short_tmpdir
+from tests.delivery.conftest import World, pin_patient
+from tests.gui.conftest import refresh
+from tests.gui.test_requests_page import drag_and_drop
+
+ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
+
+
+def patients_page(qtbot, window: MainWindow):  # type: ignore[no-untyped-def]
+    refresh(qtbot, window.controller)
+    window.show_page("patients")
+    return window.pages["patients"]
+
+
+def test_import_certificate_by_drop_compare_and_pin(
+    qtbot, window: MainWindow, client: Context, world: World, tmp_path: Path
+) -> None:
+    client.store.upsert_patients([ERIKA], "test")
+    patient = world.patients["1001"]
+    cert = tmp_path / "erika.trust.asc"
+    cert.write_text(patient.trust_certificate(world.authority), encoding="ascii")
+    page = patients_page(qtbot, window)
+    with qtbot.waitSignal(window.controller.certificateInspected, timeout=30000):
+        entered, dropped = drag_and_drop(page, [cert])
+    assert entered and dropped
+    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=5000)
+    dialog = page.dialog
+    shown = [w.text() for w in dialog.findChildren(QLabel) if len(w.text()) == 4 and w.text().isalnum()]
+    assert shown == fingerprint_groups(patient.fingerprint), "the fingerprint is read in groups of four"
+    assert dialog.patient_number() == "1001", "the one PMS patient with this name and birth date is proposed"
+    assert not dialog.ok.isEnabled(), "pinning needs the confirmed comparison"
+    dialog.confirm.setChecked(True)
+    with qtbot.waitSignal(window.controller.certificatePinned, timeout=30000) as pinned:
+        qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert pinned.args == [patient.fingerprint]
+    pin = client.store.get_pin(patient.fingerprint)
+    assert pin is not None and pin.patient_number == "1001"
+
+
+def test_forged_certificate_is_refused_before_any_dialog(
+    qtbot, window: MainWindow, client: Context, world: World, tmp_path: Path
+) -> None:
+    client.store.upsert_patients([ERIKA], "test")
+    impostor_dir = short_tmpdir("pci")
+    impostor = IdentityAuthority.create(impostor_dir)
+    try:
+        forged = tmp_path / "forged.trust.asc"
+        forged.write_text(world.patients["1001"].trust_certificate(impostor), encoding="ascii")
+        page = patients_page(qtbot, window)
+        with qtbot.waitSignal(window.controller.failed, timeout=30000) as failed:
+            page.import_certificate(forged)
+        assert failed.args[0] == "inspect_certificate" and "forged.trust.asc" in failed.args[1]
+        assert page.dialog is None
+        assert client.store.list_pins() == []
+    finally:
+        impostor.close()
+        shutil.rmtree(impostor_dir, ignore_errors=True)
+
+
+def test_remove_pin_only_after_confirmation(qtbot, window: MainWindow, client: Context, world: World) -> None:
+    patient = pin_patient(client, world, "1001")
+    page = patients_page(qtbot, window)
+    page.list.setCurrentItem(page.list.topLevelItem(0))
+    assert page.remove_button.isEnabled()
+    qtbot.mouseClick(page.remove_button, Qt.MouseButton.LeftButton)
+    box = page.dialog
+    assert isinstance(box, QMessageBox) and box.isVisible()
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+    assert client.store.get_pin(patient.fingerprint) is not None, "cancel keeps the pin"
+    qtbot.mouseClick(page.remove_button, Qt.MouseButton.LeftButton)
+    box = page.dialog
+    remove = next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.DestructiveRole)
+    with qtbot.waitSignal(window.controller.pinRemoved, timeout=30000):
+        qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)
+    assert client.store.get_pin(patient.fingerprint) is None
