@@ -111,7 +111,8 @@ def parse_csv(data: bytes, source: str | Path) -> list[Patient]:
                 continue
             if len(row) != len(CSV_HEADER):
                 raise InputError(source, f"{where}: expected 4 columns, found {len(row)}")
-            rows.append((where, validate_patient(*row, source=source, where=where)))
+            number, name, birth_date, phone = row
+            rows.append((where, validate_patient(number, name, birth_date, phone, source, where)))
     except csv.Error as exc:
         raise InputError(source, f"line {reader.line_num}: not valid CSV ({exc})") from None
     return _unique(rows, source)
