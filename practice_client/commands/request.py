@@ -55,7 +55,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _record_json(record: RequestRecord) -> dict[str, Any]:
-    patient = record.summary.get("patient") if isinstance(record.summary.get("patient"), dict) else {}
+    found = record.summary.get("patient")
+    patient: dict[str, Any] = found if isinstance(found, dict) else {}
     return {
         "request_id": record.request_id,
         "status": str(record.status),

@@ -199,7 +199,7 @@ def check_dkim(raw: bytes, platform_domain: str, dnsfunc: DnsFunc, now: float) -
                 ),
                 platform_domain, False,
             )
-        if outcome == "dns":
+        if isinstance(outcome, str):
             dns_down = True
         else:
             problems.append(outcome)

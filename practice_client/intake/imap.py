@@ -23,7 +23,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from practice_client.core.errors import NetworkError, NotConfigured
 from practice_client.core.secrets import IMAP_PASSWORD
@@ -98,7 +98,7 @@ class ImapSource:
                 conn.login(self.user, self._password)
                 # imaplib keeps the pre-login list; servers announce MOVE, UIDPLUS... after login
                 caps = self._check(conn.capability(), "CAPABILITY")
-                conn.capabilities = tuple(bytes(caps[-1] or b"").decode("ascii", "replace").upper().split())  # type: ignore[arg-type]
+                conn.capabilities = tuple(_text(caps[-1]).upper().split())
                 self._check(conn.select(_quote(self.folder)), "SELECT")
             except imaplib.IMAP4.error as exc:
                 raise NetworkError(f"IMAP {self.host}: login or folder refused ({_describe(exc)})") from None
@@ -110,11 +110,11 @@ class ImapSource:
                 conn.logout()
 
     @staticmethod
-    def _check(result: tuple[str, list[object]], what: str) -> list[object]:
+    def _check(result: tuple[str, Any], what: str) -> list[Any]:
         typ, data = result
         if typ != "OK":
             raise NetworkError(f"IMAP {what} failed: {typ}")
-        return data
+        return list(data)
 
     # -- polling ------------------------------------------------------------------------
 
@@ -123,14 +123,13 @@ class ImapSource:
         recorded = 0
         with self._session() as conn:
             self._ensure_folder(conn, self.processed_folder)
-            data = self._check(conn.uid("SEARCH", None, "ALL"), "SEARCH")  # type: ignore[arg-type]
-            uids = bytes(data[0] or b"").split() if data else []  # type: ignore[arg-type]
-            for uid in uids:
-                raw = self._fetch(conn, uid.decode())
+            data = self._check(conn.uid("SEARCH", "ALL"), "SEARCH")
+            for uid in _text(data[0] if data else b"").split():
+                raw = self._fetch(conn, uid)
                 if raw is None:
                     continue
                 recorded += self._deliver(raw, "imap")  # durable when this returns
-                self._move(conn, uid.decode())
+                self._move(conn, uid)
         if self._after_store is not None:
             recorded += self._after_store()
         return recorded
@@ -178,7 +177,7 @@ class ImapSource:
             if "IDLE" not in conn.capabilities:
                 (stop or threading.Event()).wait(timeout)
                 return False
-            tag = conn._new_tag()  # type: ignore[attr-defined]  # imaplib < 3.14 has no idle()
+            tag: bytes = conn._new_tag()  # imaplib < 3.14 has no idle()
             conn.send(tag + b" IDLE\r\n")
             if not conn.readline().startswith(b"+"):
                 raise NetworkError("IMAP: the server refused IDLE")
@@ -201,6 +200,13 @@ class ImapSource:
                 if not line or line.startswith(tag):
                     break
             return news
+
+
+def _text(value: object) -> str:
+    """imaplib answers with bytes, str or None depending on the item."""
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return value if isinstance(value, str) else ""
 
 
 def _describe(exc: BaseException) -> str:

@@ -128,7 +128,7 @@ def _parse_structure(msg: EmailMessage) -> ParsedMessage:
         )
     by_type: dict[str, Message] = {}
     for part in parts:
-        if part.is_multipart():
+        if not isinstance(part, Message) or part.is_multipart():
             raise _bad("Die Anfrage enthält verschachtelte Teile.", "The request contains nested parts.")
         by_type.setdefault(part.get_content_type(), part)
     text_part = by_type.get("text/plain")

@@ -160,7 +160,7 @@ def dkim_sign(
     ``sign()`` refuses that, so the header is generated from dkimpy's parts."""
     if "from" not in headers:
         return _sign_without_from(message, key, headers, domain or key.domain) + message
-    signature = dkim.sign(
+    signature: bytes = dkim.sign(
         message, key.selector.encode(), (domain or key.domain).encode(), key.private,
         signature_algorithm=key.algorithm.encode(), include_headers=[h.encode() for h in headers],
         length=length, canonicalize=(b"relaxed", b"relaxed"),
@@ -183,7 +183,8 @@ def _sign_without_from(message: bytes, key: DkimKey, headers: Sequence[str], dom
         private: Any = nacl.signing.SigningKey(key.private, encoder=nacl.encoding.Base64Encoder)
     else:
         private = parse_pem_private_key(key.private)
-    return b"DKIM-Signature: " + signer.gen_header(fields, included, policy, b"DKIM-Signature", private)
+    header: bytes = signer.gen_header(fields, included, policy, b"DKIM-Signature", private)
+    return b"DKIM-Signature: " + header
 
 
 Signer = Callable[[bytes], bytes]
