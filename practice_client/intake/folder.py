@@ -16,6 +16,7 @@ import os
 import stat
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,32 +83,41 @@ class FolderSource:
 
     # -- watching ---------------------------------------------------------------------
 
-    def watch(self, stop: threading.Event, rescan_seconds: float = 30.0) -> None:
-        """Poll on every file event and at least every ``rescan_seconds`` until ``stop``."""
+    def start_watching(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` on every file event in the folder (watchdog); returns a stop function.
+
+        The agent passes its ``poll_now``; the periodic poll stays the safety net."""
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
-        wake = self._wake
-
         class _Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
-                wake.set()
+                wake()
 
         self.directory.mkdir(parents=True, exist_ok=True)
         observer = Observer()
         observer.schedule(_Handler(), str(self.directory), recursive=False)
         observer.start()
+
+        def stop() -> None:
+            observer.stop()
+            observer.join(timeout=5)
+
+        return stop
+
+    def watch(self, stop: threading.Event, rescan_seconds: float = 30.0) -> None:
+        """Poll on every file event and at least every ``rescan_seconds`` until ``stop``."""
+        stop_observer = self.start_watching(self._wake.set)
         try:
             while not stop.is_set():
                 with contextlib.suppress(OSError):
                     self.poll_once()
                 self.watching.set()
-                wake.wait(rescan_seconds)
-                wake.clear()
+                self._wake.wait(rescan_seconds)
+                self._wake.clear()
         finally:
             self.watching.clear()
-            observer.stop()
-            observer.join(timeout=5)
+            stop_observer()
 
     def wake(self) -> None:
         self._wake.set()

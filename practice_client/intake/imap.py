@@ -169,6 +169,25 @@ class ImapSource:
 
     # -- IDLE ---------------------------------------------------------------------------
 
+    def start_watching(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` whenever the server reports new mail (IDLE, in a daemon thread);
+        returns a stop function. The agent passes its ``poll_now``; polling remains the
+        safety net (and the only way with servers without IDLE)."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.is_set():
+                try:
+                    if self.wait_for_mail(IDLE_SECONDS, stop):
+                        wake()
+                except NetworkError as exc:
+                    log.info("IMAP IDLE: %s; reconnecting later", exc)
+                    stop.wait(RECONNECT_SECONDS)
+
+        thread = threading.Thread(target=run, name="imap-idle", daemon=True)
+        thread.start()
+        return stop.set
+
     def wait_for_mail(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """Block until the server reports new mail (IDLE, RFC 2177) or ``timeout`` passes.
 
@@ -200,6 +219,10 @@ class ImapSource:
                 if not line or line.startswith(tag):
                     break
             return news
+
+
+IDLE_SECONDS = 20 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
+RECONNECT_SECONDS = 60.0
 
 
 def _text(value: object) -> str:

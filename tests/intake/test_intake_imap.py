@@ -161,3 +161,17 @@ def test_idle_reports_new_mail(world: World, mailbox: Dovecot) -> None:
     deadline.set()
     assert result == [True]
     assert src.poll_once() >= 1
+
+
+def test_start_watching_wakes_the_agent_on_new_mail(world: World, mailbox: Dovecot) -> None:
+    woken = threading.Event()
+    stop = source(mailbox, inbox_of(world)).start_watching(woken.set)
+    try:
+        raw = world.message()
+        for _ in range(40):  # IDLE may begin after the first append: deliver until woken
+            deliver_mail(mailbox, raw)
+            if woken.wait(0.5):
+                break
+        assert woken.is_set()
+    finally:
+        stop()
