@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: install system-packages demo test bench dist lint screenshots clean
+.PHONY: install system-packages demo test bench dist lint screenshots translations clean
 
 install: system-packages $(VENV)/.installed
 
@@ -43,6 +43,16 @@ ifeq ($(shell uname -s),Darwin)
 else
 	PYTHON=$(PY) installer/windows/build-msi.sh dist/practice-client dist
 endif
+
+# GUI strings: extract into the German .ts (translate new entries, e.g. with pyside6-linguist), compile the .qm
+translations: install
+	$(VENV)/bin/pyside6-lupdate $$(find practice_client/gui -name '*.py' | sort) -ts resources/translations/practice_client_de.ts \
+		-source-language en -target-language de -no-obsolete -locations none
+	$(VENV)/bin/pyside6-lrelease resources/translations/practice_client_de.ts -qm resources/translations/practice_client_de.qm
+
+# README screenshots of every page (German), rendered offscreen from a demo state
+screenshots: install
+	scripts/with-keyring $(PY) -m tests.gui.make_screenshots docs/screenshots
 
 clean:
 	rm -rf build dist .pytest_cache

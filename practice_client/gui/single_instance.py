@@ -33,14 +33,20 @@ class SingleInstance(QObject):
 
     def notify_running(self) -> bool:
         """True when another instance runs (it has been asked to come to the front)."""
-        socket = QLocalSocket()
-        socket.connectToServer(self.name)
-        if not socket.waitForConnected(TIMEOUT_MS):
-            return False
-        socket.write(MESSAGE)
-        socket.waitForBytesWritten(TIMEOUT_MS)
-        socket.disconnectFromServer()
-        return True
+        socket = QLocalSocket(self)
+        try:
+            socket.connectToServer(self.name)
+            if not socket.waitForConnected(TIMEOUT_MS):
+                return False
+            socket.write(MESSAGE)
+            socket.waitForBytesWritten(TIMEOUT_MS)
+            socket.disconnectFromServer()
+            if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
+                socket.waitForDisconnected(TIMEOUT_MS)
+            return True
+        finally:
+            socket.abort()
+            socket.deleteLater()
 
     def listen(self) -> bool:
         """Become the running instance (a stale socket of a crashed one is removed)."""
@@ -49,23 +55,28 @@ class SingleInstance(QObject):
         if not server.listen(self.name):
             QLocalServer.removeServer(self.name)
             if not server.listen(self.name):
+                server.deleteLater()
                 return False
         server.newConnection.connect(self._connection)
         self.server = server
         return True
 
     def _connection(self) -> None:
-        assert self.server is not None
+        if self.server is None:
+            return
         while self.server.hasPendingConnections():
             socket = self.server.nextPendingConnection()
-            socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.readyRead.connect(self._read)
             socket.disconnected.connect(socket.deleteLater)
 
-    def _read(self, socket: QLocalSocket) -> None:
-        if bytes(socket.readAll().data()).startswith(MESSAGE.strip()):
+    def _read(self) -> None:
+        socket = self.sender()
+        if isinstance(socket, QLocalSocket) and bytes(socket.readAll().data()).startswith(MESSAGE.strip()):
             self.activated.emit()
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            self.server = None
+        """Stop listening; connections end with the server (Qt owns and deletes them)."""
+        server, self.server = self.server, None
+        if server is not None:
+            server.close()
+            server.deleteLater()
