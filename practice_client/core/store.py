@@ -363,10 +363,12 @@ class Store:
         return None if row is None else self._cipher.open_bytes("messages.raw", row["raw"])
 
     def request_id_seen(self, request_id: str, other_than_message: str | None = None) -> bool:
-        """Replay check: has any *other* message carried this request id before?"""
+        """Replay check: has any *other* message carried this request id before and passed
+        verification? A forged copy that was rejected must not burn the id of the genuine
+        request (whoever saw the request first could otherwise block it)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM requests WHERE request_id=? AND message_sha256 IS NOT ?",
+                "SELECT 1 FROM requests WHERE request_id=? AND message_sha256 IS NOT ? AND status != 'rejected'",
                 (request_id, other_than_message),
             ).fetchone()
         return row is not None

@@ -93,7 +93,11 @@ class Inbox:
         except FormatProblem:
             return False
         existing = self.ctx.store.get_request(request.request_id)
-        return existing is not None and existing.summary == request.data
+        return (
+            existing is not None
+            and existing.status is not RequestStatus.REJECTED  # a forged copy must not shadow the real one
+            and existing.summary == request.data
+        )
 
 
 def record_for(result: Verification, digest: str, source: str) -> RequestRecord:

@@ -89,6 +89,17 @@ def test_replay_with_a_new_message_is_recorded_as_rejected(world: World) -> None
     assert world.ctx.store.get_request(records[0].request_id).status is RequestStatus.OPEN
 
 
+def test_a_forged_copy_first_does_not_block_the_genuine_request(world: World) -> None:
+    inbox = inbox_of(world)
+    request = world.request()
+    assert inbox.receive(world.message(request, key=world.keys.foreign), "imap") == 1  # someone saw it first
+    assert inbox.receive(world.message(request), "platform") == 1
+    records = world.ctx.store.list_requests()
+    assert sorted(r.status for r in records) == [RequestStatus.OPEN, RequestStatus.REJECTED]
+    genuine = world.ctx.store.get_request(records[0].request_id)
+    assert genuine.status is RequestStatus.OPEN and genuine.verdict is Verdict.VERIFIED
+
+
 def test_malformed_message_is_kept_as_rejected(world: World) -> None:
     inbox = inbox_of(world)
     assert inbox.receive(b"From: someone@example.org\r\n\r\nhello\r\n", "folder") == 1
