@@ -106,6 +106,10 @@ class _Cancelled(Exception):
     """Raised from the request body reader to abort a PATCH mid-body."""
 
 
+class _SourceShrunk(Exception):
+    """The file being sent got shorter than announced: no retry can fix that."""
+
+
 class _Transient(Exception):
     """A failure a retry may cure (connection, timeout, 5xx, upload conflicts)."""
 
@@ -227,9 +231,10 @@ class _FileSlice:
     with a Content-Length and never holds more than one block in memory."""
 
     def __init__(
-        self, handle: IO[bytes], length: int, on_read: Callable[[int], None],
+        self, path: Path, handle: IO[bytes], length: int, on_read: Callable[[int], None],
         cancel: threading.Event | None,
     ) -> None:
+        self._path = path
         self._handle = handle
         self._length = length
         self._left = length
@@ -244,6 +249,8 @@ class _FileSlice:
             raise _Cancelled
         want = self._left if size is None or size < 0 else min(size, self._left)
         data = self._handle.read(want)
+        if want and not data:
+            raise _SourceShrunk(str(self._path))
         self._left -= len(data)
         if data:
             self._on_read(len(data))
@@ -339,6 +346,8 @@ class PlatformClient:
             raise NetworkError(f"{what}: {_describe(_root_cause(exc))}") from None
         except _Cancelled:
             raise UploadCancelled(f"{what}: cancelled") from None
+        except _SourceShrunk as exc:
+            raise InputError(str(exc), "the file got shorter while it was being uploaded") from None
         status = response.status_code
         if status in expect:
             return response
@@ -534,7 +543,7 @@ class PlatformClient:
 
         with path.open("rb") as handle:
             handle.seek(offset)
-            body = _FileSlice(handle, count, on_read, cancel)
+            body = _FileSlice(path, handle, count, on_read, cancel)
             response = self._send(
                 "PATCH", location, expect=(200, 204), transient=(409, 423), data=body,
                 sent_bytes=count, headers={

@@ -28,7 +28,6 @@ import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -428,7 +427,3 @@ class TestbedPlatform:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def client_settings(self) -> dict[str, Any]:
-        """What a client needs to talk to this platform (URL, CA file, token)."""
-        return {"base_url": self.url, "ca_file": self.ca_file, "token": self.token}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from practice_client.core.errors import NetworkError
+from practice_client.core.errors import InputError, NetworkError
 from practice_client.core.platform import PlatformClient, RetryPolicy, Timeouts, UploadCancelled
 from practice_client.testbed.platform import TestbedPlatform
 from tests.fixtures_platform import fast_client
@@ -236,3 +236,16 @@ def test_server_speaks_tus_and_refuses_a_wrong_offset(testbed_platform: TestbedP
     no_tus = requests.head(testbed_platform.url + location, verify=str(testbed_platform.ca_file),
                            headers={"Authorization": f"Bearer {testbed_platform.token}"}, timeout=10)
     assert no_tus.status_code == 412
+
+
+def test_a_file_that_shrinks_mid_upload_fails_at_once_naming_it(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path
+) -> None:
+    def progress(done: int, total: int) -> None:
+        if done >= 1024 * 1024:
+            os.truncate(payload, 1024 * 1024 + 10)
+
+    with pytest.raises(InputError, match="payload.pgp"):
+        client.upload(payload, document_id=DOC, part="document", request_id=REQ, progress=progress)
+    assert testbed_platform.stats.calls("upload.patch") == 1
+    assert not (testbed_platform.data_dir / "documents" / f"{DOC}.pgp").exists()
