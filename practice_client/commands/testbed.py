@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from practice_client.commands import testbed_patient
+from practice_client.commands import testbed_patient, testbed_request
 
 
 def _run_platform(args: argparse.Namespace) -> int:
@@ -52,3 +52,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     plat.add_argument("--port", type=int, default=0)
     plat.set_defaults(func=_run_platform)
     testbed_patient.register(s)
+    testbed_request.register_dns(s)

@@ -14,6 +14,7 @@ import contextlib
 import sys
 from pathlib import Path
 
+from practice_client.commands import testbed_request
 from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import CryptoError, InputError
 from practice_client.core.patients import parse_birth_date
@@ -115,3 +116,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="the practice's public key (practice-client key export)")
     dec.add_argument("--output", required=True, metavar="OUT")
     dec.set_defaults(func=_patient_decrypt)
+    testbed_request.register_patient_request(p)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 from typing import Any
 
 import dkim
@@ -29,6 +30,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dkim.canonicalization import CanonicalizationPolicy
 from dkim.crypto import parse_pem_private_key
+
+from practice_client.core.atomic import atomic_write
+from practice_client.core.errors import InputError
 
 DEFAULT_HEADERS = ("from", "to", "subject", "date", "message-id", "content-type", "mime-version")
 CONSENT_TEXT = (
@@ -72,6 +76,37 @@ class DkimKey:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         return cls(domain, selector, algorithm, pem, f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}")
+
+
+def platform_dkim_key(data_dir: Path, domain: str, selector: str = "testbed") -> DkimKey:
+    """The testbed platform's own DKIM key, kept in ``<data dir>/dkim/<selector>.json``
+    (created on first use, mode 0600) so the DNS server and the mailer agree on it."""
+    path = Path(data_dir) / "dkim" / f"{selector}.json"
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            key = DkimKey(data["domain"], data["selector"], data["algorithm"],
+                          base64.b64decode(data["private"]), data["txt"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InputError(path, "not a testbed DKIM key file") from None
+        if key.domain != domain:
+            raise InputError(path, f"the key belongs to {key.domain}, not {domain}")
+        return key
+    key = DkimKey.generate(domain, selector)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"domain": key.domain, "selector": key.selector, "algorithm": key.algorithm,
+              "private": base64.b64encode(key.private).decode(), "txt": key.txt}
+    atomic_write(path, json.dumps(record, indent=2).encode(), 0o600)
+    return key
+
+
+def published_dkim_records(data_dir: Path) -> dict[str, str]:
+    """Every DKIM TXT record of the keys in ``<data dir>/dkim/`` (for the DNS server)."""
+    records: dict[str, str] = {}
+    for path in sorted((Path(data_dir) / "dkim").glob("*.json")):
+        data = json.loads(path.read_text("utf-8"))
+        records[f"{data['selector']}._domainkey.{data['domain']}"] = data["txt"]
+    return records
 
 
 def request_json(
