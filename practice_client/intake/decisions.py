@@ -139,8 +139,13 @@ def try_flush(ctx: Context) -> str:
     status for the command line. Never raises for an unreachable platform."""
     if not ctx.config.server_url or ctx.config.offline:
         return "Plattform nicht eingerichtet - Entscheidung vorgemerkt / no platform configured: decision queued"
-    try:
-        flush_decisions(ctx)
+    from practice_client.core.platform import PlatformClient, RetryPolicy, Timeouts
+
+    try:  # staff wait for this: give up quickly, the agent retries in the background
+        with PlatformClient.from_context(
+            ctx, retry=RetryPolicy(attempts=2, base_delay=0.2, max_delay=0.5), timeouts=Timeouts(connect=5.0, read=10.0)
+        ) as client:
+            flush_decisions(ctx, client)
     except PracticeClientError as exc:
         log.info("decisions stay queued: %s", exc)
     if ctx.store.pending_decisions():

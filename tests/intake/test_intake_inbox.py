@@ -246,3 +246,24 @@ def test_folder_source_watches_with_watchdog(world: World, work_dir: Path) -> No
         source.wake()
         watcher.join(timeout=10)
     assert not watcher.is_alive()
+
+
+def test_try_flush_gives_up_quickly_and_keeps_the_queue(world: World, platform: TestbedPlatform) -> None:
+    from practice_client.core.secrets import PLATFORM_TOKEN
+    from practice_client.intake.decisions import try_flush
+
+    request_id = receive(world)
+    decline(world.ctx, request_id, reason="Unterlagen liegen nicht vor")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+    world.ctx.secrets.set(PLATFORM_TOKEN, platform.token)
+    world.ctx.update_config(server_url=f"https://127.0.0.1:{dead_port}", ca_file=str(platform.ca_file))
+    started = time.monotonic()
+    assert "later" in try_flush(world.ctx)
+    assert time.monotonic() - started < 10
+    assert len(world.ctx.store.pending_decisions()) == 1
+    world.ctx.update_config(server_url=platform.url)
+    assert "reported" in try_flush(world.ctx)
+    assert world.ctx.store.pending_decisions() == []
+    assert (platform.data_dir / "decisions" / f"{request_id}.json").is_file()
