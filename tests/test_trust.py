@@ -418,3 +418,28 @@ def test_import_before_setup_is_refused(world: World, client_home: Path) -> None
     path.write_text(world.erika.trust_certificate(world.authority))
     result = run("trust", "import", str(path), "--yes")
     assert one_line_error(result) and "setup" in result.stderr
+
+
+def test_attestation_with_a_second_signature_is_refused(world: World, work_dir: Path) -> None:
+    """Signed by the identity key *and* another key: "the identity key and no other"."""
+    from practice_client.core.errors import InputError
+    from practice_client.crypto.trust import verify_certificate_text
+
+    home = work_dir / "two-signers"
+    gpg_cli(home, "--quick-gen-key", "Ident <ident@test.invalid>", "ed25519", "sign", "never")
+    gpg_cli(home, "--quick-gen-key", "Other <other@test.invalid>", "ed25519", "sign", "never")
+    listing = gpg_cli(home, "--list-keys", "--with-colons").splitlines()
+    ident, other = [line.split(":")[9] for line in listing if line.startswith("fpr:")][:2]
+    payload = home / "attestation.json"
+    payload.write_text(json.dumps(good_fields(world)))
+    gpg_cli(home, "--clearsign", "--local-user", ident, "--local-user", other, "-o", str(home / "a.asc"),
+            str(payload))
+    cert = world.erika.public_key().strip() + "\n\n" + (home / "a.asc").read_text()
+    ident_key = gpg_cli(home, "--armor", "--export", ident)
+    with pytest.raises(InputError, match="not signed by the platform's identity key"):
+        verify_certificate_text(cert, "two.trust.asc", ident_key, ident)
+    # the same attestation signed by the identity key alone is accepted
+    gpg_cli(home, "--clearsign", "--local-user", ident, "-o", str(home / "b.asc"), str(payload))
+    alone = world.erika.public_key().strip() + "\n\n" + (home / "b.asc").read_text()
+    assert verify_certificate_text(alone, "one.trust.asc", ident_key, ident).fingerprint == world.erika.fingerprint
+    assert other != ident
