@@ -74,10 +74,14 @@ def _patient_decrypt(args: argparse.Namespace) -> int:
         practice_key = Path(args.practice_key).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
         raise InputError(args.practice_key, "cannot read the practice's public key") from None
-    output = Path(args.output)
+    output, source = Path(args.output), Path(args.file)
+    if not source.is_file():
+        raise InputError(source, "no such file")
+    if not output.parent.is_dir():
+        raise InputError(output, "the output folder does not exist")
     patient = SimulatedPatient.open(Path(args.dir))
     try:
-        _, name, signed = patient.decrypt(Path(args.file), output, practice_key)
+        _, name, signed = patient.decrypt(source, output, practice_key)
     finally:
         patient.close()
     if not signed:
