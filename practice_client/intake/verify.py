@@ -13,25 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from practice_client.core.config import Config
+from practice_client.core.errors import InputError
 from practice_client.core.models import Check, CheckStatus, Pin, Verdict, verdict_of
 from practice_client.core.phone import normalize_phone
 from practice_client.core.store import Store
 from practice_client.crypto.gpg import isolated
+from practice_client.crypto.trust import split_certificate
 from practice_client.intake.dkim_check import DnsFunc, check_dkim
 from practice_client.intake.message import FormatProblem, ParsedMessage, RequestData, parse_message
 
 log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)
-_PUBLIC_KEY_BLOCK_RE = re.compile(
-    r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUBLIC KEY BLOCK-----", re.DOTALL
-)
 
 
 @dataclass(frozen=True)
@@ -99,9 +97,12 @@ def verify_message(
 
 
 def pinned_public_key(pin: Pin) -> str | None:
-    """The patient's public key block from the pinned trust certificate."""
-    match = _PUBLIC_KEY_BLOCK_RE.search(pin.certificate)
-    return match.group(0) if match else None
+    """The patient's public key block from the pinned trust certificate (None if damaged)."""
+    try:
+        key, _ = split_certificate(pin.certificate, pin.fingerprint)
+    except InputError:
+        return None
+    return key
 
 
 def _consent_check(parsed: ParsedMessage, pin: Pin | None) -> Check:
@@ -121,9 +122,9 @@ def _consent_check(parsed: ParsedMessage, pin: Pin | None) -> Check:
         )
     try:
         with isolated([key]) as gpg:
-            if gpg.key_info(pin.fingerprint) is None:
-                raise ValueError("pinned key missing from its own certificate")
-            result = gpg.verify_detached(parsed.request_json, parsed.signature)
+            # only the pinned key may be in this home; anything else means a damaged pin
+            result = gpg.verify_detached(parsed.request_json, parsed.signature) if gpg.key_info(
+                pin.fingerprint) is not None else None
     except Exception as exc:  # noqa: BLE001 - gpg on hostile signatures: a failed check, never a crash
         log.debug("consent signature check failed: %s", type(exc).__name__)
         result = None

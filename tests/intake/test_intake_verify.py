@@ -169,6 +169,15 @@ def test_unknown_patient_is_rejected(world: World) -> None:
     assert result.patient_number is None
 
 
+def test_damaged_pinned_certificate_fails_the_consent_check(world: World) -> None:
+    from dataclasses import replace
+
+    from .conftest import pin_of
+
+    world.ctx.store.pin(replace(pin_of(world.parties.erika), certificate="kaputt"), replace=True)
+    assert_only_failure(world.verify(world.message()), "consent_signature", "damaged")
+
+
 def test_garbage_signature_is_a_failed_check_not_a_crash(world: World) -> None:
     from practice_client.testbed.mail import build_message
 
