@@ -13,9 +13,15 @@ import pytest
 import requests
 
 from practice_client.core.errors import InputError, NetworkError
-from practice_client.core.platform import PlatformClient, RetryPolicy, Timeouts, UploadCancelled
+from practice_client.core.platform import (
+    BLOCK_SIZE,
+    PlatformClient,
+    RetryPolicy,
+    Timeouts,
+    UploadCancelled,
+)
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client
+from tests.fixtures_platform import fast_client, start_platform
 
 DOC = "3f1c2a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c"
 REQ = "req-00000001"
@@ -51,6 +57,7 @@ def test_round_trip_is_byte_identical_and_records_sizes(
     size = payload.stat().st_size
     assert seen[0] == (0, size) and seen[-1] == (size, size)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert max(b[0] - a[0] for a, b in zip(seen, seen[1:])) <= BLOCK_SIZE  # read block by block
     assert testbed_platform.stats.patch_bytes == size + 700
     assert not [p for p in (testbed_platform.data_dir / "uploads").iterdir() if p.suffix == ".bin"]
 
@@ -157,16 +164,16 @@ def test_an_upload_resumes_across_clients_and_processes(
 def test_slow_answer_times_out_and_is_retried(testbed_platform: TestbedPlatform, tmp_path: Path) -> None:
     small = tmp_path / "small.pgp"
     small.write_bytes(os.urandom(50_000))
-    testbed_platform.faults.delay_next("upload.patch", seconds=3.0)
-    testbed_platform.faults.delay_next("inbox", seconds=3.0)
-    timeouts = Timeouts(connect=5.0, read=0.4, bytes_per_second=10**9)
+    testbed_platform.faults.delay_next("upload.patch", seconds=4.0)
+    testbed_platform.faults.delay_next("inbox", seconds=4.0)
+    timeouts = Timeouts(connect=5.0, read=1.0, bytes_per_second=10**9)
     with fast_client(testbed_platform, timeouts=timeouts) as client:
         client.upload(small, document_id=DOC, part="document", request_id=REQ)
         assert client.inbox(None) == ([], None)
     assert stored(testbed_platform, f"{DOC}.pgp") == small.read_bytes()
     assert testbed_platform.stats.calls("upload.patch") == 1  # the bytes had arrived
     assert testbed_platform.stats.calls("upload.head") >= 2  # so the retry only asked
-    assert testbed_platform.stats.calls("inbox") == 2
+    assert testbed_platform.stats.calls("inbox") >= 2
 
 
 def test_read_timeout_grows_with_the_size_sent() -> None:
@@ -249,3 +256,42 @@ def test_a_file_that_shrinks_mid_upload_fails_at_once_naming_it(
         client.upload(payload, document_id=DOC, part="document", request_id=REQ, progress=progress)
     assert testbed_platform.stats.calls("upload.patch") == 1
     assert not (testbed_platform.data_dir / "documents" / f"{DOC}.pgp").exists()
+
+
+def test_a_restarted_server_resumes_from_the_bytes_on_its_disk(
+    testbed_platform: TestbedPlatform, payload: Path
+) -> None:
+    size = payload.stat().st_size
+    testbed_platform.faults.drop_next_patch(after_bytes=size // 2)
+    with (
+        fast_client(testbed_platform, retry=RetryPolicy(attempts=1)) as first,
+        pytest.raises(NetworkError),
+    ):
+        first.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    testbed_platform.stop()
+    with start_platform(testbed_platform.data_dir) as restarted, fast_client(restarted) as second:
+        second.upload(payload, document_id=DOC, part="document", request_id=REQ)
+        assert restarted.stats.patch_bytes == size - size // 2
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+
+
+def test_two_workers_uploading_the_same_document_both_succeed_once(
+    testbed_platform: TestbedPlatform, payload: Path
+) -> None:
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with fast_client(testbed_platform) as worker:
+                worker.upload(payload, document_id=DOC, part="document", request_id=REQ)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+    assert testbed_platform.stats.patch_bytes == payload.stat().st_size
