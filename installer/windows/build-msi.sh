@@ -4,7 +4,8 @@
 #
 #   installer/windows/build-msi.sh BUNDLE_DIR OUTPUT_DIR    (run from the repository root)
 #
-# Prints the path of the MSI. The file list is harvested with stable component GUIDs
+# Prints the path of the MSI. VERSION=x.y.z overrides the version from pyproject.toml
+# (upgrade tests). The file list is harvested with stable component GUIDs
 # (harvest.py). wixl ignores two WiX attributes it does not know (Package/@Platform: it
 # takes the architecture from -a; Property/@Secure); their warnings are filtered, every
 # other message is shown.
@@ -19,7 +20,7 @@ python=${PYTHON:-python3}
 here=installer/windows
 [[ -f $here/practice-client.wxs ]] || { echo "$0: run from the repository root" >&2; exit 2; }
 command -v wixl >/dev/null || { echo "$0: wixl is missing (apt-get install wixl)" >&2; exit 127; }
-version=$("$python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
+version=${VERSION:-$("$python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')}
 work=$(mktemp -d "${TMPDIR:-/tmp}/pcmsi.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 "$python" "$here/harvest.py" "$bundle" "$work/bundle-files.wxs"

@@ -1,0 +1,112 @@
+"""Install the MSI for real (Wine's msiexec) and read the registry the client would read.
+
+A smoke test: Wine's installer is more lenient than Windows', so this proves the property ->
+registry -> policy path, remembered values on upgrade and a clean uninstall. The MSI is built
+from the same .wxs with a tiny stand-in bundle (the 200 MB one adds nothing here but time).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from practice_client.core import policy
+from tests.conftest import require, short_tmpdir
+from tests.installer.conftest import build_msi
+
+RUN_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run"
+UNINSTALL_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall"
+POLICY_KEY = "HKLM\\" + policy.WINDOWS_POLICY_KEY
+
+
+def wine(env: dict[str, str], *args: str, check: bool = True) -> int:
+    """Run a Windows program. Output goes to a file, not a pipe: wineserver and its helper
+    processes inherit the descriptors and would hold a pipe open for seconds after the end."""
+    with tempfile.TemporaryFile() as output:
+        code = subprocess.run(
+            ["wine", *args], env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+            timeout=180,
+        ).returncode
+        output.seek(0)
+        if check:
+            assert code == 0, (args, output.read()[-2000:])
+    return code
+
+
+def windows_path(path: Path) -> str:
+    return "Z:" + str(path).replace("/", "\\")
+
+
+def reg_values(env: dict[str, str], key: str, scratch: Path) -> dict[str, dict[str, str]] | None:
+    """All string values below ``key`` ({subkey: {name: value}}), or None if it is missing."""
+    out = scratch / "export.reg"
+    if wine(env, "reg", "export", key, windows_path(out), "/y", check=False) != 0:
+        return None
+    found: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in out.read_text(encoding="utf-16").splitlines():
+        if line.startswith("["):
+            current = found.setdefault(line.strip("[]"), {})
+        elif m := re.fullmatch(r'"((?:[^"\\]|\\.)*)"="((?:[^"\\]|\\.)*)"', line):
+            current[m[1]] = re.sub(r"\\(.)", r"\1", m[2])
+    return found
+
+
+@pytest.fixture(scope="module")
+def wine_env() -> Iterator[dict[str, str]]:
+    require(shutil.which("wine") is not None, "wine (apt-get install wine wine64)")
+    prefix = short_tmpdir("pcwine")
+    env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
+    env.pop("DISPLAY", None)
+    wine(env, "wineboot", "--init")
+    yield env
+    subprocess.run(["wineserver", "-k"], env=env, check=False, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=60)
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+def test_silent_install_writes_policy_upgrade_keeps_it_uninstall_removes_it(
+    wine_env: dict[str, str], fake_bundle: Path, tmp_path: Path
+) -> None:
+    program_dir = Path(wine_env["WINEPREFIX"]) / "drive_c" / "Program Files" / "Practice Client"
+    first = build_msi(fake_bundle, tmp_path / "v1", version="1.0.0")
+    wine(wine_env, "msiexec", "/i", windows_path(first), "/qn", "SERVER_URL=https://x.test",
+         r"EXPORT_DIR=D:\PVS\export", "LOCK_SETTINGS=1", "AUTOSTART_AGENT=1")
+
+    raw = reg_values(wine_env, POLICY_KEY, tmp_path)
+    assert raw is not None
+    installed = policy.policy_from_mapping(next(iter(raw.values())), POLICY_KEY)
+    assert installed.values == {"server_url": "https://x.test", "export_dir": r"D:\PVS\export"}
+    assert installed.locked == {"server_url", "export_dir"}
+    run = reg_values(wine_env, RUN_KEY, tmp_path) or {}
+    assert any("practice-client-gui.exe\" agent" in v.get("PracticeClientAgent", "") for v in run.values())
+    assert (program_dir / "practice-client.exe").read_bytes() == b"MZ stand-in"
+    assert (program_dir / "_internal" / "resources" / "README.txt").is_file()
+
+    # An update without properties keeps what the admin set; a new property is added.
+    second = build_msi(fake_bundle, tmp_path / "v2", version="1.0.1")
+    wine(wine_env, "msiexec", "/i", windows_path(second), "/qn", "PRACTICE_ID=praxis-7")
+    raw = reg_values(wine_env, POLICY_KEY, tmp_path)
+    assert raw is not None
+    upgraded = policy.policy_from_mapping(next(iter(raw.values())), POLICY_KEY)
+    assert upgraded.values == {**installed.values, "practice_id": "praxis-7"}
+    assert upgraded.locked == set(upgraded.values)
+    products = [
+        v for v in (reg_values(wine_env, UNINSTALL_KEY, tmp_path) or {}).values()
+        if v.get("DisplayName") == "Practice Client"
+    ]
+    assert [p["DisplayVersion"] for p in products] == ["1.0.1"]  # the old version is gone
+    run = reg_values(wine_env, RUN_KEY, tmp_path) or {}
+    assert any("PracticeClientAgent" in v for v in run.values())  # autostart remembered too
+
+    wine(wine_env, "msiexec", "/x", windows_path(second), "/qn")
+    assert reg_values(wine_env, POLICY_KEY, tmp_path) is None
+    assert not any("PracticeClientAgent" in v for v in (reg_values(wine_env, RUN_KEY, tmp_path) or {}).values())
+    assert not program_dir.exists()
