@@ -383,7 +383,8 @@ class PlatformClient:
 
     def inbox(self, after: str | None) -> tuple[list[bytes], str | None]:
         """New request messages (raw RFC 5322 bytes) after ``after``, and the cursor to
-        pass next time (unchanged when there is nothing new)."""
+        pass next time (unchanged when there is nothing new). The platform answers in
+        pages: call again with the new cursor while messages keep coming."""
         params = {"after": after} if after else {}
 
         def fetch() -> tuple[list[bytes], str | None]:

@@ -267,6 +267,9 @@ class PlatformApp:
             raise ApiError(400, "Upload-Offset required") from None
         if claimed != offset:
             return _error(409, "offset mismatch", {**TUS_HEADERS, "Upload-Offset": str(offset)})
+        announced = request.headers.get("content-length", "")
+        if announced.isdigit() and offset + int(announced) > upload.length:
+            raise ApiError(413, "more bytes than Upload-Length")
         drop_after = self.faults.take_drop()
         received = 0
         with self.uploads.data_path(upload).open("r+b") as handle:
