@@ -110,8 +110,10 @@ class _Handler(FileSystemEventHandler):
         self._watcher = watcher
 
     def on_created(self, event: FileSystemEvent) -> None:
+        # Created says nothing about writers (a file moved in from elsewhere is complete);
+        # a write that follows reports itself as modified.
         if not event.is_directory:
-            self._watcher.candidate(Path(os.fsdecode(event.src_path)), closed=False)
+            self._watcher.candidate(Path(os.fsdecode(event.src_path)))
         else:  # a new request folder may already hold files (moved in whole)
             self._watcher.wake(rescan=True)
 
