@@ -188,13 +188,15 @@ def dkim_sign(
     headers: Sequence[str] = DEFAULT_HEADERS,
     length: bool = False,
     domain: str | None = None,
+    timestamps: tuple[int, int] | None = None,
 ) -> bytes:
     """Prepend a DKIM-Signature by ``key`` (``domain`` overrides d=, for attack tests).
 
-    Without "from" in ``headers`` this builds what a phisher replays: dkimpy's own
-    ``sign()`` refuses that, so the header is generated from dkimpy's parts."""
-    if "from" not in headers:
-        return _sign_without_from(message, key, headers, domain or key.domain) + message
+    Without "from" in ``headers`` this builds what a phisher replays, and with
+    ``timestamps`` (t=, x=) a signature with an expiry: dkimpy's own ``sign()`` offers
+    neither, so those headers are generated from dkimpy's parts."""
+    if "from" not in headers or timestamps is not None:
+        return _sign_manually(message, key, headers, domain or key.domain, timestamps) + message
     signature: bytes = dkim.sign(
         message, key.selector.encode(), (domain or key.domain).encode(), key.private,
         signature_algorithm=key.algorithm.encode(), include_headers=[h.encode() for h in headers],
@@ -203,15 +205,18 @@ def dkim_sign(
     return signature + message
 
 
-def _sign_without_from(message: bytes, key: DkimKey, headers: Sequence[str], domain: str) -> bytes:
+def _sign_manually(
+    message: bytes, key: DkimKey, headers: Sequence[str], domain: str, timestamps: tuple[int, int] | None
+) -> bytes:
     signer = dkim.DKIM(message, signature_algorithm=key.algorithm.encode())
     policy = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
     included = tuple(h.encode().lower() for h in headers)
     body_hash = base64.b64encode(hashlib.sha256(policy.canonicalize_body(signer.body)).digest())
     fields = [
         (b"v", b"1"), (b"a", key.algorithm.encode()), (b"c", b"relaxed/relaxed"), (b"d", domain.encode()),
-        (b"s", key.selector.encode()), (b"t", str(int(time.time())).encode()), (b"h", b" : ".join(included)),
-        (b"bh", body_hash), (b"b", b"0" * 60),
+        (b"s", key.selector.encode()), (b"t", str(timestamps[0] if timestamps else int(time.time())).encode()),
+        *([(b"x", str(timestamps[1]).encode())] if timestamps else []),
+        (b"h", b" : ".join(included)), (b"bh", body_hash), (b"b", b"0" * 60),
     ]
     signer.hasher = dkim.HASH_ALGORITHMS[key.algorithm.encode()]
     if key.algorithm == "ed25519-sha256":

@@ -139,12 +139,13 @@ class World:
         headers: tuple[str, ...] | None = None,
         length: bool = False,
         dkim_domain: str | None = None,
+        timestamps: tuple[int, int] | None = None,
     ) -> bytes:
         request = request if request is not None else self.request()
         signer = signer or self.parties.erika.patient
         unsigned = build_message(request, signer.sign(request), sender=sender,
                                  recipient="praxis@example.org", text=text)
-        extra: dict[str, Any] = {"length": length, "domain": dkim_domain}
+        extra: dict[str, Any] = {"length": length, "domain": dkim_domain, "timestamps": timestamps}
         if headers is not None:
             extra["headers"] = headers
         return dkim_sign(unsigned, key or self.keys.rsa, **extra)

@@ -125,6 +125,15 @@ def test_signature_dated_in_the_future_is_rejected(world: World) -> None:
     assert check.status is CheckStatus.FAIL and "future" in check.detail_en
 
 
+def test_signature_expiry_x_is_judged_at_the_given_time(world: World) -> None:
+    signed = int(world.now.timestamp())
+    raw = world.message(timestamps=(signed, signed + 3600))
+    assert world.verify(raw).verdict is Verdict.VERIFIED
+    result = world.verify(raw, now=world.now + timedelta(hours=2))
+    check = check_of(result, "dkim")
+    assert check.status is CheckStatus.FAIL and "expired" in check.detail_en
+
+
 def test_unreachable_dns_is_a_temporary_failure(world: World) -> None:
     import socket
 
