@@ -107,24 +107,12 @@ def setup_online(
                "--ca-file", str(ca_file), "--token-stdin", stdin=token + "\n")
 
 
-def test_setup_without_offline_registers_the_practice_key(
+def test_setup_online_refuses_an_impostor_and_a_wrong_token_then_registers_the_key(
     client_home: Path, ident_key: Path, testbed_platform: TestbedPlatform
 ) -> None:
-    result = setup_online(testbed_platform, ident_key, testbed_platform.token, testbed_platform.ca_file)
-    assert result.returncode == 0, result.stderr
-    assert "registered" in result.stdout
-    exported = cli("key", "export")
-    assert exported.returncode == 0, exported.stderr
-    registered = (testbed_platform.data_dir / "practice" / "key.asc").read_text()
-    assert registered == exported.stdout
-    assert [k.fingerprint for k in inspect_keys(registered)] == [k.fingerprint for k in inspect_keys(exported.stdout)]
-    assert "key.registered" in (client_home / "audit.jsonl").read_text()
-
-
-def test_setup_against_an_impostor_platform_registers_nothing(
-    client_home: Path, ident_key: Path, testbed_platform: TestbedPlatform
-) -> None:
-    """The right CA configured, but a server with another CA answers: refused, nothing sent."""
+    """An admin's setup against the testbed, in the order mistakes happen. Re-running
+    setup keeps the key, so one home serves all three steps."""
+    # 1. a server with another CA answers (man in the middle): refused, nothing sent
     with start_platform() as impostor:
         result = cli("setup", "--server", impostor.url, "--practice-id", "praxis-1",
                      "--platform-domain", "platform.test", "--ident-key", str(ident_key),
@@ -133,15 +121,23 @@ def test_setup_against_an_impostor_platform_registers_nothing(
         assert result.returncode == 1
         assert "not trusted" in result.stderr and result.stderr.count("\n") == 1
         assert testbed_platform.token not in result.stderr + result.stdout
-        assert not (impostor.data_dir / "practice" / "key.asc").exists()
         assert impostor.stats.calls("practice_key") == 0
-
-
-def test_setup_with_a_wrong_token_fails_in_one_line(
-    client_home: Path, ident_key: Path, testbed_platform: TestbedPlatform
-) -> None:
+        assert not (impostor.data_dir / "practice" / "key.asc").exists()
+    # 2. the right server, a wrong token: one line, no token echoed, nothing stored
     result = setup_online(testbed_platform, ident_key, "wrong-token-0000", testbed_platform.ca_file)
     assert result.returncode == 1
     assert "401" in result.stderr and result.stderr.count("\n") == 1
     assert "wrong-token-0000" not in result.stderr
     assert not (testbed_platform.data_dir / "practice" / "key.asc").exists()
+    # 3. all correct: the practice key is registered, exactly what `key export` prints
+    result = setup_online(testbed_platform, ident_key, testbed_platform.token, testbed_platform.ca_file)
+    assert result.returncode == 0, result.stderr
+    assert "registered" in result.stdout
+    exported = cli("key", "export")
+    assert exported.returncode == 0, exported.stderr
+    registered = (testbed_platform.data_dir / "practice" / "key.asc").read_text()
+    assert registered == exported.stdout
+    assert [k.fingerprint for k in inspect_keys(registered)] == [
+        k.fingerprint for k in inspect_keys(exported.stdout)
+    ]
+    assert "key.registered" in (client_home / "audit.jsonl").read_text()
