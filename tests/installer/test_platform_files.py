@@ -169,10 +169,14 @@ def test_desktop_entry_and_systemd_unit_are_valid(bundle: Path, tmp_path: Path) 
     assert result.returncode == 0, result.stderr
 
 
+def linux_install(bundle: Path, dest: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINUX / "install.sh"), str(bundle)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={"DESTDIR": str(dest), "PATH": "/usr/bin:/bin"})
+
+
 def test_linux_install_puts_a_working_bundle_in_opt(bundle: Path, tmp_path: Path) -> None:
     dest = tmp_path / "root"
-    result = subprocess.run([str(LINUX / "install.sh"), str(bundle)], env={"DESTDIR": str(dest), "PATH": "/usr/bin:/bin"},
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = linux_install(bundle, dest)
     assert result.returncode == 0, result.stderr
     cli = dest / "opt" / "practice-client" / "practice-client"
     version = subprocess.run([str(cli), "--version"], capture_output=True, text=True, timeout=60)
@@ -180,11 +184,11 @@ def test_linux_install_puts_a_working_bundle_in_opt(bundle: Path, tmp_path: Path
     assert (dest / "usr" / "share" / "applications" / "practice-client.desktop").is_file()
     assert (dest / "usr" / "lib" / "systemd" / "user" / "practice-client-agent.service").is_file()
     assert (dest / "usr" / "share" / "icons" / "hicolor" / "256x256" / "apps" / "practice-client.png").is_file()
-    assert (dest / "usr" / "local" / "bin" / "practice-client").readlink() == Path("/opt/practice-client/practice-client")
+    link = (dest / "usr" / "local" / "bin" / "practice-client").readlink()
+    assert link == Path("/opt/practice-client/practice-client")
     # not a bundle: refused, nothing installed
     empty = tmp_path / "empty"
     empty.mkdir()
-    refused = subprocess.run([str(LINUX / "install.sh"), str(empty)], env={"DESTDIR": str(tmp_path / "r2"), "PATH": "/usr/bin:/bin"},
-                             capture_output=True, text=True, timeout=60)
+    refused = linux_install(empty, tmp_path / "r2")
     assert refused.returncode == 1 and "not a practice-client bundle" in refused.stderr
     assert not (tmp_path / "r2").exists()
