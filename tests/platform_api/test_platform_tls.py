@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from practice_client.core.errors import InputError, NetworkError
+from practice_client.context import Context
+from practice_client.core.errors import InputError, NetworkError, NotConfigured, SecretError
 from practice_client.core.platform import PlatformClient, client_ssl_context, spki_sha256_pem
+from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.fixtures_platform import FAST_RETRY, fast_client, start_platform
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +143,28 @@ def test_the_token_never_reaches_the_log(
     client.send_decision("req-00000001", "accepted", "")
     assert "retry" in caplog.text
     assert testbed_platform.token not in caplog.text
+
+
+def test_from_context_uses_the_configured_url_ca_pin_and_keyring_token(
+    client_home: Path, testbed_platform: TestbedPlatform, other_platform: TestbedPlatform
+) -> None:
+    ctx = Context()
+    try:
+        with pytest.raises(NotConfigured):
+            PlatformClient.from_context(ctx)
+        ctx.update_config(server_url=testbed_platform.url, ca_file=str(testbed_platform.ca_file),
+                          spki_pin=server_pin(other_platform))
+        with pytest.raises(SecretError):  # no token in the keyring yet
+            PlatformClient.from_context(ctx)
+        ctx.secrets.set(PLATFORM_TOKEN, testbed_platform.token)
+        with (
+            PlatformClient.from_context(ctx, retry=FAST_RETRY) as pinned_wrong,
+            pytest.raises(NetworkError, match="SPKI pin"),
+        ):
+            pinned_wrong.inbox(None)
+        ctx.update_config(spki_pin=server_pin(testbed_platform))
+        with PlatformClient.from_context(ctx) as client:
+            assert client.inbox(None) == ([], None)
+    finally:
+        ctx.secrets.delete(PLATFORM_TOKEN)
+        ctx.close()
