@@ -124,13 +124,16 @@ def _decline(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     """Poll every configured source once; a failing source does not stop the others."""
+    from practice_client.core.platform import RetryPolicy, Timeouts
     from practice_client.intake.inbox import configured_sources
 
     ctx = Context()
     failures: list[str] = []
     total = 0
+    quick = {"retry": RetryPolicy(attempts=2, base_delay=0.2, max_delay=0.5),
+             "timeouts": Timeouts(connect=5.0, read=30.0)}
     try:
-        for source in configured_sources(ctx):
+        for source in configured_sources(ctx, platform_options=quick):
             try:
                 total += source.poll_once()
                 flush = getattr(source, "flush_decisions", None)
@@ -144,6 +147,49 @@ def _fetch(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"practice-client: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _source_imap(args: argparse.Namespace) -> int:
+    """Test the mailbox with the given settings first; only then save them (and the
+    password, in the OS keyring)."""
+    from practice_client.core.secrets import IMAP_PASSWORD
+    from practice_client.intake.imap import ImapSource
+
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise InputError(args.ca_file, "CA-Datei fehlt / the CA file does not exist")
+    ctx = Context()
+    try:
+        password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ctx.secrets.get(IMAP_PASSWORD)
+        if not password:
+            raise InputError("--password-stdin", "kein IMAP-Passwort / no IMAP password (pipe it to --password-stdin)")
+        source = ImapSource(host=args.host, port=args.port, user=args.user, password=password,
+                            folder=args.folder, processed_folder=args.processed_folder,
+                            ca_file=str(Path(args.ca_file).absolute()) if args.ca_file else "",
+                            deliver=lambda raw, src: 0)
+        waiting = source.check_connection()
+        ctx.update_config(imap_host=args.host, imap_port=args.port, imap_user=args.user, imap_folder=args.folder,
+                          imap_processed_folder=args.processed_folder, imap_ca_file=source.ca_file)
+        if args.password_stdin:
+            ctx.secrets.set(IMAP_PASSWORD, password)
+        ctx.store.record("intake.source_configured", kind="imap", host=args.host, port=args.port)
+    finally:
+        ctx.close()
+    print(f"IMAP-Postfach eingerichtet / IMAP mailbox set up: {args.host}:{args.port} ({waiting} wartend / waiting)")
+    return 0
+
+
+def _source_folder(args: argparse.Namespace) -> int:
+    folder = Path(args.directory).absolute()
+    if not folder.is_dir():
+        raise InputError(folder, "kein Ordner / not a directory")
+    ctx = Context()
+    try:
+        ctx.update_config(eml_dir=str(folder))
+        ctx.store.record("intake.source_configured", kind="folder")
+    finally:
+        ctx.close()
+    print(f"E-Mail-Ordner eingerichtet / .eml folder set up: {folder}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -167,3 +213,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d.set_defaults(func=_decline)
     f = s.add_parser("fetch", help="collect new requests once from every configured source")
     f.set_defaults(func=_fetch)
+    src = s.add_parser("source", help="set up where requests arrive (IMAP mailbox, .eml folder)")
+    ss = src.add_subparsers(dest="source_kind", required=True)
+    im = ss.add_parser("imap", help="an IMAP mailbox over TLS (tested before it is saved)")
+    im.add_argument("--host", required=True)
+    im.add_argument("--port", type=int, default=993)
+    im.add_argument("--user", required=True)
+    im.add_argument("--folder", default="INBOX")
+    im.add_argument("--processed-folder", default="Verarbeitet")
+    im.add_argument("--ca-file", metavar="PEM", help="an extra CA for the practice's own mail server")
+    im.add_argument("--password-stdin", action="store_true", help="read the password from stdin (kept in the keyring)")
+    im.set_defaults(func=_source_imap)
+    fo = ss.add_parser("folder", help="a folder of .eml files saved from the mail program")
+    fo.add_argument("directory", metavar="DIR")
+    fo.set_defaults(func=_source_folder)

@@ -116,6 +116,14 @@ class ImapSource:
             raise NetworkError(f"IMAP {what} failed: {typ}")
         return list(data)
 
+    def check_connection(self) -> int:
+        """Log in, open the folder, make sure the processed folder exists; returns the
+        number of messages waiting. Raises NetworkError with the reason otherwise."""
+        with self._session() as conn:
+            self._ensure_folder(conn, self.processed_folder)
+            data = self._check(conn.uid("SEARCH", "ALL"), "SEARCH")
+            return len(_text(data[0] if data else b"").split())
+
     # -- polling ------------------------------------------------------------------------
 
     def poll_once(self) -> int:

@@ -29,6 +29,7 @@ from practice_client.intake.verify import Verification, verify_message
 
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.core.platform import PlatformClient
 
 log = logging.getLogger(__name__)
 
@@ -118,17 +119,22 @@ def record_for(result: Verification, digest: str, source: str) -> RequestRecord:
     )
 
 
-def configured_sources(ctx: Context, inbox: Inbox | None = None) -> Iterator[Any]:
+def configured_sources(
+    ctx: Context, inbox: Inbox | None = None, platform_options: dict[str, Any] | None = None
+) -> Iterator[Any]:
     """Every request source the config enables: platform API, IMAP mailbox, .eml folder.
 
-    Stored-but-unverified messages (a crash last time) are verified first."""
+    Stored-but-unverified messages (a crash last time) are verified first.
+    ``platform_options`` (``retry``, ``timeouts``) let the command line give up sooner
+    than the agent."""
     inbox = inbox or Inbox(ctx)
     inbox.process_pending()
     cfg = ctx.config
     if cfg.server_url and not cfg.offline:
         from practice_client.intake.platform_inbox import PlatformInboxSource
 
-        yield PlatformInboxSource(ctx, inbox)
+        options = platform_options or {}
+        yield PlatformInboxSource(ctx, inbox, client_factory=lambda: _platform_client(ctx, options))
     if cfg.imap_host:
         from practice_client.intake.imap import ImapSource
 
@@ -137,3 +143,9 @@ def configured_sources(ctx: Context, inbox: Inbox | None = None) -> Iterator[Any
         from practice_client.intake.folder import FolderSource
 
         yield FolderSource(ctx, inbox)
+
+
+def _platform_client(ctx: Context, options: dict[str, Any]) -> PlatformClient:
+    from practice_client.core.platform import PlatformClient
+
+    return PlatformClient.from_context(ctx, **options)

@@ -175,3 +175,30 @@ def test_start_watching_wakes_the_agent_on_new_mail(world: World, mailbox: Dovec
         assert woken.is_set()
     finally:
         stop()
+
+
+def test_source_imap_command_tests_before_saving_then_fetch_uses_it(world: World, mailbox: Dovecot) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "practice_client", *args], input=stdin, capture_output=True,
+                              text=True, timeout=120, env=os.environ.copy())
+
+    world.ctx.close()
+    config = world.ctx.home.config
+    before = config.read_bytes()
+    base = ("request", "source", "imap", "--host", "127.0.0.1", "--port", str(mailbox.port), "--user", USER,
+            "--processed-folder", PROCESSED, "--ca-file", str(mailbox.ca_file), "--password-stdin")
+    wrong = run(*base, stdin="wrong\n")
+    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
+    assert config.read_bytes() == before
+    right = run(*base, stdin=PASSWORD + "\n")
+    assert right.returncode == 0, right.stderr
+    assert PASSWORD.encode() not in config.read_bytes()
+    deliver_mail(mailbox, world.message())
+    fetched = run("request", "fetch")
+    assert fetched.returncode == 0, fetched.stderr
+    assert fetched.stdout.startswith("1 ")
+    assert count(mailbox, "INBOX") == 0 and count(mailbox, PROCESSED) == 1
