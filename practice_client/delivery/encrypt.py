@@ -107,11 +107,32 @@ def recipient_key(ctx: Context, pin: Pin) -> str:
 
 
 class KeyComparer:
-    """Compares the server's copy of patient keys with the pins, at most every few minutes."""
+    """Per pipeline: compares the server's copy of patient keys with the pins (at most every
+    few minutes), and remembers what every document would otherwise ask gpg and the keyring
+    again (the practice key's passphrase, which pinned keys were checked usable)."""
 
     def __init__(self) -> None:
         self._checked: dict[str, tuple[float, bool]] = {}
+        self._usable: dict[str, tuple[float, str]] = {}
+        self._passphrase: str | None = None
         self._lock = threading.Lock()
+
+    def passphrase(self, ctx: Context) -> str:
+        with self._lock:
+            if self._passphrase is None:
+                self._passphrase = ctx.practice_passphrase()
+            return self._passphrase
+
+    def recipient(self, ctx: Context, pin: Pin) -> str:
+        """:func:`recipient_key`, re-checked every few minutes (expiry, revocation)."""
+        with self._lock:
+            cached = self._usable.get(pin.fingerprint)
+        if cached and time.monotonic() - cached[0] < COMPARE_TTL_SECONDS:
+            return cached[1]
+        fingerprint = recipient_key(ctx, pin)
+        with self._lock:
+            self._usable[pin.fingerprint] = (time.monotonic(), fingerprint)
+        return fingerprint
 
     def check(self, ctx: Context, source: KeySource | None, pin: Pin, document_id: str) -> bool:
         """True when the server's copy differs from the pin (the alert is recorded)."""
@@ -178,10 +199,10 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     if pin is None:
         raise TrustError(f"{record.patient_fingerprint}: der Schlüssel ist nicht (mehr) gepinnt / "
                          "this key is not pinned (any more)")
-    patient_fpr = recipient_key(ctx, pin)
+    patient_fpr = comparer.recipient(ctx, pin)
     alert = comparer.check(ctx, source, pin, doc.document_id)
     practice_fpr = ctx.config.practice_key_fingerprint
-    passphrase = ctx.practice_passphrase()
+    passphrase = comparer.passphrase(ctx)
     spool = spool_of(ctx, doc.document_id)
     recipients = [patient_fpr, practice_fpr]
 

@@ -1,0 +1,245 @@
+"""Benchmarks (``make bench``; not part of ``make test``): the client's pipeline vs the
+shell baseline an admin would script, on the same data and the same testbed server.
+
+- big: one 1 GiB file, MB/s from the drop into the export folder to delivered;
+  baseline ``gpg --sign --encrypt -o - FILE | curl -T - URL`` (streaming: ``curl
+  --data-binary @-`` reads everything into memory and fails at 1 GiB, see NOTES.md);
+- small: 500 files of 100 KiB, files/s; baseline one ``gpg | curl`` per file, in a loop;
+- peak RSS of the client process (the agent, ``VmHWM``) during the 1 GiB file;
+- drop-to-delivered latency of one 100 KiB file, median of 20.
+
+The baseline speaks the same tus API with one ``curl`` per file: a ``POST`` to create
+the upload and, in the same curl (``--next``, one TLS connection), a streaming
+``PATCH`` from gpg's stdout. A pipe does not know its length in advance, so the
+baseline declares an upper bound as ``Upload-Length``: the server receives, writes
+and fsyncs every byte exactly as for the client, but leaves that upload open.
+
+Writes ``bench/results.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+
+from practice_client.demo import Demo, prepare  # noqa: E402
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"  # a smoke run while developing: smaller data
+BIG = 64 * 1024**2 if QUICK else 1024**3
+SMALL = 100 * 1024
+SMALL_COUNT = 50 if QUICK else 500
+LATENCY_RUNS = 5 if QUICK else 20
+CHUNK = 8 * 1024 * 1024
+TIMEOUT = 1800.0
+
+
+def write_random(path: Path, size: int) -> None:
+    with open(path, "wb") as handle:
+        left = size
+        while left:
+            block = os.urandom(min(CHUNK, left))
+            handle.write(block)
+            left -= len(block)
+
+
+class Client:
+    """The client as an admin runs it: ``practice-client agent`` in its own process."""
+
+    def __init__(self, demo: Demo) -> None:
+        assert demo.ctx is not None
+        self.home = demo.ctx.home.root
+        self.export = Path(demo.ctx.config.export_dir)
+        self.database = demo.ctx.home.database
+        env = {**os.environ, "PRACTICE_CLIENT_HOME": str(self.home)}
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "practice_client", "agent"], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        assert self.process.stdout is not None
+        self.process.stdout.readline()  # "agent running"
+
+    def delivered(self) -> int:
+        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30) as db:
+            return int(db.execute("SELECT count(*) FROM documents WHERE state='delivered'").fetchone()[0])
+
+    def failed(self) -> int:
+        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30) as db:
+            return int(db.execute(
+                "SELECT count(*) FROM documents WHERE state IN ('failed','unassigned')").fetchone()[0])
+
+    def drop_and_wait(self, files: list[Path], rss: list[int] | None = None, write: bool = False) -> float:
+        """Put ``files`` into the export folder as a PMS does - renamed in, or written
+        (``write``: the watcher sees them closed) - and return the seconds until all are
+        delivered."""
+        before = self.delivered()
+        pause = threading.Event()
+        contents = [f.read_bytes() for f in files] if write else []
+        start = time.perf_counter()
+        for index, file in enumerate(files):
+            if write:
+                with open(self.export / file.name, "wb") as handle:
+                    handle.write(contents[index])
+            else:
+                os.rename(file, self.export / file.name)
+        while self.delivered() < before + len(files):
+            if self.failed():
+                raise RuntimeError("a benchmark document failed or went unassigned")
+            if time.perf_counter() - start > TIMEOUT:
+                raise RuntimeError("benchmark timed out")
+            if rss is not None:
+                rss.append(self.rss_children())
+            pause.wait(0.005)
+        return time.perf_counter() - start
+
+    def peak_rss_mib(self) -> float:
+        """The agent process's own high-water mark (kernel-tracked ``VmHWM``)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM")
+
+    def rss_children(self) -> int:
+        import psutil
+
+        try:
+            return sum(c.memory_info().rss for c in psutil.Process(self.process.pid).children(recursive=True))
+        except psutil.Error:
+            return 0
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=120)
+
+
+class Baseline:
+    """``gpg --sign --encrypt -o - FILE | curl`` with the practice's own key and token."""
+
+    def __init__(self, demo: Demo) -> None:
+        assert demo.ctx is not None and demo.platform is not None and demo.patient is not None
+        ctx = demo.ctx
+        self.gnupg = str(ctx.home.gnupg)
+        self.practice = ctx.config.practice_key_fingerprint
+        self.patient = demo.patient.fingerprint
+        self.passfile = demo.root / "bench-passphrase"
+        self.passfile.write_text(ctx.practice_passphrase())
+        os.chmod(self.passfile, 0o600)
+        self.url = demo.platform.url
+        self.ca = str(demo.platform.ca_file)
+        self.token = demo.platform.token
+        self.request_id = ctx.store.list_requests()[0].request_id
+
+    def command(self, file: Path) -> str:
+        import base64
+        import shlex
+
+        document_id = str(uuid.uuid4())
+
+        def b64(text: str) -> str:
+            return base64.b64encode(text.encode()).decode()
+
+        bound = file.stat().st_size + 64 * 1024
+        meta = f"document_id {b64(document_id)},part {b64('document')},request_id {b64(self.request_id)}"
+        common = ["--cacert", self.ca, "-H", f"Authorization: Bearer {self.token}",
+                  "-H", "Tus-Resumable: 1.0.0"]
+        gpg = ["gpg", "--homedir", self.gnupg, "--batch", "--yes", "--quiet", "--trust-model", "always",
+               "--pinentry-mode", "loopback", "--passphrase-file", str(self.passfile),
+               "--compress-algo", "none", "--sign", "--local-user", self.practice, "--encrypt",
+               "-r", self.patient, "-r", self.practice, "--set-filename", file.name, "-o", "-", str(file)]
+        curl = ["curl", "-sS", "--fail", "-o", "/dev/null", *common, "-X", "POST",
+                "-H", f"Upload-Length: {bound}", "-H", f"Upload-Metadata: {meta}", f"{self.url}/v1/uploads",
+                "--next", "-sS", "--fail", "-o", "/dev/null", *common, "-X", "PATCH",
+                "-H", "Upload-Offset: 0", "-H", "Content-Type: application/offset+octet-stream",
+                "-T", "-", f"{self.url}/v1/uploads/{document_id}.document"]
+        return f"{shlex.join(gpg)} | {shlex.join(curl)}"
+
+    def run(self, files: list[Path]) -> float:
+        script = "set -eo pipefail\n" + "\n".join(self.command(f) for f in files) + "\n"
+        start = time.perf_counter()
+        subprocess.run(["bash", "-c", script], check=True)  # noqa: S603, S607
+        return time.perf_counter() - start
+
+
+def main() -> int:
+    demo = Demo(say=lambda line: None)
+    results: dict[str, float] = {}
+    table: list[tuple[str, str, str]] = []
+    try:
+        prepare(demo)
+        assert demo.ctx is not None
+        demo.ctx.update_config(stable_seconds=0.5, upload_workers=int(os.environ.get("BENCH_WORKERS", "4")))
+        data = demo.root / "bench-data"
+        data.mkdir()
+        baseline = Baseline(demo)
+
+        # -- one 1 GiB file -------------------------------------------------------------
+        big = data / "1001_big.bin"
+        write_random(big, BIG)
+        base_big = BIG / 1e6 / baseline.run([big])
+        client = Client(demo)
+        children: list[int] = []
+        try:
+            client_big = BIG / 1e6 / client.drop_and_wait([big], children)
+            peak = client.peak_rss_mib()
+        finally:
+            client.stop()
+        shutil.rmtree(demo.platform.data_dir / "uploads", ignore_errors=True)  # type: ignore[union-attr]
+        for pgp in (demo.platform.data_dir / "documents").glob("*.pgp"):  # type: ignore[union-attr]
+            pgp.unlink()
+        table.append((f"{BIG // 1024**2} MiB file (MB/s)", f"{client_big:.0f}", f"{base_big:.0f}"))
+        results["big_ratio"] = client_big / base_big
+        results["peak_rss_mib_big"] = peak
+        results["peak_rss_mib_gpg_children"] = max(children, default=0) / 1024**2
+        results["big_client_mb_s"], results["big_baseline_mb_s"] = client_big, base_big
+
+        # -- 500 files of 100 KiB ------------------------------------------------------------
+        def smalls(tag: str, count: int) -> list[Path]:
+            files = []
+            for n in range(count):
+                path = data / f"1001_{tag}{n:04d}.bin"
+                path.write_bytes(os.urandom(SMALL))
+                files.append(path)
+            return files
+
+        base_files = smalls("b", SMALL_COUNT)
+        base_small = SMALL_COUNT / baseline.run(base_files)
+        client = Client(demo)
+        try:
+            client_small = SMALL_COUNT / client.drop_and_wait(smalls("c", SMALL_COUNT), write=True)
+            latencies = [client.drop_and_wait(smalls(f"l{n}_", 1), write=True) * 1000
+                         for n in range(LATENCY_RUNS)]
+        finally:
+            client.stop()
+        table.append((f"{SMALL_COUNT} x 100 KiB (files/s)", f"{client_small:.1f}", f"{base_small:.1f}"))
+        results["small_ratio"] = client_small / base_small
+        results["small_client_files_s"], results["small_baseline_files_s"] = client_small, base_small
+        results["latency_ms_small"] = statistics.median(latencies)
+    finally:
+        demo.close()
+
+    (ROOT / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    targets = {"big_ratio": ">= 0.9", "small_ratio": ">= 1.5", "peak_rss_mib_big": "<= 200",
+               "latency_ms_small": "<= 1000"}
+    print(f"{'measurement':<26}{'client':>12}{'baseline':>12}")
+    for name, ours, theirs in table:
+        print(f"{name:<26}{ours:>12}{theirs:>12}")
+    print()
+    for key, target in targets.items():
+        print(f"{key:<26}{results[key]:>12.2f}   target {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
