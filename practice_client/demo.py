@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from practice_client.delivery.agent import Agent
     from practice_client.testbed.dns import TxtDnsServer
     from practice_client.testbed.identity import IdentityAuthority
+    from practice_client.testbed.mail import DkimKey
     from practice_client.testbed.patient import SimulatedPatient
     from practice_client.testbed.platform import TestbedPlatform
 
@@ -64,7 +65,7 @@ class Demo:
         self.patient: SimulatedPatient | None = None
         self.ctx: Context | None = None
         self.agent: Agent | None = None
-        self._dkim = None
+        self._dkim: DkimKey | None = None
 
     # -- the world -------------------------------------------------------------------------
 
