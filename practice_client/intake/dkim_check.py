@@ -203,7 +203,7 @@ def check_dkim(raw: bytes, platform_domain: str, dnsfunc: DnsFunc, now: float) -
             dns_down = True
         else:
             problems.append(outcome)
-    if dns_down and not problems:
+    if dns_down:  # a signature by the platform itself could not be checked: later, not never
         return _fail(
             "Der DNS-Server ist nicht erreichbar – die E-Mail-Signatur kann gerade nicht geprüft werden.",
             "The DNS server is not reachable - the e-mail signature cannot be checked right now.",
@@ -216,21 +216,31 @@ def check_dkim(raw: bytes, platform_domain: str, dnsfunc: DnsFunc, now: float) -
 def _try_signature(
     raw: bytes, idx: int, platform_domain: str, dnsfunc: DnsFunc, now: float
 ) -> tuple[str, str] | str | None:
-    """None when signature ``idx`` is acceptable; ``"dns"`` on DNS trouble; else (de, en)."""
+    """None when signature ``idx`` is acceptable; ``"dns"`` on DNS trouble; else (de, en).
+
+    The policy is checked on the signature's tags *before* any DNS lookup (dkimpy's
+    ``verify()`` is exactly these two steps), so a foreign signature can never turn a
+    message into "try again later" by pointing at a DNS server that does not answer."""
     verifier = dkim.DKIM(raw, minkey=1024, timeout=int(DNS_TIMEOUT_SECONDS))
     try:
-        valid = bool(verifier.verify(idx=idx, dnsfunc=dnsfunc))
-    except DnsUnavailable:
-        return "dns"
+        prep = verifier.verify_headerprep(idx)
     except Exception as exc:  # noqa: BLE001 - dkimpy raises many kinds on hostile input
         log.debug("dkim signature %d: %s", idx, type(exc).__name__)
-        valid = False
+        prep = None
     fields = dict(verifier.signature_fields or {})
-    if not fields:
-        return ("Die E-Mail-Signatur ist beschädigt.", "The e-mail signature is damaged.")
-    problem = _policy_problem(fields, platform_domain, now)
+    problem = _policy_problem(fields, platform_domain, now) if fields else None
     if problem is not None:
         return problem
+    if not prep:
+        return ("Die E-Mail-Signatur ist beschädigt.", "The e-mail signature is damaged.")
+    sig, include_headers, sigheaders = prep
+    try:
+        valid = bool(verifier.verify_sig(sig, include_headers, sigheaders[idx], dnsfunc))
+    except DnsUnavailable:
+        return "dns"
+    except Exception as exc:  # noqa: BLE001
+        log.debug("dkim signature %d: %s", idx, type(exc).__name__)
+        valid = False
     keysize = getattr(verifier, "keysize", 0) or 0
     if getattr(verifier, "ktag", None) == b"rsa" and 0 < keysize < MIN_RSA_BITS:
         return (

@@ -146,6 +146,19 @@ def test_unreachable_dns_is_a_temporary_failure(world: World) -> None:
     assert "not reachable" in check_of(result, "dkim").detail_en
 
 
+def test_a_foreign_signature_cannot_make_the_verdict_temporary(world: World) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        result = verify_message(world.message(key=world.keys.foreign), config=world.ctx.config,
+                                store=world.ctx.store, dnsfunc=dns_resolver(f"127.0.0.1:{port}", timeout=0.5),
+                                now=world.now)
+    assert result.verdict is Verdict.REJECTED and not result.temporary
+    assert "foreign domain" in check_of(result, "dkim").detail_en
+
+
 # -- consent signature ---------------------------------------------------------------------
 
 
