@@ -202,3 +202,24 @@ def test_source_imap_command_tests_before_saving_then_fetch_uses_it(world: World
     assert fetched.returncode == 0, fetched.stderr
     assert fetched.stdout.startswith("1 ")
     assert count(mailbox, "INBOX") == 0 and count(mailbox, PROCESSED) == 1
+
+
+def test_server_without_move_gets_copy_store_expunge(world: World, dovecot: Dovecot) -> None:
+    import shutil
+
+    from tests.conftest import require, short_tmpdir
+
+    require(shutil.which("dovecot") is not None, "dovecot (dovecot-imapd)")
+    plain = Dovecot.start(short_tmpdir("pcd"), capabilities_without=("MOVE", "UIDPLUS"))
+    try:
+        probe = admin(plain)
+        assert "MOVE" not in probe.capability()[1][0].decode().split()
+        probe.logout()
+        deliver_mail(plain, world.message())
+        deliver_mail(plain, world.message())
+        inbox = inbox_of(world)
+        src = source(plain, inbox)
+        assert src.poll_once() == 2
+        assert count(plain, "INBOX") == 0 and count(plain, PROCESSED) == 2
+    finally:
+        plain.stop()
