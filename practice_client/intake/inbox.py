@@ -121,7 +121,7 @@ def record_for(result: Verification, digest: str, source: str) -> RequestRecord:
 
 def configured_sources(
     ctx: Context, inbox: Inbox | None = None, platform_options: dict[str, Any] | None = None
-) -> Iterator[Any]:
+) -> Iterator[Source]:
     """Every request source the config enables: platform API, IMAP mailbox, .eml folder.
 
     Stored-but-unverified messages (a crash last time) are verified first.
