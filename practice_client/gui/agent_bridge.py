@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -43,6 +44,8 @@ class AgentBridge(QObject):
         super().__init__(parent)
         self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._agent: Any = None
+        self._lock = threading.Lock()
+        self._started: list[Any] = []
         self._timer = QTimer(self, interval=DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
         self._timer.start()
@@ -66,20 +69,28 @@ class AgentBridge(QObject):
         """The agent's callback. Runs in agent threads: only enqueue, nothing else."""
         self.events.put(event)
 
-    def start(self, ctx: Context) -> None:
-        if self._agent is not None:
-            return
+    def create_and_start(self, ctx: Context) -> Any:
+        """Build and start the agent. MUST NOT run in the GUI thread: starting resumes the
+        outbox and scans the export folder (disk, database). Hand the result to :meth:`adopt`."""
         from practice_client.delivery.agent import Agent
 
         agent = Agent(ctx, on_event=self.post)
         agent.start()
+        with self._lock:
+            self._started.append(agent)  # stopped at shutdown even if never adopted
+        return agent
+
+    def adopt(self, agent: Any) -> None:
+        """The started agent (GUI thread): staff actions go through it from now on."""
         self._agent = agent
         log.info("agent started from the GUI")
 
     def stop(self) -> None:
         """Ask the agent to stop and wait for its threads (they end on their own)."""
-        agent, self._agent = self._agent, None
-        if agent is not None:
+        self._agent = None
+        with self._lock:
+            agents, self._started = self._started, []
+        for agent in agents:
             agent.stop()
         self._timer.stop()
         self.drain()

@@ -110,10 +110,7 @@ def run(ctx: Context, page: str = "requests", start_agent: bool = True) -> int:
         window.show()
         controller.refresh()
         if start_agent:
-            try:
-                controller.start_agent()
-            except (ImportError, PracticeClientError) as exc:
-                window.show_error("agent", str(exc))
+            controller.start_agent()  # a failure shows in the window's message bar
 
     if controller.snapshot.configured:
         open_main()

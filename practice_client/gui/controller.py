@@ -20,13 +20,26 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+# The domain modules are imported here, at start-up, on purpose: importing them loads
+# C extensions (cryptography, nacl, dns, watchdog) while holding the GIL for ~100 ms.
+# Done lazily in a worker that would freeze the GUI thread for as long.
 from practice_client.context import Context
 from practice_client.core.config import Config
 from practice_client.core.errors import InputError
+from practice_client.core.patients import read_master_data
+from practice_client.core.platform import PlatformClient
+from practice_client.crypto import backup, trust
 from practice_client.crypto.trust import TrustCertificate
+from practice_client.delivery import agent as _agent  # noqa: F401 - see above
+from practice_client.delivery import outbox
 from practice_client.gui.agent_bridge import AgentBridge
 from practice_client.gui.viewmodels import Snapshot, load_snapshot
 from practice_client.gui.workers import Workers
+from practice_client.intake import decisions
+from practice_client.intake import folder as _folder  # noqa: F401 - see above
+from practice_client.intake import imap as _imap  # noqa: F401 - see above
+from practice_client.intake import inbox as _inbox  # noqa: F401 - see above
+from practice_client.intake import platform_inbox as _platform_inbox  # noqa: F401 - see above
 from practice_client.provision import SetupParams, SetupResult, provision
 
 log = logging.getLogger(__name__)
@@ -77,6 +90,7 @@ class Controller(QObject):
     backupWritten = Signal(str)  # path
     failed = Signal(str, str)  # action, one-line message
     busyChanged = Signal(bool)
+    agentStarted = Signal()
     # live events from the agent (see AgentBridge)
     documentProgress = Signal(str, str, int, int)  # document_id, phase, bytes_done, bytes_total
     newRequests = Signal(int)
@@ -138,8 +152,6 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            from practice_client.intake import decisions
-
             decisions.accept(ctx, request_id, override=override, reason=reason or None)
             self.bridge.poll_now()  # report the decision to the platform soon
             return request_id
@@ -151,8 +163,6 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            from practice_client.intake import decisions
-
             decisions.decline(ctx, request_id, reason=reason)
             self.bridge.poll_now()
             return request_id
@@ -168,8 +178,6 @@ class Controller(QObject):
             agent = self.bridge.agent
             if agent is not None:
                 return len(agent.add_files(list(paths), request_id))
-            from practice_client.delivery import outbox
-
             return len(outbox.add_files(ctx, list(paths), request_id))
 
         self._run("add_files", work, lambda count: self.filesAdded.emit(request_id, count))
@@ -185,8 +193,6 @@ class Controller(QObject):
             if agent is not None:
                 agent.assign(document_id, request_id)
             else:
-                from practice_client.delivery import outbox
-
                 outbox.assign(ctx, document_id, request_id)
             return document_id
 
@@ -201,8 +207,6 @@ class Controller(QObject):
             if agent is not None:
                 agent.retry(document_id)
             else:
-                from practice_client.delivery import outbox
-
                 outbox.retry(ctx, document_id)
             return document_id
 
@@ -216,8 +220,6 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> CertificatePreview:
-            from practice_client.crypto import trust
-
             cert = trust.verify_certificate(ctx, path)
             pinned = ctx.store.get_pin(cert.fingerprint)
             try:
@@ -238,8 +240,6 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            from practice_client.crypto import trust
-
             patient = trust.find_patient(ctx, preview.certificate, patient_number, preview.path)
             return trust.pin_certificate(ctx, preview.certificate, patient, replace=replace).fingerprint
 
@@ -250,8 +250,6 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            from practice_client.crypto import trust
-
             return trust.remove_pin(ctx, fingerprint).fingerprint
 
         self._run("remove_pin", work, self.pinRemoved.emit)
@@ -261,8 +259,6 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> int:
-            from practice_client.core.patients import read_master_data
-
             master = read_master_data(path)  # validated completely before anything is stored
             return ctx.store.upsert_patients(master.patients, master.source)
 
@@ -293,8 +289,6 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            from practice_client.core.platform import PlatformClient
-
             with PlatformClient.from_context(ctx) as client:
                 client.patient_key("0" * 40)
             return ctx.config.server_url
@@ -310,8 +304,6 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            from practice_client.crypto import backup
-
             backup.create_backup(ctx, path, passphrase)
             return str(path)
 
@@ -320,11 +312,20 @@ class Controller(QObject):
     # -- the agent ---------------------------------------------------------------------
 
     def start_agent(self) -> None:
-        """Run intake, the watched folder and uploads in the agent's own threads.
-        Emits (later, per event): documentProgress, newRequests, agentFailure, connectionChanged."""
-        self.bridge.start(self.ctx)
+        """Run intake, the watched folder and uploads in the agent's own threads (started from a worker).
+        Emits: agentStarted or failed("agent", ...); later, per event: documentProgress, newRequests,
+        agentFailure, connectionChanged."""
+        if self.bridge.running:
+            return
+        ctx, bridge = self.ctx, self.bridge
+
+        def started(agent: Any) -> None:
+            bridge.adopt(agent)
+            self.agentStarted.emit()
+
+        self._run("agent", lambda: bridge.create_and_start(ctx), started, refresh=False)
 
     def shutdown(self, msecs: int = 30000) -> None:
-        """Stop the agent politely, then wait for running jobs (never terminate a thread)."""
-        self.bridge.stop()
+        """Wait for running jobs, then stop the agent politely (never terminate a thread)."""
         self.workers.wait(msecs)
+        self.bridge.stop()
