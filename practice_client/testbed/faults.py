@@ -64,8 +64,9 @@ class Faults:
             self._delays[route] = _Armed(count, seconds)
 
     def drop_next_patch(self, after_bytes: int, count: int = 1) -> None:
-        """Cut the connection of the next ``count`` PATCHes after ``after_bytes`` of body
-        (the bytes up to there are kept, as a real server would)."""
+        """Cut the connection of the next ``count`` PATCHes after ``after_bytes`` of their
+        body (the bytes up to there are kept, as a real server would). A PATCH with a
+        shorter body is not cut but still counts."""
         self._check("upload.patch", count)
         if after_bytes < 0:
             raise ValueError("after_bytes must be >= 0")

@@ -271,30 +271,34 @@ class PlatformApp:
         if announced.isdigit() and offset + int(announced) > upload.length:
             raise ApiError(413, "more bytes than Upload-Length")
         drop_after = self.faults.take_drop()
-        received = 0
+        received, dropped, too_long = 0, False, False
         with self.uploads.data_path(upload).open("r+b") as handle:
             handle.seek(offset)
             try:
                 async for chunk in request.stream():
                     if drop_after is not None and received + len(chunk) >= drop_after:
-                        chunk = chunk[: drop_after - received]
+                        chunk, dropped = chunk[: drop_after - received], True
                     if offset + received + len(chunk) > upload.length:
-                        raise ApiError(413, "more bytes than Upload-Length")
+                        too_long = True
+                        break
                     handle.write(chunk)
                     received += len(chunk)
                     self.stats.add_patch_bytes(len(chunk))
-                    if drop_after is not None and received >= drop_after:
-                        handle.flush()
-                        os.fsync(handle.fileno())
-                        await _drop_connection(request)
-                        return Response(status_code=400)  # never sent: the connection is gone
+                    if dropped:
+                        break
             except ClientDisconnect:
                 log.debug("upload %s: client went away after %d bytes", upload.name, received)
             handle.flush()
             await asyncio.to_thread(os.fsync, handle.fileno())
+        # What arrived is kept, whatever happens next: that is what makes a resume possible.
         offset += received
         if offset == upload.length:
             self.uploads.finish(upload)
+        if dropped:
+            await _drop_connection(request)
+            return Response(status_code=400)  # never sent: the connection is gone
+        if too_long:
+            raise ApiError(413, "more bytes than Upload-Length")
         return Response(status_code=204, headers={**TUS_HEADERS, "Upload-Offset": str(offset)})
 
     # --- documents and keys --------------------------------------------------------------

@@ -76,7 +76,10 @@ class UploadStore:
             raw = json.loads(self._meta_path(name).read_text("utf-8"))
         except FileNotFoundError:
             raise ApiError(404, "no such upload") from None
-        return Upload(**raw)
+        upload = Upload(**raw)
+        if not upload.complete and name not in self.busy and self.offset(upload) == upload.length:
+            self.finish(upload)  # a crash between the last byte and the move: finish now
+        return upload
 
     def offset(self, upload: Upload) -> int:
         if upload.complete:

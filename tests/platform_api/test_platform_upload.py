@@ -254,7 +254,8 @@ def test_a_file_that_shrinks_mid_upload_fails_at_once_naming_it(
 
     with pytest.raises(InputError, match="payload.pgp"):
         client.upload(payload, document_id=DOC, part="document", request_id=REQ, progress=progress)
-    assert testbed_platform.stats.calls("upload.patch") == 1
+    assert testbed_platform.stats.calls("upload.patch") <= 1  # not retried (the server may not
+    # even have seen the aborted request by now)
     assert not (testbed_platform.data_dir / "documents" / f"{DOC}.pgp").exists()
 
 
@@ -295,3 +296,37 @@ def test_two_workers_uploading_the_same_document_both_succeed_once(
     assert errors == []
     assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
     assert testbed_platform.stats.patch_bytes == payload.stat().st_size
+
+
+def test_a_drop_right_after_the_last_byte_still_delivers(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path
+) -> None:
+    """The answer is lost, the bytes are not: the retry finds the upload complete."""
+    testbed_platform.faults.drop_next_patch(after_bytes=payload.stat().st_size)
+    client.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.pgp") == payload.read_bytes()
+    assert testbed_platform.stats.calls("upload.patch") == 1
+    assert testbed_platform.stats.patch_bytes == payload.stat().st_size
+
+
+def test_a_server_crash_before_the_move_is_finished_on_restart(
+    testbed_platform: TestbedPlatform, client: PlatformClient, tmp_path: Path
+) -> None:
+    """All bytes on disk, the move to documents/ never happened: the next look finishes it."""
+    data = os.urandom(1000)
+    source = tmp_path / "doc.pgp"
+    source.write_bytes(data)
+    testbed_platform.faults.drop_next_patch(after_bytes=999)
+    with (
+        fast_client(testbed_platform, retry=RetryPolicy(attempts=1)) as first,
+        pytest.raises(NetworkError),
+    ):
+        first.upload(source, document_id=DOC, part="document", request_id=REQ)
+    testbed_platform.stop()
+    partial = testbed_platform.data_dir / "uploads" / f"{DOC}.document.bin"
+    with partial.open("ab") as handle:  # the last byte made it to disk before the crash
+        handle.write(data[-1:])
+    with start_platform(testbed_platform.data_dir) as restarted, fast_client(restarted) as second:
+        second.upload(source, document_id=DOC, part="document", request_id=REQ)
+        assert restarted.stats.calls("upload.patch") == 0
+    assert stored(testbed_platform, f"{DOC}.pgp") == data
