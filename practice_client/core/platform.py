@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 import requests.adapters
+import requests.auth
 import urllib3.connection
 import urllib3.connectionpool
 from cryptography import x509
@@ -112,6 +113,15 @@ class _SourceShrunk(Exception):
 
 class _Transient(Exception):
     """A failure a retry may cure (connection, timeout, 5xx, upload conflicts)."""
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
 
 
 class _PinnedHTTPSConnection(urllib3.connection.HTTPSConnection):
@@ -279,9 +289,8 @@ class PlatformClient:
         self.max_patch_bytes = max_patch_bytes
         pin = _normalize_pin(spki_pin) if spki_pin else None
         self._session = requests.Session()
-        self._session.headers.update(
-            {"Authorization": f"Bearer {token}", "User-Agent": "practice-client"}
-        )
+        self._session.headers["User-Agent"] = "practice-client"
+        self._session.auth = _BearerAuth(token)  # an explicit auth: ~/.netrc is never consulted
         self._session.mount("https://", _PlatformAdapter(client_ssl_context(ca_file), pin))
 
     @classmethod

@@ -158,3 +158,14 @@ def test_client_refuses_to_build_urls_from_bad_ids(client: PlatformClient, tmp_p
             client.send_decision(bad, "accepted", "")
         with pytest.raises(ValueError):
             client.upload(tmp_path, document_id=bad, part="document", request_id="req-00000001")
+
+
+def test_a_netrc_entry_for_the_host_never_replaces_the_token(
+    testbed_platform: TestbedPlatform, client: PlatformClient, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert client.inbox(None) == ([], None)
