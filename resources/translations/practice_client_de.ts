@@ -484,6 +484,29 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     </message>
 </context>
 <context>
+    <name>GuiDemo</name>
+    <message>
+        <source>Demo: the patient will send a request in a few seconds…</source>
+        <translation>Demo: Die Patientin sendet in wenigen Sekunden eine Anfrage…</translation>
+    </message>
+    <message>
+        <source>Demo</source>
+        <translation>Demo</translation>
+    </message>
+    <message>
+        <source>The practice software exported a letter for the patient.</source>
+        <translation>Die Praxissoftware hat einen Arztbrief für die Patientin exportiert.</translation>
+    </message>
+    <message>
+        <source>The patient&apos;s app decrypted the letter: identical, signed by the practice.</source>
+        <translation>Die App der Patientin hat den Brief entschlüsselt: identisch, von der Praxis signiert.</translation>
+    </message>
+    <message>
+        <source>The patient could not open the letter.</source>
+        <translation>Die Patientin konnte den Brief nicht öffnen.</translation>
+    </message>
+</context>
+<context>
     <name>Labels</name>
     <message>
         <source>Verified</source>

@@ -56,6 +56,17 @@ def event_title(event: str) -> str:
     return titles.get(event, event)
 
 
+def details_text(details: object) -> str:
+    """``request_id: 1a2b… · override: false`` - identifiers only, as the log holds them."""
+    if not isinstance(details, dict):
+        return json.dumps(details, ensure_ascii=False)
+    parts = []
+    for key, value in sorted(details.items()):
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else json.dumps(value, ensure_ascii=False)
+        parts.append(f"{key}: {shown.strip(chr(34))}")
+    return " · ".join(parts)
+
+
 class AuditPage(QWidget):
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -129,7 +140,7 @@ class AuditPage(QWidget):
         self.list.clear()
         items = []
         for entry in reversed(self.entries):  # newest first
-            details = json.dumps(entry.get("details", {}), ensure_ascii=False, sort_keys=True)
+            details = details_text(entry.get("details", {}))
             event = str(entry.get("event", ""))
             item = QTreeWidgetItem([str(entry.get("seq", "")), datetime_text(str(entry.get("time", ""))),
                                     event_title(event), details])
