@@ -44,7 +44,7 @@ def test_every_public_property_lands_in_the_policy_key(msi: Path) -> None:
         assert row["Root"] == HKLM
         assert row["Value"] == f"[{row['Name']}]", row  # written as given on the command line
     # every property the MSI writes is a setting the client knows, and LOCK_SETTINGS locks them
-    mapped = policy.policy_from_mapping({name: "x" for name in POLICY_PROPERTIES}, "msi")
+    mapped = policy.policy_from_mapping({name: "1" for name in POLICY_PROPERTIES}, "msi")
     assert set(mapped.values) == {n.lower() for n in POLICY_PROPERTIES - {"LOCK_SETTINGS"}}
     assert set(mapped.values) <= set(Config.keys()) and mapped.locked == set(mapped.values)
 
