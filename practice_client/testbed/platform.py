@@ -381,8 +381,12 @@ class TestbedPlatform:
         if self._thread is not None:
             raise RuntimeError("the platform is already running")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.port))  # loopback only, never another address
+        except OSError:
+            sock.close()
+            raise
         self.port = sock.getsockname()[1]
         app = PlatformApp(self.data_dir, self.token, self.faults, self.stats)
         config = uvicorn.Config(
