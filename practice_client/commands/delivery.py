@@ -65,10 +65,13 @@ def _send(args: argparse.Namespace) -> int:
     for file, doc in zip(args.files, final, strict=True):
         if doc.state is DocumentState.DELIVERED:
             print(f"{file}: zugestellt / delivered ({doc.document_id}, sha256 {doc.ciphertext_sha256})")
+        elif doc.state is DocumentState.FAILED:
+            failed += 1
+            print(f"{file}: nicht zugestellt / not delivered ({doc.document_id}): {doc.error}")
         else:
             failed += 1
-            why = doc.error or f"not delivered ({doc.state})"
-            print(f"{file}: nicht zugestellt / not delivered ({doc.document_id}): {why}")
+            print(f"{file}: noch nicht zugestellt, bleibt im Postausgang / not delivered yet, kept in the "
+                  f"outbox for 'practice-client agent' ({doc.document_id}): {doc.error or doc.state}")
     if failed:
         raise PracticeClientError(f"{failed} von {len(final)} Dateien nicht zugestellt / "
                                   f"{failed} of {len(final)} files not delivered")
@@ -81,7 +84,11 @@ def _wait_done(ctx: Context, ids: list[str], timeout: float) -> list[Document]:
     while True:
         docs = [ctx.store.get_document(i) for i in ids]
         current = [d for d in docs if d is not None]
-        if all(d.state in DONE for d in current) or time.monotonic() >= deadline:
+        # A document the platform could not take yet (error recorded, still uploading)
+        # stays in the outbox for the agent: ``send`` reports it instead of waiting forever.
+        if all(d.state in DONE or (d.state is DocumentState.UPLOADING and d.error) for d in current):
+            return current
+        if time.monotonic() >= deadline:
             return current
         pause.wait(0.1)
 
@@ -99,9 +106,15 @@ def document_json(doc: Document) -> dict[str, Any]:
 
 def _outbox(args: argparse.Namespace) -> int:
     from practice_client.delivery.encrypt import alerts
+    from practice_client.delivery.outbox import retry
 
     ctx = Context()
     try:
+        if args.retry:
+            doc = retry(ctx, args.retry)
+            print(f"{doc.document_id}: erneut im Postausgang / back in the outbox ({doc.state}); "
+                  "der Agent stellt es zu / the agent delivers it")
+            return 0
         docs = ctx.store.list_documents()
         warnings = alerts(ctx)
     finally:
@@ -137,4 +150,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=_send)
     p = sub.add_parser("outbox", help="documents on their way, delivered and failed")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--retry", metavar="DOCUMENT_ID", help="try a failed document again")
     p.set_defaults(func=_outbox)

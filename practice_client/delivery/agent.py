@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from practice_client.core.errors import PracticeClientError
+from practice_client.core.errors import PracticeClientError, StateError
 from practice_client.core.models import Document
 from practice_client.delivery import outbox
 from practice_client.delivery.events import Event, EventSink, ignore
+from practice_client.delivery.locks import FileLock
 from practice_client.delivery.pipeline import Pipeline
 from practice_client.delivery.watcher import Watcher
 
@@ -53,6 +54,7 @@ class Agent:
         self._stop = threading.Event()
         self._poll_now = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = FileLock(ctx.home.root / "agent.lock")
 
     def _on_event(self, event: Event) -> None:
         try:
@@ -65,6 +67,11 @@ class Agent:
     def start(self) -> None:
         """Resume the outbox, then watch the export folder and poll the request sources."""
         self.ctx.require_setup()
+        if not self._lock.acquire():
+            raise StateError(
+                f"{self._lock.path}: für diese Praxis läuft bereits ein Agent / "
+                "an agent is already running for this home"
+            )
         _ = self.ctx.store  # open the database (and keyring) before any thread needs it
         self.pipeline.start()
         export = outbox.export_root(self.ctx)
@@ -87,6 +94,7 @@ class Agent:
         if self.watcher is not None:
             self.watcher.stop()
         self.pipeline.stop()
+        self._lock.release()
         log.info("agent stopped")
 
     def poll_now(self) -> None:

@@ -26,6 +26,7 @@ from practice_client.core.models import Document, DocumentState
 from practice_client.delivery import outbox
 from practice_client.delivery.encrypt import KeyComparer, seal, sha256_file
 from practice_client.delivery.events import Event, EventSink, ignore
+from practice_client.delivery.locks import FileLock
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOCK_NAME = ".lock"
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 PROGRESS_STEP = 0.01  # report progress in steps of at least 1 % ...
@@ -150,7 +152,13 @@ class Pipeline:
                     self._busy.discard(document_id)
 
     def _process(self, document_id: str) -> None:
-        doc = self.ctx.store.get_document(document_id)
+        """One document as far as it goes now - if no other process is working on it."""
+        with FileLock(outbox.spool_of(self.ctx, document_id) / LOCK_NAME) as held:
+            if held:
+                self._advance(document_id)
+
+    def _advance(self, document_id: str) -> None:
+        doc = self.ctx.store.get_document(document_id)  # read under the lock: the truth now
         if doc is None or self._cancel.is_set():
             return
         try:

@@ -35,6 +35,7 @@ from practice_client.delivery.names import is_sidecar, is_temporary
 log = logging.getLogger(__name__)
 
 OWN_FOLDERS = frozenset({"processed", "failed"})
+FALLBACK_RESCAN_SECONDS = 2.0
 
 
 @dataclass
@@ -166,10 +167,16 @@ class Watcher:
     def start(self) -> None:
         self.export.mkdir(parents=True, exist_ok=True)
         observer = Observer()
-        observer.schedule(_Handler(self), str(self.export), recursive=True)
-        observer.daemon = True
-        observer.start()
-        self._observer = observer
+        try:
+            observer.schedule(_Handler(self), str(self.export), recursive=True)
+            observer.daemon = True
+            observer.start()
+            self._observer = observer
+        except OSError as exc:
+            # e.g. the per-user inotify limit is used up: rescans alone still find every file
+            log.warning("export folder events unavailable (%s): rescanning every %.0f s instead",
+                        exc.strerror or exc, FALLBACK_RESCAN_SECONDS)
+            self._rescan = min(self._rescan, FALLBACK_RESCAN_SECONDS)
         self._thread = threading.Thread(target=self._run, name="export-watcher", daemon=True)
         self._thread.start()
 

@@ -35,7 +35,10 @@ def start_agent(ctx: Context) -> subprocess.Popen[bytes]:
     )
     assert process.stdout is not None
     line = process.stdout.readline()  # "agent running": resume done, watcher started
-    assert b"agent" in line.lower(), process.stderr.read() if process.stderr else b""
+    if b"agent" not in line.lower():
+        process.wait(timeout=30)
+        log = (ctx.home.logs / "practice-client.log").read_text("utf-8", "replace")[-3000:]
+        raise AssertionError(f"the agent did not start: {line!r}\n{log}")
     return process
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from practice_client.cli import main
 from practice_client.context import Context
+from practice_client.core.errors import StateError
 from practice_client.core.models import DocumentState
 from practice_client.delivery.agent import Agent
 from practice_client.delivery.encrypt import alerts
@@ -207,6 +209,33 @@ def test_disk_full_on_spool_fails_clearly_original_untouched(
     finally:
         running.stop()
         subprocess.run(["umount", str(spool)], check=False)
+    # space again: staff retry (CLI) and the agent delivers both, from failed/ back to processed/
+    running = Agent(client, sources=[])
+    running.start()
+    try:
+        for doc in documents(client, DocumentState.FAILED):
+            assert main(["outbox", "--retry", doc.document_id]) == 0
+        wait_state(client, DocumentState.DELIVERED, count=2)
+    finally:
+        running.stop()
+    assert (export(client) / "processed" / "1001_big.pdf").read_bytes() == big
+    assert not (export(client) / "failed" / "1001_big.pdf.reason.txt").exists()
+
+
+def test_retry_of_a_refused_empty_file_is_refused_again(world: World, client: Context,
+                                                       agent: Agent) -> None:
+    ready_patient(client, world)
+    write_file(export(client) / "1001_leer.pdf", b"")
+    assert_refused(client, "1001_leer.pdf", "empty file")
+    (doc,) = documents(client, DocumentState.FAILED)
+    assert main(["outbox", "--retry", doc.document_id]) == 1
+    assert (export(client) / "failed" / "1001_leer.pdf").exists()
+    assert documents(client, DocumentState.FAILED)[0].document_id == doc.document_id
+
+
+def test_a_second_agent_for_the_same_home_is_refused(client: Context, agent: Agent) -> None:
+    with pytest.raises(StateError, match="already running"):
+        Agent(client, sources=[]).start()
 
 
 def test_server_key_substitution_alerts_but_uses_the_pin(
