@@ -6,11 +6,11 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QSize, QTimer
+from PySide6.QtCore import QEventLoop, QMessageLogContext, QSize, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QWidget
 
 from practice_client.context import Context
-from practice_client.core.errors import PracticeClientError
+from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.gui.controller import Controller
 from practice_client.gui.i18n import install_translators
 from practice_client.gui.main_window import MainWindow
@@ -31,6 +31,7 @@ def application(language: str) -> QApplication:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
+    qInstallMessageHandler(_qt_messages_to_log)
     app.setApplicationName("Practice Client")
     app.setOrganizationName("PracticeClient")
     app.setWindowIcon(app_icon())
@@ -66,17 +67,36 @@ def load_once(controller: Controller, timeout_ms: int = LOAD_TIMEOUT_MS) -> None
         raise PracticeClientError(f"{outcome[0]}; no screenshot was written")
 
 
+def check_target(path: Path) -> None:
+    """Refuse a bad target before anything is rendered (one line, naming the file)."""
+    if path.suffix.lower() != ".png":
+        raise InputError(path, "the screenshot must be a .png file")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(path, f"cannot create its folder: {exc.strerror or type(exc).__name__}") from None
+
+
 def save_screenshot(widget: QWidget, path: Path) -> None:
-    """Write a PNG atomically-enough for a review artefact (temp + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
+    """Write the PNG atomically (temp file, then rename)."""
+    tmp = path.with_name(f".{path.name}.tmp.png")
     if not widget.grab().save(str(tmp), "PNG"):
-        raise PracticeClientError(f"{path}: cannot write the screenshot")
+        tmp.unlink(missing_ok=True)
+        raise InputError(path, "cannot write the screenshot")
     tmp.replace(path)
+
+
+def _qt_messages_to_log(kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+    """Qt's own warnings go to the log file, not the terminal (where only our one-line errors belong)."""
+    level = logging.WARNING if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg) else logging.DEBUG
+    log.log(level, "qt: %s", message)
 
 
 def screenshot(ctx: Context, path: Path, page: str, size: QSize = SCREENSHOT_SIZE) -> int:
     """Render the main window with the current state of the home to ``path`` and return."""
+    check_target(path)
     application(ctx.config.language)
     controller, _tray, window = build_window(ctx)
     window.resize(size)
@@ -86,7 +106,8 @@ def screenshot(ctx: Context, path: Path, page: str, size: QSize = SCREENSHOT_SIZ
         load_once(controller)
     finally:
         controller.shutdown()
-    QApplication.processEvents()
+    for _ in range(3):  # deferred layout passes (wrapped text is measured once shown)
+        QApplication.processEvents()
     save_screenshot(window, path)
     window.close()
     return 0

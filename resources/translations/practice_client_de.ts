@@ -321,7 +321,7 @@
     </message>
     <message>
         <source>No matching request found: assign it to a patient.</source>
-        <translation>Keine passende Anfrage gefunden: bitte einer Patientin / einem Patienten zuordnen.</translation>
+        <translation>Keine passende Anfrage gefunden – bitte zuordnen.</translation>
     </message>
     <message>
         <source>Delivered on %1</source>
@@ -889,7 +889,7 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     </message>
     <message>
         <source>Consent signed by the patient</source>
-        <translation>Von der Patientin / dem Patienten signierte Einwilligung</translation>
+        <translation>Signierte Einwilligung</translation>
     </message>
     <message>
         <source>Consent text</source>

@@ -37,7 +37,7 @@ def prepare_home(root: Path) -> None:
         provision(ctx, SetupParams(
             server_url="https://plattform.example", practice_id="praxis-dr-mueller",
             platform_domain="plattform.example", ident_key_file=root / "ident.asc",
-            export_dir=Path("/srv/pvs/export") if os.access("/srv", os.W_OK) else root / "export",
+            export_dir=root / "export",
             offline=True, practice_name="Hausarztpraxis Dr. Müller",
         ))
         populate(ctx.store)

@@ -84,8 +84,12 @@ class DeliveriesPage(QWidget):
             if view.state in ACTIVE:
                 bar = QProgressBar()
                 bar.setAccessibleName(fill(self.tr("Progress of %1"), view.document.original_name))
-                bar.setRange(0, 100)
-                bar.setValue(100 if view.state is DocumentState.ENCRYPTED else 0)
+                if view.state is DocumentState.UPLOADING:
+                    bar.setRange(0, 0)  # busy until the agent reports bytes
+                else:
+                    bar.setRange(0, 100)
+                    bar.setValue(100 if view.state is DocumentState.ENCRYPTED else 0)
+                    bar.setFormat(document_state_label(view.state)[1])
                 self.list.setItemWidget(item, PROGRESS_COLUMN, bar)
                 self._bars[view.document_id] = bar
         stuck = sum(1 for v in snapshot.documents if v.state in (DocumentState.FAILED, DocumentState.UNASSIGNED))
@@ -122,6 +126,7 @@ class DeliveriesPage(QWidget):
         bar = self._bars.get(document_id)
         if bar is None:
             return
+        bar.setRange(0, 100)
         bar.setValue(int(done * 100 / total) if total else 0)
         bar.setFormat(f"{phase_label(phase)} %p%")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -51,6 +51,8 @@ class RequestDetail(QScrollArea):
         self.view: RequestView | None = None
         self.dialog: ReasonDialog | None = None
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps instead
+        self.setMinimumWidth(360)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setAcceptDrops(True)
         self.viewport().setAcceptDrops(True)  # drops land on the viewport, which hands them to us
@@ -91,7 +93,7 @@ class RequestDetail(QScrollArea):
         self.consent.setAccessibleName(self.tr("Consent text"))
         consent_layout.addWidget(self.consent)
         layout.addWidget(self.consent_box)
-        buttons = QHBoxLayout()
+        decide = QHBoxLayout()  # the decision on one row, adding files below: fits a narrow pane
         self.accept_button = QPushButton(self.tr("&Accept"))
         self.decline_button = QPushButton(self.tr("&Decline…"))
         self.files_button = QPushButton(self.tr("Add &files…"))
@@ -101,9 +103,14 @@ class RequestDetail(QScrollArea):
             (self.files_button, self.tr("Add files for this request")),
         ):
             button.setAccessibleName(name)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
+        decide.addWidget(self.accept_button)
+        decide.addWidget(self.decline_button)
+        decide.addStretch(1)
+        files = QHBoxLayout()
+        files.addWidget(self.files_button)
+        files.addStretch(1)
+        layout.addLayout(decide)
+        layout.addLayout(files)
         self.drop_hint = QLabel(self.tr("You can also drop files here."), wordWrap=True)
         self.drop_hint.setObjectName("hint")
         layout.addWidget(self.drop_hint)
@@ -153,6 +160,7 @@ class RequestDetail(QScrollArea):
         self.accept_button.setText(self.tr("&Accept anyway…") if view.needs_override else self.tr("&Accept"))
         self.files_button.setEnabled(view.accepts_files)
         self.drop_hint.setVisible(view.accepts_files)
+        QTimer.singleShot(0, self._fit_height)  # once the new labels are shown and polished
 
     def _show_checks(self, view: RequestView) -> None:
         while self.checks.count():
@@ -172,6 +180,22 @@ class RequestDetail(QScrollArea):
             )
             self.checks.addWidget(icon, row, 0)
             self.checks.addWidget(text, row, 1)
+
+    def _fit_height(self) -> None:
+        """QScrollArea sizes its widget by minimumSizeHint, which ignores wrapped text: give
+        the body the height its wrapped labels need at the current width (else they squash)."""
+        body = self.widget()
+        body.setMinimumHeight(0)
+        needed = body.heightForWidth(self.viewport().width())
+        if needed > 0:
+            body.setMinimumHeight(needed)
+
+    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """The viewport's width also changes when the scroll bar appears: refit then too."""
+        handled = super().viewportEvent(event)
+        if event.type() == QEvent.Type.Resize:
+            self._fit_height()
+        return handled
 
     # -- actions --------------------------------------------------------------------
 
