@@ -1098,6 +1098,10 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Ergebnis</translation>
     </message>
     <message>
+        <source>Settings saved. The language changes at the next start.</source>
+        <translation>Einstellungen gespeichert. Die Sprache wechselt beim nächsten Start.</translation>
+    </message>
+    <message>
         <source>Settings saved.</source>
         <translation>Einstellungen gespeichert.</translation>
     </message>

@@ -58,6 +58,7 @@ class SettingsPage(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.dialog: BackupDialog | None = None
+        self._language_changed = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.platform_box = QGroupBox(self.tr("Platform"))
@@ -96,7 +97,7 @@ class SettingsPage(QWidget):
         self.test_button.clicked.connect(self._test)
         self.backup_button.clicked.connect(self.backup)
         controller.settingsSaved.connect(self.show_config)
-        controller.settingsSaved.connect(lambda _cfg: self.result.setText(self.tr("Settings saved.")))
+        controller.settingsSaved.connect(self._saved)
         controller.connectionTested.connect(self._tested)
         self._build(controller.config)
 
@@ -171,10 +172,15 @@ class SettingsPage(QWidget):
 
     def save(self) -> None:
         changes = self.changes()
+        self._language_changed = "language" in changes
         if changes:
             self.controller.save_settings(changes)
         else:
             self.result.setText(self.tr("Nothing changed."))
+
+    def _saved(self, _cfg: Config) -> None:
+        self.result.setText(self.tr("Settings saved. The language changes at the next start.")
+                            if self._language_changed else self.tr("Settings saved."))
 
     def _test(self) -> None:
         self.result.setText(self.tr("Connecting…"))
