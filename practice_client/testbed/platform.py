@@ -36,7 +36,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from practice_client.core.atomic import atomic_write
-from practice_client.core.platform import valid_platform_id
+from practice_client.core.platform import spki_sha256_pem, valid_platform_id
 from practice_client.testbed.ca import ensure_ca
 from practice_client.testbed.faults import Faults, Stats
 from practice_client.testbed.uploads import ApiError, Upload, UploadStore, split_upload_name
@@ -367,6 +367,11 @@ class TestbedPlatform:
     @property
     def ca_file(self) -> Path:
         return self.tls.ca_file
+
+    @property
+    def spki_pin(self) -> str:
+        """The pin a client may configure for this server (its key's SPKI SHA-256)."""
+        return spki_sha256_pem(self.tls.cert_file.read_bytes())
 
     def _ensure_token(self) -> str:
         path = self.data_dir / "token"

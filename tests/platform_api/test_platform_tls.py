@@ -4,8 +4,10 @@ checked on the real connection. Each defence is tested with the attack."""
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
 import ssl
+import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from practice_client.core.errors import InputError, NetworkError, NotConfigured,
 from practice_client.core.platform import PlatformClient, client_ssl_context, spki_sha256_pem
 from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.testbed.platform import TestbedPlatform
+from tests.conftest import require
 from tests.fixtures_platform import FAST_RETRY, fast_client, start_platform
 
 
@@ -28,7 +31,14 @@ def other_platform() -> Iterator[TestbedPlatform]:
 
 
 def server_pin(platform: TestbedPlatform) -> str:
-    return spki_sha256_pem((platform.data_dir / "server.pem").read_bytes())
+    """The standard SPKI pin, computed by openssl (a second implementation)."""
+    require(shutil.which("openssl") is not None, "openssl")
+    script = ("openssl x509 -pubkey -noout -in \"$1\" | openssl pkey -pubin -outform der "
+              "| openssl dgst -sha256 -binary | base64")
+    pin = subprocess.run(["sh", "-c", script, "pin", str(platform.data_dir / "server.pem")],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert pin == platform.spki_pin == spki_sha256_pem((platform.data_dir / "server.pem").read_bytes())
+    return pin
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "HTTP://127.0.0.1", "ftp://x", "127.0.0.1:443"])
