@@ -76,8 +76,10 @@ class Tray(QObject):
         }[self.status]
 
     def set_status(self, status: TrayStatus) -> None:
+        """The tray icon itself changes (app icon / warning / offline) and its tooltip says it in words."""
         self.status = status
         if self.icon is not None:
+            self.icon.setIcon(app_icon() if status is TrayStatus.CONNECTED else self.status_icon())
             self.icon.setToolTip(fill(self.tr("Practice Client – %1"), self.status_text()))
 
     def notify(self, title: str, text: str, warning: bool = False) -> None:
