@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -62,8 +63,8 @@ class GuiDemo(QObject):
         self.controller.workers.start("demo_document", self.demo.drop_document, self._document_dropped,
                                       lambda message: self.controller.failed.emit("demo", message))
 
-    def _document_dropped(self, result: object) -> None:
-        path, data = result  # type: ignore[misc]
+    def _document_dropped(self, result: tuple[Path, bytes]) -> None:
+        path, data = result
         self._dropped, self._original = path.name, data
         self.window.show_page("deliveries")
         self.tray.notify(self.tr("Demo"), self.tr("The practice software exported a letter for the patient."))

@@ -65,10 +65,6 @@ class Workers(QObject):
         self._running = 0
         self._jobs: set[Job] = set()
 
-    @property
-    def running(self) -> int:
-        return self._running
-
     def start(
         self,
         name: str,

@@ -124,10 +124,10 @@ class SettingsPage(QWidget):
         program = QFormLayout(self.app_box)
         program.addRow(self.tr("Language:"), locked_note(self.language, cfg.is_locked("language")))
         program.addRow("", locked_note(self.close_to_tray, cfg.is_locked("close_to_tray")))
-        key = QFormLayout(self.key_box)
-        key.addRow(self.tr("Fingerprint:"), self.fingerprint)
-        key.addRow("", self._left(self.backup_button))
-        align_labels([platform, delivery, program, key])
+        practice_key = QFormLayout(self.key_box)
+        practice_key.addRow(self.tr("Fingerprint:"), self.fingerprint)
+        practice_key.addRow("", self._left(self.backup_button))
+        align_labels([platform, delivery, program, practice_key])
         self.show_config(cfg)
 
     @staticmethod
