@@ -89,3 +89,37 @@ def test_remove_pin_only_after_confirmation(qtbot, window: MainWindow, client: C
     with qtbot.waitSignal(window.controller.pinRemoved, timeout=30000):
         qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)
     assert client.store.get_pin(patient.fingerprint) is None
+
+
+def test_repin_replaces_only_for_that_patient_and_a_silent_replace_is_refused(
+    qtbot, window: MainWindow, client: Context, world: World, tmp_path: Path
+) -> None:
+    from practice_client.testbed.patient import SimulatedPatient
+
+    old = pin_patient(client, world, "1001")
+    new_device = SimulatedPatient.create(short_tmpdir("pcn"), ERIKA.name, ERIKA.birth_date, ERIKA.phone)
+    try:
+        cert = tmp_path / "erika-new-phone.trust.asc"
+        cert.write_text(new_device.trust_certificate(world.authority), encoding="ascii")
+        page = patients_page(qtbot, window)
+        # an ordinary import must not replace the existing pin behind staff's back
+        with qtbot.waitSignal(window.controller.certificateInspected, timeout=30000):
+            page.import_certificate(cert)
+        page.dialog.confirm.setChecked(True)
+        with qtbot.waitSignal(window.controller.failed, timeout=30000) as failed:
+            qtbot.mouseClick(page.dialog.ok, Qt.MouseButton.LeftButton)
+        assert failed.args[0] == "pin_certificate"
+        assert client.store.get_pin_for_patient("1001").fingerprint == old.fingerprint
+        # the explicit re-pin (Neu anheften) is for exactly this patient
+        with qtbot.waitSignal(window.controller.certificateInspected, timeout=30000):
+            page.import_certificate(cert, repin_for="1001")
+        dialog = page.dialog
+        assert not dialog.patient.isEnabled() and dialog.patient_number() == "1001"
+        assert dialog.ok.text() == "Schlüssel neu anheften"
+        dialog.confirm.setChecked(True)
+        with qtbot.waitSignal(window.controller.certificatePinned, timeout=30000):
+            qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+        assert client.store.get_pin_for_patient("1001").fingerprint == new_device.fingerprint
+        assert client.store.get_pin(old.fingerprint) is None
+    finally:
+        new_device.close()
