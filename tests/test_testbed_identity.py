@@ -49,6 +49,10 @@ def test_certificate_verifies_with_the_authority_key(parties: Parties) -> None:
     assert verified.fingerprint == parties.patient.fingerprint
     assert (verified.name, verified.birth_date, verified.phone, verified.ident) == (
         ERIKA["name"], ERIKA["birth_date"], ERIKA["phone"], "video")
+    saved_on_windows = cert.replace("\n", "\r\n")  # CR LF line ends do not matter
+    assert verify_certificate_text(
+        saved_on_windows, "cert", parties.authority.public_key(), parties.authority.fingerprint
+    ).fingerprint == parties.patient.fingerprint
     [key] = inspect_keys(parties.patient.public_key())
     assert key.can_sign and key.encryption_subkeys
 
