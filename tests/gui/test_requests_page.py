@@ -149,3 +149,27 @@ def test_drop_refused_on_open_request_and_for_folders(
     detail = show(qtbot, window, accepted)
     assert drag_and_drop(detail.viewport(), [tmp_path]) == (True, False), "a folder is not a document"
     assert client.store.list_documents() == []
+
+
+def test_accept_by_keyboard_only(qtbot, window: MainWindow, client: Context) -> None:
+    """Ctrl+1 to the page, keys in the list, Tab to the button, Space to accept: no mouse needed."""
+    rid = new_request(client, "verified")
+    refresh(qtbot, window.controller)
+    window.show_page("settings")
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_page() == "requests"
+    page = window.pages["requests"]
+    page.list.setFocus()
+    qtbot.keyClick(page.list, Qt.Key.Key_Home)
+    assert page.current_request_id() == rid
+    # Tab moves from the list into the detail pane and reaches the accept button
+    for _ in range(10):
+        if page.detail.accept_button.hasFocus():
+            break
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    assert page.detail.accept_button.hasFocus(), f"focus stuck on {QApplication.focusWidget()}"
+    with qtbot.waitSignal(window.controller.requestDecided, timeout=30000):
+        qtbot.keyClick(page.detail.accept_button, Qt.Key.Key_Space)
+    record = client.store.get_request(rid)
+    assert record is not None and record.status is RequestStatus.ACCEPTED
