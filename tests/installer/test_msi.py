@@ -35,6 +35,8 @@ def test_product_is_per_machine_with_fixed_upgrade_code(msi: Path) -> None:
     assert {r["ActionProperty"] for r in upgrade} == {"WIX_UPGRADE_DETECTED", "WIX_DOWNGRADE_DETECTED"}
     sequence = {r["Action"]: int(r["Sequence"]) for r in msi_table(msi, "InstallExecuteSequence").rows}
     assert sequence["RemoveExistingProducts"] < sequence["InstallFiles"]  # MajorUpgrade
+    conditions = {r["Condition"] for r in msi_table(msi, "LaunchCondition").rows}
+    assert conditions == {"NOT WIX_DOWNGRADE_DETECTED", "Installed OR VersionNT64 >= 603"}
 
 
 def test_every_public_property_lands_in_the_policy_key(msi: Path) -> None:

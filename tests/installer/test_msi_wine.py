@@ -77,8 +77,15 @@ def test_silent_install_writes_policy_upgrade_keeps_it_uninstall_removes_it(
 ) -> None:
     program_dir = Path(wine_env["WINEPREFIX"]) / "drive_c" / "Program Files" / "Practice Client"
     first = build_msi(fake_bundle, tmp_path / "v1", version="1.0.0")
-    wine(wine_env, "msiexec", "/i", windows_path(first), "/qn", "SERVER_URL=https://x.test",
-         r"EXPORT_DIR=D:\PVS\export", "LOCK_SETTINGS=1", "AUTOSTART_AGENT=1")
+    properties = ("SERVER_URL=https://x.test", r"EXPORT_DIR=D:\PVS\export", "LOCK_SETTINGS=1", "AUTOSTART_AGENT=1")
+
+    # A fresh Wine prefix claims to be Windows 7: the launch condition refuses it.
+    wine(wine_env, "winecfg", "-v", "win7")
+    assert wine(wine_env, "msiexec", "/i", windows_path(first), "/qn", *properties, check=False) != 0
+    assert reg_values(wine_env, POLICY_KEY, tmp_path) is None and not program_dir.exists()
+
+    wine(wine_env, "winecfg", "-v", "win10")
+    wine(wine_env, "msiexec", "/i", windows_path(first), "/qn", *properties)
 
     raw = reg_values(wine_env, POLICY_KEY, tmp_path)
     assert raw is not None
