@@ -376,8 +376,8 @@ def fail(ctx: Context, doc: Document, reason: str) -> Document:
                                   source_path=str(target) if target else "")
     try:
         settle(ctx, failed)
-    except OSError:  # the row says where the original belongs; the next start finishes it
-        log.exception("document %s: could not park the original", doc.document_id)
+    except OSError as exc:  # the row says where the original belongs; the next start finishes it
+        log.error("document %s: could not park the original (errno %s)", doc.document_id, exc.errno)
     log.info("document %s failed", doc.document_id)
     return failed
 

@@ -174,8 +174,8 @@ class Watcher:
             self._observer = observer
         except OSError as exc:
             # e.g. the per-user inotify limit is used up: rescans alone still find every file
-            log.warning("export folder events unavailable (%s): rescanning every %.0f s instead",
-                        exc.strerror or exc, FALLBACK_RESCAN_SECONDS)
+            log.warning("export folder events unavailable (errno %s): rescanning every %.0f s instead",
+                        exc.errno, FALLBACK_RESCAN_SECONDS)
             self._rescan = min(self._rescan, FALLBACK_RESCAN_SECONDS)
         self._thread = threading.Thread(target=self._run, name="export-watcher", daemon=True)
         self._thread.start()
@@ -245,8 +245,10 @@ class Watcher:
                 self._seen.pop(path, None)
             try:
                 self._on_ready(path)
-            except Exception:  # one bad file must never stop the watcher
-                log.exception("export watcher: handling a file failed")
+            except Exception as exc:  # one bad file must never stop the watcher
+                # type and errno only: messages of file errors carry the (patient's) file name
+                log.error("export watcher: handling a file failed (%s %s)", type(exc).__name__,
+                          getattr(exc, "errno", "") or "")
         return max(0.05, next_due)
 
     def _ready(self, path: Path, seen: _Seen) -> tuple[bool | None, float]:
