@@ -80,6 +80,47 @@ class _HashingReader:
         return data
 
 
+class _TailHasher(threading.Thread):
+    """Hashes a file while gpg is still writing it (reading behind the writer, from the
+    page cache), so the receipt costs no second pass over a large ciphertext."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="ciphertext-hash", daemon=True)
+        self.path = path
+        self.finished = threading.Event()  # set once the writer is done
+        self.digest = hashlib.sha256()
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        try:
+            handle = None
+            while handle is None:
+                try:
+                    handle = open(self.path, "rb")  # noqa: SIM115 - closed below
+                except FileNotFoundError:
+                    if self.finished.wait(0.005) and not self.path.exists():
+                        return
+            with handle:
+                while True:
+                    writer_done = self.finished.is_set()  # read before the last drain
+                    chunk = handle.read(HASH_CHUNK)
+                    if chunk:
+                        self.digest.update(chunk)
+                    elif writer_done:
+                        return
+                    else:
+                        self.finished.wait(0.005)
+        except OSError as exc:
+            self.error = exc
+
+    def result(self) -> str:
+        self.finished.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.digest.hexdigest()
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -213,17 +254,21 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
         stale.unlink(missing_ok=True)
     _require_space(spool, doc.size)
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    hasher = _TailHasher(partial)
     with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
         reader = _HashingReader(handle)
+        hasher.start()
         try:
             ctx.gpg.sign_encrypt_file(
                 reader, partial, recipients, practice_fpr, passphrase, doc.original_name,  # type: ignore[arg-type]
             )
+            ciphertext_sha256 = hasher.result()
             with open(partial, "rb+") as written:
                 os.fsync(written.fileno())
             os.replace(partial, ciphertext)
             fsync_dir(spool)
         finally:
+            hasher.finished.set()
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
     if reader.size != doc.size and doc.size:
@@ -241,7 +286,7 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     )
     atomic_write(spool / MANIFEST, sealed_manifest)
     return Sealed(
-        ciphertext_sha256=sha256_file(ciphertext),
+        ciphertext_sha256=ciphertext_sha256,
         manifest_sha256=hashlib.sha256(sealed_manifest).hexdigest(),
         plaintext_sha256=reader.digest.hexdigest(), size=reader.size, alert=alert,
     )
