@@ -7,10 +7,12 @@ module PyInstaller missed fails here instead of on a practice PC.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 from practice_client import __version__
+from tests.installer.conftest import ROOT
 
 USED_QT = {"QtCore", "QtGui", "QtWidgets", "QtSvg", "QtNetwork", "QtDBus"}
 
@@ -43,6 +45,9 @@ def test_bundle_holds_only_the_qt_modules_the_app_uses_and_the_resources(bundle:
     internal = bundle / "_internal"
     qt_modules = {p.name.split(".")[0] for p in (internal / "PySide6").glob("Qt*.so")}
     assert {"QtCore", "QtGui", "QtWidgets", "QtSvg"} <= qt_modules <= USED_QT
+    imported = {m for path in (ROOT / "practice_client").rglob("*.py")
+                for m in re.findall(r"PySide6\.(Qt\w+)", path.read_text(encoding="utf-8"))}
+    assert imported <= qt_modules, "the spec excludes a Qt module the app imports"
     assert not list(internal.rglob("*Qt6Qml*")) and not list(internal.rglob("*Qt6Quick*"))
     icons = internal / "resources" / "icons"
     assert (icons / "practice-client.svg").is_file() and (icons / "practice-client.png").is_file()
