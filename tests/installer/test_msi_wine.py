@@ -1,8 +1,9 @@
 """Install the MSI for real (Wine's msiexec) and read the registry the client would read.
 
 A smoke test: Wine's installer is more lenient than Windows', so this proves the property ->
-registry -> policy path, remembered values on upgrade and a clean uninstall. The MSI is built
-from the same .wxs with a tiny stand-in bundle (the 200 MB one adds nothing here but time).
+registry -> policy path, remembered values on upgrade and a clean uninstall. The upgrade story
+uses MSIs built from the same .wxs with a tiny stand-in bundle (two builds of the real one
+would only add time); the real MSI of `make dist` is installed and removed once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from practice_client.core import policy
 from tests.conftest import require, short_tmpdir
-from tests.installer.conftest import build_msi
+from tests.installer.conftest import build_msi, harvest
 
 RUN_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run"
 UNINSTALL_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall"
@@ -117,3 +118,22 @@ def test_silent_install_writes_policy_upgrade_keeps_it_uninstall_removes_it(
     assert reg_values(wine_env, POLICY_KEY, tmp_path) is None
     assert not any("PracticeClientAgent" in v for v in (reg_values(wine_env, RUN_KEY, tmp_path) or {}).values())
     assert not program_dir.exists()
+
+
+def test_the_real_msi_installs_every_bundle_file_and_uninstalls_cleanly(
+    wine_env: dict[str, str], msi: Path, bundle: Path, tmp_path: Path
+) -> None:
+    program_dir = Path(wine_env["WINEPREFIX"]) / "drive_c" / "Program Files" / "Practice Client"
+    wine(wine_env, "winecfg", "-v", "win10")
+    wine(wine_env, "msiexec", "/i", windows_path(msi), "/qn", "PRACTICE_ID=praxis-9")
+    try:
+        expected = {str(p) for p in harvest.bundle_files(bundle)}
+        installed = {p.relative_to(program_dir).as_posix() for p in program_dir.rglob("*") if p.is_file()}
+        assert installed == expected
+        assert (program_dir / "practice-client").read_bytes() == (bundle / "practice-client").read_bytes()
+        raw = reg_values(wine_env, POLICY_KEY, tmp_path)
+        assert raw is not None
+        assert policy.policy_from_mapping(next(iter(raw.values())), POLICY_KEY).values == {"practice_id": "praxis-9"}
+    finally:
+        wine(wine_env, "msiexec", "/x", windows_path(msi), "/qn")
+    assert not program_dir.exists() and reg_values(wine_env, POLICY_KEY, tmp_path) is None
