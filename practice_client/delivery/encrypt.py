@@ -48,6 +48,7 @@ KEY_BLOCK_RE = re.compile(
 COMPARE_TTL_SECONDS = 300.0
 HASH_CHUNK = 1024 * 1024
 SPOOL_MARGIN_BYTES = 64 * 1024
+SYNC_EVERY_BYTES = 64 * 1024 * 1024
 
 
 class KeySource(Protocol):
@@ -101,11 +102,17 @@ class _TailHasher(threading.Thread):
                     if self.finished.wait(0.005) and not self.path.exists():
                         return
             with handle:
+                unsynced = 0
                 while True:
                     writer_done = self.finished.is_set()  # read before the last drain
                     chunk = handle.read(HASH_CHUNK)
                     if chunk:
                         self.digest.update(chunk)
+                        unsynced += len(chunk)
+                        # write back while gpg works, not all at once at the end
+                        if unsynced >= SYNC_EVERY_BYTES and hasattr(os, "fdatasync"):
+                            os.fdatasync(handle.fileno())
+                            unsynced = 0
                     elif writer_done:
                         return
                     else:
