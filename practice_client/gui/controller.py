@@ -109,6 +109,8 @@ class Controller(QObject):
         self.bridge.failure.connect(self.agentFailure)
         self.bridge.connectionChanged.connect(self.connectionChanged)
         self.bridge.stateChanged.connect(self._refresh_soon)
+        self._loading = False
+        self._reload = False
         self._refresh_timer = QTimer(self, singleShot=True, interval=250)
         self._refresh_timer.timeout.connect(self.refresh)
 
@@ -129,20 +131,33 @@ class Controller(QObject):
         self.workers.start(action, fn, done, lambda message: self.failed.emit(action, message))
 
     def _refresh_soon(self) -> None:
-        """Agent events come in bursts; one reload per burst is enough."""
-        self._refresh_timer.start()
+        """Agent events come in bursts and streams: reload at most every 250 ms (never
+        postponed indefinitely by a steady stream)."""
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
 
     # -- reading ------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Reload everything the window shows. Emits: snapshotLoaded(Snapshot) or failed."""
+        """Reload everything the window shows; at most one load runs, a request during it
+        causes exactly one more. Emits: snapshotLoaded(Snapshot) or failed."""
+        if self._loading:
+            self._reload = True
+            return
+        self._loading, self._reload = True, False
         ctx = self.ctx
 
         def loaded(snapshot: Snapshot) -> None:
             self.snapshot = snapshot
             self.snapshotLoaded.emit(snapshot)
 
-        self._run("refresh", lambda: load_snapshot(ctx.store, ctx.config), loaded, refresh=False)
+        def ended() -> None:
+            self._loading = False
+            if self._reload:
+                self.refresh()
+
+        self.workers.start("refresh", lambda: load_snapshot(ctx.store, ctx.config), loaded,
+                           lambda message: self.failed.emit("refresh", message), ended)
 
     # -- requests -----------------------------------------------------------------
 

@@ -7,6 +7,7 @@ the widgets as plain frozen data, so a page never queries the store itself.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from practice_client.core.models import (
 if TYPE_CHECKING:
     from practice_client.core.config import Config
     from practice_client.core.store import Store
+
+AUDIT_ROWS = 5000  # the newest entries shown; the whole chain is still verified
 
 # What needs staff on top: open requests to decide (the doubtful ones first),
 # then accepted ones waiting for documents, then the closed record.
@@ -191,7 +194,7 @@ def load_snapshot(store: Store, config: Config) -> Snapshot:
             if req else DocumentView(doc)
         )
     documents.sort(key=DocumentView.sort_key)
-    entries = list(store.audit.entries())
+    entries = list(deque(store.audit.entries(), maxlen=AUDIT_ROWS))
     return Snapshot(
         requests=requests,
         documents=documents,

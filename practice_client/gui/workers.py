@@ -71,13 +71,17 @@ class Workers(QObject):
         fn: Callable[[], Any],
         on_done: Callable[[Any], None] | None = None,
         on_failed: Callable[[str], None] | None = None,
+        on_finished: Callable[[], None] | None = None,
     ) -> Job:
-        """Run ``fn`` in the pool; ``on_done(result)`` / ``on_failed(message)`` run in the GUI thread."""
+        """Run ``fn`` in the pool; ``on_done(result)`` / ``on_failed(message)``, then
+        ``on_finished()``, run in the GUI thread (connected before the job starts)."""
         job = Job(name, fn)
         if on_done is not None:
             job.signals.done.connect(on_done)
         if on_failed is not None:
             job.signals.failed.connect(on_failed)
+        if on_finished is not None:
+            job.signals.finished.connect(on_finished)
         job.signals.finished.connect(lambda: self._finished(job))
         self._jobs.add(job)  # keep the Python wrapper (and its signals) alive until finished
         self._running += 1

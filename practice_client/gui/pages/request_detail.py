@@ -160,7 +160,7 @@ class RequestDetail(QScrollArea):
         self.accept_button.setText(self.tr("&Accept anyway…") if view.needs_override else self.tr("&Accept"))
         self.files_button.setEnabled(view.accepts_files)
         self.drop_hint.setVisible(view.accepts_files)
-        QTimer.singleShot(0, self._fit_height)  # once the new labels are shown and polished
+        QTimer.singleShot(0, self, self._fit_height)  # once the new labels are shown and polished
 
     def _show_checks(self, view: RequestView) -> None:
         while self.checks.count():
