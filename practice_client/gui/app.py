@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -113,6 +114,19 @@ def screenshot(ctx: Context, path: Path, page: str, size: QSize = SCREENSHOT_SIZ
     return 0
 
 
+def quit_on_signals(app: QApplication) -> None:
+    """SIGINT/SIGTERM (a logout, a service manager, Ctrl+C) end the app cleanly: the
+    agent stops and running jobs finish. A timer lets Python run its signal handlers
+    while Qt's event loop waits."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        # exit(), not quit(): Qt 6's quit() first asks windows to close, and the main
+        # window declines when it goes to the tray
+        signal.signal(number, lambda *_: app.exit(0))
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+
+
 def run(ctx: Context, page: str = "requests", start_agent: bool = True) -> int:
     """The desktop app until the user quits. A second start focuses the running one."""
     app = application(ctx.config.language)
@@ -120,11 +134,17 @@ def run(ctx: Context, page: str = "requests", start_agent: bool = True) -> int:
     if instance.notify_running():
         log.info("another instance is running; asked it to come to the front")
         return 0
-    instance.listen()
+    if not instance.listen():
+        log.info("another instance took over the single-instance name first")
+        return 0
     controller, tray, window = build_window(ctx)
     instance.activated.connect(window.bring_to_front)
-    app.setQuitOnLastWindowClosed(not tray.available or not ctx.config.close_to_tray)
-    tray.quitRequested.connect(app.quit)
+    # quitting is explicit: the main window's close (unless it went to the tray), the tray's
+    # Quit, a cancelled wizard, or SIGINT/SIGTERM - never "the wizard was the last window"
+    app.setQuitOnLastWindowClosed(False)
+    window.closed.connect(lambda: app.exit(0))
+    tray.quitRequested.connect(window.quit)
+    quit_on_signals(app)
 
     def open_main() -> None:
         window.show_page(page)
@@ -138,7 +158,7 @@ def run(ctx: Context, page: str = "requests", start_agent: bool = True) -> int:
     else:
         wizard = SetupWizard(controller)
         wizard.accepted.connect(open_main)
-        wizard.rejected.connect(app.quit)
+        wizard.rejected.connect(lambda: app.exit(0))
         wizard.show()
         instance.activated.connect(wizard.raise_)
     code = app.exec()

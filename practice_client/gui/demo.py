@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from practice_client.core.models import Document, DocumentState
 from practice_client.demo import Demo
-from practice_client.gui.app import application, build_window
+from practice_client.gui.app import application, build_window, quit_on_signals
 from practice_client.gui.controller import Controller
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.tray import Tray
@@ -95,7 +95,6 @@ def start_gui_demo(demo: Demo, delay_ms: int = REQUEST_DELAY_MS) -> GuiDemo:
     assert demo.ctx is not None
     controller, tray, window = build_window(demo.ctx)
     script = GuiDemo(demo, controller, window, tray)
-    tray.quitRequested.connect(window.quit)
     window.show_page("requests")
     window.show()
     controller.refresh()
@@ -119,8 +118,10 @@ def run_gui_demo() -> int:
         prepare_world(demo)
         assert demo.ctx is not None
         app = application(demo.ctx.config.language)
-        app.setQuitOnLastWindowClosed(True)
+        app.setQuitOnLastWindowClosed(False)
+        quit_on_signals(app)
         script = start_gui_demo(demo)
+        script.window.closed.connect(lambda: app.exit(0))
         code = app.exec()
         script.controller.shutdown()
         script.tray.hide()

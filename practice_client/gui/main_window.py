@@ -3,7 +3,7 @@ problems and a status bar that says what needs staff."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -35,6 +35,8 @@ PAGES = ("requests", "deliveries", "patients", "audit", "settings")
 
 
 class MainWindow(QMainWindow):
+    closed = Signal()  # closed for good (not hidden to the tray): the app ends
+
     def __init__(self, controller: Controller, tray: Tray, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -198,3 +200,4 @@ class MainWindow(QMainWindow):
             self.tray.notify(self.tr("Still running"), self.tr("Practice Client keeps working in the background."))
             return
         event.accept()
+        self.closed.emit()

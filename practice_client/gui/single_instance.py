@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import logging
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+log = logging.getLogger(__name__)
 
 TIMEOUT_MS = 1000
 MESSAGE = b"activate\n"
@@ -49,14 +52,19 @@ class SingleInstance(QObject):
             socket.deleteLater()
 
     def listen(self) -> bool:
-        """Become the running instance (a stale socket of a crashed one is removed)."""
+        """Become the running instance (a stale socket of a crashed one is removed; a live
+        one never is). False only when another instance answers on the name."""
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         if not server.listen(self.name):
-            QLocalServer.removeServer(self.name)
-            if not server.listen(self.name):
+            if self.notify_running():  # not stale after all: another instance answers
                 server.deleteLater()
                 return False
+            QLocalServer.removeServer(self.name)  # the socket file of a crashed instance
+            if not server.listen(self.name):
+                log.warning("single-instance guard unavailable: %s", server.errorString())
+                server.deleteLater()
+                return True  # run anyway; only a second start cannot hand over
         server.newConnection.connect(self._connection)
         self.server = server
         return True

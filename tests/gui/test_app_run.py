@@ -1,0 +1,60 @@
+"""The real ``practice-client`` process on a real X server with a tray: it opens the
+window, a second start hands over to it and exits, and SIGTERM ends it cleanly (the
+window would only hide to the tray; the agent is stopped)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from practice_client.context import Context
+from practice_client.gui.single_instance import SingleInstance
+from tests.gui.test_real_tray import x_display  # noqa: F401 - the Xvfb + trayer fixture
+
+
+def start(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "practice_client"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(process: subprocess.Popen[str], timeout: float) -> int:
+    """The exit code; on a hang, the stacks (faulthandler on SIGABRT) are the failure message."""
+    try:
+        process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, err = process.communicate()
+        raise AssertionError(f"the app did not end:\n{err[-4000:]}") from None
+    return process.returncode
+
+
+def wait_until_running(instance_id: str, process: subprocess.Popen[str], timeout: float = 60.0) -> None:
+    probe = SingleInstance(instance_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the app ended early"
+        if probe.notify_running():
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError("the app did not start listening in time")
+
+
+def test_second_start_hands_over_and_sigterm_quits_cleanly(qapp, client: Context, x_display: str) -> None:  # noqa: F811
+    env = {**os.environ, "DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb"}
+    first = start(env)
+    try:
+        wait_until_running(client.home.instance_id(), first)
+        assert finish(start(env), 60) == 0, "the second start hands over and exits"
+        assert first.poll() is None, "the running app keeps running"
+        first.send_signal(signal.SIGTERM)
+        assert finish(first, 60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    log = (client.home.logs / "practice-client.log").read_text(errors="replace")
+    assert "agent started from the GUI" in log and "agent stopped" in log, "the agent ran and was stopped"
