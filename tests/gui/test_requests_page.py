@@ -173,3 +173,26 @@ def test_accept_by_keyboard_only(qtbot, window: MainWindow, client: Context) -> 
         qtbot.keyClick(page.detail.accept_button, Qt.Key.Key_Space)
     record = client.store.get_request(rid)
     assert record is not None and record.status is RequestStatus.ACCEPTED
+
+
+def test_dropped_symlink_is_refused_by_the_outbox(qtbot, window: MainWindow, client: Context, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the patient")
+    link = tmp_path / "1001_Befund.pdf"
+    link.symlink_to(secret)
+    rid = new_request(client, "verified", RequestStatus.ACCEPTED)
+    detail = show(qtbot, window, rid)
+    with qtbot.waitSignal(window.controller.failed, timeout=30000) as failed:
+        drag_and_drop(detail.viewport(), [link])
+    assert failed.args[0] == "add_files" and "1001_Befund.pdf" in failed.args[1]
+    assert client.store.list_documents() == []
+
+
+def test_patient_supplied_text_is_never_rendered_as_markup(qtbot, window: MainWindow, client: Context) -> None:
+    hostile = Patient("1001", "<img src='http://tracker.invalid/x.png'><b>Mallory</b>", "1964-08-12", None)
+    rid = add_request(client.store, hostile, good_checks(), RequestStatus.OPEN, datetime.now(UTC),
+                      ["<a href='http://phish.invalid'>Befund</a>"], None)
+    detail = show(qtbot, window, rid)
+    for label in (detail.title, detail.documents, detail.consent):
+        assert label.textFormat() == Qt.TextFormat.PlainText
+    assert detail.title.text().startswith("<img src=")
