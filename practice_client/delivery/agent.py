@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from practice_client.core.errors import PracticeClientError, StateError
-from practice_client.core.models import Document
+from practice_client.core.models import Document, RequestStatus
 from practice_client.delivery import outbox
 from practice_client.delivery.events import Event, EventSink, ignore
 from practice_client.delivery.locks import FileLock
@@ -122,13 +122,26 @@ class Agent:
 
     def _loop(self) -> None:
         next_poll = time.monotonic()
+        accepted: frozenset[str] = frozenset()
         while not self._stop.is_set():
             if self._poll_now.is_set() or time.monotonic() >= next_poll:
                 self._poll_now.clear()
                 self._poll_intake()
                 next_poll = time.monotonic() + max(1.0, self.ctx.config.poll_seconds)
-            self.pipeline.kick()
+            try:
+                now_accepted = self._accepted_requests()
+                if now_accepted != accepted:  # staff decided: files waiting for that may now match
+                    accepted = now_accepted
+                    for doc in outbox.rematch(self.ctx):
+                        self._on_event(Event("state", doc.document_id, str(doc.state), 0, doc.size))
+                self.pipeline.kick()
+            except Exception:  # the loop must outlive any one failure
+                log.exception("agent housekeeping failed")
             self._poll_now.wait(min(HOUSEKEEPING_SECONDS, max(0.0, next_poll - time.monotonic())))
+
+    def _accepted_requests(self) -> frozenset[str]:
+        return frozenset(r.request_id for r in self.ctx.store.list_requests()
+                         if r.status is RequestStatus.ACCEPTED)
 
     def _poll_intake(self) -> None:
         if self._sources is None:

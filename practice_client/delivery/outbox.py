@@ -276,6 +276,28 @@ def match(ctx: Context, doc: Document) -> Document:
     )
 
 
+def rematch(ctx: Context) -> list[Document]:
+    """Unassigned documents whose rules now give exactly one request (staff accepted the
+    request after the PMS exported the file) move on; the others stay with staff."""
+    moved = []
+    data = match_data(ctx)
+    for doc in ctx.store.list_documents([DocumentState.UNASSIGNED]):
+        spool = spool_of(ctx, doc.document_id)
+        try:
+            sidecar = read_sidecar(spool / SIDECAR) if (spool / SIDECAR).exists() else None
+        except InputError:
+            continue
+        folder = doc.extra.get("folder")
+        found = matching.match_file(folder if isinstance(folder, str) else None, doc.original_name,
+                                    sidecar, ctx.config.filename_pattern, data)
+        if found.matched:
+            with contextlib.suppress(StateError):  # staff were quicker (assigned it meanwhile)
+                moved.append(ctx.store.transition(doc.document_id, DocumentState.MATCHED,
+                                                  request_id=found.request_id, match_method=found.method,
+                                                  error=None))
+    return moved
+
+
 # -- staff actions -------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
-from practice_client.core.models import DocumentState
+from practice_client.core.models import DocumentState, RequestStatus
 from practice_client.delivery.agent import Agent
 from practice_client.delivery.events import Event
 from tests.delivery.conftest import (
@@ -167,3 +167,15 @@ def test_two_candidates_never_guessed(world: World, client: Context, agent) -> N
     assert "2 open requests" in reasons and "different patients" in reasons
     assert not list((world.platform.data_dir / "documents").glob(f"{docs[0].document_id}*"))
     assert documents(client, DocumentState.DELIVERED) == []
+
+
+def test_unassigned_file_moves_on_when_staff_accept_the_request(
+        world: World, client: Context, agent) -> None:
+    patient = pin_patient(client, world, "1002")
+    request_id = accepted_request(client, patient.fingerprint, "1002", status=RequestStatus.OPEN)
+    write_file(export(client) / "1002_befund.pdf", b"exported before the request was accepted")
+    (doc,) = wait_state(client, DocumentState.UNASSIGNED)
+    client.store.decide(request_id, RequestStatus.ACCEPTED, None, False)
+    (done,) = wait_state(client, DocumentState.DELIVERED)
+    assert done.document_id == doc.document_id and done.request_id == request_id
+    assert done.match_method == "pattern"
