@@ -104,17 +104,22 @@ def _open_regular(path: Path) -> int:
 
 
 def _copy_fsync(source: Path, target: Path) -> None:
-    """Copy a regular file (never through a link) and fsync it; nothing left on failure."""
+    """Copy a regular file (never through a link), fsync it, and only then give it its
+    name: a half-copied file is never visible. Nothing is left behind on failure."""
     fd = _open_regular(source)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.copy")
     try:
-        with os.fdopen(fd, "rb") as src, open(target, "xb") as dst:
-            os.chmod(target, 0o600)
+        with os.fdopen(fd, "rb") as src, open(partial, "xb") as dst:
+            os.chmod(partial, 0o600)
             shutil.copyfileobj(src, dst, COPY_CHUNK)
             dst.flush()
             os.fsync(dst.fileno())
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "target exists", str(target))
+        os.replace(partial, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            target.unlink()
+            partial.unlink()
         raise
     fsync_dir(target.parent)
 
@@ -421,6 +426,9 @@ def settle(ctx: Context, doc: Document) -> None:
     original = spool / ORIGINAL
     target = Path(doc.source_path) if doc.source_path else None
     if os.path.lexists(original):
+        if doc.state is DocumentState.DELIVERED and target is not None and os.path.lexists(target):
+            # the name was taken meanwhile; a failed one stays put instead: retry finds it by the row
+            target = free_path(target.parent, target.name, doc.document_id[:8])
         if target is not None and not os.path.lexists(target):
             target.parent.mkdir(parents=True, exist_ok=True)
             _move(original, target)
@@ -428,10 +436,10 @@ def settle(ctx: Context, doc: Document) -> None:
                 _write_reason(target, doc.error or "")
             if os.path.lexists(spool / SIDECAR):
                 _move(spool / SIDECAR, Path(f"{target}.gdt"))
-        elif doc.state is DocumentState.DELIVERED:
-            original.unlink()
+        elif doc.state is DocumentState.DELIVERED and target is None:
+            original.unlink()  # sent from elsewhere, or policy after_delivery = "remove"
         else:
-            return  # failed, and sent from elsewhere or parking taken: keep it for a retry
+            return  # failed and sent from elsewhere, or no free name: keep it for a retry
     if doc.state is DocumentState.DELIVERED or not os.path.lexists(original):
         shutil.rmtree(spool, ignore_errors=True)
 

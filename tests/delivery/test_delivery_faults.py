@@ -199,10 +199,12 @@ def test_disk_full_on_spool_fails_clearly_original_untouched(
         write_file(export(client) / "1001_big.pdf", big)
         (doc,) = wait_state(client, DocumentState.FAILED)
         assert "spool disk full" in (doc.error or "")
+        wait_for((export(client) / "failed" / "1001_big.pdf.reason.txt").exists, what="reason file")
         assert (export(client) / "failed" / "1001_big.pdf").read_bytes() == big
         half = os.urandom(700 * 1024)  # fits, but its ciphertext does not
         write_file(export(client) / "1001_half.pdf", half)
         wait_state(client, DocumentState.FAILED, count=2)
+        wait_for((export(client) / "failed" / "1001_half.pdf.reason.txt").exists, what="reason file")
         assert (export(client) / "failed" / "1001_half.pdf").read_bytes() == half
         assert "spool disk full" in (export(client) / "failed" / "1001_half.pdf.reason.txt").read_text()
         assert documents(client, DocumentState.DELIVERED) == []
