@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 PAGES = ("requests", "deliveries", "patients", "audit", "settings")
@@ -17,26 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def choose_platform(screenshot: bool) -> None:
-    """``--screenshot`` always renders offscreen; the app needs a display (one-line error otherwise,
-    instead of Qt aborting the process)."""
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return
-    if screenshot:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    elif sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        from practice_client.core.errors import NotAvailable
-
-        raise NotAvailable(
-            "keine grafische Anzeige / no graphical display ($DISPLAY): "
-            "use 'practice-client agent' to run without a window"
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     from practice_client.context import Context
+    from practice_client.gui.display import choose_platform
 
-    choose_platform(bool(args.screenshot))
+    choose_platform(offscreen=bool(args.screenshot))
     ctx = Context()
     try:
         if args.screenshot:

@@ -22,6 +22,7 @@ from practice_client.core.models import Document, DocumentState
 from practice_client.demo import Demo
 from practice_client.gui.app import application, build_window, quit_on_signals
 from practice_client.gui.controller import Controller
+from practice_client.gui.display import choose_platform
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.tray import Tray
 
@@ -113,6 +114,7 @@ def prepare_world(demo: Demo) -> None:
 
 
 def run_gui_demo() -> int:
+    choose_platform(offscreen=False)  # before building the world: no display, nothing started
     demo = Demo(lambda line: print(line, flush=True))
     try:
         prepare_world(demo)

@@ -37,3 +37,12 @@ def test_screenshot_refuses_an_unwritable_target_and_says_so(client: Context, tm
     )
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1 and "x.png" in result.stderr
+
+
+def test_without_a_display_the_app_says_so_in_one_line(client: Context) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    for args in ((), ("demo",)):
+        result = subprocess.run([sys.executable, "-m", "practice_client", *args], capture_output=True, text=True,
+                                timeout=120, env=env)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "DISPLAY" in result.stderr
