@@ -23,6 +23,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -69,8 +70,10 @@ class Sealed:
 class _HashingReader:
     """A read-only file wrapper that hashes what gpg reads, so there is one pass only."""
 
-    def __init__(self, handle: object) -> None:
+    def __init__(self, handle: object, total: int, progress: Callable[[int, int], None] | None) -> None:
         self._handle = handle
+        self._total = total
+        self._progress = progress
         self.digest = hashlib.sha256()
         self.size = 0
 
@@ -78,6 +81,8 @@ class _HashingReader:
         data: bytes = self._handle.read(n)  # type: ignore[attr-defined]
         self.digest.update(data)
         self.size += len(data)
+        if self._progress is not None:
+            self._progress(self.size, max(self._total, self.size))
         return data
 
 
@@ -237,8 +242,10 @@ def alerts(ctx: Context) -> list[str]:
     return list(json.loads(raw)) if raw else []
 
 
-def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyComparer) -> Sealed:
-    """Sign + encrypt the original and its manifest into the spool. MUST NOT run in a GUI thread."""
+def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyComparer,
+         progress: Callable[[int, int], None] | None = None) -> Sealed:
+    """Sign + encrypt the original and its manifest into the spool; ``progress(done, total)``
+    follows the plaintext into gpg. MUST NOT run in a GUI thread."""
     assert doc.request_id is not None
     record = open_request(ctx, doc.request_id)
     if not record.patient_fingerprint:
@@ -263,7 +270,7 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     hasher = _TailHasher(partial)
     with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
-        reader = _HashingReader(handle)
+        reader = _HashingReader(handle, doc.size, progress)
         hasher.start()
         try:
             ctx.gpg.sign_encrypt_file(

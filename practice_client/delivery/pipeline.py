@@ -185,7 +185,8 @@ class Pipeline:
 
     def _encrypt(self, doc: Document) -> Document:
         self._emit(Event("progress", doc.document_id, "encrypting", 0, doc.size))
-        sealed = seal(self.ctx, doc, self._client_or_none(), self._comparer)
+        sealed = seal(self.ctx, doc, self._client_or_none(), self._comparer,
+                      _Progress(self._emit, doc.document_id, "encrypting"))
         extra = {**doc.extra, **({"alert": "server_key_mismatch"} if sealed.alert else {})}
         if sealed.alert:
             self._emit(Event("alert", doc.document_id, "server_key_mismatch",
@@ -282,13 +283,3 @@ class Pipeline:
         with contextlib.suppress(PracticeClientError):
             return self._client_required()
         return None
-
-    def wait_idle(self, timeout: float) -> bool:
-        """True once nothing is queued, in work or waiting for a retry (for ``send``)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._busy_lock:
-                if not self._busy and not self._timers:
-                    return True
-            self._cancel.wait(0.05)
-        return False

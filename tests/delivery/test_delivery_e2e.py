@@ -75,6 +75,10 @@ def test_pattern_match_delivers_and_patient_decrypts(world: World, client: Conte
 
     (doc,) = wait_state(client, DocumentState.DELIVERED)
     assert doc.request_id == request_id and doc.match_method == "pattern"
+    progress = [(e.phase, e.bytes_done, e.bytes_total) for e in agent[1]
+                if e.kind == "progress" and e.document_id == doc.document_id]
+    assert ("encrypting", len(content), len(content)) in progress
+    assert progress[-1][0] == "uploading" and progress[-1][1] == progress[-1][2] > len(content)
     stored = world.platform.data_dir / "documents" / f"{doc.document_id}.pgp"
     assert sha256(stored.read_bytes()) == doc.ciphertext_sha256  # the receipt names these bytes
 
