@@ -84,7 +84,7 @@ class PatientsPage(QWidget):
             groups = fingerprint_groups(pin.fingerprint) if pin else []
             item = QTreeWidgetItem([
                 self.tr("Pinned") if pin else self.tr("None"), row.name, date_text(row.birth_date),
-                row.patient_number, row.phone, " ".join(groups[-4:]) if pin else "–",
+                row.patient_number, row.phone or "–", "… " + " ".join(groups[-4:]) if pin else "–",
                 datetime_text(pin.pinned_at) if pin else "–",
             ])
             item.setIcon(0, icon("status-ok") if pin else icon("status-closed"))
