@@ -97,7 +97,8 @@ def test_repin_replaces_only_for_that_patient_and_a_silent_replace_is_refused(
     from practice_client.testbed.patient import SimulatedPatient
 
     old = pin_patient(client, world, "1001")
-    new_device = SimulatedPatient.create(short_tmpdir("pcn"), ERIKA.name, ERIKA.birth_date, ERIKA.phone)
+    device_dir = short_tmpdir("pcn")
+    new_device = SimulatedPatient.create(device_dir, ERIKA.name, ERIKA.birth_date, ERIKA.phone)
     try:
         cert = tmp_path / "erika-new-phone.trust.asc"
         cert.write_text(new_device.trust_certificate(world.authority), encoding="ascii")
@@ -123,3 +124,4 @@ def test_repin_replaces_only_for_that_patient_and_a_silent_replace_is_refused(
         assert client.store.get_pin(old.fingerprint) is None
     finally:
         new_device.close()
+        shutil.rmtree(device_dir, ignore_errors=True)
