@@ -34,7 +34,7 @@ CONSENT = (
 
 PATIENTS = [
     Patient("10234", "Erika Mustermann", "1964-08-12", "+491711234567"),
-    Patient("10871", "Hans-Jürgen Schäfer-Großkopf", "1951-02-28", "+491609876543"),
+    Patient("10871", "Hans-Jürgen Schäfer-Großkopf", "1951-02-28", None),  # no phone: needs review
     Patient("11002", "Aylin Yılmaz", "1988-11-03", "+4915123456789"),
     Patient("11230", "Jonas Weber", "2001-06-19", "+491726665554"),
     Patient("11577", "Margarete Oberstaatsanwältin-Kühn", "1939-12-24", None),
@@ -141,7 +141,7 @@ def populate(store: Store) -> DemoState:
     now = datetime.now(UTC).replace(microsecond=0)
     for patient in (erika, hans, aylin):
         fpr = _fingerprint()
-        store.pin(Pin(fpr, patient.patient_number, patient.name, patient.birth_date, patient.phone or "",
+        store.pin(Pin(fpr, patient.patient_number, patient.name, patient.birth_date, patient.phone or "+491609876543",
                       "video", _iso(now - timedelta(days=30)), _iso(now - timedelta(days=20)), "-----BEGIN PGP"))
         state.pins[patient.patient_number] = fpr
     good = good_checks()
@@ -153,10 +153,11 @@ def populate(store: Store) -> DemoState:
         state.pins[aylin.patient_number])
     state.requests["review"] = add_request(
         store, hans,
+        # exactly what intake.verify says when the PMS has no phone for the patient
         _with(good, check("phone", "warn",
-                          "Telefonnummer weicht von der Patientenakte ab (Akte: …543, Anfrage: …777) – bitte "
-                          "telefonisch rückfragen.",
-                          "The phone number differs from the patient record – please call back.")),
+                          "In den Patientenstammdaten ist keine Telefonnummer hinterlegt – bitte mit dem "
+                          "Patienten abgleichen.",
+                          "The patient's master data has no phone number - please confirm with the patient.")),
         RequestStatus.OPEN, now - timedelta(hours=1), ["Medikationsplan", "Arztbrief", "Laborwerte"],
         state.pins[hans.patient_number])
     state.requests["rejected"] = add_request(
