@@ -136,6 +136,26 @@ def _move(source: Path, target: Path) -> None:
     fsync_dir(target.parent)
 
 
+def _take_entry(source: Path, target: Path) -> None:
+    """Move out of the watched export folder by link + unlink where possible.
+
+    A rename out of a watched tree is an inotify ``IN_MOVED_FROM`` without a partner,
+    which watchdog holds back for half a second while it waits for one - delaying
+    every later event of the folder. Link + unlink reports a plain delete instead.
+    A crash in between leaves two names of one file; :func:`resume` removes the
+    export folder's one."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        _move(source, target)
+        return
+    os.unlink(source)
+    fsync_dir(target.parent)
+    fsync_dir(source.parent)
+
+
 def _mkdir_private(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if os.name == "posix":
@@ -217,7 +237,7 @@ def _take(ctx: Context, doc: Document, path: Path) -> Document:
         return refuse(ctx, doc, path, reason)
     try:
         _mkdir_private(spool)
-        _move(path, spool / ORIGINAL)
+        _take_entry(path, spool / ORIGINAL)
     except OSError as exc:
         why = ("Spool voll, Original unverändert / spool disk full, original untouched"
                if exc.errno == errno.ENOSPC else
@@ -227,7 +247,7 @@ def _take(ctx: Context, doc: Document, path: Path) -> Document:
     with contextlib.suppress(OSError):
         st = os.lstat(sidecar)
         if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
-            _move(sidecar, spool / SIDECAR)
+            _take_entry(sidecar, spool / SIDECAR)
     return _after_take(ctx, doc)
 
 
@@ -346,12 +366,12 @@ def retry(ctx: Context, document_id: str) -> Document:
             raise StateError(f"{document_id}: das Original ist nicht mehr da / the original is gone "
                              f"({doc.source_path or 'no copy kept'})")
         _mkdir_private(spool)
-        _move(parked, original)
+        _take_entry(parked, original)
         with contextlib.suppress(FileNotFoundError):
             Path(f"{parked}.reason.txt").unlink()
         with contextlib.suppress(OSError):
             if os.path.lexists(f"{parked}.gdt"):
-                _move(Path(f"{parked}.gdt"), spool / SIDECAR)
+                _take_entry(Path(f"{parked}.gdt"), spool / SIDECAR)
     for leftover in (CIPHERTEXT, MANIFEST):
         with contextlib.suppress(FileNotFoundError):
             (spool / leftover).unlink()
@@ -462,6 +482,7 @@ def resume(ctx: Context) -> list[Document]:
         original = spool_of(ctx, doc.document_id) / ORIGINAL
         try:
             if os.path.lexists(original):
+                _drop_second_name(Path(doc.source_path), original)
                 _after_take(ctx, doc)
             elif os.path.lexists(doc.source_path):
                 _take(ctx, doc, Path(doc.source_path))
@@ -471,6 +492,14 @@ def resume(ctx: Context) -> list[Document]:
             fail(ctx, doc, f"Wiederaufnahme fehlgeschlagen / resume failed: {exc.strerror}")
     return store.list_documents([DocumentState.MATCHED, DocumentState.ENCRYPTED,
                                  DocumentState.UPLOADING])
+
+
+def _drop_second_name(source: Path, original: Path) -> None:
+    """A crash between link and unlink (:func:`_take_entry`): the export folder's name goes."""
+    with contextlib.suppress(OSError):
+        st_source, st_original = os.lstat(source), os.lstat(original)
+        if (st_source.st_dev, st_source.st_ino) == (st_original.st_dev, st_original.st_ino):
+            os.unlink(source)
 
 
 def _get(ctx: Context, document_id: str) -> Document:
