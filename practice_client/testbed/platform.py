@@ -217,7 +217,7 @@ class PlatformApp:
 
     async def tus_options(self, request: Request) -> Response:
         return Response(status_code=204, headers={
-            **TUS_HEADERS, "Tus-Version": TUS_VERSION, "Tus-Extension": "creation",
+            **TUS_HEADERS, "Tus-Version": TUS_VERSION, "Tus-Extension": "creation,creation-with-upload",
             "Tus-Max-Size": str(16 * 1024**3),
         })
 
@@ -231,10 +231,14 @@ class PlatformApp:
         upload = self.uploads.create(
             meta.get("document_id", ""), meta.get("part", ""), meta.get("request_id", ""), length
         )
-        return Response(status_code=201, headers={
-            **TUS_HEADERS, "Location": f"/v1/uploads/{upload.name}",
-            "Upload-Offset": str(self.uploads.offset(upload)),
-        })
+        created = {**TUS_HEADERS, "Location": f"/v1/uploads/{upload.name}"}
+        # creation-with-upload: the body is the upload's first bytes. A repeated POST of an
+        # upload that already has bytes keeps them and ignores the body: the client goes on
+        # from the Upload-Offset it gets back.
+        if (request.headers.get("content-type") == "application/offset+octet-stream"
+                and self.uploads.offset(upload) == 0 and upload.name not in self.uploads.busy):
+            return await self._locked_patch(request, upload, 0, 201, created)
+        return Response(status_code=201, headers={**created, "Upload-Offset": str(self.uploads.offset(upload))})
 
     async def tus_head(self, request: Request) -> Response:
         self._require_tus(request)
@@ -251,20 +255,28 @@ class PlatformApp:
         name = request.path_params["name"]
         split_upload_name(name)
         upload = self.uploads.get(name)
-        if name in self.uploads.busy:
-            raise ApiError(423, "another PATCH of this upload is in progress")
-        self.uploads.busy.add(name)
-        try:
-            return await self._patch(request, upload)
-        finally:
-            self.uploads.busy.discard(name)
-
-    async def _patch(self, request: Request, upload: Upload) -> Response:
-        offset = self.uploads.offset(upload)
         try:
             claimed = int(request.headers["upload-offset"])
         except (KeyError, ValueError):
             raise ApiError(400, "Upload-Offset required") from None
+        return await self._locked_patch(request, upload, claimed, 204, TUS_HEADERS)
+
+    async def _locked_patch(
+        self, request: Request, upload: Upload, claimed: int, status: int, headers: dict[str, str]
+    ) -> Response:
+        if upload.name in self.uploads.busy:
+            raise ApiError(423, "another PATCH of this upload is in progress")
+        self.uploads.busy.add(upload.name)
+        try:
+            return await self._patch(request, upload, claimed, status, headers)
+        finally:
+            self.uploads.busy.discard(upload.name)
+
+    async def _patch(
+        self, request: Request, upload: Upload, claimed: int, status: int, headers: dict[str, str]
+    ) -> Response:
+        """Append the request body at ``claimed``; answer ``status`` with the new offset."""
+        offset = self.uploads.offset(upload)
         if claimed != offset:
             return _error(409, "offset mismatch", {**TUS_HEADERS, "Upload-Offset": str(offset)})
         announced = request.headers.get("content-length", "")
@@ -299,7 +311,7 @@ class PlatformApp:
             return Response(status_code=400)  # never sent: the connection is gone
         if too_long:
             raise ApiError(413, "more bytes than Upload-Length")
-        return Response(status_code=204, headers={**TUS_HEADERS, "Upload-Offset": str(offset)})
+        return Response(status_code=status, headers={**headers, "Upload-Offset": str(offset)})
 
     # --- documents and keys --------------------------------------------------------------
 
