@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets as _random
+from collections.abc import Iterator
 
 import keyring
 import keyring.errors
@@ -39,16 +40,23 @@ class Secrets:
                 "(install and unlock the system's keyring service)"
             )
 
-    def get(self, name: str) -> str | None:
+    @contextlib.contextmanager
+    def _backend(self) -> Iterator[None]:
+        """One translation of keyring failures into what the user must do."""
         self._check_backend()
         try:
-            return keyring.get_password(self.service, name)
+            yield
         except keyring.errors.KeyringLocked:
             raise KeyringLocked(
                 "Der Schlüsselbund ist gesperrt / the OS keyring is locked: unlock it and try again"
             ) from None
         except keyring.errors.KeyringError as exc:
             raise SecretError(f"keyring error: {type(exc).__name__}") from None
+
+    def get(self, name: str) -> str | None:
+        with self._backend():
+            value = keyring.get_password(self.service, name)
+        return value
 
     def require(self, name: str) -> str:
         value = self.get(name)
@@ -60,21 +68,13 @@ class Secrets:
         return value
 
     def set(self, name: str, value: str) -> None:
-        self._check_backend()
-        try:
+        with self._backend():
             keyring.set_password(self.service, name, value)
-        except keyring.errors.KeyringLocked:
-            raise KeyringLocked(
-                "Der Schlüsselbund ist gesperrt / the OS keyring is locked: unlock it and try again"
-            ) from None
-        except keyring.errors.KeyringError as exc:
-            raise SecretError(f"keyring error: {type(exc).__name__}") from None
         log.debug("stored secret %s", name)  # the name only, never the value
 
     def delete(self, name: str) -> None:
-        self._check_backend()
-        with contextlib.suppress(keyring.errors.PasswordDeleteError):
-            keyring.delete_password(self.service, name)
+        with self._backend(), contextlib.suppress(keyring.errors.PasswordDeleteError):
+            keyring.delete_password(self.service, name)  # deleting what is not there is done
 
     def get_or_create(self, name: str, nbytes: int = 32) -> str:
         """A random secret, created on first use (passphrases, the database key)."""
