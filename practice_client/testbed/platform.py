@@ -39,7 +39,13 @@ from practice_client.core.atomic import atomic_write
 from practice_client.core.platform import spki_sha256_pem, valid_platform_id
 from practice_client.testbed.ca import ensure_ca
 from practice_client.testbed.faults import Faults, Stats
-from practice_client.testbed.uploads import ApiError, Upload, UploadStore, split_upload_name
+from practice_client.testbed.uploads import (
+    MAX_UPLOAD_LENGTH,
+    ApiError,
+    Upload,
+    UploadStore,
+    split_upload_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,23 @@ def _parse_metadata(header: str) -> dict[str, str]:
         except (binascii.Error, UnicodeDecodeError):
             raise ApiError(400, f"Upload-Metadata value of {key!r} is not base64") from None
     return result
+
+
+def _declared_length(request: Request) -> int | None:
+    """``Upload-Length`` when the request carries one (a number), else None."""
+    raw = request.headers.get("upload-length")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise ApiError(400, "Upload-Length must be a number")
+    return int(raw)
+
+
+def _length_headers(upload: Upload) -> dict[str, str]:
+    """``Upload-Length``, or ``Upload-Defer-Length: 1`` while the client has not declared it."""
+    if upload.length is None:
+        return {"Upload-Defer-Length": "1"}
+    return {"Upload-Length": str(upload.length)}
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -128,6 +151,8 @@ class PlatformApp:
                       methods=["HEAD"]),
                 Route("/v1/uploads/{name}", self._guard("upload.patch", self.tus_patch),
                       methods=["PATCH"]),
+                Route("/v1/uploads/{name}", self._guard("upload.delete", self.tus_delete),
+                      methods=["DELETE"]),
                 Route("/v1/documents/{document_id}", self._guard("document", self.document),
                       methods=["GET"]),
                 Route("/v1/documents/{document_id}/{part}",
@@ -217,16 +242,16 @@ class PlatformApp:
 
     async def tus_options(self, request: Request) -> Response:
         return Response(status_code=204, headers={
-            **TUS_HEADERS, "Tus-Version": TUS_VERSION, "Tus-Extension": "creation,creation-with-upload",
+            **TUS_HEADERS, "Tus-Version": TUS_VERSION,
+            "Tus-Extension": "creation,creation-with-upload,creation-defer-length,termination",
             "Tus-Max-Size": str(16 * 1024**3),
         })
 
     async def tus_create(self, request: Request) -> Response:
         self._require_tus(request)
-        try:
-            length = int(request.headers["upload-length"])
-        except (KeyError, ValueError):
-            raise ApiError(400, "Upload-Length required") from None
+        length = _declared_length(request)
+        if length is None and request.headers.get("upload-defer-length") != "1":
+            raise ApiError(400, "Upload-Length or Upload-Defer-Length: 1 required")
         meta = _parse_metadata(request.headers.get("upload-metadata", ""))
         upload = self.uploads.create(
             meta.get("document_id", ""), meta.get("part", ""), meta.get("request_id", ""), length
@@ -238,14 +263,16 @@ class PlatformApp:
         if (request.headers.get("content-type") == "application/offset+octet-stream"
                 and self.uploads.offset(upload) == 0 and upload.name not in self.uploads.busy):
             return await self._locked_patch(request, upload, 0, 201, created)
-        return Response(status_code=201, headers={**created, "Upload-Offset": str(self.uploads.offset(upload))})
+        return Response(status_code=201, headers={
+            **created, **_length_headers(upload), "Upload-Offset": str(self.uploads.offset(upload)),
+        })
 
     async def tus_head(self, request: Request) -> Response:
         self._require_tus(request)
         upload = self.uploads.get(request.path_params["name"])
         return Response(status_code=200, headers={
-            **TUS_HEADERS, "Upload-Offset": str(self.uploads.offset(upload)),
-            "Upload-Length": str(upload.length), "Cache-Control": "no-store",
+            **TUS_HEADERS, **_length_headers(upload), "Upload-Offset": str(self.uploads.offset(upload)),
+            "Cache-Control": "no-store",
         })
 
     async def tus_patch(self, request: Request) -> Response:
@@ -260,6 +287,12 @@ class PlatformApp:
         except (KeyError, ValueError):
             raise ApiError(400, "Upload-Offset required") from None
         return await self._locked_patch(request, upload, claimed, 204, TUS_HEADERS)
+
+    async def tus_delete(self, request: Request) -> Response:
+        """termination: the client discards an upload (e.g. of an encryption it abandoned)."""
+        self._require_tus(request)
+        self.uploads.terminate(request.path_params["name"])
+        return Response(status_code=204, headers=TUS_HEADERS)
 
     async def _locked_patch(
         self, request: Request, upload: Upload, claimed: int, status: int, headers: dict[str, str]
@@ -279,8 +312,12 @@ class PlatformApp:
         offset = self.uploads.offset(upload)
         if claimed != offset:
             return _error(409, "offset mismatch", {**TUS_HEADERS, "Upload-Offset": str(offset)})
+        declared = _declared_length(request)
+        if declared is not None:
+            self.uploads.declare_length(upload, declared)
+        limit = upload.length if upload.length is not None else MAX_UPLOAD_LENGTH
         announced = request.headers.get("content-length", "")
-        if announced.isdigit() and offset + int(announced) > upload.length:
+        if announced.isdigit() and offset + int(announced) > limit:
             raise ApiError(413, "more bytes than Upload-Length")
         drop_after = self.faults.take_drop()
         received, dropped, too_long = 0, False, False
@@ -290,7 +327,7 @@ class PlatformApp:
                 async for chunk in request.stream():
                     if drop_after is not None and received + len(chunk) >= drop_after:
                         chunk, dropped = chunk[: drop_after - received], True
-                    if offset + received + len(chunk) > upload.length:
+                    if offset + received + len(chunk) > limit:
                         too_long = True
                         break
                     handle.write(chunk)
@@ -304,14 +341,16 @@ class PlatformApp:
             await asyncio.to_thread(os.fsync, handle.fileno())
         # What arrived is kept, whatever happens next: that is what makes a resume possible.
         offset += received
-        if offset == upload.length:
+        if offset == upload.length and not upload.complete:
             self.uploads.finish(upload)
         if dropped:
             await _drop_connection(request)
             return Response(status_code=400)  # never sent: the connection is gone
         if too_long:
             raise ApiError(413, "more bytes than Upload-Length")
-        return Response(status_code=status, headers={**headers, "Upload-Offset": str(offset)})
+        return Response(status_code=status, headers={
+            **headers, **_length_headers(upload), "Upload-Offset": str(offset),
+        })
 
     # --- documents and keys --------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The testbed's resumable-upload store (tus 1.0 core + creation), on disk.
+"""The testbed's resumable-upload store (tus 1.0 core + creation, creation-defer-length,
+termination), on disk.
 
 An upload is named ``<document id>.<part>``. Its bytes grow in
 ``uploads/<name>.bin``; the file's size *is* the offset, so a restarted server
@@ -6,6 +7,10 @@ resumes exactly where the bytes on disk end. Its metadata lives in
 ``uploads/<name>.json``. When the last byte arrives the file is moved atomically
 to ``documents/<document id>.pgp`` (or ``.manifest.pgp``) and
 ``documents/<document id>.json`` records the request id and the sizes.
+
+An upload created with a deferred length (``length`` None) grows until a PATCH
+declares its length; it cannot complete before. Termination removes an upload,
+finished or not, so that a client can start over with a different ciphertext.
 
 All methods run on the server's event-loop thread (no locking needed here).
 """
@@ -37,7 +42,7 @@ class Upload:
     document_id: str
     part: str
     request_id: str
-    length: int
+    length: int | None  # None: deferred (creation-defer-length), declared by a later PATCH
     complete: bool = False
 
     @property
@@ -77,22 +82,24 @@ class UploadStore:
         except FileNotFoundError:
             raise ApiError(404, "no such upload") from None
         upload = Upload(**raw)
-        if not upload.complete and name not in self.busy and self.offset(upload) == upload.length:
+        if (not upload.complete and upload.length is not None and name not in self.busy
+                and self.offset(upload) == upload.length):
             self.finish(upload)  # a crash between the last byte and the move: finish now
         return upload
 
     def offset(self, upload: Upload) -> int:
-        if upload.complete:
+        if upload.complete and upload.length is not None:
             return upload.length
         return self.data_path(upload).stat().st_size
 
-    def create(self, document_id: str, part: str, request_id: str, length: int) -> Upload:
-        """Create an upload, or return the existing one (idempotent per document id + part)."""
+    def create(self, document_id: str, part: str, request_id: str, length: int | None) -> Upload:
+        """Create an upload, or return the existing one (idempotent per document id + part).
+        An existing deferred upload matches a known length: its PATCH declares it."""
         if part not in PARTS:
             raise ApiError(400, "part must be 'document' or 'manifest'")
         if not valid_platform_id(document_id) or not valid_platform_id(request_id):
             raise ApiError(400, "invalid document_id or request_id")
-        if not 0 <= length <= MAX_UPLOAD_LENGTH:
+        if length is not None and not 0 <= length <= MAX_UPLOAD_LENGTH:
             raise ApiError(413, "Upload-Length out of range")
         wanted = Upload(document_id, part, request_id, length)
         try:
@@ -100,7 +107,7 @@ class UploadStore:
         except ApiError:
             existing = None
         if existing is not None:
-            if existing.length != length or existing.request_id != request_id:
+            if existing.request_id != request_id or existing.length not in (length, None):
                 raise ApiError(409, "this document id is already used with other parameters")
             return existing
         self.uploads.mkdir(parents=True, exist_ok=True)
@@ -109,6 +116,36 @@ class UploadStore:
         if length == 0:
             self.finish(wanted)
         return wanted
+
+    def declare_length(self, upload: Upload, length: int) -> None:
+        """creation-defer-length: the length of a deferred upload, once (it never changes)."""
+        if upload.length == length:
+            return
+        if upload.length is not None:
+            raise ApiError(400, "Upload-Length differs from the upload's length")
+        if not self.offset(upload) <= length <= MAX_UPLOAD_LENGTH:
+            raise ApiError(400, "Upload-Length out of range")
+        upload.length = length
+        self._save(upload)
+
+    def terminate(self, name: str) -> None:
+        """termination: forget an upload and, if it had finished, its stored part."""
+        upload = self.get(name)
+        if name in self.busy:
+            raise ApiError(423, "a PATCH of this upload is in progress")
+        if upload.complete:
+            self.document_path(upload.document_id, upload.part).unlink(missing_ok=True)
+            record_path = self.documents / f"{upload.document_id}.json"
+            record = json.loads(record_path.read_text("utf-8"))
+            record.get("sizes", {}).pop(upload.part, None)
+            if record.get("sizes"):
+                atomic_write(record_path, json.dumps(record, sort_keys=True).encode(), 0o644)
+            else:
+                record_path.unlink()
+        else:
+            self.data_path(upload).unlink(missing_ok=True)
+        self._meta_path(name).unlink()
+        fsync_dir(self.uploads)
 
     def _save(self, upload: Upload) -> None:
         atomic_write(self._meta_path(upload.name), json.dumps(asdict(upload)).encode(), 0o644)

@@ -222,7 +222,8 @@ def tus(platform: TestbedPlatform, method: str, path: str, **headers: str) -> re
 def test_server_speaks_tus_and_refuses_a_wrong_offset(testbed_platform: TestbedPlatform) -> None:
     options = tus(testbed_platform, "OPTIONS", "/v1/uploads")
     assert options.headers["Tus-Version"] == "1.0.0"
-    assert options.headers["Tus-Extension"] == "creation,creation-with-upload"
+    assert options.headers["Tus-Extension"] == (
+        "creation,creation-with-upload,creation-defer-length,termination")
     meta = "document_id ZG9jLTAwMDAwMDAx,part ZG9jdW1lbnQ=,request_id cmVxLTAwMDAwMDAx"
     created = tus(testbed_platform, "POST", "/v1/uploads", **{"Upload-Length": "10", "Upload-Metadata": meta})
     assert created.status_code == 201
@@ -365,3 +366,97 @@ def test_repeated_post_with_body_keeps_the_bytes_already_received(testbed_platfo
     assert again.status_code == 201 and again.headers["Upload-Offset"] == "3"  # body ignored, not spliced
     head = tus(testbed_platform, "HEAD", first.headers["Location"])
     assert head.headers["Upload-Offset"] == "3"
+
+
+# --- a growing file (creation-defer-length) and termination ------------------------------
+
+
+def test_a_growing_file_streams_before_its_end_and_completes_only_once_declared(
+    testbed_platform: TestbedPlatform, client: PlatformClient, tmp_path: Path
+) -> None:
+    growing = tmp_path / "growing.pgp"
+    blocks = [os.urandom(1024 * 1024 + n) for n in range(6)]
+    finished = threading.Event()
+    streamed: list[int] = []
+
+    def stream() -> None:
+        streamed.append(client.upload_growing(growing, document_id=DOC, part="document",
+                                              request_id=REQ, finished=finished))
+
+    streamer = threading.Thread(target=stream)
+    streamer.start()
+    with growing.open("wb") as out:
+        for block in blocks[:3]:
+            out.write(block)
+            out.flush()
+        # the server has bytes while the file is still being written
+        pause = threading.Event()
+        for _ in range(500):  # polled with a deadline of about 5 s
+            state = client.upload_state(DOC, "document")
+            if state is not None and state.offset > 0:
+                break
+            pause.wait(0.01)
+        assert state is not None and state.offset > 0 and state.length is None
+        for block in blocks[3:]:
+            out.write(block)
+    finished.set()
+    streamer.join(timeout=30)
+    size = growing.stat().st_size
+    assert streamed == [size]
+    # every byte is there, but without a declared length the upload is not complete
+    head = tus(testbed_platform, "HEAD", f"/v1/uploads/{DOC}.document")
+    assert head.headers["Upload-Defer-Length"] == "1" and "Upload-Length" not in head.headers
+    assert not (testbed_platform.data_dir / "documents" / f"{DOC}.pgp").exists()
+    client.upload(growing, document_id=DOC, part="document", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.pgp") == growing.read_bytes()
+    assert testbed_platform.stats.patch_bytes == size  # nothing sent twice
+
+
+def test_a_deferred_length_is_declared_once_and_never_below_the_offset(
+    testbed_platform: TestbedPlatform,
+) -> None:
+    meta = "document_id ZG9jLTAwMDAwMDAx,part ZG9jdW1lbnQ=,request_id cmVxLTAwMDAwMDAx"
+    assert tus(testbed_platform, "POST", "/v1/uploads", **{"Upload-Metadata": meta}).status_code == 400
+    created = tus(testbed_platform, "POST", "/v1/uploads",
+                  **{"Upload-Defer-Length": "1", "Upload-Metadata": meta})
+    assert created.status_code == 201 and created.headers["Upload-Defer-Length"] == "1"
+    location = created.headers["Location"]
+
+    def patch(offset: int, data: bytes, **headers: str) -> requests.Response:
+        return requests.patch(
+            testbed_platform.url + location, data=data, verify=str(testbed_platform.ca_file),
+            timeout=10, headers={"Authorization": f"Bearer {testbed_platform.token}",
+                                 "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+                                 "Content-Type": "application/offset+octet-stream", **headers})
+
+    assert patch(0, b"x" * 10).headers["Upload-Offset"] == "10"
+    assert patch(10, b"", **{"Upload-Length": "5"}).status_code == 400  # below what it holds
+    done = patch(10, b"y" * 2, **{"Upload-Length": "12"})
+    assert done.status_code == 204 and done.headers["Upload-Length"] == "12"
+    assert stored(testbed_platform, "doc-00000001.pgp") == b"x" * 10 + b"y" * 2
+    assert tus(testbed_platform, "HEAD", location).headers["Upload-Length"] == "12"
+
+
+def test_termination_discards_an_upload_so_another_ciphertext_never_splices(
+    testbed_platform: TestbedPlatform, client: PlatformClient, payload: Path, tmp_path: Path
+) -> None:
+    cancel = threading.Event()
+    with pytest.raises(UploadCancelled):
+        client.upload(payload, document_id=DOC, part="document", request_id=REQ, cancel=cancel,
+                      progress=lambda done, total: cancel.set() if done > 1024 * 1024 else None)
+    state = client.upload_state(DOC, "document")
+    assert state is not None and 0 < state.offset < state.length  # type: ignore[operator]
+    client.terminate(DOC, "document")
+    assert client.upload_state(DOC, "document") is None
+    client.terminate(DOC, "document")  # gone already: fine
+    other = tmp_path / "other.pgp"
+    other.write_bytes(os.urandom(payload.stat().st_size))
+    client.upload(other, document_id=DOC, part="document", request_id=REQ)
+    assert stored(testbed_platform, f"{DOC}.pgp") == other.read_bytes()
+    finished = client.upload_state(DOC, "document")
+    assert finished is not None and finished.complete
+    # a finished upload can be discarded too: its stored part and size record go with it
+    client.terminate(DOC, "document")
+    assert not (testbed_platform.data_dir / "documents" / f"{DOC}.pgp").exists()
+    assert not (testbed_platform.data_dir / "documents" / f"{DOC}.json").exists()
+    assert client.upload_state(DOC, "document") is None
