@@ -7,7 +7,8 @@ key is never imported or used.
 
 The document is streamed through gpg (memory does not grow with the file); its
 SHA-256 is taken on the way in. Ciphertexts are written to the spool atomically
-(temp + fsync + rename); their SHA-256 is the receipt.
+(temp + fsync + rename); their SHA-256 is the receipt. A large document's ciphertext
+goes to the platform while gpg writes it (:mod:`.streaming`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from practice_client.core.models import Document, Pin
 from practice_client.crypto.gpg import inspect_keys
 from practice_client.delivery.outbox import CIPHERTEXT, MANIFEST, ORIGINAL, SIDECAR, open_request, spool_of
 from practice_client.delivery.sidecar import read_sidecar
+from practice_client.delivery.streaming import DocumentStream, Plan
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -243,9 +245,12 @@ def alerts(ctx: Context) -> list[str]:
 
 
 def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyComparer,
-         progress: Callable[[int, int], None] | None = None) -> Sealed:
+         progress: Callable[[int, int], None] | None = None,
+         stream: DocumentStream | None = None) -> Sealed:
     """Sign + encrypt the original and its manifest into the spool; ``progress(done, total)``
-    follows the plaintext into gpg. MUST NOT run in a GUI thread."""
+    follows the plaintext into gpg. With ``stream``, the ciphertext is uploaded as gpg
+    writes it, or adopted when the platform already has all of it. MUST NOT run in a GUI
+    thread."""
     assert doc.request_id is not None
     record = open_request(ctx, doc.request_id)
     if not record.patient_fingerprint:
@@ -261,30 +266,17 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     spool = spool_of(ctx, doc.document_id)
     recipients = [patient_fpr, practice_fpr]
 
-    ciphertext = spool / CIPHERTEXT
-    # A unique name per attempt: a gpg orphaned by a killed run may still be writing its own.
-    partial = spool / f".{CIPHERTEXT}.{uuid.uuid4().hex}.tmp"
-    for stale in spool.glob(f".{CIPHERTEXT}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    _require_space(spool, doc.size)
+    plan = stream.prepare(spool, recipients) if stream is not None else Plan.PLAIN
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    hasher = _TailHasher(partial)
-    with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
-        reader = _HashingReader(handle, doc.size, progress)
-        hasher.start()
-        try:
-            ctx.gpg.sign_encrypt_file(
-                reader, partial, recipients, practice_fpr, passphrase, doc.original_name,  # type: ignore[arg-type]
-            )
-            ciphertext_sha256 = hasher.result()
-            with open(partial, "rb+") as written:
-                os.fsync(written.fileno())
-            os.replace(partial, ciphertext)
-            fsync_dir(spool)
-        finally:
-            hasher.finished.set()
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
+    if plan is Plan.ADOPT:
+        ciphertext_sha256 = sha256_file(spool / CIPHERTEXT)
+        with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
+            reader = _HashingReader(handle, doc.size, progress)
+            while reader.read(HASH_CHUNK):
+                pass
+    else:
+        reader, ciphertext_sha256 = _encrypt_document(
+            ctx, doc, recipients, passphrase, progress, stream if plan is Plan.STREAM else None)
     if reader.size != doc.size and doc.size:
         log.info("document %s changed size since detection", doc.document_id)
 
@@ -304,6 +296,47 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
         manifest_sha256=hashlib.sha256(sealed_manifest).hexdigest(),
         plaintext_sha256=reader.digest.hexdigest(), size=reader.size, alert=alert,
     )
+
+
+def _encrypt_document(
+    ctx: Context, doc: Document, recipients: list[str], passphrase: str,
+    progress: Callable[[int, int], None] | None, stream: DocumentStream | None,
+) -> tuple[_HashingReader, str]:
+    """gpg from the spooled original to ``document.pgp``; the plaintext reader (its
+    digest and size) and the ciphertext's SHA-256."""
+    spool = spool_of(ctx, doc.document_id)
+    practice_fpr = ctx.config.practice_key_fingerprint
+    ciphertext = spool / CIPHERTEXT
+    # A unique name per attempt: a gpg orphaned by a killed run may still be writing its own.
+    partial = spool / f".{CIPHERTEXT}.{uuid.uuid4().hex}.tmp"
+    for stale in spool.glob(f".{CIPHERTEXT}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    _require_space(spool, doc.size)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    hasher = _TailHasher(partial)
+    with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
+        reader = _HashingReader(handle, doc.size, progress)
+        hasher.start()
+        if stream is not None:
+            stream.start(partial)
+        try:
+            ctx.gpg.sign_encrypt_file(
+                reader, partial, recipients, practice_fpr, passphrase, doc.original_name,  # type: ignore[arg-type]
+            )
+            if stream is not None:
+                stream.finish()  # the rest of what gpg wrote goes out before the rename
+            ciphertext_sha256 = hasher.result()
+            with open(partial, "rb+") as written:
+                os.fsync(written.fileno())
+            os.replace(partial, ciphertext)
+            fsync_dir(spool)
+        finally:
+            hasher.finished.set()
+            if stream is not None:
+                stream.finish()
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+    return reader, ciphertext_sha256
 
 
 def _require_space(spool: Path, size: int) -> None:

@@ -27,6 +27,7 @@ from practice_client.delivery import outbox
 from practice_client.delivery.encrypt import KeyComparer, seal, sha256_file
 from practice_client.delivery.events import Event, EventSink, ignore
 from practice_client.delivery.locks import FileLock
+from practice_client.delivery.streaming import MARKER, STREAM_MIN_BYTES, DocumentStream
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -186,7 +187,7 @@ class Pipeline:
     def _encrypt(self, doc: Document) -> Document:
         self._emit(Event("progress", doc.document_id, "encrypting", 0, doc.size))
         sealed = seal(self.ctx, doc, self._client_or_none(), self._comparer,
-                      _Progress(self._emit, doc.document_id, "encrypting"))
+                      _Progress(self._emit, doc.document_id, "encrypting"), self._stream_for(doc))
         extra = {**doc.extra, **({"alert": "server_key_mismatch"} if sealed.alert else {})}
         if sealed.alert:
             self._emit(Event("alert", doc.document_id, "server_key_mismatch",
@@ -199,6 +200,18 @@ class Pipeline:
         self._fresh.add(doc.document_id)
         self._state(doc)
         return doc
+
+    def _stream_for(self, doc: Document) -> DocumentStream | None:
+        """A large document is uploaded while gpg writes it. After an earlier streamed
+        attempt the platform must be reachable (its partial upload is discarded first)."""
+        streamed_before = (outbox.spool_of(self.ctx, doc.document_id) / MARKER).exists()
+        if doc.size < STREAM_MIN_BYTES and not streamed_before:
+            return None
+        client = self._client_required() if streamed_before else self._client_or_none()
+        if client is None:
+            return None
+        assert doc.request_id is not None
+        return DocumentStream(client, doc.document_id, doc.request_id, self._cancel)
 
     def _upload(self, doc: Document) -> None:
         spool = outbox.spool_of(self.ctx, doc.document_id)
