@@ -44,6 +44,7 @@ SMALL_COUNT = 50 if QUICK else 500
 LATENCY_RUNS = 5 if QUICK else 20
 CHUNK = 8 * 1024 * 1024
 TIMEOUT = 1800.0
+RSS_SAMPLE_SECONDS = 0.1
 
 
 def write_random(path: Path, size: int) -> None:
@@ -70,37 +71,44 @@ class Client:
         )
         assert self.process.stdout is not None
         self.process.stdout.readline()  # "agent running"
+        # One read-only connection for all polls: opening one every 5 ms costs CPU the
+        # client under test needs (2 cores).
+        self._db = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30,
+                                   check_same_thread=False)
 
-    def delivered(self) -> int:
-        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30) as db:
-            return int(db.execute("SELECT count(*) FROM documents WHERE state='delivered'").fetchone()[0])
-
-    def failed(self) -> int:
-        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30) as db:
-            return int(db.execute(
-                "SELECT count(*) FROM documents WHERE state IN ('failed','unassigned')").fetchone()[0])
+    def counts(self) -> tuple[int, int]:
+        """Documents delivered, and documents failed or unassigned."""
+        delivered, failed = self._db.execute(
+            "SELECT count(*) FILTER (WHERE state='delivered'),"
+            " count(*) FILTER (WHERE state IN ('failed','unassigned')) FROM documents").fetchone()
+        self._db.rollback()  # end the read transaction: the next poll sees new commits
+        return int(delivered), int(failed)
 
     def drop_and_wait(self, files: list[Path], rss: list[int] | None = None, write: bool = False) -> float:
         """Put ``files`` into the export folder as a PMS does - renamed in, or written
         (``write``: the watcher sees them closed) - and return the seconds until all are
         delivered."""
-        before = self.delivered()
+        before = self.counts()[0]
         pause = threading.Event()
         contents = [f.read_bytes() for f in files] if write else []
-        start = time.perf_counter()
+        start = next_sample = time.perf_counter()
         for index, file in enumerate(files):
             if write:
                 with open(self.export / file.name, "wb") as handle:
                     handle.write(contents[index])
             else:
                 os.rename(file, self.export / file.name)
-        while self.delivered() < before + len(files):
-            if self.failed():
+        while True:
+            delivered, failed = self.counts()
+            if delivered >= before + len(files):
+                break
+            if failed:
                 raise RuntimeError("a benchmark document failed or went unassigned")
             if time.perf_counter() - start > TIMEOUT:
                 raise RuntimeError("benchmark timed out")
-            if rss is not None:
+            if rss is not None and time.perf_counter() >= next_sample:  # /proc walks cost CPU too
                 rss.append(self.rss_children())
+                next_sample = time.perf_counter() + RSS_SAMPLE_SECONDS
             pause.wait(0.005)
         return time.perf_counter() - start
 
@@ -120,6 +128,7 @@ class Client:
             return 0
 
     def stop(self) -> None:
+        self._db.close()
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=120)
 
