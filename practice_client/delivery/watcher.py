@@ -5,7 +5,8 @@ events. So a file is a *candidate* when an event or a rescan sees it, and it is
 handed on (``on_ready``) only when complete:
 
 - closed after writing (inotify ``IN_CLOSE_WRITE`` -> watchdog ``on_closed``), or
-  size and mtime unchanged for ``stable_seconds``;
+  renamed into place (from a temporary name, or with inotify from outside the folder),
+  or size and mtime unchanged for ``stable_seconds``;
 - and openable for reading (on Windows without a sharing violation).
 
 Temporary names (``.part``, ``.tmp``, ``~$...``, dot files) wait until renamed;
@@ -21,6 +22,7 @@ import contextlib
 import logging
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -106,6 +108,16 @@ def openable(path: Path) -> bool:
     return True
 
 
+def _observer() -> Observer:  # type: ignore[valid-type]
+    """With inotify, a file renamed in from outside the folder is reported as moved (a
+    rename says "complete") instead of created (then it waited ``stable_seconds``)."""
+    if sys.platform.startswith("linux"):
+        from watchdog.observers.inotify import InotifyObserver
+
+        return InotifyObserver(generate_full_events=True)
+    return Observer()
+
+
 class _Handler(FileSystemEventHandler):
     def __init__(self, watcher: Watcher) -> None:
         self._watcher = watcher
@@ -127,9 +139,12 @@ class _Handler(FileSystemEventHandler):
             self._watcher.candidate(Path(os.fsdecode(event.src_path)), closed=True)
 
     def on_moved(self, event: FileSystemEvent) -> None:
-        # ``x.part`` renamed to ``x``: the new name is a candidate; a moved folder is rescanned.
+        # ``x.part`` renamed to ``x``, or (inotify) a file renamed in from outside the folder:
+        # the new name is a candidate; a moved folder is rescanned.
         if event.is_directory:
             self._watcher.wake(rescan=True)
+        elif not event.dest_path:
+            return  # renamed out of the folder: nothing to deliver
         else:
             # A rename is how careful writers say "complete".
             self._watcher.candidate(Path(os.fsdecode(event.dest_path)), closed=True)
@@ -166,7 +181,7 @@ class Watcher:
 
     def start(self) -> None:
         self.export.mkdir(parents=True, exist_ok=True)
-        observer = Observer()
+        observer = _observer()
         try:
             observer.schedule(_Handler(self), str(self.export), recursive=True)
             observer.daemon = True

@@ -71,3 +71,29 @@ def test_watcher_takes_closed_and_stable_files_once(tmp_path: Path) -> None:
     finally:
         watcher.stop()
     assert len(ready) == 3
+
+
+def test_a_file_renamed_in_from_outside_is_complete_without_waiting_for_stability(
+    tmp_path: Path,
+) -> None:
+    """A rename is atomic: a file moved in from elsewhere is complete (inotify reports it
+    as moved, not created), as is one renamed from a temporary name in the folder."""
+    export, outside = tmp_path / "export", tmp_path / "outside"
+    export.mkdir()
+    outside.mkdir()
+    ready: list[Path] = []
+
+    def take(path: Path) -> None:
+        ready.append(path)
+        os.replace(path, outside / f"taken-{path.name}")
+
+    watcher = Watcher(export, take, stable_seconds=30.0, rescan_seconds=3600.0)
+    watcher.start()
+    try:
+        wait_for(lambda: watcher._observer is not None, timeout=10, what="the observer")  # noqa: SLF001
+        (outside / "moved.pdf").write_bytes(b"written elsewhere")
+        os.rename(outside / "moved.pdf", export / "moved.pdf")
+        wait_for(lambda: ready, timeout=10, what="the moved-in file")  # far less than 30 s
+    finally:
+        watcher.stop()
+    assert [p.name for p in ready] == ["moved.pdf"]
