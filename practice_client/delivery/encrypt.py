@@ -52,6 +52,7 @@ COMPARE_TTL_SECONDS = 300.0
 HASH_CHUNK = 1024 * 1024
 SPOOL_MARGIN_BYTES = 64 * 1024
 SYNC_EVERY_BYTES = 64 * 1024 * 1024
+TAIL_HASH_MIN_BYTES = 4 * 1024 * 1024
 
 
 class KeySource(Protocol):
@@ -313,10 +314,12 @@ def _encrypt_document(
         stale.unlink(missing_ok=True)
     _require_space(spool, doc.size)
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    hasher = _TailHasher(partial)
+    # a small ciphertext is hashed after gpg: a thread tailing it would cost more than it saves
+    hasher = _TailHasher(partial) if doc.size >= TAIL_HASH_MIN_BYTES else None
     with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
         reader = _HashingReader(handle, doc.size, progress)
-        hasher.start()
+        if hasher is not None:
+            hasher.start()
         if stream is not None:
             stream.start(partial)
         try:
@@ -325,13 +328,14 @@ def _encrypt_document(
             )
             if stream is not None:
                 stream.finish()  # the rest of what gpg wrote goes out before the rename
-            ciphertext_sha256 = hasher.result()
+            ciphertext_sha256 = hasher.result() if hasher is not None else sha256_file(partial)
             with open(partial, "rb+") as written:
                 os.fsync(written.fileno())
             os.replace(partial, ciphertext)
             fsync_dir(spool)
         finally:
-            hasher.finished.set()
+            if hasher is not None:
+                hasher.finished.set()
             if stream is not None:
                 stream.finish()
             with contextlib.suppress(FileNotFoundError):
