@@ -554,6 +554,10 @@ class PlatformClient:
                          exc, failures + 1, self.retry.attempts)
                 self._wait(failures, cancel)
 
+    def offers(self, *extensions: str) -> bool:
+        """The server offers all these tus extensions (asked once per client)."""
+        return set(extensions) <= self._retrying("tus extensions", self._tus_extensions)
+
     def _tus_extensions(self) -> frozenset[str]:
         """The server's tus extensions (``OPTIONS``, asked once per client)."""
         if self._extensions is None:

@@ -20,7 +20,8 @@ attempt asks the server about the document part:
 - anything else the server holds is discarded (tus ``termination``);
 - then ``stream.json`` (the recipients) is written durably, and streaming starts.
 
-If the platform cannot be asked: after an earlier streamed attempt (``stream.json``
+A platform without these tus extensions gets no streaming. If the platform cannot be
+asked: after an earlier streamed attempt (``stream.json``
 exists) the document waits (retry with backoff), since encrypting anew without
 discarding could splice; otherwise it is encrypted without streaming, as before.
 """
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 STREAM_MIN_BYTES = 4 * 1024 * 1024  # below this, encrypt first and upload after (no gain)
 MARKER = "stream.json"
 PART = "document"
+EXTENSIONS = ("creation-defer-length", "termination")
 
 
 class Plan(enum.Enum):
@@ -72,6 +74,10 @@ class DocumentStream:
         platform cannot be asked after an earlier streamed attempt."""
         marker = spool / MARKER
         try:
+            if not self._client.offers(*EXTENSIONS):
+                if marker.exists():
+                    raise NetworkError("the platform no longer offers upload termination")
+                return Plan.PLAIN
             state = self._client.upload_state(self._document_id, PART)
         except NetworkError:
             if marker.exists():
