@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from practice_client.core.errors import InputError
+from practice_client.core.files import read_bounded
 from practice_client.core.gdt import GdtRecord, parse_gdt
 from practice_client.core.models import Patient
 from practice_client.core.phone import normalize_phone
@@ -157,13 +158,7 @@ def is_gdt(path: Path, data: bytes) -> bool:
 
 def read_master_data(path: Path) -> MasterData:
     """Read and validate a whole file; raises before anything could be stored."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(path, "file too large for patient master data")
+    data = read_bounded(path, MAX_FILE_BYTES, "patient master data file")
     kind = "gdt" if is_gdt(path, data) else "csv"
     patients = parse_gdt_patients(data, path) if kind == "gdt" else parse_csv(data, path)
     return MasterData(patients, f"{kind}:sha256:{hashlib.sha256(data).hexdigest()[:16]}")

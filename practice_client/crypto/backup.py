@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import CryptoError, InputError, StateError
+from practice_client.core.files import read_bounded
 from practice_client.core.logs import register_sensitive
 from practice_client.core.secrets import PRACTICE_KEY_PASSPHRASE
 from practice_client.crypto.gpg import isolated, normalize_fingerprint
@@ -85,12 +86,8 @@ def create_backup(ctx: Context, path: Path, passphrase: str) -> str:
 
 def _open(path: Path, passphrase: str) -> dict[str, str]:
     """Decrypt and check the bundle, without touching the client's home."""
-    try:
-        with open(path, "rb") as handle:
-            sealed = handle.read(MAX_BACKUP_BYTES + 1)
-    except OSError as exc:
-        raise InputError(path, f"cannot read the backup: {exc.strerror}") from None
-    if len(sealed) > MAX_BACKUP_BYTES or b"-----BEGIN PGP MESSAGE-----" not in sealed:
+    sealed = read_bounded(path, MAX_BACKUP_BYTES, "practice key backup")
+    if b"-----BEGIN PGP MESSAGE-----" not in sealed:
         raise InputError(path, "not a practice key backup")
     plain = None
     for candidate in _candidates(passphrase):

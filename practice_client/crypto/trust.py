@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from practice_client.core.audit import now_iso
 from practice_client.core.errors import CryptoError, InputError, NotConfigured, StateError
+from practice_client.core.files import read_bounded
 from practice_client.core.models import Patient, Pin
 from practice_client.core.phone import is_e164
 from practice_client.crypto.gpg import FINGERPRINT_RE, KeyInfo, isolated, normalize_fingerprint
@@ -71,13 +72,7 @@ class TrustCertificate:
 
 
 def read_certificate(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_CERTIFICATE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(path, f"cannot read the trust certificate: {exc.strerror}") from None
-    if len(raw) > MAX_CERTIFICATE_BYTES:
-        raise InputError(path, "too large for a trust certificate")
+    raw = read_bounded(path, MAX_CERTIFICATE_BYTES, "trust certificate")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from practice_client.core.errors import InputError
+from practice_client.core.files import read_bounded
 from practice_client.core.gdt import parse_gdt
 
 MAX_SIDECAR_BYTES = 1024 * 1024
@@ -17,10 +17,7 @@ MAX_SIDECAR_BYTES = 1024 * 1024
 
 def read_sidecar(path: Path) -> dict[str, str]:
     """Field id -> content of the sidecar's first record."""
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_SIDECAR_BYTES + 1)
-    if len(data) > MAX_SIDECAR_BYTES:
-        raise InputError(path, "GDT sidecar larger than 1 MiB")
+    data = read_bounded(path, MAX_SIDECAR_BYTES, "GDT sidecar")
     records = parse_gdt(data, path.name)
     fields: dict[str, str] = {}
     for _, field, content in records[0].fields if records else ():

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from practice_client.delivery.names import is_sidecar, is_temporary
 
@@ -108,7 +109,7 @@ def openable(path: Path) -> bool:
     return True
 
 
-def _observer() -> Observer:  # type: ignore[valid-type]
+def _observer() -> BaseObserver:
     """With inotify, a file renamed in from outside the folder is reported as moved (a
     rename says "complete") instead of created (then it waited ``stable_seconds``)."""
     if sys.platform.startswith("linux"):
@@ -174,7 +175,7 @@ class Watcher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._rescan_now = True
-        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._observer: BaseObserver | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------
