@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from practice_client.testbed.keyhome import KeyHome
+from practice_client.testbed.keyhome import KeyHolder, KeyHome
 
 META = "authority.json"
 
 
 @dataclass(frozen=True)
-class IdentityAuthority:
+class IdentityAuthority(KeyHolder):
     keys: KeyHome
 
     @classmethod
@@ -34,18 +34,6 @@ class IdentityAuthority:
     def open(cls, directory: Path) -> IdentityAuthority:
         keys, _ = KeyHome.open(directory, META)
         return cls(keys)
-
-    @property
-    def fingerprint(self) -> str:
-        return self.keys.fingerprint
-
-    @property
-    def directory(self) -> Path:
-        return self.keys.directory
-
-    def public_key(self) -> str:
-        """The key a practice passes to ``setup --ident-key``."""
-        return self.keys.public_key()
 
     def clearsign(self, payload: bytes) -> str:
         return self.keys.gpg.sign(payload, self.fingerprint, self.keys.passphrase, clearsign=True).decode(

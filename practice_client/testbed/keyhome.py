@@ -61,3 +61,21 @@ class KeyHome:
     def close(self) -> None:
         """Stop this home's gpg-agent (it would outlive the caller)."""
         self.gpg.kill_agent()
+
+
+class KeyHolder:
+    """A testbed party that owns a :class:`KeyHome` (the authority, a patient)."""
+
+    keys: KeyHome
+
+    @property
+    def fingerprint(self) -> str:
+        return self.keys.fingerprint
+
+    @property
+    def directory(self) -> Path:
+        return self.keys.directory
+
+    def public_key(self) -> str:
+        """The party's armored public key (for the authority: what ``setup --ident-key`` takes)."""
+        return self.keys.public_key()

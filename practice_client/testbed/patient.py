@@ -12,13 +12,13 @@ from pathlib import Path
 
 from practice_client.crypto.gpg import isolated
 from practice_client.testbed.identity import IdentityAuthority
-from practice_client.testbed.keyhome import KeyHome
+from practice_client.testbed.keyhome import KeyHolder, KeyHome
 
 META = "patient.json"
 
 
 @dataclass(frozen=True)
-class SimulatedPatient:
+class SimulatedPatient(KeyHolder):
     keys: KeyHome
     name: str
     birth_date: str
@@ -38,17 +38,6 @@ class SimulatedPatient:
         keys, meta = KeyHome.open(directory, META)
         return cls(keys, str(meta.get("name", "")), str(meta.get("birth_date", "")),
                    str(meta.get("phone", "")))
-
-    @property
-    def fingerprint(self) -> str:
-        return self.keys.fingerprint
-
-    @property
-    def directory(self) -> Path:
-        return self.keys.directory
-
-    def public_key(self) -> str:
-        return self.keys.public_key()
 
     def sign(self, data: bytes) -> bytes:
         """A detached ASCII-armored signature over exactly ``data`` (the request's consent)."""
