@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from practice_client.core.errors import PracticeClientError, StateError
+from practice_client.core.errors import NetworkError, PracticeClientError, StateError
 from practice_client.core.models import Document, RequestStatus
 from practice_client.delivery import outbox
 from practice_client.delivery.events import Event, EventSink, ignore
@@ -153,13 +153,19 @@ class Agent:
         for source in self._sources:
             if self._stop.is_set():
                 return
+            platform = bool(getattr(source, "talks_to_platform", False))
             try:
                 count = source.poll_once()
+                if platform:  # staff see "connected" as soon as the inbox answers, not only after a delivery
+                    self._on_event(Event("connected"))
                 if count:
                     self._on_event(Event("new_requests", count=int(count)))
                 flush = getattr(source, "flush_decisions", None)
                 if flush is not None:
                     flush(self.ctx)
+            except NetworkError as exc:
+                log.info("intake source %s: %s", type(source).__name__, exc)
+                self._on_event(Event("offline" if platform else "failure", message=str(exc)))
             except PracticeClientError as exc:
                 log.info("intake source %s: %s", type(source).__name__, exc)
                 self._on_event(Event("failure", message=str(exc)))

@@ -25,6 +25,7 @@ MAX_PAGES = 50  # per poll: a misbehaving server cannot keep the client busy for
 
 
 class PlatformInboxSource:
+    talks_to_platform = True  # its polls tell the agent whether the platform is reachable
     def __init__(
         self, ctx: Context, inbox: Inbox, client_factory: Callable[[], PlatformClient] | None = None
     ) -> None:
