@@ -76,3 +76,15 @@ def work_dir() -> Iterator[Path]:
     yield root
     kill_agents(root)
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def ident_key(work_dir: Path) -> Path:
+    """A platform identity-verification public key (armored file), as ``setup --ident-key`` takes."""
+    from practice_client.crypto.gpg import Gpg
+
+    gpg = Gpg(work_dir / "ident")
+    fpr = gpg.generate_key("Plattform Identitaet", "ident@platform.test", "x" * 12, "ed25519")
+    path = work_dir / "ident.asc"
+    path.write_text(gpg.export_public(fpr))
+    return path

@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-from practice_client.crypto.gpg import Gpg, inspect_keys
-
-
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "practice_client", *args],
-        input=stdin, capture_output=True, text=True, timeout=120, env=os.environ.copy(),
-    )
-
-
-@pytest.fixture
-def ident_key(work_dir: Path) -> Path:
-    gpg = Gpg(work_dir / "ident")
-    fpr = gpg.generate_key("Plattform Identitaet", "ident@platform.test", "x" * 12, "ed25519")
-    path = work_dir / "ident.asc"
-    path.write_text(gpg.export_public(fpr))
-    return path
+from practice_client.crypto.gpg import inspect_keys
+from tests.cli import run_cli as run
 
 
 def setup_offline(ident_key: Path, *extra: str) -> subprocess.CompletedProcess[str]:

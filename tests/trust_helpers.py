@@ -7,10 +7,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from practice_client.crypto.gpg import Gpg
+from tests.cli import run_cli as run
 
 ERIKA = {"name": "Erika Mustermann", "birth_date": "1964-08-12", "phone": "+491711234567"}
 PATIENTS_CSV = (
@@ -22,12 +22,6 @@ PATIENTS_CSV = (
 )
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``practice-client ARGS`` in a fresh process, with this process's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "practice_client", *args],
-        input=stdin, capture_output=True, text=True, timeout=120, env=os.environ.copy(),
-    )
 
 
 def gpg_cli(home: Path, *args: str) -> str:

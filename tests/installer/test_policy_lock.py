@@ -7,9 +7,6 @@ TOML file through $PRACTICE_CLIENT_POLICY (the Linux form of the same interface)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,21 +15,7 @@ import tomli_w
 from practice_client.context import Context
 from practice_client.core.config import load_config, read_user_config
 from practice_client.core.errors import PolicyLocked
-from practice_client.crypto.gpg import Gpg
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "practice_client", *args], capture_output=True,
-                          text=True, timeout=120, env=os.environ.copy())
-
-
-@pytest.fixture
-def ident_key(work_dir: Path) -> Path:
-    gpg = Gpg(work_dir / "ident")
-    fpr = gpg.generate_key("Plattform Identitaet", "ident@platform.test", "x" * 12, "ed25519")
-    path = work_dir / "ident.asc"
-    path.write_text(gpg.export_public(fpr))
-    return path
+from tests.cli import run_cli
 
 
 @pytest.fixture

@@ -7,19 +7,13 @@ import hashlib
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from practice_client.core.models import Patient
 from practice_client.intake.inbox import Inbox
+from tests.cli import run_cli as run
 
 from .conftest import World
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "practice_client", *args], capture_output=True, text=True,
-                          timeout=120, env=os.environ.copy())
 
 
 def snapshot(home: Path) -> tuple[str, str]:

@@ -14,11 +14,7 @@ from pathlib import Path
 
 import pytest
 
-
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "practice_client", *args], input=stdin, capture_output=True,
-                            text=True, timeout=120, env=os.environ.copy())
-    return result
+from tests.cli import run_cli as run
 
 
 def ok(*args: str, stdin: str | None = None) -> str:
