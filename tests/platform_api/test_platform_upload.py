@@ -146,17 +146,24 @@ def test_repeated_drops_still_make_progress(
     assert testbed_platform.stats.patch_bytes == payload.stat().st_size
 
 
+def upload_half_then_give_up(platform: TestbedPlatform, payload: Path) -> int:
+    """The connection drops half-way and the (single-attempt) client gives up, as a
+    crashed process would; returns the payload's size."""
+    size = payload.stat().st_size
+    platform.faults.drop_next_patch(after_bytes=size // 2)
+    with (
+        fast_client(platform, retry=RetryPolicy(attempts=1)) as first,
+        pytest.raises(NetworkError, match="gave up after 1"),
+    ):
+        first.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    return size
+
+
 def test_an_upload_resumes_across_clients_and_processes(
     testbed_platform: TestbedPlatform, payload: Path
 ) -> None:
     """A crash after a partial upload: a new client continues, it does not restart."""
-    size = payload.stat().st_size
-    testbed_platform.faults.drop_next_patch(after_bytes=size // 2)
-    with (
-        fast_client(testbed_platform, retry=RetryPolicy(attempts=1)) as first,
-        pytest.raises(NetworkError, match="gave up after 1"),
-    ):
-        first.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    size = upload_half_then_give_up(testbed_platform, payload)
     assert testbed_platform.stats.patch_bytes == size // 2
     with fast_client(testbed_platform) as second:
         second.upload(payload, document_id=DOC, part="document", request_id=REQ)
@@ -267,13 +274,7 @@ def test_a_file_that_shrinks_mid_upload_fails_at_once_naming_it(
 def test_a_restarted_server_resumes_from_the_bytes_on_its_disk(
     testbed_platform: TestbedPlatform, payload: Path
 ) -> None:
-    size = payload.stat().st_size
-    testbed_platform.faults.drop_next_patch(after_bytes=size // 2)
-    with (
-        fast_client(testbed_platform, retry=RetryPolicy(attempts=1)) as first,
-        pytest.raises(NetworkError),
-    ):
-        first.upload(payload, document_id=DOC, part="document", request_id=REQ)
+    size = upload_half_then_give_up(testbed_platform, payload)
     testbed_platform.stop()
     with start_platform(testbed_platform.data_dir) as restarted, fast_client(restarted) as second:
         second.upload(payload, document_id=DOC, part="document", request_id=REQ)
