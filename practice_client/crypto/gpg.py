@@ -13,6 +13,7 @@ Rules (each one a lesson from other clients):
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import re
@@ -23,7 +24,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import unquote
 
 import gnupg
@@ -242,7 +242,7 @@ class Gpg:
 
     def sign_encrypt_file(
         self,
-        source: Path | BinaryIO,
+        source: Path,
         output: Path,
         recipients: Sequence[str],
         signer: str,
@@ -251,17 +251,20 @@ class Gpg:
         compress: bool = False,
     ) -> None:
         """Sign with ``signer`` then encrypt to ``recipients`` (fingerprints), streaming
-        from ``source`` to ``output``. Memory does not grow with the file size."""
-        extra = ["--set-filename", filename, "--compress-algo", "zlib" if compress else "none"]
+        from ``source`` to ``output``. Memory does not grow with the file size.
+
+        gpg opens ``source`` itself: pumping it through a pipe from Python costs a copy
+        of every byte and about a fifth of gpg's speed on a large file. The passphrase
+        still travels on stdin. ``source`` must be a file the caller owns (the spool):
+        gpg follows a link where the caller's own reads would not."""
+        extra = ["--set-filename", filename, "--compress-algo", "zlib" if compress else "none",
+                 "--", str(source)]
         for fpr in recipients:
             normalize_fingerprint(fpr)
-        handle: BinaryIO
-        with contextlib.ExitStack() as stack:
-            handle = stack.enter_context(open(source, "rb")) if isinstance(source, Path) else source
-            result = self._gpg.encrypt_file(
-                handle, list(recipients), sign=signer, passphrase=passphrase, always_trust=True,
-                armor=False, output=str(output), extra_args=extra,
-            )
+        result = self._gpg.encrypt_file(
+            io.BytesIO(b""), list(recipients), sign=signer, passphrase=passphrase, always_trust=True,
+            armor=False, output=str(output), extra_args=extra,
+        )
         stderr = result.stderr or ""
         if not result.ok or "[GNUPG:] SIG_CREATED" not in stderr or "[GNUPG:] END_ENCRYPTION" not in stderr:
             with contextlib.suppress(FileNotFoundError):

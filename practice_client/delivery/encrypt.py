@@ -5,8 +5,8 @@ verified), never the server's. The server's copy is fetched only to compare: a
 mismatch is audited and raised as an alert - it blocks nothing, and the server's
 key is never imported or used.
 
-The document is streamed through gpg (memory does not grow with the file); its
-SHA-256 is taken on the way in. Ciphertexts are written to the spool atomically
+gpg streams the document (memory does not grow with the file); its SHA-256 is
+taken alongside, in a thread. Ciphertexts are written to the spool atomically
 (temp + fsync + rename); their SHA-256 is the receipt. A large document's ciphertext
 goes to the platform while gpg writes it (:mod:`.streaming`).
 """
@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from practice_client.core.atomic import atomic_write, fsync_dir
 from practice_client.core.audit import now_iso
@@ -70,32 +70,16 @@ class Sealed:
     alert: bool
 
 
-class _HashingReader:
-    """A read-only file wrapper that hashes what gpg reads, so there is one pass only."""
-
-    def __init__(self, handle: object, total: int, progress: Callable[[int, int], None] | None) -> None:
-        self._handle = handle
-        self._total = total
-        self._progress = progress
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data: bytes = self._handle.read(n)  # type: ignore[attr-defined]
-        self.digest.update(data)
-        self.size += len(data)
-        if self._progress is not None:
-            self._progress(self.size, max(self._total, self.size))
-        return data
-
-
 class _TailHasher(threading.Thread):
     """Hashes a file while gpg is still writing it (reading behind the writer, from the
-    page cache), so the receipt costs no second pass over a large ciphertext."""
+    page cache), so the receipt costs no second pass over a large ciphertext; its
+    growth is the encryption's progress."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, total: int, progress: Callable[[int, int], None] | None) -> None:
         super().__init__(name="ciphertext-hash", daemon=True)
         self.path = path
+        self.total = total
+        self.progress = progress
         self.finished = threading.Event()  # set once the writer is done
         self.digest = hashlib.sha256()
         self.error: OSError | None = None
@@ -110,13 +94,16 @@ class _TailHasher(threading.Thread):
                     if self.finished.wait(0.005) and not self.path.exists():
                         return
             with handle:
-                unsynced = 0
+                done = unsynced = 0
                 while True:
                     writer_done = self.finished.is_set()  # read before the last drain
                     chunk = handle.read(HASH_CHUNK)
                     if chunk:
                         self.digest.update(chunk)
+                        done += len(chunk)
                         unsynced += len(chunk)
+                        if self.progress is not None:
+                            self.progress(min(done, self.total), self.total)
                         # write back while gpg works, not all at once at the end
                         if unsynced >= SYNC_EVERY_BYTES and hasattr(os, "fdatasync"):
                             os.fdatasync(handle.fileno())
@@ -136,12 +123,53 @@ class _TailHasher(threading.Thread):
         return self.digest.hexdigest()
 
 
-def sha256_file(path: Path) -> str:
+class _Plaintext(threading.Thread):
+    """SHA-256 and size of the original, taken from the caller's own no-follow handle
+    in a thread while gpg reads the same file (one core hashes, the other encrypts)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        super().__init__(name="plaintext-hash", daemon=True)
+        self.handle = handle
+        self.sha256 = ""
+        self.size = 0
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        try:
+            self.sha256, self.size = sha256_handle(self.handle)
+        except OSError as exc:
+            self.error = exc
+
+    def result(self) -> tuple[str, int]:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.sha256, self.size
+
+
+def sha256_handle(handle: BinaryIO) -> tuple[str, int]:
+    """SHA-256 and length of what is left to read in ``handle``."""
     digest = hashlib.sha256()
+    size = 0
+    while chunk := handle.read(HASH_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def sha256_file(path: Path) -> str:
     with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_handle(handle)[0]
+
+
+def _open_original(path: Path) -> BinaryIO:
+    """The spooled original, never through a link."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags), "rb")
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def recipient_key(ctx: Context, pin: Pin) -> str:
@@ -268,24 +296,23 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     recipients = [patient_fpr, practice_fpr]
 
     plan = stream.prepare(spool, recipients) if stream is not None else Plan.PLAIN
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     if plan is Plan.ADOPT:
         ciphertext_sha256 = sha256_file(spool / CIPHERTEXT)
-        with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
-            reader = _HashingReader(handle, doc.size, progress)
-            while reader.read(HASH_CHUNK):
-                pass
+        with _open_original(spool / ORIGINAL) as handle:
+            plaintext_sha256, size = sha256_handle(handle)
+        if progress is not None:
+            progress(doc.size, doc.size)
     else:
-        reader, ciphertext_sha256 = _encrypt_document(
+        plaintext_sha256, size, ciphertext_sha256 = _encrypt_document(
             ctx, doc, recipients, passphrase, progress, stream if plan is Plan.STREAM else None)
-    if reader.size != doc.size and doc.size:
+    if size != doc.size and doc.size:
         log.info("document %s changed size since detection", doc.document_id)
 
     manifest = {
         "version": MANIFEST_VERSION, "document_id": doc.document_id, "request_id": record.request_id,
         "file_name": doc.original_name, "document_type": _document_type(spool / SIDECAR),
         "created_at": doc.extra.get("modified_at") or now_iso(), "sent_at": now_iso(),
-        "sha256": reader.digest.hexdigest(), "size": reader.size,
+        "sha256": plaintext_sha256, "size": size,
     }
     sealed_manifest = ctx.gpg.sign_encrypt_bytes(
         json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8"),
@@ -295,39 +322,48 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     return Sealed(
         ciphertext_sha256=ciphertext_sha256,
         manifest_sha256=hashlib.sha256(sealed_manifest).hexdigest(),
-        plaintext_sha256=reader.digest.hexdigest(), size=reader.size, alert=alert,
+        plaintext_sha256=plaintext_sha256, size=size, alert=alert,
     )
 
 
 def _encrypt_document(
     ctx: Context, doc: Document, recipients: list[str], passphrase: str,
     progress: Callable[[int, int], None] | None, stream: DocumentStream | None,
-) -> tuple[_HashingReader, str]:
-    """gpg from the spooled original to ``document.pgp``; the plaintext reader (its
-    digest and size) and the ciphertext's SHA-256."""
+) -> tuple[str, int, str]:
+    """gpg from the spooled original to ``document.pgp``; the plaintext's SHA-256 and
+    size, and the ciphertext's SHA-256."""
     spool = spool_of(ctx, doc.document_id)
     practice_fpr = ctx.config.practice_key_fingerprint
-    ciphertext = spool / CIPHERTEXT
+    original, ciphertext = spool / ORIGINAL, spool / CIPHERTEXT
     # A unique name per attempt: a gpg orphaned by a killed run may still be writing its own.
     partial = spool / f".{CIPHERTEXT}.{uuid.uuid4().hex}.tmp"
     for stale in spool.glob(f".{CIPHERTEXT}.*.tmp"):
         stale.unlink(missing_ok=True)
     _require_space(spool, doc.size)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     # a small ciphertext is hashed after gpg: a thread tailing it would cost more than it saves
-    hasher = _TailHasher(partial) if doc.size >= TAIL_HASH_MIN_BYTES else None
-    with os.fdopen(os.open(spool / ORIGINAL, flags), "rb") as handle:
-        reader = _HashingReader(handle, doc.size, progress)
+    hasher = _TailHasher(partial, doc.size, progress) if doc.size >= TAIL_HASH_MIN_BYTES else None
+    with _open_original(original) as handle:
+        before = _identity(os.fstat(handle.fileno()))
+        plaintext = _Plaintext(handle)
+        plaintext.start()
         if hasher is not None:
             hasher.start()
         if stream is not None:
             stream.start(partial)
         try:
             ctx.gpg.sign_encrypt_file(
-                reader, partial, recipients, practice_fpr, passphrase, doc.original_name,  # type: ignore[arg-type]
+                original, partial, recipients, practice_fpr, passphrase, doc.original_name,
             )
             if stream is not None:
                 stream.finish()  # the rest of what gpg wrote goes out before the rename
+            plaintext_sha256, size = plaintext.result()
+            # gpg read the file by its name, the digest came from our handle: same bytes
+            # only if it is the same file, unchanged (the spool is ours; this is a check)
+            if _identity(os.stat(original, follow_symlinks=False)) != before or size != before[2]:
+                raise PracticeClientError(
+                    f"{doc.original_name}: das Original hat sich während der Verschlüsselung "
+                    "geändert / the original changed during encryption"
+                )
             ciphertext_sha256 = hasher.result() if hasher is not None else sha256_file(partial)
             with open(partial, "rb+") as written:
                 os.fsync(written.fileno())
@@ -338,9 +374,12 @@ def _encrypt_document(
                 hasher.finished.set()
             if stream is not None:
                 stream.finish()
+            plaintext.join()
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
-    return reader, ciphertext_sha256
+    if progress is not None:
+        progress(size, size)
+    return plaintext_sha256, size, ciphertext_sha256
 
 
 def _require_space(spool: Path, size: int) -> None:

@@ -103,6 +103,38 @@ def test_file_still_being_written_waits_for_close(world: World, client: Context,
     assert patient_reads(world, doc.document_id)[0] == b"part one " * 1000 + b"part two " * 1000
 
 
+def test_writer_still_holding_the_file_during_encryption_fails_it(
+        world: World, client: Context) -> None:
+    """A PMS that renames a file into place and then goes on writing through the handle it
+    kept: gpg reads the spooled file by name, the digest comes from the client's own
+    handle - a change in between must fail the document, never send a mismatch."""
+    ready_patient(client, world)
+    first = os.urandom(32 * 1024 * 1024)
+    staging = client.home.root / "staging.bin"
+    staging.write_bytes(first)
+    appended = threading.Event()
+    with open(staging, "ab") as writer:
+
+        def append_mid_encryption(event: Event) -> None:
+            if (event.kind == "progress" and event.phase == "encrypting"
+                    and 0 < event.bytes_done < event.bytes_total and not appended.is_set()):
+                writer.write(b"late bytes")
+                writer.flush()
+                appended.set()
+
+        running = Agent(client, on_event=append_mid_encryption, sources=[])
+        running.start()
+        try:
+            os.rename(staging, export(client) / "1001_ct.dcm")
+            (doc,) = wait_state(client, DocumentState.FAILED)
+        finally:
+            running.stop()
+    assert appended.is_set()
+    assert "changed during encryption" in (doc.error or "")
+    assert (export(client) / "failed" / "1001_ct.dcm").read_bytes() == first + b"late bytes"
+    assert not list((world.platform.data_dir / "documents").glob(f"{doc.document_id}*"))
+
+
 def test_temporary_names_wait_until_renamed(world: World, client: Context, agent: Agent) -> None:
     ready_patient(client, world)
     folder = export(client)
