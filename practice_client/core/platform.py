@@ -329,6 +329,11 @@ class PlatformClient:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "practice-client"
         self._session.auth = _BearerAuth(token)  # an explicit auth: ~/.netrc is never consulted
+        # The environment is read once, here: a proxy (HTTPS_PROXY/NO_PROXY) is honoured, but
+        # REQUESTS_CA_BUNDLE and friends can never add CAs behind our back, and requests no
+        # longer re-reads os.environ on every call (a third of its overhead per upload).
+        self._session.trust_env = False
+        self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
         self._session.mount("https://", _PlatformAdapter(client_ssl_context(ca_file), pin))
 
     @classmethod

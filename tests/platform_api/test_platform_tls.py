@@ -3,11 +3,13 @@ checked on the real connection. Each defence is tested with the attack."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +101,91 @@ def test_spki_pin_mismatch_is_refused_and_the_right_pin_accepted(
 def test_a_malformed_pin_is_an_input_error(testbed_platform: TestbedPlatform) -> None:
     with pytest.raises(InputError, match="spki_pin"):
         fast_client(testbed_platform, spki_pin="not-base64!")
+
+
+def test_a_ca_bundle_named_in_the_environment_adds_no_trust(
+    testbed_platform: TestbedPlatform, other_platform: TestbedPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE add an attacker's CA to every
+    request; the client trusts only the configured CA (and the system's)."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.setenv(name, str(other_platform.ca_file))
+    (other_platform.data_dir / "inbox" / "a.eml").write_bytes(b"x")
+    for ca_file in (None, testbed_platform.ca_file):
+        with (
+            PlatformClient(other_platform.url, other_platform.token, ca_file=ca_file) as client,
+            pytest.raises(NetworkError, match="not trusted"),
+        ):
+            client.inbox(None)
+    assert other_platform.stats.calls("inbox") == 0
+
+
+class ConnectProxy:
+    """A real HTTP CONNECT proxy on loopback (as in a practice network): it tunnels bytes
+    and remembers where it was asked to connect; it cannot see inside TLS."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += client.recv(4096)
+        method, target = head.split(b" ")[:2]
+        assert method == b"CONNECT"
+        self.targets.append(target.decode())
+        host, port = target.decode().rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            with contextlib.suppress(OSError):
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_a_proxy_from_the_environment_is_used_and_tls_still_checked_end_to_end(
+    testbed_platform: TestbedPlatform, other_platform: TestbedPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = ConnectProxy()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        with fast_client(testbed_platform, spki_pin=server_pin(testbed_platform)) as client:
+            assert client.inbox(None) == ([], None)
+        assert proxy.targets == [f"127.0.0.1:{testbed_platform.port}"]
+        with (  # through the tunnel, the pin is still the server's own
+            fast_client(testbed_platform, spki_pin=server_pin(other_platform)) as wrong,
+            pytest.raises(NetworkError, match="SPKI pin"),
+        ):
+            wrong.inbox(None)
+        assert testbed_platform.stats.calls("inbox") == 1
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with fast_client(testbed_platform) as direct:
+            assert direct.inbox(None) == ([], None)
+        assert len(proxy.targets) == 2  # the pinned-wrong attempt; the NO_PROXY one went direct
+    finally:
+        proxy.close()
 
 
 def test_client_context_requires_tls12_and_verification() -> None:
