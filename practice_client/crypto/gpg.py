@@ -128,7 +128,10 @@ class Gpg:
             agent_conf.write_text("allow-loopback-pinentry\ns2k-count 65536\n", encoding="ascii")
         self._gpg = gnupg.GPG(
             gnupghome=str(self.home),
-            options=["--trust-model", "always", "--no-auto-key-retrieve", "--no-greeting"],
+            # --no-random-seed-file: parallel gpg processes of one home queue on the seed
+            # file's lock; libgcrypt seeds from the kernel's CSPRNG instead
+            options=["--trust-model", "always", "--no-auto-key-retrieve", "--no-greeting",
+                     "--no-random-seed-file"],
             encoding="utf-8",
         )
         self._gpg.buffer_size = 256 * 1024  # python-gnupg pumps streams in 16 KiB by default: slow for GiBs
