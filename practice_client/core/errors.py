@@ -57,6 +57,12 @@ class NetworkError(PracticeClientError):
     """The platform could not be reached or answered with an error."""
 
 
+class PlatformRefused(NetworkError):
+    """The platform understood the request and refused it for good (a 4xx other than a
+    token problem or "slow down"): asking again cannot help, so whatever waits on it
+    must end with the platform's reason instead of retrying forever."""
+
+
 class NotAvailable(PracticeClientError):
     """A command that this version does not provide yet."""
 

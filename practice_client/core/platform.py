@@ -48,7 +48,7 @@ import urllib3.connectionpool
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from practice_client.core.errors import InputError, NetworkError, NotConfigured
+from practice_client.core.errors import InputError, NetworkError, NotConfigured, PlatformRefused
 from practice_client.core.logs import register_sensitive
 from practice_client.core.secrets import PLATFORM_TOKEN
 
@@ -68,6 +68,7 @@ GROWING_MIN_BYTES = 1024 * 1024  # a growing file is sent once this much is new 
 GROWING_MAX_BYTES = 16 * 1024 * 1024  # ... in PATCHes of at most this (small rest at the end)
 GROWING_POLL_SECONDS = 0.01
 MAX_GROWING_BYTES = 16 * 1024**3  # what an offset of a deferred upload may plausibly be
+_ALWAYS_TRANSIENT = frozenset({408, 429})  # request timeout, too many requests: later is fine
 # TLS failures that no retry can cure: a certificate we must not trust, no common protocol.
 _PERMANENT_TLS_REASONS = {
     "TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "WRONG_VERSION_NUMBER",
@@ -407,10 +408,12 @@ class PlatformClient:
         response.close()
         del response  # a traceback kept by the caller must not keep the connection open
         message = f"{what}: the platform answered {status}" + (f" ({detail})" if detail else "")
-        if status >= 500 or status in transient:
+        if status >= 500 or status in transient or status in _ALWAYS_TRANSIENT:
             raise _Transient(message)
         if status == 401:
             raise NetworkError(f"{what}: the platform refused the token (401) - check the token")
+        if 400 <= status < 500:
+            raise PlatformRefused(message)
         raise NetworkError(message)
 
     def _wait(self, failures: int, cancel: threading.Event | None) -> None:
@@ -697,7 +700,7 @@ class PlatformClient:
         except (KeyError, ValueError):
             raise NetworkError(f"HEAD {location}: no valid Upload-Offset") from None
         if length != size or not 0 <= offset <= size:
-            raise NetworkError(f"HEAD {location}: the platform's upload does not fit this file")
+            raise PlatformRefused(f"HEAD {location}: the platform's upload does not fit this file")
         return offset, deferred
 
     def _tus_patch(

@@ -21,7 +21,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from practice_client.core.errors import NetworkError, NotConfigured, PracticeClientError, SecretError
+from practice_client.core.errors import (
+    NetworkError,
+    NotConfigured,
+    PlatformRefused,
+    PracticeClientError,
+    SecretError,
+)
 from practice_client.core.models import Document, DocumentState
 from practice_client.delivery import outbox
 from practice_client.delivery.encrypt import KeyComparer, seal, sha256_file
@@ -171,6 +177,8 @@ class Pipeline:
                 self._state(doc)
             if doc.state is DocumentState.UPLOADING:
                 self._upload(doc)
+        except PlatformRefused as exc:
+            self._fail(document_id, f"Plattform lehnt ab / the platform refused: {exc}")
         except (NetworkError, NotConfigured, SecretError) as exc:
             if self._cancel.is_set():
                 return  # stopping: the row stays, the next start resumes
@@ -185,6 +193,8 @@ class Pipeline:
                 self._fail(document_id, f"Dateifehler / file error: {exc.strerror}")
 
     def _encrypt(self, doc: Document) -> Document:
+        if doc.attempts:
+            self._discard_earlier_uploads(doc)
         self._emit(Event("progress", doc.document_id, "encrypting", 0, doc.size))
         sealed = seal(self.ctx, doc, self._client_or_none(), self._comparer,
                       _Progress(self._emit, doc.document_id, "encrypting"), self._stream_for(doc))
@@ -200,6 +210,19 @@ class Pipeline:
         self._fresh.add(doc.document_id)
         self._state(doc)
         return doc
+
+    def _discard_earlier_uploads(self, doc: Document) -> None:
+        """A document that was uploading before (staff retried it after a failure) is
+        encrypted anew, with a fresh session key: what the platform holds of the earlier
+        ciphertext and manifest must go, or the new bytes would continue the old ones
+        (tus resumes by document id). Unreachable platform: the document waits."""
+        from practice_client.core.platform import PARTS
+
+        client = self._client_required()
+        for part in PARTS:
+            client.terminate(doc.document_id, part)
+        log.info("document %s: the platform's uploads of an earlier encryption discarded",
+                 doc.document_id)
 
     def _stream_for(self, doc: Document) -> DocumentStream | None:
         """A large document is uploaded while gpg writes it. After an earlier streamed

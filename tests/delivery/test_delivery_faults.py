@@ -15,8 +15,9 @@ import pytest
 
 from practice_client.cli import main
 from practice_client.context import Context
-from practice_client.core.errors import StateError
+from practice_client.core.errors import NetworkError, StateError
 from practice_client.core.models import DocumentState
+from practice_client.core.platform import RetryPolicy
 from practice_client.delivery.agent import Agent
 from practice_client.delivery.encrypt import alerts
 from practice_client.delivery.events import Event
@@ -26,11 +27,13 @@ from tests.delivery.conftest import (
     accepted_request,
     documents,
     pin_patient,
+    sha256,
     wait_for,
     wait_state,
     write_file,
 )
 from tests.delivery.test_delivery_e2e import patient_reads
+from tests.fixtures_platform import fast_client
 
 pytestmark = pytest.mark.slow
 
@@ -75,6 +78,19 @@ def test_server_errors_then_recovery(world: World, client: Context, agent: Agent
     assert patient_reads(world, doc.document_id)[0] == b"B" * 50_000
 
 
+def test_a_permanent_refusal_fails_the_document_instead_of_retrying_forever(
+        world: World, client: Context, agent: Agent) -> None:
+    ready_patient(client, world)
+    world.platform.faults.fail_next("upload.create", count=1, status=413)
+    write_file(export(client) / "1001_befund.pdf", b"R" * 40_000)
+    (doc,) = wait_state(client, DocumentState.FAILED)
+    assert "refused" in (doc.error or "") and "413" in (doc.error or "")
+    assert world.platform.stats.calls("upload.create") == 1  # not asked again and again
+    assert main(["outbox", "--retry", doc.document_id]) == 0  # staff: try again
+    (done,) = wait_state(client, DocumentState.DELIVERED)
+    assert patient_reads(world, done.document_id)[0] == b"R" * 40_000
+
+
 def test_connection_dropped_mid_upload_resumes(world: World, client: Context, agent: Agent) -> None:
     ready_patient(client, world)
     content = os.urandom(3 * 1024 * 1024)
@@ -87,6 +103,53 @@ def test_connection_dropped_mid_upload_resumes(world: World, client: Context, ag
     # every byte went over the wire once: the upload resumed, it did not start again
     assert world.platform.stats.patch_bytes == total
     assert patient_reads(world, doc.document_id)[0] == content
+
+
+def test_retry_after_a_failed_upload_never_splices_two_encryptions(
+        world: World, client: Context) -> None:
+    """The platform holds part of one encryption when the document fails (its spooled
+    ciphertext was damaged); staff retry encrypts anew - with a fresh session key - so
+    the platform's earlier bytes must be discarded, never continued with the new ones."""
+    ready_patient(client, world)
+    content = os.urandom(3 * 1024 * 1024)  # below the streaming size: the plain path
+    world.platform.faults.clear()
+    world.platform.faults.fail_next("upload.create", count=1000)
+    running = Agent(client, sources=[])
+    running.start()
+    try:
+        write_file(export(client) / "1001_ct.dcm", content)
+        wait_state(client, DocumentState.UPLOADING)
+    finally:
+        running.stop()
+    world.platform.faults.clear()
+    (doc,) = documents(client, DocumentState.UPLOADING)
+    spool = client.home.spool / doc.document_id
+    # what the stopped run had got out: the manifest, and the document until the line dropped
+    with fast_client(world.platform, retry=RetryPolicy(attempts=1, base_delay=0.01, max_delay=0.01)) as sender:
+        sender.upload(spool / "manifest.pgp", document_id=doc.document_id, part="manifest",
+                      request_id=doc.request_id or "")
+        world.platform.faults.drop_next_patch(after_bytes=1024 * 1024)
+        with pytest.raises(NetworkError):
+            sender.upload(spool / "document.pgp", document_id=doc.document_id, part="document",
+                          request_id=doc.request_id or "")
+    partial = world.platform.data_dir / "uploads" / f"{doc.document_id}.document.bin"
+    assert partial.stat().st_size >= 1024 * 1024
+    spooled = spool / "document.pgp"
+    spooled.write_bytes(spooled.read_bytes()[:-1] + b"\0")  # damaged while the client was down
+    running = Agent(client, sources=[])
+    running.start()
+    try:
+        (failed,) = wait_state(client, DocumentState.FAILED)
+        assert "changed" in (failed.error or "")
+        assert main(["outbox", "--retry", doc.document_id]) == 0
+        (done,) = wait_state(client, DocumentState.DELIVERED)
+    finally:
+        running.stop()
+    stored = world.platform.data_dir / "documents"
+    assert sha256((stored / f"{doc.document_id}.pgp").read_bytes()) == done.ciphertext_sha256
+    assert sha256((stored / f"{doc.document_id}.manifest.pgp").read_bytes()) == done.manifest_sha256
+    plaintext, _, signed, manifest = patient_reads(world, doc.document_id)
+    assert plaintext == content and signed and manifest["sha256"] == sha256(content)
 
 
 def test_file_still_being_written_waits_for_close(world: World, client: Context, agent: Agent) -> None:
