@@ -71,6 +71,7 @@ def _record_json(record: RequestRecord) -> dict[str, Any]:
         "decided_at": record.decided_at,
         "override": record.override,
         "decision_sent": record.decision_sent,
+        "decision_refused": record.decision_refused,
         "checks": [c.to_json() for c in record.checks],
     }
 

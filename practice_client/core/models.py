@@ -104,6 +104,7 @@ class RequestRecord:
     decision_reason: str | None = None
     override: bool = False
     decision_sent: bool = False
+    decision_refused: bool = False  # the platform will never take it (e.g. it knows another one)
 
 
 class DocumentState(StrEnum):

@@ -41,6 +41,8 @@ from practice_client.core.models import (
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# requests.decision_sent: queued for the platform, taken by it, or refused by it for good
+DECISION_QUEUED, DECISION_SENT, DECISION_REFUSED = 0, 1, 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -414,7 +416,8 @@ class Store:
             summary=json.loads(op("requests.summary", row["summary"]) or "{}"),
             expires_at=row["expires_at"], decided_at=row["decided_at"],
             decision_reason=op("requests.decision_reason", row["decision_reason"]),
-            override=bool(row["override"]), decision_sent=bool(row["decision_sent"]),
+            override=bool(row["override"]), decision_sent=row["decision_sent"] == DECISION_SENT,
+            decision_refused=row["decision_sent"] == DECISION_REFUSED,
         )
 
     def get_request(self, request_id: str) -> RequestRecord | None:
@@ -457,15 +460,24 @@ class Store:
         """Decisions not yet reported to the platform (queued until it is reachable)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM requests WHERE status IN ('accepted', 'declined') AND decision_sent=0"
+                "SELECT * FROM requests WHERE status IN ('accepted', 'declined') AND decision_sent=?",
+                (DECISION_QUEUED,),
             ).fetchall()
         return [self._request(r) for r in rows]
 
     def mark_decision_sent(self, request_id: str) -> None:
-        with self.transaction("request.decision_sent", {"request_id": request_id}) as db:
+        self._mark_decision(request_id, DECISION_SENT, "request.decision_sent", {})
+
+    def mark_decision_refused(self, request_id: str, reason: str) -> None:
+        """The platform refused the decision for good: it leaves the queue (audited with
+        the platform's reason), so the decisions behind it still go out."""
+        self._mark_decision(request_id, DECISION_REFUSED, "request.decision_refused", {"reason": reason})
+
+    def _mark_decision(self, request_id: str, value: int, event: str, details: dict[str, Any]) -> None:
+        with self.transaction(event, {"request_id": request_id, **details}) as db:
             db.execute(
-                "UPDATE requests SET decision_sent=1 WHERE request_id=? AND status != 'rejected'",
-                (request_id,),
+                "UPDATE requests SET decision_sent=? WHERE request_id=? AND status != 'rejected'",
+                (value, request_id),
             )
 
     # -- documents (the outbox) -------------------------------------------------

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from practice_client.core.errors import NetworkError, PracticeClientError, StateError
+from practice_client.core.errors import NetworkError, PlatformRefused, PracticeClientError, StateError
 from practice_client.core.models import RequestRecord, RequestStatus, Verdict
 
 if TYPE_CHECKING:
@@ -111,7 +111,8 @@ def decline(ctx: Context, request_id: str, *, reason: str | None) -> RequestReco
 def flush_decisions(ctx: Context, client: PlatformClient | None = None) -> int:
     """Report queued decisions to the platform; returns how many were sent.
 
-    Stops at the first network failure (the rest stay queued for the next call)."""
+    Stops at the first network failure (the rest stay queued for the next call); a
+    decision the platform refuses for good leaves the queue, audited, and the next goes."""
     pending = ctx.store.pending_decisions()
     if not pending:
         return 0
@@ -126,6 +127,10 @@ def flush_decisions(ctx: Context, client: PlatformClient | None = None) -> int:
         reason = (record.decision_reason or "") if decision == "declined" else ""
         try:
             client.send_decision(record.request_id, decision, reason)
+        except PlatformRefused as exc:
+            log.warning("decision for %s refused by the platform: %s", record.request_id, exc)
+            ctx.store.mark_decision_refused(record.request_id, str(exc))
+            continue
         except NetworkError as exc:
             log.info("decision for %s stays queued: %s", record.request_id, exc)
             break

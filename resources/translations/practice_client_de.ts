@@ -99,6 +99,10 @@
         <translation>Entscheidung an die Plattform gemeldet</translation>
     </message>
     <message>
+        <source>Decision refused by the platform</source>
+        <translation>Entscheidung von der Plattform abgelehnt</translation>
+    </message>
+    <message>
         <source>Document detected</source>
         <translation>Dokument erkannt</translation>
     </message>

@@ -196,6 +196,29 @@ def test_decisions_are_queued_until_the_platform_is_reachable(world: World, plat
     assert accepted["decision"] == "accepted" and accepted["reason"] == ""
 
 
+def test_a_decision_the_platform_refuses_for_good_does_not_block_the_queue(
+        world: World, platform: TestbedPlatform) -> None:
+    first = receive(world)
+    accept(world.ctx, first, now=world.now)
+    inbox_of(world).receive(world.message(), "test")
+    second = next(r.request_id for r in world.ctx.store.list_requests() if r.request_id != first)
+    decline(world.ctx, second, reason="Unterlagen liegen nicht vor")
+    # the platform already holds a different decision for the first request (409)
+    (platform.data_dir / "decisions").mkdir(exist_ok=True)
+    (platform.data_dir / "decisions" / f"{first}.json").write_text(
+        json.dumps({"request_id": first, "decision": "declined", "reason": "anderswo"}))
+    assert flush_decisions(world.ctx, fast_client(platform)) == 1
+    assert world.ctx.store.pending_decisions() == []
+    refused = world.ctx.store.get_request(first)
+    assert refused is not None and refused.decision_refused and not refused.decision_sent
+    delivered = world.ctx.store.get_request(second)
+    assert delivered is not None and delivered.decision_sent and not delivered.decision_refused
+    assert json.loads((platform.data_dir / "decisions" / f"{second}.json").read_text())["decision"] == "declined"
+    entries = [json.loads(line) for line in world.ctx.home.audit.read_text().splitlines()]
+    (entry,) = [e for e in entries if e["event"] == "request.decision_refused"]
+    assert entry["details"]["request_id"] == first and "409" in entry["details"]["reason"]
+
+
 # -- sources ------------------------------------------------------------------------------
 
 

@@ -45,6 +45,8 @@ def event_title(event: str) -> str:
         "request.accepted": QCoreApplication.translate("AuditEvents", "Request accepted"),
         "request.declined": QCoreApplication.translate("AuditEvents", "Request declined"),
         "request.decision_sent": QCoreApplication.translate("AuditEvents", "Decision sent to the platform"),
+        "request.decision_refused": QCoreApplication.translate("AuditEvents",
+                                                               "Decision refused by the platform"),
         "document.detected": QCoreApplication.translate("AuditEvents", "Document detected"),
         "document.matched": QCoreApplication.translate("AuditEvents", "Document assigned"),
         "document.unassigned": QCoreApplication.translate("AuditEvents", "Document unassigned"),
