@@ -506,15 +506,12 @@ class Store:
     _SEALED = frozenset({"error", "source_path", "extra"})
 
     def transition(self, document_id: str, new: DocumentState, **changes: Any) -> Document:
-        """Move a document to ``new`` (checked against the state machine), atomically + audited."""
+        """Move a document to ``new`` (checked against the state machine), atomically + audited.
+        The state is read and checked inside the write transaction: no other writer can
+        move the document in between."""
         unknown = set(changes) - self._DOC_FIELDS
         if unknown:
             raise ValueError(f"unknown document fields {sorted(unknown)}")
-        doc = self.get_document(document_id)
-        if doc is None:
-            raise StateError(f"{document_id}: no such document")
-        if new not in TRANSITIONS[doc.state]:
-            raise StateError(f"{document_id}: cannot go from {doc.state} to {new}")
         columns, values = ["state=?", "updated_at=?"], [str(new), now_iso()]
         for key, value in changes.items():
             if key == "extra":
@@ -523,21 +520,23 @@ class Store:
                 value = self._cipher.seal(f"documents.{key}", value)
             columns.append(f"{key}=?")
             values.append(value)
-        details: dict[str, Any] = {"document_id": document_id, "from": str(doc.state)}
-        if "request_id" in changes:
-            details["request_id"] = changes["request_id"]
-        if "match_method" in changes:
-            details["match_method"] = changes["match_method"]
+        details: dict[str, Any] = {"document_id": document_id}
+        for key in ("request_id", "match_method"):
+            if key in changes:
+                details[key] = changes[key]
         with self.transaction(f"document.{new}", details) as db:
-            cur = db.execute(
-                f"UPDATE documents SET {', '.join(columns)} WHERE document_id=? AND state=?",  # noqa: S608
-                (*values, document_id, str(doc.state)),
-            )
-            if cur.rowcount != 1:
-                raise StateError(f"{document_id}: changed concurrently, try again")
-        result = self.get_document(document_id)
-        assert result is not None
-        return result
+            found = db.execute("SELECT state FROM documents WHERE document_id=?", (document_id,)).fetchone()
+            if found is None:
+                raise StateError(f"{document_id}: no such document")
+            old = DocumentState(found[0])
+            if new not in TRANSITIONS[old]:
+                raise StateError(f"{document_id}: cannot go from {old} to {new}")
+            details["from"] = str(old)  # the audit entry is written from ``details`` at commit
+            row = db.execute(
+                f"UPDATE documents SET {', '.join(columns)} WHERE document_id=? RETURNING *",  # noqa: S608
+                (*values, document_id),
+            ).fetchone()
+        return self._document(row)
 
     def _document(self, row: sqlite3.Row) -> Document:
         op = self._cipher.open
