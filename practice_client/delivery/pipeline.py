@@ -97,6 +97,9 @@ class Pipeline:
             thread = threading.Thread(target=self._work, name=f"delivery-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # The platform client (system CAs, the token from the keyring) takes a fifth of a
+        # second to build: ready before the first document, not on its clock.
+        threading.Thread(target=self._warm_up, name="platform-client", daemon=True).start()
 
     def stop(self) -> None:
         """Cancel running uploads at the next block, wait for the workers, close the session."""
@@ -313,6 +316,10 @@ class Pipeline:
 
                     self._client = PlatformClient.from_context(self.ctx)
             return self._client
+
+    def _warm_up(self) -> None:
+        if not self._cancel.is_set():
+            self._client_or_none()
 
     def _client_or_none(self) -> PlatformClient | None:
         """For the key comparison, which never blocks delivery."""
