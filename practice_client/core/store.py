@@ -20,8 +20,9 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from practice_client.core.audit import EMPTY_HEAD, AuditHead, AuditLog, VerifyResult, now_iso
 from practice_client.core.errors import StateError
@@ -39,6 +40,13 @@ from practice_client.core.models import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class StoredMessage(NamedTuple):
+    sha256: str
+    source: str
+    raw: bytes
+    received_at: datetime
 
 SCHEMA_VERSION = 1
 # requests.decision_sent: queued for the platform, taken by it, or refused by it for good
@@ -348,14 +356,15 @@ class Store:
             )
         return digest, True
 
-    def unprocessed_messages(self) -> list[tuple[str, str, bytes]]:
-        """Messages stored but not yet verified (a crash in between): (sha256, source, raw)."""
+    def unprocessed_messages(self) -> list[StoredMessage]:
+        """Messages stored but not yet verified (a crash in between, or DNS trouble)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT sha256, source, raw FROM messages WHERE processed=0 ORDER BY received_at"
+                "SELECT sha256, source, raw, received_at FROM messages WHERE processed=0 ORDER BY received_at"
             ).fetchall()
         return [
-            (r["sha256"], r["source"], self._cipher.open_bytes("messages.raw", r["raw"]) or b"")
+            StoredMessage(r["sha256"], r["source"], self._cipher.open_bytes("messages.raw", r["raw"]) or b"",
+                          datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")))
             for r in rows
         ]
 

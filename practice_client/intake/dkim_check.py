@@ -88,6 +88,18 @@ def dns_resolver(dns_server: str = "", timeout: float = DNS_TIMEOUT_SECONDS) -> 
     return lookup
 
 
+def dns_gave_up(hours: int) -> Check:
+    """The final word on a message whose DKIM key could not be looked up for ``hours``:
+    unverifiable is rejected - but staff learn why and what to do."""
+    return Check(
+        "dkim", CheckStatus.FAIL,
+        f"Der DNS-Server hat {hours} Stunden lang nicht geantwortet – die E-Mail-Signatur konnte "
+        "nicht geprüft werden. Bitte DNS prüfen (IT) und die Anfrage erneut senden lassen.",
+        f"The DNS server did not answer for {hours} hours - the e-mail signature could not be "
+        "checked. Check DNS (IT) and have the request sent again.",
+    )
+
+
 def _fail(de: str, en: str, temporary: bool = False) -> DkimOutcome:
     return DkimOutcome(Check("dkim", CheckStatus.FAIL, de, en), None, temporary)
 

@@ -5,7 +5,9 @@ by its SHA-256) *before* anything else happens, so a source may delete or move
 it on its side as soon as :meth:`Inbox.receive` returns. Verification results are
 recorded in a second step; messages stored but not yet recorded (a crash in
 between, or a DNS outage that made the DKIM check impossible) are verified again
-on the next :meth:`Inbox.process_pending`.
+on the next :meth:`Inbox.process_pending` - for up to :data:`DNS_PATIENCE`; a message
+whose DKIM key stayed out of reach that long is recorded as rejected, with the reason,
+so staff see it instead of a request that silently never arrives.
 
 The same request may arrive twice with different bytes (by e-mail and through the
 platform API, mail servers add headers): when the request JSON is exactly the one
@@ -15,15 +17,17 @@ replay. A different message carrying a known request id *is* a replay.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from practice_client.core.audit import now_iso
 from practice_client.core.models import RequestRecord, RequestStatus, Verdict
-from practice_client.intake.dkim_check import DnsFunc, dns_resolver
+from practice_client.core.store import StoredMessage
+from practice_client.intake.dkim_check import DnsFunc, dns_gave_up, dns_resolver
 from practice_client.intake.message import FormatProblem, parse_message
 from practice_client.intake.verify import Verification, verify_message
 
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+DNS_PATIENCE = timedelta(hours=24)
 
 
 class Source(Protocol):
@@ -70,20 +75,27 @@ class Inbox:
         """Verify and record every stored message that has no verdict yet."""
         recorded = 0
         with self._lock:
-            for digest, source, raw in self.ctx.store.unprocessed_messages():
-                if self._process(digest, source, raw):
+            for message in self.ctx.store.unprocessed_messages():
+                if self._process(message):
                     recorded += 1
         return recorded
 
-    def _process(self, digest: str, source: str, raw: bytes) -> bool:
+    def _process(self, message: StoredMessage) -> bool:
         store = self.ctx.store
+        digest, source, raw = message.sha256, message.source, message.raw
         if self._duplicate_of_recorded(raw):
             store.mark_message_duplicate(digest)
             return False
-        result = verify_message(raw, config=self.ctx.config, store=store, dnsfunc=self.dnsfunc, now=self._clock())
+        now = self._clock()
+        result = verify_message(raw, config=self.ctx.config, store=store, dnsfunc=self.dnsfunc, now=now)
         if result.temporary:
-            log.info("message %s: DKIM not checkable now (DNS); will verify again", digest[:12])
-            return False
+            if now - message.received_at < DNS_PATIENCE:
+                log.info("message %s: DKIM not checkable now (DNS); will verify again", digest[:12])
+                return False
+            log.warning("message %s: no DNS answer for %s; recorded as rejected", digest[:12], DNS_PATIENCE)
+            hours = int(DNS_PATIENCE.total_seconds() // 3600)
+            result = dataclasses.replace(result, temporary=False, checks=[
+                dns_gave_up(hours) if c.name == "dkim" else c for c in result.checks])
         store.add_request(record_for(result, digest, source))
         log.info("request %s from %s: %s", result.request_id or digest[:12], source, result.verdict)
         return True

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from practice_client.core.errors import StateError
 from practice_client.core.models import Patient, RequestStatus, Verdict
 from practice_client.intake.decisions import accept, decline, flush_decisions
-from practice_client.intake.dkim_check import dns_resolver
+from practice_client.intake.dkim_check import DnsFunc, dns_resolver
 from practice_client.intake.folder import FolderSource
 from practice_client.intake.inbox import Inbox
 from practice_client.intake.platform_inbox import CURSOR_KEY, PlatformInboxSource
@@ -117,6 +117,25 @@ def test_dns_outage_leaves_the_message_pending_until_dns_answers(world: World) -
     assert len(world.ctx.store.unprocessed_messages()) == 1
     assert inbox_of(world).process_pending() == 1
     assert world.ctx.store.list_requests()[0].verdict is Verdict.VERIFIED
+
+
+def test_a_message_whose_dkim_key_stays_out_of_reach_for_a_day_is_rejected_with_the_reason(
+        world: World) -> None:
+    def inbox_at(hours: float, dnsfunc: DnsFunc) -> Inbox:
+        return Inbox(world.ctx, dnsfunc=dnsfunc, clock=lambda: datetime.now(UTC) + timedelta(hours=hours))
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        dead = dns_resolver(f"127.0.0.1:{silent.getsockname()[1]}", timeout=0.3)
+        assert inbox_at(0, dead).receive(world.message(), "imap") == 0
+        assert inbox_at(23, dead).process_pending() == 0  # still waiting for DNS
+        assert world.ctx.store.list_requests() == []
+        assert inbox_at(25, dead).process_pending() == 1
+    (record,) = world.ctx.store.list_requests()
+    assert record.status is RequestStatus.REJECTED and record.verdict is Verdict.REJECTED
+    (dkim,) = [c for c in record.checks if c.name == "dkim"]
+    assert "did not answer for 24 hours" in dkim.detail_en and "24 Stunden" in dkim.detail_de
+    assert world.ctx.store.unprocessed_messages() == []
 
 
 # -- decisions ---------------------------------------------------------------------------
