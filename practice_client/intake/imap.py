@@ -121,7 +121,7 @@ class ImapSource:
         number of messages waiting. Raises NetworkError with the reason otherwise."""
         with self._session() as conn:
             self._ensure_folder(conn, self.processed_folder)
-            data = self._check(conn.uid("SEARCH", "ALL"), "SEARCH")
+            data = self._check(conn.uid("SEARCH", "UNDELETED"), "SEARCH")
             return len(_text(data[0] if data else b"").split())
 
     # -- polling ------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class ImapSource:
         recorded = 0
         with self._session() as conn:
             self._ensure_folder(conn, self.processed_folder)
-            data = self._check(conn.uid("SEARCH", "ALL"), "SEARCH")
+            data = self._check(conn.uid("SEARCH", "UNDELETED"), "SEARCH")
             for uid in _text(data[0] if data else b"").split():
                 raw = self._fetch(conn, uid)
                 if raw is None:
@@ -170,10 +170,11 @@ class ImapSource:
             return
         self._check(conn.uid("COPY", uid, target), "COPY")
         self._check(conn.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)"), "STORE")
+        # Only UID EXPUNGE removes just this message. A plain EXPUNGE would also erase every
+        # mail another client (the practice's mail program) marked deleted: without UIDPLUS
+        # ours stays flagged - skipped by the UNDELETED search - until a mail client expunges.
         if "UIDPLUS" in conn.capabilities:
             self._check(conn.uid("EXPUNGE", uid), "EXPUNGE")
-        else:
-            self._check(conn.expunge(), "EXPUNGE")
 
     # -- IDLE ---------------------------------------------------------------------------
 

@@ -204,7 +204,8 @@ def test_source_imap_command_tests_before_saving_then_fetch_uses_it(world: World
     assert count(mailbox, "INBOX") == 0 and count(mailbox, PROCESSED) == 1
 
 
-def test_server_without_move_gets_copy_store_expunge(world: World, dovecot: Dovecot) -> None:
+def test_server_without_move_gets_copy_store_and_never_a_mailbox_wide_expunge(
+        world: World, dovecot: Dovecot) -> None:
     import shutil
 
     from tests.conftest import require, short_tmpdir
@@ -214,12 +215,21 @@ def test_server_without_move_gets_copy_store_expunge(world: World, dovecot: Dove
     try:
         probe = admin(plain)
         assert "MOVE" not in probe.capability()[1][0].decode().split()
+        # the practice's mail program marked a mail for deletion but has not expunged it
+        assert probe.append("INBOX", r"(\Deleted)", None, b"Subject: old newsletter\r\n\r\nbye\r\n")[0] == "OK"
         probe.logout()
         deliver_mail(plain, world.message())
         deliver_mail(plain, world.message())
         inbox = inbox_of(world)
         src = source(plain, inbox)
         assert src.poll_once() == 2
-        assert count(plain, "INBOX") == 0 and count(plain, PROCESSED) == 2
+        assert count(plain, PROCESSED) == 2
+        assert count(plain, "INBOX") == 3  # nothing expunged: the foreign mail is still there
+        conn = admin(plain)
+        conn.select("INBOX", readonly=True)
+        assert conn.uid("SEARCH", "UNDELETED")[1] == [b""]  # ours are flagged, not waiting
+        assert len(conn.uid("SEARCH", "SUBJECT", '"old newsletter"')[1][0].split()) == 1
+        conn.logout()
+        assert src.poll_once() == 0 and count(plain, PROCESSED) == 2  # not taken twice
     finally:
         plain.stop()
