@@ -16,6 +16,7 @@ from practice_client.core.errors import InputError, NetworkError
 from practice_client.core.platform import (
     BLOCK_SIZE,
     CREATE_WITH_UPLOAD_BYTES,
+    GROWING_MIN_BYTES,
     PlatformClient,
     RetryPolicy,
     Timeouts,
@@ -376,7 +377,7 @@ def test_a_growing_file_streams_before_its_end_and_completes_only_once_declared(
     testbed_platform: TestbedPlatform, client: PlatformClient, tmp_path: Path
 ) -> None:
     growing = tmp_path / "growing.pgp"
-    blocks = [os.urandom(1024 * 1024 + n) for n in range(6)]
+    blocks = [os.urandom(GROWING_MIN_BYTES // 2 + n) for n in range(6)]  # 3 blocks: sent while growing
     finished = threading.Event()
     streamed: list[int] = []
 
