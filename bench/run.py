@@ -227,16 +227,29 @@ def floor_rate(demo: Demo, files: list[Path], workers: int) -> float:
     """Documents per second for the least any client following DESIGN.md must do: the
     client's own gpg wrapper makes each document's two OpenPGP messages (document and
     manifest) and its platform client uploads both, on ``workers`` threads - no watcher,
-    no outbox, no audit."""
+    no outbox, no audit. In its own process, as the agent: never sharing the testbed
+    server's interpreter."""
+    assert demo.ctx is not None
+    env = {**os.environ, "PRACTICE_CLIENT_HOME": str(demo.ctx.home.root)}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, __file__, "floor", str(workers), *map(str, files)],
+        env=env, check=True, capture_output=True, text=True,
+    )
+    return float(done.stdout.strip())
+
+
+def floor_process(workers: int, files: list[Path]) -> float:
+    """The body of :func:`floor_rate`, run with the client's home from the environment."""
+    from practice_client.context import Context
     from practice_client.core.platform import PlatformClient
 
-    assert demo.ctx is not None and demo.patient is not None
-    ctx = demo.ctx
+    ctx = Context()
+    request = ctx.store.list_requests()[0]
     practice = ctx.config.practice_key_fingerprint
-    recipients = [demo.patient.fingerprint, practice]
+    assert request.patient_fingerprint is not None
+    recipients = [request.patient_fingerprint, practice]
     passphrase = ctx.practice_passphrase()
-    request_id = ctx.store.list_requests()[0].request_id
-    out = demo.root / "bench-floor"
+    out = ctx.home.root / "bench-floor"
     out.mkdir(exist_ok=True)
 
     def deliver(index: int) -> None:
@@ -246,7 +259,7 @@ def floor_rate(demo: Demo, files: list[Path], workers: int) -> float:
                                                         "manifest.json"))
         document_id = str(uuid.uuid4())
         for part, path in (("manifest", manifest), ("document", document)):
-            client.upload(path, document_id=document_id, part=part, request_id=request_id)
+            client.upload(path, document_id=document_id, part=part, request_id=request.request_id)
 
     with PlatformClient.from_context(ctx) as client:
         os.sync()  # no writeback of earlier steps during the timed run (module docstring)
@@ -389,4 +402,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["floor"]:
+        print(floor_process(int(sys.argv[2]), [Path(a) for a in sys.argv[3:]]))
+        sys.exit(0)
     sys.exit(main())
