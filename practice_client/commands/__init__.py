@@ -6,7 +6,6 @@ parsed arguments and returns the exit code. Errors are raised as
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import Any
@@ -16,9 +15,3 @@ def print_json(obj: Any) -> None:
     """``--json`` output: exactly one JSON object on stdout."""
     json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, sort_keys=True)
     sys.stdout.write("\n")
-
-
-def not_yet(args: argparse.Namespace) -> int:
-    from practice_client.core.errors import NotAvailable
-
-    raise NotAvailable(f"'{args.command_name}' is not yet available in this version")

@@ -7,7 +7,6 @@ atomically, so a crash never leaves a half-written config.
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -138,9 +137,3 @@ def save_settings(path: Path, changes: dict[str, Any], policy: Policy | None = N
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, tomli_w.dumps(raw).encode("utf-8"))
     return load_config(path, policy)
-
-
-def as_dict(cfg: Config) -> dict[str, Any]:
-    data = dataclasses.asdict(cfg)
-    data.pop("locked", None)
-    return data

@@ -45,9 +45,6 @@ class CheckStatus(StrEnum):
     WARN = "warn"
 
 
-CHECK_NAMES = ("dkim", "format", "consent_signature", "phone", "addressee", "freshness", "replay")
-
-
 @dataclass(frozen=True)
 class Check:
     """One line of the verification checklist staff see."""

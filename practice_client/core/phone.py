@@ -28,9 +28,3 @@ def normalize_phone(text: str, region: str = DEFAULT_REGION) -> str | None:
 def is_e164(text: str) -> bool:
     """True when ``text`` is already a valid number written exactly in E.164."""
     return text.startswith("+") and normalize_phone(text) == text
-
-
-def same_phone(a: str | None, b: str | None) -> bool:
-    """Two numbers are the same when both are valid and equal in E.164."""
-    left, right = normalize_phone(a or ""), normalize_phone(b or "")
-    return left is not None and left == right

@@ -368,11 +368,6 @@ class Store:
             for r in rows
         ]
 
-    def get_message(self, sha256: str) -> bytes | None:
-        with self._lock:
-            row = self._db.execute("SELECT raw FROM messages WHERE sha256=?", (sha256,)).fetchone()
-        return None if row is None else self._cipher.open_bytes("messages.raw", row["raw"])
-
     def request_id_seen(self, request_id: str, other_than_message: str | None = None) -> bool:
         """Replay check: has any *other* message carried this request id before and passed
         verification? A forged copy that was rejected must not burn the id of the genuine

@@ -286,23 +286,6 @@ class Gpg:
             raise CryptoError(f"gpg could not sign and encrypt: {self._why(result)}")
         return bytes(result.data)
 
-    def decrypt_verify(
-        self, source: Path | bytes, output: Path | None = None, passphrase: str | None = None
-    ) -> tuple[bytes, SignatureCheck, str]:
-        """Decrypt (and verify the signature of) a message; returns data (empty when
-        written to ``output``), the signature check, and the literal packet's file name."""
-        if isinstance(source, Path):
-            with open(source, "rb") as handle:
-                result = self._gpg.decrypt_file(
-                    handle, passphrase=passphrase, output=str(output) if output else None
-                )
-        else:
-            result = self._gpg.decrypt(source, passphrase=passphrase,
-                                       output=str(output) if output else None)
-        if not result.ok:
-            raise CryptoError(f"gpg could not decrypt: {self._why(result)}")
-        return bytes(result.data or b""), self._judge(result), self._plaintext_name(result)
-
     def unwrap(self, source: Path | bytes, output: Path, passphrase: str | None = None) -> None:
         """Remove only the encryption layer, writing the signed message inside to ``output``,
         so that its signature can be checked in a home that holds only the expected signer."""

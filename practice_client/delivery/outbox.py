@@ -54,8 +54,6 @@ FAILED = "failed"
 ORIGIN_EXPORT = "export"
 ORIGIN_SEND = "send"
 
-UNFINISHED = (DocumentState.DETECTED, DocumentState.MATCHED, DocumentState.ENCRYPTED,
-              DocumentState.UPLOADING)
 COPY_CHUNK = 1024 * 1024
 
 

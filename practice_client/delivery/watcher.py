@@ -67,22 +67,6 @@ def ignored(export: Path, path: Path) -> bool:
     return any(is_temporary(p) for p in parts) or is_sidecar(parts[-1])
 
 
-def inside_real_folders(export: Path, path: Path) -> bool:
-    """Every folder between ``export`` and the file is a real directory, not a link."""
-    parts = relative_parts(export, path)
-    if parts is None:
-        return False
-    current = export
-    for part in parts[:-1]:
-        current = current / part
-        try:
-            if not stat.S_ISDIR(os.lstat(current).st_mode):
-                return False
-        except OSError:
-            return False
-    return True
-
-
 def scan(export: Path) -> Iterator[Path]:
     """Every entry below ``export`` (not following links), own folders left out."""
     for root, dirs, files in os.walk(export, followlinks=False):
