@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,7 @@ class Agent:
         self.watcher: Watcher | None = None
         self._stop = threading.Event()
         self._poll_now = threading.Event()
+        self._unwatch: list[Callable[[], None]] = []  # stops the sources' own watchers
         self._thread: threading.Thread | None = None
         self._lock = FileLock(ctx.home.root / "agent.lock")
 
@@ -81,6 +82,8 @@ class Agent:
                 self.ctx.config.rescan_seconds,
             )
             self.watcher.start()
+        if self._sources is not None:  # given by the caller; otherwise made by the first poll
+            self._watch_sources()
         self._thread = threading.Thread(target=self._loop, name="agent", daemon=True)
         self._thread.start()
         log.info("agent started")
@@ -91,6 +94,9 @@ class Agent:
         self._poll_now.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
+        for unwatch in self._unwatch:
+            unwatch()
+        self._unwatch.clear()
         if self.watcher is not None:
             self.watcher.stop()
         self.pipeline.stop()
@@ -139,6 +145,19 @@ class Agent:
                 log.exception("agent housekeeping failed")
             self._poll_now.wait(min(HOUSEKEEPING_SECONDS, max(0.0, next_poll - time.monotonic())))
 
+    def _watch_sources(self) -> None:
+        """Sources that can tell when something arrives (IMAP IDLE, the .eml folder's file
+        events) wake the loop at once; the periodic poll stays the safety net."""
+        for source in self._sources or []:
+            start_watching = getattr(source, "start_watching", None)
+            if start_watching is None:
+                continue
+            try:
+                self._unwatch.append(start_watching(self.poll_now))
+            except (OSError, PracticeClientError) as exc:
+                log.info("intake source %s: no live watching (%s); polling only",
+                         type(source).__name__, type(exc).__name__)
+
     def _accepted_requests(self) -> frozenset[str]:
         return frozenset(r.request_id for r in self.ctx.store.list_requests()
                          if r.status is RequestStatus.ACCEPTED)
@@ -150,6 +169,7 @@ class Agent:
             except PracticeClientError as exc:
                 self._on_event(Event("failure", message=str(exc)))
                 return
+            self._watch_sources()
         for source in self._sources:
             if self._stop.is_set():
                 return

@@ -10,11 +10,9 @@ early; a periodic rescan catches what events miss (network shares).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import stat
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +38,6 @@ class FolderSource:
     def __init__(self, ctx: Context, inbox: Inbox, directory: Path | None = None) -> None:
         self.inbox = inbox
         self.directory = Path(directory or ctx.config.eml_dir)
-        self._wake = threading.Event()
-        self.watching = threading.Event()  # set once events are observed and the first scan is done
 
     def poll_once(self) -> int:
         """Take every complete ``.eml`` file once; returns the number of new requests."""
@@ -104,23 +100,6 @@ class FolderSource:
             observer.join(timeout=5)
 
         return stop
-
-    def watch(self, stop: threading.Event, rescan_seconds: float = 30.0) -> None:
-        """Poll on every file event and at least every ``rescan_seconds`` until ``stop``."""
-        stop_observer = self.start_watching(self._wake.set)
-        try:
-            while not stop.is_set():
-                with contextlib.suppress(OSError):
-                    self.poll_once()
-                self.watching.set()
-                self._wake.wait(rescan_seconds)
-                self._wake.clear()
-        finally:
-            self.watching.clear()
-            stop_observer()
-
-    def wake(self) -> None:
-        self._wake.set()
 
 
 def _read_regular(path: Path) -> bytes:

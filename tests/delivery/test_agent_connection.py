@@ -1,13 +1,18 @@
 """The agent tells staff whether the platform is reachable from its intake polls too,
-not only after a delivery (a practice that only receives requests must not see "offline")."""
+not only after a delivery (a practice that only receives requests must not see "offline");
+and a source that can tell when something arrives wakes it at once."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+from pathlib import Path
 
 from practice_client.context import Context
 from practice_client.delivery.agent import Agent
 from practice_client.delivery.events import Event
+from practice_client.intake.folder import FolderSource
 from practice_client.intake.inbox import Inbox
 from practice_client.intake.platform_inbox import PlatformInboxSource
 from tests.delivery.conftest import World
@@ -46,3 +51,33 @@ def test_an_unreachable_inbox_reports_offline_not_a_failure(world: World, client
         world.platform.faults.clear()
     kinds = [e.kind for e in events]
     assert "connected" not in kinds and "failure" not in kinds
+
+
+def test_a_file_in_the_request_folder_wakes_the_agent_long_before_its_next_poll(
+        world: World, client: Context, work_dir: Path) -> None:
+    client.update_config(poll_seconds=3600.0)  # only the folder's file events can bring it in time
+    folder = work_dir / "eml"
+    folder.mkdir()
+    polled = threading.Event()
+    source = FolderSource(client, Inbox(client), folder)
+    first_poll = source.poll_once
+
+    def poll_once() -> int:
+        polled.set()
+        return first_poll()
+
+    source.poll_once = poll_once  # type: ignore[method-assign]
+    agent = Agent(client, sources=[source])
+    agent.start()
+    try:
+        assert polled.wait(30)  # the poll at start is behind us: the next one is an hour away
+        (folder / ".anfrage.eml.part").write_bytes(b"From: someone@example.org\r\n\r\nhello\r\n")
+        os.replace(folder / ".anfrage.eml.part", folder / "anfrage.eml")
+        deadline = time.monotonic() + 30
+        while not client.store.list_requests() and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+        (record,) = client.store.list_requests()  # unreadable, so rejected - but taken in at once
+        assert record.request_id.startswith("invalid-")
+        assert (folder / "processed" / "anfrage.eml").exists()
+    finally:
+        agent.stop()

@@ -269,27 +269,6 @@ def test_folder_source_moves_processed_files_and_skips_symlinks(world: World, wo
     assert len(world.ctx.store.list_requests()) == 1
 
 
-def test_folder_source_watches_with_watchdog(world: World, work_dir: Path) -> None:
-    folder = work_dir / "eml"
-    folder.mkdir()
-    source = FolderSource(world.ctx, inbox_of(world), folder)
-    stop = threading.Event()
-    watcher = threading.Thread(target=source.watch, args=(stop, 3600.0))  # rescan far away: events only
-    watcher.start()
-    try:
-        assert source.watching.wait(10)
-        tmp = folder / ".anfrage.eml.part"
-        tmp.write_bytes(world.message())
-        os.replace(tmp, folder / "anfrage.eml")
-        wait_until(lambda: len(world.ctx.store.list_requests()) == 1)
-        wait_until(lambda: (folder / "processed" / "anfrage.eml").exists())
-    finally:
-        stop.set()
-        source.wake()
-        watcher.join(timeout=10)
-    assert not watcher.is_alive()
-
-
 def test_try_flush_gives_up_quickly_and_keeps_the_queue(world: World, platform: TestbedPlatform) -> None:
     from practice_client.core.secrets import PLATFORM_TOKEN
     from practice_client.intake.decisions import try_flush
