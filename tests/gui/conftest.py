@@ -4,6 +4,7 @@ and simulated patients are the delivery tests' session world, reused here."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from practice_client.context import Context
 from practice_client.gui.app import application
 from practice_client.gui.controller import Controller
+from practice_client.gui.gc_guard import collect_in_gui_thread
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.tray import Tray
 from tests.delivery.conftest import World, client, world  # noqa: F401 - fixtures shared with delivery
@@ -21,8 +23,20 @@ __all__ = ["World", "client", "world"]
 
 @pytest.fixture(scope="session")
 def gui_app(qapp: QApplication) -> QApplication:
-    """pytest-qt's application, set up like the real one (German, Fusion, style sheet)."""
+    """pytest-qt's application, set up like the real one (German, Fusion, style sheet,
+    garbage collected in the GUI thread only)."""
     return application("de")
+
+
+@pytest.fixture(autouse=True)
+def garbage_in_the_gui_thread(gui_app: QApplication) -> Iterator[None]:
+    """As in the app, no collection in worker threads during a GUI test (gc_guard); its
+    garbage is collected here, in the GUI thread, and the rest of the suite runs with
+    automatic collection as usual."""
+    collect_in_gui_thread(gui_app)
+    yield
+    gc.collect()
+    gc.enable()
 
 
 @pytest.fixture
