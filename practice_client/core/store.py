@@ -43,10 +43,13 @@ log = logging.getLogger(__name__)
 
 
 class StoredMessage(NamedTuple):
+    """A raw message as kept, with the time it arrived (how long DNS has been waited for)."""
+
     sha256: str
     source: str
     raw: bytes
     received_at: datetime
+
 
 SCHEMA_VERSION = 1
 # requests.decision_sent: queued for the platform, taken by it, or refused by it for good

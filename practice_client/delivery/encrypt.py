@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 from practice_client.core.atomic import atomic_write, fsync_dir
 from practice_client.core.audit import now_iso
 from practice_client.core.errors import NetworkError, PracticeClientError, TrustError
+from practice_client.core.files import open_regular
 from practice_client.core.models import Document, Pin
 from practice_client.crypto.gpg import inspect_keys
 from practice_client.delivery.outbox import CIPHERTEXT, MANIFEST, ORIGINAL, SIDECAR, open_request, spool_of
@@ -160,12 +161,6 @@ def sha256_handle(handle: BinaryIO) -> tuple[str, int]:
 def sha256_file(path: Path) -> str:
     with open(path, "rb") as handle:
         return sha256_handle(handle)[0]
-
-
-def _open_original(path: Path) -> BinaryIO:
-    """The spooled original, never through a link."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    return os.fdopen(os.open(path, flags), "rb")
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -298,7 +293,7 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     plan = stream.prepare(spool, recipients) if stream is not None else Plan.PLAIN
     if plan is Plan.ADOPT:
         ciphertext_sha256 = sha256_file(spool / CIPHERTEXT)
-        with _open_original(spool / ORIGINAL) as handle:
+        with open_regular(spool / ORIGINAL) as handle:
             plaintext_sha256, size = sha256_handle(handle)
         if progress is not None:
             progress(doc.size, doc.size)
@@ -342,7 +337,7 @@ def _encrypt_document(
     _require_space(spool, doc.size)
     # a small ciphertext is hashed after gpg: a thread tailing it would cost more than it saves
     hasher = _TailHasher(partial, doc.size, progress) if doc.size >= TAIL_HASH_MIN_BYTES else None
-    with _open_original(original) as handle:
+    with open_regular(original) as handle:
         before = _identity(os.fstat(handle.fileno()))
         plaintext = _Plaintext(handle)
         plaintext.start()

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from practice_client.core.atomic import atomic_write, fsync_dir
 from practice_client.core.audit import now_iso
 from practice_client.core.errors import InputError, StateError
+from practice_client.core.files import open_regular
 from practice_client.core.models import Document, DocumentState, RequestRecord
 from practice_client.delivery import matching
 from practice_client.delivery.names import display_name, free_path, safe_name
@@ -90,24 +91,13 @@ def refusal(st: os.stat_result) -> str | None:
     return None
 
 
-def _open_regular(path: Path) -> int:
-    """Open for reading without following a link or blocking on a FIFO."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    flags |= getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
-    return fd
-
-
 def _copy_fsync(source: Path, target: Path) -> None:
     """Copy a regular file (never through a link), fsync it, and only then give it its
     name: a half-copied file is never visible. Nothing is left behind on failure."""
-    fd = _open_regular(source)
+    source_handle = open_regular(source)
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.copy")
     try:
-        with os.fdopen(fd, "rb") as src, open(partial, "xb") as dst:
+        with source_handle as src, open(partial, "xb") as dst:
             os.chmod(partial, 0o600)
             shutil.copyfileobj(src, dst, COPY_CHUNK)
             dst.flush()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from practice_client.core.atomic import atomic_write, fsync_dir
+from practice_client.core.files import open_regular
 from practice_client.intake.message import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ class FolderSource:
                 if info.st_size > MAX_FILE_BYTES:
                     self._move(path, FAILED, reason="too large for a request message")
                     continue
-                raw = _read_regular(path)
+                with open_regular(path) as handle:  # never a link swapped in after the check
+                    raw = handle.read(MAX_FILE_BYTES + 1)
             except OSError as exc:
                 log.info("eml file %s not taken yet: %s", _file_id(path), type(exc).__name__)
                 continue
@@ -100,16 +102,6 @@ class FolderSource:
             observer.join(timeout=5)
 
         return stop
-
-
-def _read_regular(path: Path) -> bytes:
-    """Read without following a symlink swapped in after the check (O_NOFOLLOW)."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError("not a regular file")
-        return handle.read(MAX_FILE_BYTES + 1)
 
 
 def _file_id(path: Path) -> str:
