@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from practice_client.commands import print_json
+from practice_client.commands import print_json, stop_on_signals
 from practice_client.context import Context
 from practice_client.core.errors import PracticeClientError
 from practice_client.core.models import Document, DocumentState
@@ -23,23 +21,17 @@ def _agent(args: argparse.Namespace) -> int:
     """Run until SIGTERM / SIGINT, then shut down cleanly and exit 0."""
     from practice_client.delivery.agent import Agent
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    ctx = Context()
-    agent = Agent(ctx)
-    try:
-        agent.start()
-        print("Agent läuft / agent running (Strg-C oder SIGTERM beendet / Ctrl-C or SIGTERM stops)",
-              flush=True)
-        stop.wait()
-    finally:
-        agent.stop()
-        ctx.close()
+    with stop_on_signals() as stop:
+        ctx = Context()
+        agent = Agent(ctx)
+        try:
+            agent.start()
+            print("Agent läuft / agent running (Strg-C oder SIGTERM beendet / Ctrl-C or SIGTERM stops)",
+                  flush=True)
+            stop.wait()
+        finally:
+            agent.stop()
+            ctx.close()
     print("Agent beendet / agent stopped", flush=True)
     return 0
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from practice_client.commands import testbed_patient, testbed_request
+from practice_client.commands import stop_on_signals, testbed_patient, testbed_request
 
 
 def _run_platform(args: argparse.Namespace) -> int:
     """Serve in the foreground until SIGTERM or Ctrl-C, then shut down cleanly."""
-    import signal
-    import threading
     from pathlib import Path
 
     from practice_client.core.errors import InputError
@@ -21,10 +19,7 @@ def _run_platform(args: argparse.Namespace) -> int:
         raise InputError(data, "the platform data folder is not a directory")
     if not 0 <= args.port < 65536:
         raise InputError(str(args.port), "--port must be 0..65535")
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stop_on_signals() as stop:
         platform = TestbedPlatform(data, args.port)
         try:
             platform.start()
@@ -38,9 +33,6 @@ def _run_platform(args: argparse.Namespace) -> int:
         finally:
             platform.stop()
         print("Plattform beendet / platform stopped", flush=True)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return 0
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from practice_client.commands import stop_on_signals
 from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import InputError
 
@@ -60,9 +59,7 @@ def _dns(args: argparse.Namespace) -> int:
     records = published_dkim_records(data)
     if not records:
         raise InputError(data / "dkim", "no DKIM key yet - create a request first (testbed patient request)")
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stop_on_signals() as stop:
         try:
             server = TxtDnsServer(records, port=args.port).start()
         except OSError as exc:
@@ -73,9 +70,6 @@ def _dns(args: argparse.Namespace) -> int:
                 pass
         finally:
             server.stop()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return 0
 
 
