@@ -20,9 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from practice_client.gui.formatting import date_text, fill, period_text
+from practice_client.gui.idlist import ID_ROLE, current_id, select_id
 from practice_client.gui.viewmodels import RequestView
-
-ID_ROLE = Qt.ItemDataRole.UserRole
 
 
 class AssignDialog(QDialog):
@@ -62,11 +61,7 @@ class AssignDialog(QDialog):
         self.list.itemDoubleClicked.connect(lambda *_: self.accept())
 
     def chosen_request_id(self) -> str:
-        item = self.list.currentItem()
-        return str(item.data(0, ID_ROLE)) if item is not None else ""
+        return current_id(self.list)
 
     def choose(self, request_id: str) -> None:
-        for index in range(self.list.topLevelItemCount()):
-            item = self.list.topLevelItem(index)
-            if item.data(0, ID_ROLE) == request_id:
-                self.list.setCurrentItem(item)
+        select_id(self.list, request_id)

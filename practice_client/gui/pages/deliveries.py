@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -19,10 +18,10 @@ from practice_client.core.models import DocumentState
 from practice_client.gui.controller import Controller
 from practice_client.gui.dialogs.assign import AssignDialog
 from practice_client.gui.formatting import date_text, datetime_text, fill, size_text
+from practice_client.gui.idlist import ID_ROLE, current_id, select_id
 from practice_client.gui.labels import document_state_label, phase_label
 from practice_client.gui.viewmodels import DocumentView, Snapshot
 
-ID_ROLE = Qt.ItemDataRole.UserRole
 PROGRESS_COLUMN = 5
 ACTIVE = (DocumentState.MATCHED, DocumentState.ENCRYPTED, DocumentState.UPLOADING)
 
@@ -131,15 +130,10 @@ class DeliveriesPage(QWidget):
         bar.setFormat(f"{phase_label(phase)} %p%")
 
     def current_document_id(self) -> str:
-        item = self.list.currentItem()
-        return str(item.data(0, ID_ROLE)) if item is not None else ""
+        return current_id(self.list)
 
     def select(self, document_id: str) -> None:
-        for index in range(self.list.topLevelItemCount()):
-            item = self.list.topLevelItem(index)
-            if item.data(0, ID_ROLE) == document_id:
-                self.list.setCurrentItem(item)
-                return
+        select_id(self.list, document_id)
 
     def _current(self) -> DocumentView | None:
         return self._views.get(self.current_document_id())

@@ -21,11 +21,10 @@ from practice_client.gui.formatting import (
     short_datetime_text,
     short_period_text,
 )
+from practice_client.gui.idlist import ID_ROLE, current_id, select_id
 from practice_client.gui.labels import request_status_label, verdict_label
 from practice_client.gui.pages.request_detail import RequestDetail
 from practice_client.gui.viewmodels import RequestView, Snapshot
-
-ID_ROLE = Qt.ItemDataRole.UserRole
 
 
 class RequestsPage(QWidget):
@@ -105,16 +104,11 @@ class RequestsPage(QWidget):
         return item
 
     def current_request_id(self) -> str:
-        item = self.list.currentItem()
-        return str(item.data(0, ID_ROLE)) if item is not None else ""
+        return current_id(self.list)
 
     def select(self, request_id: str) -> None:
-        for index in range(self.list.topLevelItemCount()):
-            item = self.list.topLevelItem(index)
-            if item.data(0, ID_ROLE) == request_id:
-                self.list.setCurrentItem(item)
-                return
-        self.detail.show_request(None)
+        if not select_id(self.list, request_id):
+            self.detail.show_request(None)
 
     def _selected(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
         view = self._views.get(str(item.data(0, ID_ROLE))) if item is not None else None
