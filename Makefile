@@ -3,7 +3,8 @@
 #   make test   installs what is needed, then runs the whole suite
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PYTHON ?= python3
+# The interpreter the venv is built with (see scripts/find-python: 3.12+ where the machine has it)
+PYTHON ?= $(shell scripts/find-python)
 export QT_QPA_PLATFORM ?= offscreen
 
 .PHONY: install system-packages demo test bench dist lint screenshots translations clean
@@ -13,7 +14,9 @@ install: system-packages $(VENV)/.installed
 system-packages:
 	@scripts/install-system-packages
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml scripts/find-python
+	@test -n "$(PYTHON)" || { echo "no suitable Python found (scripts/find-python)" >&2; exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e '.[test]'

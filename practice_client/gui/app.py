@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from practice_client.context import Context
 from practice_client.core.errors import InputError, PracticeClientError
+from practice_client.gui.binding_check import check_binding
 from practice_client.gui.controller import Controller
 from practice_client.gui.gc_guard import collect_in_gui_thread
 from practice_client.gui.i18n import install_translators
@@ -41,6 +42,7 @@ def application(language: str) -> QApplication:
     app.setStyleSheet(STYLE_SHEET)
     app.setProperty("translators", install_translators(app, language))
     collect_in_gui_thread(app)
+    check_binding()
     return app
 
 

@@ -77,9 +77,10 @@ class DeliveriesPage(QWidget):
         self._views = {v.document_id: v for v in snapshot.documents}
         self._bars = {}
         self.list.clear()
-        for view in snapshot.documents:
-            item = self._item(view)
-            self.list.addTopLevelItem(item)
+        items = [self._item(view) for view in snapshot.documents]
+        # all rows in one call: one by one, every insertion re-measured the columns (quadratic)
+        self.list.addTopLevelItems(items)
+        for view, item in zip(snapshot.documents, items, strict=True):
             if view.state in ACTIVE:
                 bar = QProgressBar()
                 bar.setAccessibleName(fill(self.tr("Progress of %1"), view.document.original_name))

@@ -72,7 +72,8 @@ class RequestsPage(QWidget):
         self.list.clear()
         for view in snapshot.requests:
             self._views.setdefault(view.request_id, view)
-            self.list.addTopLevelItem(self._item(view))
+        # all rows in one call: one by one, every insertion re-measured the columns (quadratic)
+        self.list.addTopLevelItems([self._item(view) for view in snapshot.requests])
         waiting = sum(1 for v in snapshot.requests if v.needs_action)
         self.summary.setText(
             fill(self.tr("%1 request(s) waiting for a decision"), waiting) if waiting
