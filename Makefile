@@ -6,6 +6,8 @@ PY     := $(VENV)/bin/python
 # The interpreter the venv is built with (see scripts/find-python: 3.12+ where the machine has it)
 PYTHON ?= $(shell scripts/find-python)
 export QT_QPA_PLATFORM ?= offscreen
+# the suite runs on every core (xdist); PYTEST_ARGS="..." replaces this, e.g. to run one file
+PYTEST_ARGS ?= -n auto
 
 .PHONY: install system-packages demo test bench dist lint screenshots translations clean
 

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from practice_client.core.audit import EMPTY_HEAD, AuditHead, AuditLog, VerifyResult, now_iso
 from practice_client.core.errors import StateError
 from practice_client.core.fieldcrypt import FieldCipher
+from practice_client.core.migrations import migrate
 from practice_client.core.models import (
     TRANSITIONS,
     Check,
@@ -51,71 +52,8 @@ class StoredMessage(NamedTuple):
     received_at: datetime
 
 
-SCHEMA_VERSION = 1
 # requests.decision_sent: queued for the platform, taken by it, or refused by it for good
 DECISION_QUEUED, DECISION_SENT, DECISION_REFUSED = 0, 1, 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS patients (
-    patient_number TEXT PRIMARY KEY,
-    name BLOB NOT NULL, birth_date BLOB NOT NULL, phone BLOB,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pins (
-    fingerprint TEXT PRIMARY KEY,
-    patient_number TEXT NOT NULL UNIQUE,
-    name BLOB NOT NULL, birth_date BLOB NOT NULL, phone BLOB NOT NULL,
-    ident TEXT NOT NULL, issued_at TEXT NOT NULL, pinned_at TEXT NOT NULL,
-    certificate BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS messages (
-    sha256 TEXT PRIMARY KEY,
-    received_at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    raw BLOB NOT NULL,
-    processed INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS requests (
-    message_sha256 TEXT PRIMARY KEY REFERENCES messages(sha256),
-    request_id TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    verdict TEXT NOT NULL,
-    checks BLOB NOT NULL,
-    status TEXT NOT NULL,
-    patient_fingerprint TEXT,
-    patient_number TEXT,
-    summary BLOB NOT NULL,
-    expires_at TEXT,
-    decided_at TEXT,
-    decision_reason BLOB,
-    override INTEGER NOT NULL DEFAULT 0,
-    decision_sent INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS requests_by_id ON requests(request_id);
-CREATE UNIQUE INDEX IF NOT EXISTS one_actionable_request
-    ON requests(request_id) WHERE status != 'rejected';
-CREATE TABLE IF NOT EXISTS documents (
-    document_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    original_name BLOB NOT NULL,
-    source_path BLOB NOT NULL,
-    size INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    request_id TEXT,
-    match_method TEXT,
-    error BLOB,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    ciphertext_sha256 TEXT,
-    manifest_sha256 TEXT,
-    delivered_at TEXT,
-    extra BLOB
-);
-CREATE INDEX IF NOT EXISTS documents_by_state ON documents(state);
-"""
 
 
 def database_key_bytes(secret: str) -> bytes:
@@ -139,9 +77,10 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
-            self._db.executescript(_SCHEMA)
-        self._set_meta_if_missing("schema_version", str(SCHEMA_VERSION))
+            old, new = migrate(self._db, database)
         self._repair_audit()
+        if 0 < old < new:
+            self.record("store.migrated", from_version=old, to_version=new)
 
     def close(self) -> None:
         with self._lock:
@@ -204,10 +143,6 @@ class Store:
             return self.audit.verify(self._head())
 
     # -- meta -------------------------------------------------------------------
-
-    def _set_meta_if_missing(self, key: str, value: str) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:
