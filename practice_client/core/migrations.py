@@ -102,15 +102,132 @@ class Migration:
     apply: Step
 
 
-def _baseline(db: sqlite3.Connection) -> None:
-    for statement in _V1.split(";"):
-        if statement.strip():
+def _script(db: sqlite3.Connection, script: str) -> None:
+    """Statements one by one (``executescript`` would commit the step's transaction)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):  # a trigger's inner ';' does not end it
             db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {statement[:60]!r}")
+
+
+def _baseline(db: sqlite3.Connection) -> None:
+    _script(db, _V1)
+
+
+# The stamp a changed row gets: the seq of the audit entry its transaction writes (the
+# store indexes that entry after the change, in the same transaction).
+_STAMP = "(SELECT IFNULL(MAX(seq), 0) + 1 FROM audit_index)"
+
+_V2 = """
+CREATE TABLE audit_index (
+    seq INTEGER PRIMARY KEY, offset INTEGER NOT NULL, length INTEGER NOT NULL, event TEXT NOT NULL
+);
+CREATE INDEX audit_by_event ON audit_index(event, seq);
+CREATE TABLE audit_terms (term TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (term, seq)) WITHOUT ROWID;
+CREATE TABLE removed (kind TEXT NOT NULL, key TEXT NOT NULL, change_seq INTEGER NOT NULL);
+CREATE INDEX removed_since ON removed(change_seq);
+ALTER TABLE patients ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pins ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE documents ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN list_rank INTEGER GENERATED ALWAYS AS (CASE
+    WHEN status = 'open' AND verdict = 'needs_review' THEN 0 WHEN status = 'open' AND verdict = 'verified' THEN 1
+    WHEN status = 'open' THEN 2 WHEN status = 'accepted' THEN 3 WHEN status = 'declined' THEN 4
+    WHEN status = 'rejected' THEN 5 ELSE 9 END) VIRTUAL;
+ALTER TABLE documents ADD COLUMN list_rank INTEGER GENERATED ALWAYS AS (CASE state
+    WHEN 'failed' THEN 0 WHEN 'unassigned' THEN 1 WHEN 'uploading' THEN 2 WHEN 'encrypted' THEN 3
+    WHEN 'matched' THEN 4 WHEN 'detected' THEN 5 WHEN 'delivered' THEN 6 ELSE 9 END) VIRTUAL;
+CREATE INDEX patients_changed ON patients(change_seq);
+CREATE INDEX pins_changed ON pins(change_seq);
+CREATE INDEX requests_changed ON requests(change_seq);
+CREATE INDEX documents_changed ON documents(change_seq);
+CREATE INDEX requests_listed ON requests(list_rank, received_at DESC, message_sha256);
+CREATE INDEX requests_newest ON requests(received_at DESC, message_sha256);
+CREATE INDEX requests_by_status ON requests(status, verdict);
+CREATE INDEX requests_by_patient ON requests(patient_number);
+CREATE INDEX requests_by_fingerprint ON requests(patient_fingerprint);
+CREATE INDEX documents_listed ON documents(list_rank, created_at DESC, document_id);
+CREATE INDEX documents_newest ON documents(created_at DESC, document_id);
+CREATE INDEX documents_by_request ON documents(request_id);
+CREATE TRIGGER patients_new AFTER INSERT ON patients BEGIN
+    UPDATE patients SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER patients_changed AFTER UPDATE ON patients WHEN NEW.change_seq IS OLD.change_seq BEGIN
+    UPDATE patients SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER patients_stamped AFTER UPDATE OF change_seq ON patients BEGIN
+    UPDATE requests SET change_seq = NEW.change_seq
+        WHERE patient_number = NEW.patient_number AND change_seq IS NOT NEW.change_seq;
+END;
+CREATE TRIGGER patients_gone AFTER DELETE ON patients BEGIN
+    INSERT INTO removed(kind, key, change_seq) VALUES ('patient', OLD.patient_number, @STAMP@);
+    UPDATE requests SET change_seq = @STAMP@ WHERE patient_number = OLD.patient_number;
+END;
+CREATE TRIGGER pins_new AFTER INSERT ON pins BEGIN
+    UPDATE pins SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER pins_changed AFTER UPDATE ON pins WHEN NEW.change_seq IS OLD.change_seq BEGIN
+    UPDATE pins SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER pins_stamped AFTER UPDATE OF change_seq ON pins BEGIN
+    UPDATE patients SET change_seq = NEW.change_seq
+        WHERE patient_number = NEW.patient_number AND change_seq IS NOT NEW.change_seq;
+    UPDATE requests SET change_seq = NEW.change_seq
+        WHERE patient_fingerprint = NEW.fingerprint AND change_seq IS NOT NEW.change_seq;
+END;
+CREATE TRIGGER pins_gone AFTER DELETE ON pins BEGIN
+    INSERT INTO removed(kind, key, change_seq) VALUES ('patient', OLD.patient_number, @STAMP@);
+    UPDATE patients SET change_seq = @STAMP@ WHERE patient_number = OLD.patient_number;
+    UPDATE requests SET change_seq = @STAMP@ WHERE patient_fingerprint = OLD.fingerprint;
+END;
+CREATE TRIGGER requests_new AFTER INSERT ON requests BEGIN
+    UPDATE requests SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER requests_changed AFTER UPDATE ON requests WHEN NEW.change_seq IS OLD.change_seq BEGIN
+    UPDATE requests SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER requests_stamped AFTER UPDATE OF change_seq ON requests BEGIN
+    UPDATE documents SET change_seq = NEW.change_seq
+        WHERE request_id = NEW.request_id AND change_seq IS NOT NEW.change_seq;
+END;
+CREATE TRIGGER requests_gone AFTER DELETE ON requests BEGIN
+    INSERT INTO removed(kind, key, change_seq) VALUES ('request', OLD.message_sha256, @STAMP@);
+END;
+CREATE TRIGGER documents_new AFTER INSERT ON documents BEGIN
+    UPDATE documents SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER documents_changed AFTER UPDATE ON documents WHEN NEW.change_seq IS OLD.change_seq BEGIN
+    UPDATE documents SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER documents_gone AFTER DELETE ON documents BEGIN
+    INSERT INTO removed(kind, key, change_seq) VALUES ('document', OLD.document_id, @STAMP@);
+END;
+""".replace("@STAMP@", _STAMP)
+
+
+def _lists_that_scale(db: sqlite3.Connection) -> None:
+    """Version 2: what lets lists page and refresh incrementally at any size.
+
+    - ``audit_index``/``audit_terms``: where each audit line lies in the file, its event
+      and the identifiers it names, so the log is paged and searched without reading
+      it (filled on the next open from the file, then with every entry);
+    - ``change_seq`` on every row the screens show, stamped by triggers with the seq of
+      the audit entry of the transaction that changed it - and passed on to the rows
+      that show it (a patient's record to their requests, a request to its documents);
+      deleted rows leave their key in ``removed``: "what changed since entry N" is one
+      indexed query;
+    - the lists' orders as indexed (virtual) columns, and indexes for filters."""
+    _script(db, _V2)
 
 
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
+    Migration(2, "lists that page and refresh incrementally: audit index, change stamps", _lists_that_scale),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -27,6 +27,7 @@ import binascii
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import os
 import random
@@ -63,6 +64,8 @@ FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
 BLOCK_SIZE = 1024 * 1024  # bytes per socket write and file read
 MAX_PATCH_BYTES = 64 * 1024 * 1024  # one PATCH at most: the server checkpoints in between
 PARTS = ("document", "manifest")
+AUDIT_CHECKPOINT_PATH = "/v1/practice/audit-checkpoint"
+MAX_CHECKPOINT_BYTES = 64 * 1024  # a checkpoint and its signature are a few hundred bytes
 CREATE_WITH_UPLOAD_BYTES = 1024 * 1024  # up to this size, the POST that creates an upload carries it
 GROWING_MIN_BYTES = 8 * 1024 * 1024  # a growing file is sent once this much is new ...
 GROWING_MAX_BYTES = 64 * 1024 * 1024  # ... in PATCHes of at most this (small rest at the end)
@@ -488,6 +491,33 @@ class PlatformClient:
                 headers={"Content-Type": "application/pgp-keys"}, sent_bytes=len(data),
             ),
         )
+
+    def send_audit_checkpoint(self, checkpoint: bytes, signature: bytes) -> None:
+        """``PUT /v1/practice/audit-checkpoint``: the signed head of the audit chain (see
+        :mod:`practice_client.crypto.checkpoint`). The platform keeps the newest; sending
+        the same again is a no-op, an older one is refused (PlatformRefused)."""
+        body = {"checkpoint": checkpoint.decode("ascii"), "signature": signature.decode("ascii")}
+        self._retrying(
+            "audit checkpoint",
+            lambda: self._send("PUT", AUDIT_CHECKPOINT_PATH, expect=(200, 201, 204), json=body),
+        )
+
+    def audit_checkpoint(self) -> tuple[bytes, bytes] | None:
+        """The newest checkpoint the platform holds (checkpoint, signature), or None."""
+        response = self._retrying(
+            "audit checkpoint", lambda: self._send("GET", AUDIT_CHECKPOINT_PATH, expect=(200, 404), stream=True)
+        )
+        with response:
+            if response.status_code == 404:
+                return None
+            raw = response.raw.read(MAX_CHECKPOINT_BYTES + 1, decode_content=True)
+        try:
+            if len(raw) > MAX_CHECKPOINT_BYTES:
+                raise ValueError("too large")
+            body = json.loads(raw)
+            return body["checkpoint"].encode("ascii"), body["signature"].encode("ascii")
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError):
+            raise NetworkError("GET /v1/practice/audit-checkpoint: the platform sent a malformed answer") from None
 
     def download(self, document_id: str, part: str = "document") -> bytes:
         """The ciphertext of a delivered document (what the patient's app fetches)."""

@@ -29,6 +29,7 @@ from practice_client.core.errors import (
     SecretError,
 )
 from practice_client.core.models import Document, DocumentState
+from practice_client.crypto.checkpoint import Anchor
 from practice_client.delivery import outbox
 from practice_client.delivery.encrypt import KeyComparer, seal, sha256_file
 from practice_client.delivery.events import Event, EventSink, ignore
@@ -86,6 +87,7 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._comparer = KeyComparer()
         self._ingest_lock = threading.Lock()
+        self._anchor = Anchor(ctx, self._client_required)  # audit checkpoints after deliveries
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -97,6 +99,7 @@ class Pipeline:
             thread = threading.Thread(target=self._work, name=f"delivery-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._anchor.start()
         # The platform client (system CAs, the token from the keyring) takes a fifth of a
         # second to build: ready before the first document, not on its clock.
         threading.Thread(target=self._warm_up, name="platform-client", daemon=True).start()
@@ -113,6 +116,7 @@ class Pipeline:
         for thread in self._threads:
             thread.join(timeout=60)
         self._threads.clear()
+        self._anchor.stop()
         with self._client_lock:
             if self._client is not None:
                 self._client.close()
@@ -259,6 +263,7 @@ class Pipeline:
                       request_id=doc.request_id, cancel=self._cancel,
                       progress=_Progress(self._emit, doc.document_id, "uploading"))
         done = outbox.delivered(self.ctx, doc, doc.ciphertext_sha256 or "")
+        self._anchor.poke()
         self._fresh.discard(doc.document_id)
         self._state(done)
         self._emit(Event("connected"))

@@ -136,6 +136,10 @@ def flush_decisions(ctx: Context, client: PlatformClient | None = None) -> int:
             break
         ctx.store.mark_decision_sent(record.request_id)
         sent += 1
+    if sent:
+        from practice_client.crypto.checkpoint import send_checkpoint
+
+        send_checkpoint(ctx, client)  # the audit log's head, anchored with the platform
     return sent
 
 
