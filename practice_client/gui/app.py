@@ -54,7 +54,8 @@ def build_window(ctx: Context) -> tuple[Controller, Tray, MainWindow]:
 
 
 def load_once(controller: Controller, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
-    """Load the window's data and wait for it (screenshots): raises on failure or timeout."""
+    """Load the window's data - the overview and the first page of the lists shown - and
+    wait until every read has finished (screenshots): raises on failure or timeout."""
     loop = QEventLoop()
     outcome: list[str | None] = []
 
@@ -62,7 +63,7 @@ def load_once(controller: Controller, timeout_ms: int = LOAD_TIMEOUT_MS) -> None
         outcome.append(problem)
         loop.quit()
 
-    controller.snapshotLoaded.connect(lambda _snapshot: finish(None))
+    controller.workers.busyChanged.connect(lambda busy: None if busy else finish(None))
     controller.failed.connect(lambda _action, message: finish(message))
     QTimer.singleShot(timeout_ms, lambda: finish("the window's data did not load in time"))
     controller.refresh()
@@ -157,7 +158,7 @@ def run(ctx: Context, page: str = "requests", start_agent: bool = True) -> int:
         if start_agent:
             controller.start_agent()  # a failure shows in the window's message bar
 
-    if controller.snapshot.configured:
+    if controller.overview.configured:
         open_main()
     else:
         wizard = SetupWizard(controller)

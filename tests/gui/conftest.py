@@ -48,7 +48,7 @@ def controller(gui_app: QApplication, client: Context) -> Iterator[Controller]: 
 
 @pytest.fixture
 def window(qtbot, controller: Controller) -> MainWindow:  # type: ignore[no-untyped-def]
-    """The main window, shown, with its first snapshot loaded."""
+    """The main window, shown, with its first overview and first page loaded."""
     tray = Tray(controller)
     win = MainWindow(controller, tray)
     qtbot.addWidget(win)
@@ -58,7 +58,14 @@ def window(qtbot, controller: Controller) -> MainWindow:  # type: ignore[no-unty
     return win
 
 
-def refresh(qtbot, controller: Controller) -> None:  # type: ignore[no-untyped-def]
-    """Reload the window's data and wait for it."""
-    with qtbot.waitSignal(controller.snapshotLoaded, timeout=30000):
-        controller.refresh()
+def refresh(qtbot, controller: Controller, full_audit_check: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Bring the window up to date and wait until every read it caused has finished
+    (the refresh, and the first pages of lists shown meanwhile)."""
+    with qtbot.waitSignal(controller.overviewLoaded, timeout=30000):
+        controller.refresh(full_audit_check=full_audit_check)
+    settle(qtbot, controller)
+
+
+def settle(qtbot, controller: Controller) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no worker job of the controller runs (pages read, refreshes applied)."""
+    qtbot.waitUntil(lambda: not controller.workers.busy, timeout=30000)
