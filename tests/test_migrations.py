@@ -65,3 +65,55 @@ def test_a_database_from_a_newer_client_is_refused(tmp_path: Path) -> None:
     db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
     with pytest.raises(StateError, match="newer Practice Client"):
         migrate(db, path)
+
+
+# -- version 2: lists that scale, from a first-release database with data ------------------------
+
+V1_ROWS = [
+    "INSERT INTO patients VALUES ('1001', x'00', x'01', NULL, '2026-01-01T00:00:00Z')",
+    "INSERT INTO pins VALUES ('" + "A" * 40 + "', '1001', x'00', x'01', x'02', 'video', 't', 't', x'03')",
+    "INSERT INTO messages VALUES ('m1', '2026-01-01T00:00:00Z', 'imap', x'00', 1)",
+    "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, checks, status, "
+    "patient_fingerprint, patient_number, summary) VALUES ('m1', 'r1', '2026-01-01T00:00:00Z', 'imap', "
+    "'needs_review', x'00', 'open', '" + "A" * 40 + "', '1001', x'00')",
+    "INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, created_at, updated_at, "
+    "request_id) VALUES ('d1', 'failed', x'00', x'00', 1, 'x', '2026-01-01T00:00:00Z', 't', 'r1'), "
+    "('d2', 'delivered', x'00', x'00', 1, 'x', '2026-01-02T00:00:00Z', 't', 'r1')",
+]
+
+
+def migrated_v1_with_data(path: Path) -> sqlite3.Connection:
+    db = v1_database(path)
+    for statement in V1_ROWS[1:]:
+        db.execute(statement)
+    assert migrate(db, path) == (1, SCHEMA_VERSION)
+    return db
+
+
+def test_version_2_keeps_the_rows_ranks_them_and_stamps_what_changes(tmp_path: Path) -> None:
+    db = migrated_v1_with_data(tmp_path / "client.db")
+    assert db.execute("SELECT list_rank, change_seq FROM requests").fetchall() == [(0, 0)]
+    assert db.execute("SELECT document_id, list_rank FROM documents ORDER BY list_rank").fetchall() == [
+        ("d1", 0), ("d2", 6)]
+    # a change in a transaction whose audit entry will be 7: the row, and the rows that show it
+    db.execute("INSERT INTO audit_index VALUES (6, 0, 1, 'x')")
+    db.execute("UPDATE patients SET updated_at = 'now' WHERE patient_number = '1001'")
+    assert db.execute("SELECT change_seq FROM patients").fetchone() == (7,)
+    assert db.execute("SELECT change_seq FROM requests").fetchone() == (7,), "the patient's request shows the name"
+    assert db.execute("SELECT COUNT(*) FROM documents WHERE change_seq = 7").fetchone() == (2,)
+    db.execute("INSERT INTO audit_index VALUES (7, 1, 1, 'x')")
+    db.execute("DELETE FROM pins")
+    assert db.execute("SELECT kind, key, change_seq FROM removed").fetchall() == [("patient", "1001", 8)]
+    assert db.execute("SELECT change_seq FROM patients").fetchone() == (8,)
+    backup = sqlite3.connect(tmp_path / "client.db.v1.bak")
+    assert backup.execute("SELECT COUNT(*) FROM documents").fetchone() == (2,)
+
+
+def test_version_2_lists_read_through_the_indexes(tmp_path: Path) -> None:
+    db = migrated_v1_with_data(tmp_path / "client.db")
+    for sql in ("SELECT * FROM requests ORDER BY list_rank, received_at DESC, message_sha256 LIMIT 5",
+                "SELECT * FROM documents ORDER BY list_rank, created_at DESC, document_id LIMIT 5",
+                "SELECT * FROM documents ORDER BY created_at DESC, document_id LIMIT 5",
+                "SELECT document_id FROM documents WHERE change_seq > 3"):
+        plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "USING" in plan and "TEMP B-TREE" not in plan, (sql, plan)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from practice_client.commands import print_json, stop_on_signals
+from practice_client.commands.paging import add_paging_options, more_line, paging, shown
 from practice_client.context import Context
 from practice_client.core.errors import PracticeClientError
 from practice_client.core.models import Document, DocumentState
@@ -100,6 +101,7 @@ def _outbox(args: argparse.Namespace) -> int:
     from practice_client.delivery.encrypt import alerts
     from practice_client.delivery.outbox import retry
 
+    page = paging(args)  # checked before anything is opened
     ctx = Context()
     try:
         if args.retry:
@@ -107,12 +109,13 @@ def _outbox(args: argparse.Namespace) -> int:
             print(f"{doc.document_id}: erneut im Postausgang / back in the outbox ({doc.state}); "
                   "der Agent stellt es zu / the agent delivers it")
             return 0
-        docs = ctx.store.list_documents()
+        rows = ctx.store.page_documents(states=page.states, since=page.since, limit=page.fetch)
+        docs, total, more = shown(rows, page, lambda: ctx.store.count_documents(page.states, page.since))
         warnings = alerts(ctx)
     finally:
         ctx.close()
     if args.json:
-        print_json({"documents": [document_json(d) for d in docs], "alerts": [
+        print_json({"documents": [document_json(d) for d in docs], "total": total, "more": more, "alerts": [
             {"kind": "server_key_mismatch", "fingerprint": f} for f in warnings]})
         return 0
     for fpr in warnings:
@@ -129,6 +132,8 @@ def _outbox(args: argparse.Namespace) -> int:
         elif doc.error:
             line += f"  ({doc.error})"
         print(line)
+    if (hidden := more_line(len(docs), total)) is not None:
+        print(hidden)
     return 0
 
 
@@ -140,7 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--request", required=True, metavar="ID")
     p.add_argument("--timeout", type=float, default=SEND_TIMEOUT_SECONDS, help=argparse.SUPPRESS)
     p.set_defaults(func=_send)
-    p = sub.add_parser("outbox", help="documents on their way, delivered and failed")
+    p = sub.add_parser("outbox", help="documents on their way, delivered and failed (newest first)")
     p.add_argument("--json", action="store_true")
+    add_paging_options(p, [str(state) for state in DocumentState], "documents")
     p.add_argument("--retry", metavar="DOCUMENT_ID", help="try a failed document again")
     p.set_defaults(func=_outbox)

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from practice_client.commands import print_json
+from practice_client.commands.paging import add_paging_options, more_line, paging, shown
 from practice_client.context import Context
 from practice_client.core.errors import InputError, NotConfigured, PracticeClientError
-from practice_client.core.models import CheckStatus, RequestRecord, Verdict
+from practice_client.core.models import CheckStatus, RequestRecord, RequestStatus, Verdict
 
 EXIT_CODES = {Verdict.VERIFIED: 0, Verdict.NEEDS_REVIEW: 3, Verdict.REJECTED: 1}
 SYMBOLS = {CheckStatus.PASS: "OK  ", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "FAIL"}
@@ -77,13 +78,15 @@ def _record_json(record: RequestRecord) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
+    page = paging(args)
     ctx = Context()
     try:
-        records = ctx.store.list_requests()
+        rows = ctx.store.page_requests(statuses=page.states, since=page.since, limit=page.fetch)
+        records, total, more = shown(rows, page, lambda: ctx.store.count_requests(page.states, page.since))
     finally:
         ctx.close()
     if args.json:
-        print_json({"requests": [_record_json(r) for r in records]})
+        print_json({"requests": [_record_json(r) for r in records], "total": total, "more": more})
         return 0
     if not records:
         print("Keine Anfragen / no requests")
@@ -91,6 +94,8 @@ def _list(args: argparse.Namespace) -> int:
         data = _record_json(r)
         print(f"{r.request_id}  {r.status:<9} {r.verdict:<13} {r.patient_number or '-':<10} "
               f"{', '.join(data['documents'])}")
+    if (hidden := more_line(len(records), total)) is not None:
+        print(hidden)
     return 0
 
 
@@ -200,8 +205,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.add_argument("file", metavar="FILE.eml")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_verify)
-    ls = s.add_parser("list", help="received requests")
+    ls = s.add_parser("list", help="received requests (newest first)")
     ls.add_argument("--json", action="store_true")
+    add_paging_options(ls, [str(status) for status in RequestStatus], "requests")
     ls.set_defaults(func=_list)
     a = s.add_parser("accept", help="accept a request")
     a.add_argument("request_id", metavar="ID")

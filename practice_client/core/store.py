@@ -151,6 +151,7 @@ class _Batch:
 
     end: int
     head: AuditHead  # the newest entry of the batch; tagged and stored once, at its end
+    authentic: bool  # whether the head the batch builds on was (then its heads are tagged)
     lines: list[bytes] = field(default_factory=list)
 
 
@@ -189,11 +190,15 @@ class Store:
             batch = self._batch
             self._db.execute("SAVEPOINT change" if batch is not None else "BEGIN IMMEDIATE")
             try:
-                end = batch.end if batch is not None else self._settle_tail()[0]
+                if batch is None:
+                    authentic = self._authentic(self._head())
+                    end = self._settle_tail(authentic)[0]
+                else:
+                    authentic, end = batch.authentic, batch.end
                 yield self._db
                 line, head = self._write_entry(event, details, end)
                 if batch is None:
-                    self._set_head(self.audit.tagged(head))
+                    self._set_head(self.audit.tagged(head) if authentic else head)
                     self.audit.append([line])
                     self._db.execute("COMMIT")
                 else:
@@ -224,10 +229,12 @@ class Store:
                 return
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._batch = _Batch(self._settle_tail()[0], self._head())
+                authentic = self._authentic(self._head())
+                self._batch = _Batch(self._settle_tail(authentic)[0], self._head(), authentic)
                 yield
                 if self._batch.lines:
-                    self._set_head(self.audit.tagged(self._batch.head))
+                    head = self._batch.head
+                    self._set_head(self.audit.tagged(head) if authentic else head)
                     self.audit.append(self._batch.lines)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -293,13 +300,13 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._index_missing_lines()
-                _end, adopted = self._settle_tail()
                 head = self._head()
                 keyed_now = head.seq > 0 and not head.tag and self.audit.new_key
                 if keyed_now:
                     self._set_head(self.audit.tagged(head))
                 elif head.seq and not head.tag:
                     log.error("audit log: the head is not authenticated although the audit key existed")
+                _end, adopted = self._settle_tail(self._authentic(self._head()))
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -331,7 +338,15 @@ class Store:
                 event, details = "", None
             self._index_entry(seq, offset, len(line), event, details if isinstance(details, dict) else {})
 
-    def _settle_tail(self) -> tuple[int, list[int]]:
+    def _authentic(self, head: AuditHead) -> bool:
+        """Whether the head the next entry builds on was written by this store (its tag),
+        or is the empty start of a new store. Only on an authentic head is the next one
+        tagged: a forged head is never laundered by the changes that follow it."""
+        if head.seq:
+            return self.audit.head_is_authentic(head)
+        return self.audit.size() == 0 and not self._holds_data()
+
+    def _settle_tail(self, authentic: bool) -> tuple[int, list[int]]:
         """Where the next line goes, and the entries adopted on the way. MUST run inside
         the write transaction (so no other process appends meanwhile).
 
@@ -360,7 +375,8 @@ class Store:
             position += len(line)
             adopted.append(seq)
         if adopted:
-            self._set_head(self.audit.tagged(AuditHead(seq, previous)))
+            head = AuditHead(seq, previous)
+            self._set_head(self.audit.tagged(head) if authentic else head)
             log.warning("audit log: entries up to %d were written but never committed; adopted", seq)
         return size, adopted
 

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL_SECONDS = 1.0
+ROLLED_BACK = ("Die Plattform hat einen neueren Protokoll-Prüfpunkt als dieses Protokoll - wurde der Datenordner aus "
+               "einer älteren Kopie zurückgespielt? / The platform holds a newer audit checkpoint than this log: was "
+               "the data folder restored from an older copy? Run 'practice-client audit verify --against-platform'.")
 
 
 def make_checkpoint(ctx: Context) -> tuple[bytes, bytes, int]:
@@ -50,14 +53,20 @@ def make_checkpoint(ctx: Context) -> tuple[bytes, bytes, int]:
     return checkpoint, signature, head.seq
 
 
-def send_checkpoint(ctx: Context, client: PlatformClient) -> int | None:
+def send_checkpoint(
+    ctx: Context, client: PlatformClient, on_refused: Callable[[str], None] | None = None
+) -> int | None:
     """Sign and send the current head; its seq, or None when it did not go out (logged,
-    never raised: anchoring must not hold up a delivery or a decision)."""
+    never raised: anchoring must not hold up a delivery or a decision). The platform
+    refusing it means it holds a newer one - this log went back: ``on_refused(message)``
+    tells staff."""
     try:
         checkpoint, signature, seq = make_checkpoint(ctx)
         client.send_audit_checkpoint(checkpoint, signature)
-    except PlatformRefused as exc:  # the platform holds a newer one: this log went back
-        log.error("audit checkpoint refused by the platform (run 'audit verify --against-platform'): %s", exc)
+    except PlatformRefused as exc:
+        log.error("audit checkpoint refused by the platform: %s", exc)
+        if on_refused is not None:
+            on_refused(ROLLED_BACK)
         return None
     except PracticeClientError as exc:
         log.info("audit checkpoint not sent: %s", type(exc).__name__)
@@ -104,9 +113,10 @@ class Anchor:
     most once per ``interval``: a burst of pokes is one checkpoint."""
 
     def __init__(self, ctx: Context, client: Callable[[], PlatformClient],
-                 interval: float = MIN_INTERVAL_SECONDS) -> None:
+                 on_refused: Callable[[str], None] | None = None, interval: float = MIN_INTERVAL_SECONDS) -> None:
         self._ctx = ctx
         self._client = client
+        self._on_refused = on_refused
         self._interval = interval
         self._wanted = threading.Event()
         self._stop = threading.Event()
@@ -141,5 +151,5 @@ class Anchor:
                 except PracticeClientError as exc:
                     log.info("audit checkpoint waits: %s", type(exc).__name__)
                 else:
-                    self._sent_seq = send_checkpoint(self._ctx, client) or self._sent_seq
+                    self._sent_seq = send_checkpoint(self._ctx, client, self._on_refused) or self._sent_seq
             self._stop.wait(self._interval)  # pacing: pokes meanwhile make one more checkpoint

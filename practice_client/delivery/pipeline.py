@@ -87,7 +87,8 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._comparer = KeyComparer()
         self._ingest_lock = threading.Lock()
-        self._anchor = Anchor(ctx, self._client_required)  # audit checkpoints after deliveries
+        # audit checkpoints after deliveries; the platform refusing one means this log went back
+        self._anchor = Anchor(ctx, self._client_required, lambda text: on_event(Event("alert", message=text)))
 
     # -- lifecycle -----------------------------------------------------------------------
 
