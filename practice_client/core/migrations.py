@@ -120,7 +120,7 @@ def _baseline(db: sqlite3.Connection) -> None:
 
 # The stamp a changed row gets: the seq of the audit entry its transaction writes (the
 # store indexes that entry after the change, in the same transaction).
-_STAMP = "(SELECT IFNULL(MAX(seq), 0) + 1 FROM audit_index)"
+STAMP = "(SELECT IFNULL(MAX(seq), 0) + 1 FROM audit_index)"
 
 _V2 = """
 CREATE TABLE audit_index (
@@ -153,7 +153,7 @@ CREATE INDEX requests_by_fingerprint ON requests(patient_fingerprint);
 CREATE INDEX documents_listed ON documents(list_rank, created_at DESC, document_id);
 CREATE INDEX documents_newest ON documents(created_at DESC, document_id);
 CREATE INDEX documents_by_request ON documents(request_id);
-CREATE TRIGGER patients_new AFTER INSERT ON patients BEGIN
+CREATE TRIGGER patients_new AFTER INSERT ON patients WHEN NEW.change_seq = 0 BEGIN
     UPDATE patients SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
 END;
 CREATE TRIGGER patients_changed AFTER UPDATE ON patients WHEN NEW.change_seq IS OLD.change_seq BEGIN
@@ -167,7 +167,7 @@ CREATE TRIGGER patients_gone AFTER DELETE ON patients BEGIN
     INSERT INTO removed(kind, key, change_seq) VALUES ('patient', OLD.patient_number, @STAMP@);
     UPDATE requests SET change_seq = @STAMP@ WHERE patient_number = OLD.patient_number;
 END;
-CREATE TRIGGER pins_new AFTER INSERT ON pins BEGIN
+CREATE TRIGGER pins_new AFTER INSERT ON pins WHEN NEW.change_seq = 0 BEGIN
     UPDATE pins SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
 END;
 CREATE TRIGGER pins_changed AFTER UPDATE ON pins WHEN NEW.change_seq IS OLD.change_seq BEGIN
@@ -184,7 +184,7 @@ CREATE TRIGGER pins_gone AFTER DELETE ON pins BEGIN
     UPDATE patients SET change_seq = @STAMP@ WHERE patient_number = OLD.patient_number;
     UPDATE requests SET change_seq = @STAMP@ WHERE patient_fingerprint = OLD.fingerprint;
 END;
-CREATE TRIGGER requests_new AFTER INSERT ON requests BEGIN
+CREATE TRIGGER requests_new AFTER INSERT ON requests WHEN NEW.change_seq = 0 BEGIN
     UPDATE requests SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
 END;
 CREATE TRIGGER requests_changed AFTER UPDATE ON requests WHEN NEW.change_seq IS OLD.change_seq BEGIN
@@ -197,7 +197,7 @@ END;
 CREATE TRIGGER requests_gone AFTER DELETE ON requests BEGIN
     INSERT INTO removed(kind, key, change_seq) VALUES ('request', OLD.message_sha256, @STAMP@);
 END;
-CREATE TRIGGER documents_new AFTER INSERT ON documents BEGIN
+CREATE TRIGGER documents_new AFTER INSERT ON documents WHEN NEW.change_seq = 0 BEGIN
     UPDATE documents SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
 END;
 CREATE TRIGGER documents_changed AFTER UPDATE ON documents WHEN NEW.change_seq IS OLD.change_seq BEGIN
@@ -206,7 +206,7 @@ END;
 CREATE TRIGGER documents_gone AFTER DELETE ON documents BEGIN
     INSERT INTO removed(kind, key, change_seq) VALUES ('document', OLD.document_id, @STAMP@);
 END;
-""".replace("@STAMP@", _STAMP)
+""".replace("@STAMP@", STAMP)
 
 
 def _lists_that_scale(db: sqlite3.Connection) -> None:
@@ -219,7 +219,8 @@ def _lists_that_scale(db: sqlite3.Connection) -> None:
       the audit entry of the transaction that changed it - and passed on to the rows
       that show it (a patient's record to their requests, a request to its documents);
       deleted rows leave their key in ``removed``: "what changed since entry N" is one
-      indexed query;
+      indexed query (a writer that stamps the row itself, see :data:`STAMP`, spares the
+      trigger a second write of it);
     - the lists' orders as indexed (virtual) columns, and indexes for filters."""
     _script(db, _V2)
 

@@ -41,7 +41,7 @@ from practice_client.core.audit import (
 )
 from practice_client.core.errors import PracticeClientError, StateError
 from practice_client.core.fieldcrypt import FieldCipher
-from practice_client.core.migrations import migrate
+from practice_client.core.migrations import STAMP, migrate
 from practice_client.core.models import (
     TRANSITIONS,
     Check,
@@ -609,9 +609,9 @@ class Store:
         }
         with self.transaction("request.received", details) as db:
             db.execute(
-                "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "
-                "checks, status, patient_fingerprint, patient_number, summary, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "  # noqa: S608
+                "checks, status, patient_fingerprint, patient_number, summary, expires_at, change_seq) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {STAMP})",
                 (
                     record.message_sha256, record.request_id, record.received_at, record.source,
                     str(record.verdict),
@@ -670,7 +670,7 @@ class Store:
         details = {"request_id": request_id, "override": override, "has_reason": bool(reason)}
         with self.transaction(f"request.{status}", details) as db:
             db.execute(
-                "UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=? "
+                f"UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=?, change_seq={STAMP} "  # noqa: S608
                 "WHERE message_sha256=?",
                 (str(status), now_iso(), self._cipher.seal("requests.decision_reason", reason),
                  int(override), current.message_sha256),
@@ -699,7 +699,8 @@ class Store:
     def _mark_decision(self, request_id: str, value: int, event: str, details: dict[str, Any]) -> None:
         with self.transaction(event, {"request_id": request_id, **details}) as db:
             db.execute(
-                "UPDATE requests SET decision_sent=? WHERE request_id=? AND status != 'rejected'",
+                f"UPDATE requests SET decision_sent=?, change_seq={STAMP} "  # noqa: S608 - a fixed sub-query
+                "WHERE request_id=? AND status != 'rejected'",
                 (value, request_id),
             )
 
@@ -711,9 +712,9 @@ class Store:
         details = {"document_id": doc.document_id, "state": str(doc.state), "size": doc.size}
         with self.transaction("document.detected", details) as db:
             db.execute(
-                "INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, "
-                "created_at, updated_at, request_id, match_method, extra) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, "  # noqa: S608
+                f"created_at, updated_at, request_id, match_method, extra, change_seq) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {STAMP})",
                 (
                     doc.document_id, str(doc.state), seal("documents.original_name", doc.original_name),
                     seal("documents.source_path", doc.source_path), doc.size, doc.sha256,
@@ -735,7 +736,7 @@ class Store:
         unknown = set(changes) - self._DOC_FIELDS
         if unknown:
             raise ValueError(f"unknown document fields {sorted(unknown)}")
-        columns, values = ["state=?", "updated_at=?"], [str(new), now_iso()]
+        columns, values = ["state=?", "updated_at=?", f"change_seq={STAMP}"], [str(new), now_iso()]
         for key, value in changes.items():
             if key == "extra":
                 value = json.dumps(value)

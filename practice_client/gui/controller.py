@@ -87,6 +87,7 @@ class Controller(QObject):
     """Qt-side service over one :class:`Context`. Lives in the GUI thread."""
 
     overviewLoaded = Signal(object)  # Overview, after each refresh reached the lists
+    auditChecked = Signal(object)  # VerifyResult of the audit chain
     acceptedRequestsLoaded = Signal(object)  # list[RequestView] (for assigning a file)
     auditEventsLoaded = Signal(object)  # list[str]
     requestDecided = Signal(str, str)  # request_id, new status
@@ -127,6 +128,7 @@ class Controller(QObject):
         self._loading = False
         self._reload = False
         self._full_check = False
+        self._checking = False
         self._refresh_timer = QTimer(self, singleShot=True, interval=250)
         self._refresh_timer.timeout.connect(self.refresh)
         # other processes (the command line, an agent of its own) change the store too: a
@@ -184,20 +186,19 @@ class Controller(QObject):
 
     def refresh(self, full_audit_check: bool = False) -> None:
         """Bring the overview and every loaded list up to date (only what changed since
-        each list's cursor). At most one runs; a request during it causes exactly one more.
-        ``full_audit_check``: verify every audit entry, not only the new ones.
-        Emits: overviewLoaded(Overview) or failed."""
+        each list's cursor), then check the audit chain (``full_audit_check``: every entry,
+        not only the new ones). At most one of each runs; a request during it causes
+        exactly one more. Emits: overviewLoaded(Overview), auditChecked(VerifyResult); or failed."""
         self._full_check = self._full_check or full_audit_check
         if self._loading:
             self._reload = True
             return
         self._loading, self._reload = True, False
-        full, self._full_check = self._full_check, False
         source = self.source
         targets = [(model, model.generation, model.query, model.cursor) for model in self.models if model.cursor >= 0]
 
         def work() -> tuple[Overview, list[Any]]:
-            overview = source.overview(full_audit_check=full)
+            overview = source.overview()
             return overview, [source.changes(query, cursor, MAX_CHANGES) for _m, _g, query, cursor in targets]
 
         def loaded(result: tuple[Overview, list[Any]]) -> None:
@@ -209,10 +210,28 @@ class Controller(QObject):
 
         def ended() -> None:
             self._loading = False
+            self._check_audit()
             if self._reload:
                 self.refresh()
 
         self.workers.start("refresh", work, loaded, lambda message: self.failed.emit("refresh", message), ended)
+
+    def _check_audit(self) -> None:
+        """The audit chain, in a job of its own: a full check of a long log takes seconds,
+        and the lists must not wait for it."""
+        if self._checking:
+            return
+        self._checking = True
+        full, self._full_check = self._full_check, False
+        source = self.source
+
+        def ended() -> None:
+            self._checking = False
+            if self._full_check:
+                self._check_audit()
+
+        self.workers.start("audit", lambda: source.verify_audit(full), self.auditChecked.emit,
+                           lambda message: self.failed.emit("refresh", message), ended)
 
     def load_accepted_requests(self) -> None:
         """The requests a file may be assigned to. Emits: acceptedRequestsLoaded(list[RequestView]) or failed."""

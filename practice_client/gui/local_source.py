@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from practice_client.core.audit import VerifyResult
 from practice_client.core.models import Document, RequestRecord, RequestStatus
 from practice_client.core.store import DOCUMENTS_BY_URGENCY, REQUESTS_BY_URGENCY, REQUESTS_NEWEST, SortKey
 from practice_client.delivery.matching import is_open
@@ -43,15 +44,17 @@ class LocalSource:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def overview(self, full_audit_check: bool = False) -> Overview:
+    def overview(self) -> Overview:
         store = self.ctx.store
         cursor = store.change_cursor()  # first: whatever is read after it is at least as new
         patients, pinned = store.patient_counts()
         return Overview(
             cursor=cursor, waiting_requests=store.waiting_requests(), documents=store.document_counts(),
-            patients=patients, pinned=pinned, audit=store.verify_audit(full=full_audit_check),
-            configured=bool(self.ctx.config.practice_key_fingerprint),
+            patients=patients, pinned=pinned, configured=bool(self.ctx.config.practice_key_fingerprint),
         )
+
+    def verify_audit(self, full: bool = False) -> VerifyResult:
+        return self.ctx.store.verify_audit(full=full)
 
     def page(self, query: Query, after: SortKey | None = None, limit: int = PAGE_ROWS) -> Page:
         cursor = self.ctx.store.change_cursor()

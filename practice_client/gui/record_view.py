@@ -1,11 +1,14 @@
 """The view of a :class:`~practice_client.gui.list_model.ListModel`: rows are records,
 the selection is a record's key, and it survives refreshes (rows move, the list is read
-again after a bulk change)."""
+again after a bulk change).
+
+A table view, styled as a list: it asks for the next page only when the last row comes
+into view (a tree view asks on every layout, and so would read the whole list)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView, QWidget
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from practice_client.gui.idlist import ID_ROLE
 from practice_client.gui.list_model import ListModel
@@ -14,7 +17,7 @@ from practice_client.gui.viewmodels import Row
 MAX_COLUMN_WIDTH = 260
 
 
-class RecordView(QTreeView):
+class RecordView(QTableView):
     currentKeyChanged = Signal(str)  # "" when nothing is selected
 
     def __init__(self, model: ListModel, accessible_name: str, parent: QWidget | None = None) -> None:
@@ -22,14 +25,22 @@ class RecordView(QTreeView):
         self.setModel(model)
         self.list_model = model
         self.setAccessibleName(accessible_name)
-        self.setRootIsDecorated(False)
-        self.setUniformRowHeights(True)  # the view never measures rows it does not show
         self.setAlternatingRowColors(True)
-        self.setAllColumnsShowFocus(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setTabKeyNavigation(False)  # Tab leaves the list (to the detail pane, the buttons)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = self.header()
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        rows = self.verticalHeader()
+        rows.hide()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # the view never measures rows it does not show
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 10)
+        header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setHighlightSections(False)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setStretchLastSection(True)
         self._sized = False
         self._wanted = ""
@@ -67,7 +78,7 @@ class RecordView(QTreeView):
         in view), and the row selected before is selected again if it is still there."""
         if not self._sized and self.list_model.rowCount():
             self._sized = True
-            header = self.header()
+            header = self.horizontalHeader()
             for column in range(self.list_model.columnCount() - 1):
                 header.resizeSection(column, min(MAX_COLUMN_WIDTH, max(self.sizeHintForColumn(column),
                                                                         header.sectionSizeHint(column))))

@@ -253,14 +253,13 @@ class Changes:
 
 @dataclass(frozen=True)
 class Overview:
-    """The counts the window shows around its lists, and the audit chain's state."""
+    """The counts the window shows around its lists."""
 
     cursor: int = 0
     waiting_requests: int = 0
     documents: dict[DocumentState, int] = field(default_factory=dict)
     patients: int = 0
     pinned: int = 0
-    audit: VerifyResult | None = None
     configured: bool = False
 
     def count(self, *states: DocumentState) -> int:
@@ -278,8 +277,11 @@ class Overview:
 class DataSource(Protocol):
     """The GUI's reads. Every method blocks: call it from a worker thread only."""
 
-    def overview(self, full_audit_check: bool = False) -> Overview:
-        """Counts, and the audit chain checked (what is new since the last check, or all)."""
+    def overview(self) -> Overview:
+        """The counts, from the database's indexes."""
+
+    def verify_audit(self, full: bool = False) -> VerifyResult:
+        """The audit chain checked: what is new since the last check, or (``full``) all of it."""
 
     def page(self, query: Query, after: SortKey | None = None, limit: int = PAGE_ROWS) -> Page:
         """The rows after ``after`` (the sort key of the last row already shown)."""

@@ -104,7 +104,7 @@ def world() -> Iterator[World]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _copy_home(template: Path, target: Path) -> None:
+def copy_home(template: Path, target: Path) -> None:
     def skip(folder: str, names: list[str]) -> list[str]:
         return [n for n in names if n.startswith("S.") or n in ("export", "spool")]
 
@@ -115,7 +115,7 @@ def _copy_home(template: Path, target: Path) -> None:
 def client(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     """A fresh, set-up client home (its own database, export folder and spool)."""
     home = short_tmpdir("pch")
-    _copy_home(world.template, home)
+    copy_home(world.template, home)
     monkeypatch.setenv("PRACTICE_CLIENT_HOME", str(home))
     ctx = Context()
     ctx.update_config(export_dir=str(home / "export"), stable_seconds=0.3, rescan_seconds=2.0,

@@ -58,7 +58,7 @@ def test_edited_log_is_shown_as_broken(qtbot, window: MainWindow, client: Contex
     lines[0] = edited
     path.write_bytes(b"".join(lines))
     # "Verify again" checks every entry, not only those added since the last check
-    with qtbot.waitSignal(window.controller.overviewLoaded, timeout=30000):
+    with qtbot.waitSignal(window.controller.auditChecked, timeout=30000, check_params_cb=lambda r: r.full):
         page.verify_button.click()
     assert "Kette unterbrochen" in page.status.text()
     assert page.banner.property("ok") is False

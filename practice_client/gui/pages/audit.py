@@ -18,12 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from practice_client.core.audit import VerifyResult
 from practice_client.gui.controller import Controller
 from practice_client.gui.formatting import datetime_text, fill
 from practice_client.gui.list_model import Column
 from practice_client.gui.record_view import RecordView
 from practice_client.gui.resources import icon
-from practice_client.gui.viewmodels import ListKind, Overview, Query
+from practice_client.gui.viewmodels import ListKind, Query
 
 ICON_SIZE = 20
 SEARCH_DELAY_MS = 300
@@ -114,7 +115,7 @@ class AuditPage(QWidget):
         self.search.textChanged.connect(self._search_timer.start)
         self.kind.currentIndexChanged.connect(self._apply_filter)
         self.verify_button.clicked.connect(lambda: controller.refresh(full_audit_check=True))
-        controller.overviewLoaded.connect(self.show_overview)
+        controller.auditChecked.connect(self.show_result)
         controller.auditEventsLoaded.connect(self.show_events)
 
     def _columns(self) -> list[Column]:
@@ -132,10 +133,7 @@ class AuditPage(QWidget):
             self.model.reload()
         self.controller.load_audit_events()
 
-    def show_overview(self, overview: Overview) -> None:
-        result = overview.audit
-        if result is None:
-            return
+    def show_result(self, result: VerifyResult) -> None:
         if result.ok and result.full:
             self.status_icon.setPixmap(icon("status-ok").pixmap(ICON_SIZE, ICON_SIZE))
             text = self.tr("<b>Chain intact</b> – all %1 entries verified; none was changed or removed.")
