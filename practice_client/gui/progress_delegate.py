@@ -19,11 +19,15 @@ class ProgressDelegate(QStyledItemDelegate):
             return
         percent, text = value
         bar = QStyleOptionProgressBar()
+        if option.widget is not None:
+            bar.initFrom(option.widget)  # palette, font, direction of the view
         bar.rect = option.rect.adjusted(2, 3, -2, -3)
-        bar.minimum, bar.maximum = 0, 100
-        bar.progress = max(0, percent)
+        busy = percent < 0  # no bytes reported yet: the style's busy bar
+        bar.minimum, bar.maximum = 0, 0 if busy else 100
+        bar.progress = 0 if busy else percent
         bar.text = text
         bar.textVisible = True
-        bar.state = option.state
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
         style = option.widget.style() if option.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)

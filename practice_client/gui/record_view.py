@@ -14,14 +14,17 @@ from practice_client.gui.idlist import ID_ROLE
 from practice_client.gui.list_model import ListModel
 from practice_client.gui.viewmodels import Row
 
-MAX_COLUMN_WIDTH = 260
+MAX_COLUMN_WIDTH = 160  # long names and document lists elide (the full text is the tooltip)
 
 
 class RecordView(QTableView):
     currentKeyChanged = Signal(str)  # "" when nothing is selected
 
-    def __init__(self, model: ListModel, accessible_name: str, parent: QWidget | None = None) -> None:
+    def __init__(self, model: ListModel, accessible_name: str, widths: dict[int, int] | None = None,
+                 parent: QWidget | None = None) -> None:
+        """``widths``: columns that get this width instead of fitting their contents."""
         super().__init__(parent)
+        self._widths = widths or {}
         self.setModel(model)
         self.list_model = model
         self.setAccessibleName(accessible_name)
@@ -80,8 +83,11 @@ class RecordView(QTableView):
             self._sized = True
             header = self.horizontalHeader()
             for column in range(self.list_model.columnCount() - 1):
-                header.resizeSection(column, min(MAX_COLUMN_WIDTH, max(self.sizeHintForColumn(column),
-                                                                        header.sectionSizeHint(column))))
+                if column in self._widths:
+                    header.resizeSection(column, self._widths[column])
+                elif header.sectionResizeMode(column) is QHeaderView.ResizeMode.Interactive:
+                    header.resizeSection(column, min(MAX_COLUMN_WIDTH, max(self.sizeHintForColumn(column),
+                                                                            header.sectionSizeHint(column))))
         if not self.select_key(self._wanted):
             self.currentKeyChanged.emit(self.current_key())
         self._wanted = ""

@@ -937,7 +937,7 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     </message>
     <message>
         <source>Patient no.:</source>
-        <translation>Patienten-Nr.:</translation>
+        <translation>Patientennr.:</translation>
     </message>
     <message>
         <source>Born:</source>

@@ -50,7 +50,7 @@ class PatientsPage(QWidget):
         self.search.setPlaceholderText(self.tr("Find: patient no. or fingerprint"))
         self.search.setAccessibleName(self.tr("Find patients"))
         self.search.setClearButtonEnabled(True)
-        self.search.setMaximumWidth(280)
+        self.search.setMinimumWidth(280)
         top.addWidget(self.summary, 1)
         top.addWidget(self.search)
         layout.addLayout(top)
