@@ -153,12 +153,6 @@ CREATE INDEX requests_by_fingerprint ON requests(patient_fingerprint);
 CREATE INDEX documents_listed ON documents(list_rank, created_at DESC, document_id);
 CREATE INDEX documents_newest ON documents(created_at DESC, document_id);
 CREATE INDEX documents_by_request ON documents(request_id);
-CREATE TRIGGER patients_new AFTER INSERT ON patients WHEN NEW.change_seq = 0 BEGIN
-    UPDATE patients SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
-END;
-CREATE TRIGGER patients_changed AFTER UPDATE ON patients WHEN NEW.change_seq IS OLD.change_seq BEGIN
-    UPDATE patients SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
-END;
 CREATE TRIGGER patients_stamped AFTER UPDATE OF change_seq ON patients BEGIN
     UPDATE requests SET change_seq = NEW.change_seq
         WHERE patient_number = NEW.patient_number AND change_seq IS NOT NEW.change_seq;
@@ -166,12 +160,6 @@ END;
 CREATE TRIGGER patients_gone AFTER DELETE ON patients BEGIN
     INSERT INTO removed(kind, key, change_seq) VALUES ('patient', OLD.patient_number, @STAMP@);
     UPDATE requests SET change_seq = @STAMP@ WHERE patient_number = OLD.patient_number;
-END;
-CREATE TRIGGER pins_new AFTER INSERT ON pins WHEN NEW.change_seq = 0 BEGIN
-    UPDATE pins SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
-END;
-CREATE TRIGGER pins_changed AFTER UPDATE ON pins WHEN NEW.change_seq IS OLD.change_seq BEGIN
-    UPDATE pins SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
 END;
 CREATE TRIGGER pins_stamped AFTER UPDATE OF change_seq ON pins BEGIN
     UPDATE patients SET change_seq = NEW.change_seq
@@ -184,12 +172,6 @@ CREATE TRIGGER pins_gone AFTER DELETE ON pins BEGIN
     UPDATE patients SET change_seq = @STAMP@ WHERE patient_number = OLD.patient_number;
     UPDATE requests SET change_seq = @STAMP@ WHERE patient_fingerprint = OLD.fingerprint;
 END;
-CREATE TRIGGER requests_new AFTER INSERT ON requests WHEN NEW.change_seq = 0 BEGIN
-    UPDATE requests SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
-END;
-CREATE TRIGGER requests_changed AFTER UPDATE ON requests WHEN NEW.change_seq IS OLD.change_seq BEGIN
-    UPDATE requests SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
-END;
 CREATE TRIGGER requests_stamped AFTER UPDATE OF change_seq ON requests BEGIN
     UPDATE documents SET change_seq = NEW.change_seq
         WHERE request_id = NEW.request_id AND change_seq IS NOT NEW.change_seq;
@@ -197,16 +179,20 @@ END;
 CREATE TRIGGER requests_gone AFTER DELETE ON requests BEGIN
     INSERT INTO removed(kind, key, change_seq) VALUES ('request', OLD.message_sha256, @STAMP@);
 END;
-CREATE TRIGGER documents_new AFTER INSERT ON documents WHEN NEW.change_seq = 0 BEGIN
-    UPDATE documents SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
-END;
-CREATE TRIGGER documents_changed AFTER UPDATE ON documents WHEN NEW.change_seq IS OLD.change_seq BEGIN
-    UPDATE documents SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
-END;
 CREATE TRIGGER documents_gone AFTER DELETE ON documents BEGIN
     INSERT INTO removed(kind, key, change_seq) VALUES ('document', OLD.document_id, @STAMP@);
 END;
-""".replace("@STAMP@", STAMP)
+"""
+
+# every shown table: a row written without a stamp gets one (once: the stamp is a change too)
+_STAMPING = """
+CREATE TRIGGER @TABLE@_new AFTER INSERT ON @TABLE@ WHEN NEW.change_seq = 0 BEGIN
+    UPDATE @TABLE@ SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER @TABLE@_changed AFTER UPDATE ON @TABLE@ WHEN NEW.change_seq IS OLD.change_seq BEGIN
+    UPDATE @TABLE@ SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+"""
 
 
 def _lists_that_scale(db: sqlite3.Connection) -> None:
@@ -222,7 +208,9 @@ def _lists_that_scale(db: sqlite3.Connection) -> None:
       indexed query (a writer that stamps the row itself, see :data:`STAMP`, spares the
       trigger a second write of it);
     - the lists' orders as indexed (virtual) columns, and indexes for filters."""
-    _script(db, _V2)
+    _script(db, _V2.replace("@STAMP@", STAMP))
+    for table in ("patients", "pins", "requests", "documents"):
+        _script(db, _STAMPING.replace("@TABLE@", table).replace("@STAMP@", STAMP))
 
 
 # Append new steps at the end; never edit or reorder one that has been released.

@@ -492,15 +492,17 @@ class PlatformClient:
             ),
         )
 
-    def send_audit_checkpoint(self, checkpoint: bytes, signature: bytes) -> None:
+    def send_audit_checkpoint(self, checkpoint: bytes, signature: bytes) -> bool:
         """``PUT /v1/practice/audit-checkpoint``: the signed head of the audit chain (see
         :mod:`practice_client.crypto.checkpoint`). The platform keeps the newest; sending
-        the same again is a no-op, an older one is refused (PlatformRefused)."""
+        the same again is a no-op. False: it refused it for an older one than it holds (409)."""
         body = {"checkpoint": checkpoint.decode("ascii"), "signature": signature.decode("ascii")}
-        self._retrying(
+        response = self._retrying(
             "audit checkpoint",
-            lambda: self._send("PUT", AUDIT_CHECKPOINT_PATH, expect=(200, 201, 204), json=body),
+            lambda: self._send("PUT", AUDIT_CHECKPOINT_PATH, expect=(200, 201, 204, 409), json=body),
         )
+        response.close()
+        return response.status_code != 409
 
     def audit_checkpoint(self) -> tuple[bytes, bytes] | None:
         """The newest checkpoint the platform holds (checkpoint, signature), or None."""

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from practice_client.core.audit import now_iso
-from practice_client.core.errors import InputError, NetworkError, PlatformRefused, PracticeClientError
+from practice_client.core.errors import InputError, NetworkError, PracticeClientError
 from practice_client.crypto.gpg import isolated
 
 if TYPE_CHECKING:
@@ -62,14 +62,14 @@ def send_checkpoint(
     tells staff."""
     try:
         checkpoint, signature, seq = make_checkpoint(ctx)
-        client.send_audit_checkpoint(checkpoint, signature)
-    except PlatformRefused as exc:
-        log.error("audit checkpoint refused by the platform: %s", exc)
+        kept = client.send_audit_checkpoint(checkpoint, signature)
+    except PracticeClientError as exc:  # unreachable, or a platform that takes no checkpoints
+        log.info("audit checkpoint not sent: %s", type(exc).__name__)
+        return None
+    if not kept:
+        log.error("audit checkpoint of entry %d refused: the platform holds a newer one", seq)
         if on_refused is not None:
             on_refused(ROLLED_BACK)
-        return None
-    except PracticeClientError as exc:
-        log.info("audit checkpoint not sent: %s", type(exc).__name__)
         return None
     log.debug("audit checkpoint of entry %d sent", seq)
     return seq

@@ -76,8 +76,23 @@ def same_text(a: str, b: str) -> bool:
     return _plain(a) == _plain(b)
 
 
+class NamedByPms:
+    """A row that names its patient by the PMS record (``patient``; None: the PMS has none)."""
+
+    patient: Patient | None
+
+    @property
+    def patient_name(self) -> str:
+        """The PMS name; "" when the PMS has no such patient."""
+        return self.patient.name if self.patient else ""
+
+    @property
+    def birth_date(self) -> str:
+        return self.patient.birth_date if self.patient else ""
+
+
 @dataclass(frozen=True)
-class RequestView:
+class RequestView(NamedByPms):
     """A request as one row + the detail pane: the record, the PMS patient of its patient
     number and the pin of the key that signed it."""
 
@@ -107,15 +122,6 @@ class RequestView:
     @property
     def claimed_birth_date(self) -> str:
         return str(self.claim.get("birth_date", ""))
-
-    @property
-    def patient_name(self) -> str:
-        """The PMS name; "" when the PMS has no such patient."""
-        return self.patient.name if self.patient else ""
-
-    @property
-    def birth_date(self) -> str:
-        return self.patient.birth_date if self.patient else ""
 
     @property
     def patient_number(self) -> str:
@@ -165,7 +171,7 @@ class RequestView:
 
 
 @dataclass(frozen=True)
-class DocumentView:
+class DocumentView(NamedByPms):
     """A document and the PMS patient it goes to (through its request's patient number)."""
 
     document: Document
@@ -184,14 +190,6 @@ class DocumentView:
     @property
     def state(self) -> DocumentState:
         return self.document.state
-
-    @property
-    def patient_name(self) -> str:
-        return self.patient.name if self.patient else ""
-
-    @property
-    def birth_date(self) -> str:
-        return self.patient.birth_date if self.patient else ""
 
 
 @dataclass(frozen=True)

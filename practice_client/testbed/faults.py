@@ -18,7 +18,7 @@ from dataclasses import dataclass
 ROUTES = frozenset(
     {
         "inbox", "decision", "upload.options", "upload.create", "upload.head", "upload.patch",
-        "document", "patient_key", "practice_key", "*",
+        "document", "patient_key", "practice_key", "audit_checkpoint", "*",
     }
 )
 MAX_COUNT = 1000

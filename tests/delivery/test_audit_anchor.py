@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
-from practice_client.core.errors import PlatformRefused
 from practice_client.core.platform import PlatformClient
 from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.crypto.checkpoint import ROLLED_BACK, make_checkpoint, send_checkpoint
@@ -114,12 +113,20 @@ def test_the_platform_keeps_the_newest_checkpoint_only(client: Context, platform
     client.store.record("key.exported", n=1)
     newer, newer_signature, seq = make_checkpoint(client)
     with PlatformClient.from_context(client) as api:
-        api.send_audit_checkpoint(newer, newer_signature)
-        api.send_audit_checkpoint(newer, newer_signature)  # the same again: fine
-        with pytest.raises(PlatformRefused, match="409"):
-            api.send_audit_checkpoint(older, older_signature)
+        assert api.send_audit_checkpoint(newer, newer_signature)
+        assert api.send_audit_checkpoint(newer, newer_signature)  # the same again: fine
+        assert not api.send_audit_checkpoint(older, older_signature)
         assert api.audit_checkpoint() == (newer, newer_signature)
     assert held(platform)["seq"] == seq
+
+
+def test_a_platform_without_checkpoints_is_no_alarm(client: Context, platform: TestbedPlatform) -> None:
+    """A platform that does not take checkpoints (yet) answers 404: logged, nobody alarmed."""
+    platform.faults.fail_next("audit_checkpoint", 5, status=404)
+    told: list[str] = []
+    with PlatformClient.from_context(client) as api:
+        assert send_checkpoint(client, api, told.append) is None
+    assert told == []
 
 
 def test_a_delivery_anchors_the_log(client: Context, platform: TestbedPlatform, world: World) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import html
 import json
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -24,10 +23,10 @@ from practice_client.gui.formatting import datetime_text, fill
 from practice_client.gui.list_model import Column
 from practice_client.gui.record_view import RecordView
 from practice_client.gui.resources import icon
+from practice_client.gui.search_box import SearchBox
 from practice_client.gui.viewmodels import ListKind, Query
 
 ICON_SIZE = 20
-SEARCH_DELAY_MS = 300
 
 
 def event_title(event: str) -> str:
@@ -93,10 +92,7 @@ class AuditPage(QWidget):
         banner_layout.addWidget(self.verify_button)
         layout.addWidget(self.banner)
         filters = QHBoxLayout()
-        self.search = QLineEdit()
-        self.search.setPlaceholderText(self.tr("Filter: id, fingerprint, patient no. …"))
-        self.search.setAccessibleName(self.tr("Filter entries"))
-        self.search.setClearButtonEnabled(True)
+        self.search = SearchBox(self.tr("Filter: id, fingerprint, patient no. …"), self.tr("Filter entries"))
         self.kind = QComboBox()
         self.kind.setAccessibleName(self.tr("Event type"))
         self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -110,9 +106,7 @@ class AuditPage(QWidget):
         self.model = controller.list_model(Query(ListKind.AUDIT), self._columns())
         self.list = RecordView(self.model, self.tr("Audit log entries"))
         layout.addWidget(self.list, 1)
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self._apply_filter)
-        self.search.textChanged.connect(self._search_timer.start)
+        self.search.searched.connect(lambda _text: self._apply_filter())
         self.kind.currentIndexChanged.connect(self._apply_filter)
         self.verify_button.clicked.connect(lambda: controller.refresh(full_audit_check=True))
         controller.auditChecked.connect(self.show_result)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QTimer
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from practice_client.core.models import DocumentState
 from practice_client.gui.controller import Controller
@@ -19,11 +19,11 @@ from practice_client.gui.labels import document_state_label, phase_label
 from practice_client.gui.list_model import Column, ListModel
 from practice_client.gui.progress_delegate import PROGRESS_ROLE, ProgressDelegate
 from practice_client.gui.record_view import RecordView
+from practice_client.gui.search_box import SearchBox
 from practice_client.gui.viewmodels import DocumentView, ListKind, Overview, Query, RequestView
 
 PROGRESS_COLUMN = 6
 ACTIVE = (DocumentState.MATCHED, DocumentState.ENCRYPTED, DocumentState.UPLOADING)
-SEARCH_DELAY_MS = 300
 
 
 class DocumentsModel(ListModel):
@@ -75,10 +75,7 @@ class DeliveriesPage(QWidget):
         top = QHBoxLayout()
         self.summary = QLabel()
         self.summary.setObjectName("pageSummary")
-        self.search = QLineEdit()
-        self.search.setPlaceholderText(self.tr("Find: patient no. or document id"))
-        self.search.setAccessibleName(self.tr("Find documents"))
-        self.search.setClearButtonEnabled(True)
+        self.search = SearchBox(self.tr("Find: patient no. or document id"), self.tr("Find documents"))
         self.search.setMinimumWidth(280)
         top.addWidget(self.summary, 1)
         top.addWidget(self.search)
@@ -96,10 +93,7 @@ class DeliveriesPage(QWidget):
         buttons.addWidget(self.assign_button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(
-            lambda: self.model.set_query(Query(ListKind.DOCUMENTS, search=self.search.text().strip())))
-        self.search.textChanged.connect(self._search_timer.start)
+        self.search.searched.connect(lambda text: self.model.set_query(Query(ListKind.DOCUMENTS, search=text)))
         self.retry_button.clicked.connect(self.retry_clicked)
         self.assign_button.clicked.connect(self.assign_clicked)
         self.list.currentKeyChanged.connect(lambda _key: self._update_buttons())

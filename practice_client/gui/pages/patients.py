@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPushButton,
     QVBoxLayout,
@@ -29,9 +27,8 @@ from practice_client.gui.list_model import Column
 from practice_client.gui.pages.request_detail import local_files
 from practice_client.gui.record_view import RecordView
 from practice_client.gui.resources import icon
+from practice_client.gui.search_box import SearchBox
 from practice_client.gui.viewmodels import ListKind, Overview, PatientRow, Query
-
-SEARCH_DELAY_MS = 300
 
 
 class PatientsPage(QWidget):
@@ -46,10 +43,7 @@ class PatientsPage(QWidget):
         top = QHBoxLayout()
         self.summary = QLabel(wordWrap=True)
         self.summary.setObjectName("pageSummary")
-        self.search = QLineEdit()
-        self.search.setPlaceholderText(self.tr("Find: patient no. or fingerprint"))
-        self.search.setAccessibleName(self.tr("Find patients"))
-        self.search.setClearButtonEnabled(True)
+        self.search = SearchBox(self.tr("Find: patient no. or fingerprint"), self.tr("Find patients"))
         self.search.setMinimumWidth(280)
         top.addWidget(self.summary, 1)
         top.addWidget(self.search)
@@ -69,10 +63,7 @@ class PatientsPage(QWidget):
         hint = QLabel(self.tr("Tip: drop a trust certificate (*.trust.asc) onto this page."), wordWrap=True)
         hint.setObjectName("hint")
         layout.addWidget(hint)
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(
-            lambda: self.model.set_query(Query(ListKind.PATIENTS, search=self.search.text().strip())))
-        self.search.textChanged.connect(self._search_timer.start)
+        self.search.searched.connect(lambda text: self.model.set_query(Query(ListKind.PATIENTS, search=text)))
         self.import_button.clicked.connect(self.choose_certificate)
         self.pms_button.clicked.connect(self.choose_pms_file)
         self.repin_button.clicked.connect(self.repin_clicked)

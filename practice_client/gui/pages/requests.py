@@ -5,9 +5,9 @@ the request itself claims is shown only beside it, and only where the two differ
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from practice_client.core.models import RequestStatus
 from practice_client.gui.controller import Controller
@@ -16,9 +16,9 @@ from practice_client.gui.labels import request_status_label, verdict_label
 from practice_client.gui.list_model import Column
 from practice_client.gui.pages.request_detail import RequestDetail
 from practice_client.gui.record_view import RecordView
+from practice_client.gui.search_box import SearchBox
 from practice_client.gui.viewmodels import ListKind, Overview, Query, RequestView
 
-SEARCH_DELAY_MS = 300
 WARNING = "⚠"
 
 
@@ -40,10 +40,7 @@ class RequestsPage(QWidget):
         top = QHBoxLayout()
         self.summary = QLabel()
         self.summary.setObjectName("pageSummary")
-        self.search = QLineEdit()
-        self.search.setPlaceholderText(self.tr("Find: patient no. or request id"))
-        self.search.setAccessibleName(self.tr("Find requests"))
-        self.search.setClearButtonEnabled(True)
+        self.search = SearchBox(self.tr("Find: patient no. or request id"), self.tr("Find requests"))
         self.search.setMinimumWidth(280)
         top.addWidget(self.summary, 1)
         top.addWidget(self.search)
@@ -59,9 +56,7 @@ class RequestsPage(QWidget):
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([800, 430])
         layout.addWidget(splitter, 1)
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self._search)
-        self.search.textChanged.connect(self._search_timer.start)
+        self.search.searched.connect(lambda text: self.model.set_query(Query(ListKind.REQUESTS, search=text)))
         self.list.currentKeyChanged.connect(self._selected)
         self.model.rowChanged.connect(self._row_changed)
         self.model.reloaded.connect(self._first_if_none)
@@ -109,9 +104,6 @@ class RequestsPage(QWidget):
             fill(self.tr("%1 request(s) waiting for a decision"), waiting) if waiting
             else self.tr("No request is waiting for a decision.")
         )
-
-    def _search(self) -> None:
-        self.model.set_query(Query(ListKind.REQUESTS, search=self.search.text().strip()))
 
     def current_request_id(self) -> str:
         view = self.list.current_row()
