@@ -14,7 +14,7 @@ from practice_client.context import Context
 from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.gui.binding_check import check_binding
 from practice_client.gui.controller import Controller
-from practice_client.gui.gc_guard import collect_in_gui_thread
+from practice_client.gui.gc_guard import collect_in_gui_thread, freeze_startup
 from practice_client.gui.i18n import install_translators
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.resources import app_icon
@@ -50,6 +50,12 @@ def build_window(ctx: Context) -> tuple[Controller, Tray, MainWindow]:
     controller = Controller(ctx)
     tray = Tray(controller)
     window = MainWindow(controller, tray)
+
+    def first_screen(_overview: object) -> None:
+        controller.overviewLoaded.disconnect(first_screen)
+        freeze_startup()
+
+    controller.overviewLoaded.connect(first_screen)
     return controller, tray, window
 
 
