@@ -92,6 +92,28 @@ CREATE INDEX IF NOT EXISTS documents_by_state ON documents(state);
 
 Step = Callable[[sqlite3.Connection], None]
 
+# Version 2: tus uploads at the URLs the server names. ``uploads`` holds each document
+# part's upload URL, stored before the first byte is sent; ``terminations`` the URLs of
+# abandoned uploads until their DELETE succeeded (a crash in between still ends in one).
+_V2_UPLOADS = """
+CREATE TABLE uploads (
+    document_id TEXT NOT NULL REFERENCES documents(document_id),
+    part TEXT NOT NULL,
+    url TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (document_id, part)
+);
+CREATE TABLE terminations (
+    url TEXT PRIMARY KEY,
+    document_id TEXT NOT NULL,
+    part TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    since TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX terminations_by_document ON terminations(document_id);
+"""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -102,15 +124,22 @@ class Migration:
     apply: Step
 
 
-def _baseline(db: sqlite3.Connection) -> None:
-    for statement in _V1.split(";"):
-        if statement.strip():
-            db.execute(statement)
+def _script(sql: str) -> Step:
+    def apply(db: sqlite3.Connection) -> None:
+        for statement in sql.split(";"):
+            if statement.strip():
+                db.execute(statement)
+
+    return apply
+
+
+_baseline = _script(_V1)
 
 
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
+    Migration(2, "stored tus upload URLs and pending terminations", _script(_V2_UPLOADS)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -7,12 +7,8 @@ Rules (each one a defence from DESIGN.md's threat model):
   checked on every new connection, before a single byte of the request is sent;
 - the bearer token goes in a header only, never in a message or a log line.
 
-Uploads are resumable (tus 1.0 core + creation): the document id is the idempotency
-key, the client asks the server for its offset after every failure and continues
-from there - never from zero. A file still being written (gpg's output) can be
-streamed as it grows (``creation-defer-length``: its length is declared by the
-PATCH that knows it) and an upload can be discarded (``termination``); both address
-an upload by its conventional location ``/v1/uploads/<document id>.<part>``.
+Uploads (tus 1.0, at the URLs the server names) are :mod:`practice_client.core.tus`,
+on this client's session (:attr:`PlatformClient.tus`).
 Transient failures (connection errors, timeouts, 5xx,
 409/423 on an upload) are retried with capped exponential backoff and jitter, a
 bounded number of times; other 4xx fail at once. Timeouts grow with the size of
@@ -24,11 +20,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import logging
-import os
 import random
 import re
 import ssl
@@ -37,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -54,6 +48,7 @@ from practice_client.core.secrets import PLATFORM_TOKEN
 
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.core.tus import Tus
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +58,6 @@ FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
 BLOCK_SIZE = 1024 * 1024  # bytes per socket write and file read
 MAX_PATCH_BYTES = 64 * 1024 * 1024  # one PATCH at most: the server checkpoints in between
 PARTS = ("document", "manifest")
-CREATE_WITH_UPLOAD_BYTES = 1024 * 1024  # up to this size, the POST that creates an upload carries it
-GROWING_MIN_BYTES = 8 * 1024 * 1024  # a growing file is sent once this much is new ...
-GROWING_MAX_BYTES = 64 * 1024 * 1024  # ... in PATCHes of at most this (small rest at the end)
-GROWING_POLL_SECONDS = 0.01
-MAX_GROWING_BYTES = 16 * 1024**3  # what an offset of a deferred upload may plausibly be
 _ALWAYS_TRANSIENT = frozenset({408, 429})  # request timeout, too many requests: later is fine
 # TLS failures that no retry can cure: a certificate we must not trust, no common protocol.
 _PERMANENT_TLS_REASONS = {
@@ -248,63 +238,6 @@ def _server_message(response: requests.Response) -> str:
     return " ".join(str(message).split())[:200]
 
 
-class _FileSlice:
-    """A read-only, sized view of part of a file, read block by block: requests sends it
-    with a Content-Length and never holds more than one block in memory."""
-
-    def __init__(
-        self, path: Path, handle: IO[bytes], length: int, on_read: Callable[[int], None],
-        cancel: threading.Event | None,
-    ) -> None:
-        self._path = path
-        self._handle = handle
-        self._length = length
-        self._left = length
-        self._on_read = on_read
-        self._cancel = cancel
-
-    def __len__(self) -> int:
-        return self._length
-
-    def read(self, size: int = -1) -> bytes:
-        if self._cancel is not None and self._cancel.is_set():
-            raise _Cancelled
-        want = self._left if size is None or size < 0 else min(size, self._left)
-        data = self._handle.read(want)
-        if want and not data:
-            raise _SourceShrunk(str(self._path))
-        self._left -= len(data)
-        if data:
-            self._on_read(len(data))
-        return data
-
-
-def _reported_offset(response: requests.Response, size: int) -> int | None:
-    """``Upload-Offset`` of a good tus response, or None (then the client asks with HEAD)."""
-    try:
-        offset = int(response.headers["Upload-Offset"])
-    except (KeyError, ValueError):
-        return None
-    return offset if 0 <= offset <= size else None
-
-
-def _deferred(response: requests.Response) -> bool:
-    """The server still waits for the upload's length (creation-defer-length)."""
-    return response.headers.get("Upload-Defer-Length") == "1"
-
-
-@dataclass(frozen=True)
-class UploadState:
-    """What the server holds of one upload (``HEAD``)."""
-
-    offset: int
-    length: int | None  # None: deferred, not declared yet
-
-    @property
-    def complete(self) -> bool:
-        return self.length is not None and self.offset == self.length
-
-
 class PlatformClient:
     """The platform API over HTTPS. Use as a context manager (closes the session)."""
 
@@ -325,7 +258,7 @@ class PlatformClient:
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
         self.max_patch_bytes = max_patch_bytes
-        self._extensions: frozenset[str] | None = None
+        self._tus: Tus | None = None
         pin = _normalize_pin(spki_pin) if spki_pin else None
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "practice-client"
@@ -355,6 +288,16 @@ class PlatformClient:
 
     def close(self) -> None:
         self._session.close()
+
+    @property
+    def tus(self) -> Tus:
+        """The upload protocol on this client's session (one per client: it remembers the
+        server's tus extensions)."""
+        if self._tus is None:
+            from practice_client.core.tus import Tus
+
+            self._tus = Tus(self)
+        return self._tus
 
     def __enter__(self) -> PlatformClient:
         return self
@@ -504,234 +447,3 @@ class PlatformClient:
         if not valid_platform_id(value):
             raise ValueError(f"not a valid platform id: {value[:80]!r}")
         return quote(value, safe="")
-
-    # --- resumable upload (tus 1.0) ------------------------------------------------------
-
-    def upload(
-        self, path: Path, *, document_id: str, part: str, request_id: str,
-        progress: Callable[[int, int], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> None:
-        """Upload ``path`` as ``part`` of ``document_id``, resuming where the server is.
-
-        Idempotent: calling it again (after a crash, in another process) continues the
-        same upload. ``progress(done, total)`` is called as blocks go out; setting
-        ``cancel`` stops at the next block (:class:`UploadCancelled`). MUST NOT be called
-        from a GUI thread: it blocks for as long as the upload takes.
-        """
-        self._id(document_id)
-        self._id(request_id)
-        if part not in PARTS:
-            raise ValueError(f"part must be one of {PARTS}")
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise InputError(path, f"cannot read: {exc.strerror}") from None
-        report = progress or (lambda done, total: None)
-        location: str | None = None
-        answered: int | None = None  # the offset the last good response reported, if any
-        deferred = False  # the server's upload was created with a deferred length
-        failures = 0
-        offset = stalled_at = -1
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise UploadCancelled(f"upload {document_id}.{part}: cancelled")
-            try:
-                if location is None:
-                    location, answered, deferred = self._tus_create(
-                        path, size, document_id, part, request_id, cancel)
-                # After a failure nothing the client believes is trusted: ask the server.
-                if answered is None:
-                    answered, deferred = self._tus_offset(location, size)
-                offset, answered = answered, None
-                if offset > stalled_at:
-                    failures = 0  # the server got further since the last failure: fresh budget
-                report(offset, size)
-                if offset == size and not deferred:
-                    log.info("upload %s.%s complete (%d bytes)", document_id, part, size)
-                    return
-                # the PATCH that knows the end of a deferred upload declares its length
-                answered, deferred = self._tus_patch(location, path, offset, size, report, cancel,
-                                                     declare=size if deferred else None)
-            except _Transient as exc:
-                failures += 1
-                stalled_at = offset
-                if failures >= self.retry.attempts:
-                    raise NetworkError(f"{exc} - gave up after {failures} attempts") from None
-                log.info("upload %s.%s: %s; resuming (attempt %d of %d)", document_id, part,
-                         exc, failures + 1, self.retry.attempts)
-                self._wait(failures, cancel)
-
-    def offers(self, *extensions: str) -> bool:
-        """The server offers all these tus extensions (asked once per client)."""
-        return set(extensions) <= self._retrying("tus extensions", self._tus_extensions)
-
-    def _tus_extensions(self) -> frozenset[str]:
-        """The server's tus extensions (``OPTIONS``, asked once per client)."""
-        if self._extensions is None:
-            response = self._send("OPTIONS", "/v1/uploads", expect=(200, 204))
-            self._extensions = frozenset(
-                e.strip() for e in response.headers.get("Tus-Extension", "").split(",") if e.strip()
-            )
-        return self._extensions
-
-    def upload_growing(
-        self, path: Path, *, document_id: str, part: str, request_id: str,
-        finished: threading.Event, cancel: threading.Event | None = None,
-    ) -> int:
-        """Send ``path`` while another process is still writing it, as far as it is written
-        when ``finished`` is set; returns the bytes the server holds. The upload's length
-        stays deferred: the rest and the length follow from :meth:`upload` once the file is
-        complete. Best effort: any failure just ends the streaming (:meth:`upload` goes on
-        from the server's offset). The caller must have discarded (:meth:`terminate`) any
-        earlier upload of different bytes under this document id."""
-        self._id(document_id)
-        self._id(request_id)
-        if "creation-defer-length" not in self._tus_extensions():
-            return 0
-        location, offset, _ = self._tus_create(path, None, document_id, part, request_id, cancel)
-        if offset != 0:
-            log.warning("upload %s.%s: not empty before streaming; not streamed", document_id, part)
-            return 0
-        handle = None
-        try:
-            while handle is None:
-                try:
-                    handle = path.open("rb")
-                except FileNotFoundError:
-                    if finished.wait(GROWING_POLL_SECONDS):
-                        return offset
-            while not (cancel is not None and cancel.is_set()):
-                done = finished.is_set()
-                ready = os.fstat(handle.fileno()).st_size - offset
-                if ready >= GROWING_MIN_BYTES or (done and ready > 0):
-                    ready = min(ready, GROWING_MAX_BYTES)
-                    reported, _ = self._tus_patch(location, path, offset, offset + ready,
-                                                  lambda done, total: None, cancel, handle=handle,
-                                                  count=ready)
-                    if reported != offset + ready:
-                        return offset
-                    offset = reported
-                elif done:
-                    break
-                else:
-                    finished.wait(GROWING_POLL_SECONDS)
-        except (_Transient, NetworkError, OSError) as exc:
-            log.info("upload %s.%s: streaming stopped at %d bytes (%s)", document_id, part,
-                     offset, exc)
-        finally:
-            if handle is not None:
-                handle.close()
-        return offset
-
-    def upload_state(self, document_id: str, part: str) -> UploadState | None:
-        """The server's upload of ``part`` of ``document_id``, or None if it has none."""
-        location = f"/v1/uploads/{self._id(document_id)}.{part}"
-        response = self._retrying(f"upload state {document_id}.{part}", lambda: self._send(
-            "HEAD", location, expect=(200, 204, 404), transient=(423,),
-            headers={"Tus-Resumable": "1.0.0"},
-        ))
-        if response.status_code == 404:
-            return None
-        try:
-            offset = int(response.headers["Upload-Offset"])
-            length = None if _deferred(response) else int(response.headers["Upload-Length"])
-        except (KeyError, ValueError):
-            raise NetworkError(f"HEAD {location}: no valid Upload-Offset/-Length") from None
-        return UploadState(offset, length)
-
-    def terminate(self, document_id: str, part: str) -> None:
-        """Discard the server's upload of ``part`` (tus ``termination``); gone already is fine."""
-        location = f"/v1/uploads/{self._id(document_id)}.{part}"
-        if "termination" not in self._tus_extensions():
-            raise NetworkError(f"DELETE {location}: the platform offers no upload termination")
-        self._retrying(f"terminate {document_id}.{part}", lambda: self._send(
-            "DELETE", location, expect=(204, 404), transient=(423,),
-            headers={"Tus-Resumable": "1.0.0"},
-        ))
-
-    def _tus_create(
-        self, path: Path, size: int | None, document_id: str, part: str, request_id: str,
-        cancel: threading.Event | None,
-    ) -> tuple[str, int | None, bool]:
-        """Create (or find again: idempotent) the upload; returns its location, the offset
-        the server reported and whether its length is still deferred. A small file travels
-        in the same request where the server offers ``creation-with-upload``: one round
-        trip instead of three. ``size`` None: the length is deferred (a growing file)."""
-
-        def b64(text: str) -> str:
-            return base64.b64encode(text.encode()).decode()
-
-        metadata = f"document_id {b64(document_id)},part {b64(part)},request_id {b64(request_id)}"
-        headers = {"Tus-Resumable": "1.0.0", "Upload-Metadata": metadata}
-        if size is None:
-            headers["Upload-Defer-Length"] = "1"
-        else:
-            headers["Upload-Length"] = str(size)
-        with contextlib.ExitStack() as stack:
-            body: _FileSlice | None = None
-            if (size is not None and 0 < size <= CREATE_WITH_UPLOAD_BYTES
-                    and "creation-with-upload" in self._tus_extensions()):
-                handle = stack.enter_context(path.open("rb"))
-                body = _FileSlice(path, handle, size, lambda n: None, cancel)
-                headers["Content-Type"] = "application/offset+octet-stream"
-            response = self._send(
-                "POST", "/v1/uploads", expect=(200, 201), transient=(423,), headers=headers,
-                data=body, sent_bytes=size if body is not None and size is not None else 0,
-            )
-        location = response.headers.get("Location", "")
-        if location.startswith(self.base_url + "/"):
-            location = location[len(self.base_url):]
-        if not location.startswith("/v1/uploads/") or urlsplit(location).netloc:
-            raise NetworkError("POST /v1/uploads: the platform sent an unusable Location")
-        limit = MAX_GROWING_BYTES if size is None else size
-        return location, _reported_offset(response, limit), _deferred(response)
-
-    def _tus_offset(self, location: str, size: int) -> tuple[int, bool]:
-        """The server's offset and whether the upload's length is still deferred."""
-        response = self._send(
-            "HEAD", location, expect=(200, 204), transient=(423,),
-            headers={"Tus-Resumable": "1.0.0"},
-        )
-        deferred = _deferred(response)
-        try:
-            offset = int(response.headers["Upload-Offset"])
-            length = size if deferred else int(response.headers.get("Upload-Length", size))
-        except (KeyError, ValueError):
-            raise NetworkError(f"HEAD {location}: no valid Upload-Offset") from None
-        if length != size or not 0 <= offset <= size:
-            raise PlatformRefused(f"HEAD {location}: the platform's upload does not fit this file")
-        return offset, deferred
-
-    def _tus_patch(
-        self, location: str, path: Path, offset: int, size: int,
-        report: Callable[[int, int], None], cancel: threading.Event | None, *,
-        declare: int | None = None, handle: IO[bytes] | None = None, count: int | None = None,
-    ) -> tuple[int | None, bool]:
-        """Send the next slice (``count`` bytes, default as much as one PATCH may carry;
-        from ``handle`` if given); ``declare`` a deferred length. Returns the server's new
-        offset when it says so, and whether the length is still deferred."""
-        if count is None:
-            count = min(size - offset, self.max_patch_bytes)
-        done = offset
-
-        def on_read(nbytes: int) -> None:
-            nonlocal done
-            done += nbytes
-            report(done, size)
-
-        headers = {"Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
-                   "Content-Type": "application/offset+octet-stream"}
-        if declare is not None:
-            headers["Upload-Length"] = str(declare)
-        with contextlib.ExitStack() as stack:
-            if handle is None:
-                handle = stack.enter_context(path.open("rb"))
-            handle.seek(offset)
-            body = _FileSlice(path, handle, count, on_read, cancel)
-            response = self._send(
-                "PATCH", location, expect=(200, 204), transient=(409, 423), data=body,
-                sent_bytes=count, headers=headers,
-            )
-        response.close()
-        return _reported_offset(response, size), _deferred(response)

@@ -43,6 +43,17 @@ from practice_client.core.models import (
 log = logging.getLogger(__name__)
 
 
+class PendingTermination(NamedTuple):
+    """An abandoned upload whose ``DELETE`` has not succeeded yet."""
+
+    url: str
+    document_id: str
+    part: str
+    reason: str
+    since: str
+    attempts: int
+
+
 class StoredMessage(NamedTuple):
     """A raw message as kept, with the time it arrived (how long DNS has been waited for)."""
 
@@ -447,10 +458,16 @@ class Store:
     )
     _SEALED = frozenset({"error", "source_path", "extra"})
 
-    def transition(self, document_id: str, new: DocumentState, **changes: Any) -> Document:
+    def transition(
+        self, document_id: str, new: DocumentState, *, uploads: Mapping[str, str] | None = None,
+        abandon: str | None = None, **changes: Any,
+    ) -> Document:
         """Move a document to ``new`` (checked against the state machine), atomically + audited.
         The state is read and checked inside the write transaction: no other writer can
-        move the document in between."""
+        move the document in between. In the same transaction: ``uploads`` stores upload
+        URLs by part (before a byte is sent to them); ``abandon`` (a reason) moves every
+        stored upload of the document to the pending terminations; ``delivered`` forgets
+        the document's upload URLs (done)."""
         unknown = set(changes) - self._DOC_FIELDS
         if unknown:
             raise ValueError(f"unknown document fields {sorted(unknown)}")
@@ -478,6 +495,7 @@ class Store:
                 f"UPDATE documents SET {', '.join(columns)} WHERE document_id=? RETURNING *",  # noqa: S608
                 (*values, document_id),
             ).fetchone()
+            self._change_uploads(db, document_id, uploads, abandon, new is DocumentState.DELIVERED, details)
         return self._document(row)
 
     def _document(self, row: sqlite3.Row) -> Document:
@@ -513,3 +531,77 @@ class Store:
                     wanted,
                 ).fetchall()
         return [self._document(r) for r in rows]
+
+    # -- upload URLs and pending terminations (tus) ------------------------------
+
+    @staticmethod
+    def _change_uploads(
+        db: sqlite3.Connection, document_id: str, uploads: Mapping[str, str] | None,
+        abandon: str | None, done: bool, details: dict[str, Any],
+    ) -> None:
+        if abandon is not None:
+            moved = db.execute(
+                "INSERT OR IGNORE INTO terminations(url, document_id, part, reason, since) "
+                "SELECT url, document_id, part, ?, ? FROM uploads WHERE document_id=?",
+                (abandon, now_iso(), document_id),
+            ).rowcount
+            db.execute("DELETE FROM uploads WHERE document_id=?", (document_id,))
+            if moved:
+                details["uploads_abandoned"] = moved
+                details["reason"] = abandon
+        if uploads:
+            db.executemany(
+                "INSERT OR REPLACE INTO uploads(document_id, part, url, created_at) VALUES (?, ?, ?, ?)",
+                [(document_id, part, url, now_iso()) for part, url in sorted(uploads.items())],
+            )
+            details["uploads_created"] = sorted(uploads)
+        if done:
+            db.execute("DELETE FROM uploads WHERE document_id=?", (document_id,))
+
+    def uploads_of(self, document_id: str) -> dict[str, str]:
+        """The stored upload URL of each part of a document."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT part, url FROM uploads WHERE document_id=?", (document_id,)).fetchall()
+        return {r["part"]: r["url"] for r in rows}
+
+    def record_upload(self, document_id: str, part: str, url: str) -> None:
+        """Store an upload URL without a state change (a ciphertext streamed while gpg
+        still writes it) - before the first byte is sent to it."""
+        details = {"document_id": document_id, "uploads_created": [part]}
+        with self.transaction("document.upload_created", details) as db:
+            self._change_uploads(db, document_id, {part: url}, None, False, details)
+
+    def abandon_uploads(self, document_id: str, reason: str) -> int:
+        """Move every stored upload of a document to the pending terminations (one
+        transaction: a crash after it still ends in their DELETE). Returns how many."""
+        with self._lock:
+            if not self._db.execute("SELECT 1 FROM uploads WHERE document_id=?", (document_id,)).fetchone():
+                return 0
+        details: dict[str, Any] = {"document_id": document_id}
+        with self.transaction("document.uploads_abandoned", details) as db:
+            self._change_uploads(db, document_id, None, reason, False, details)
+        return int(details.get("uploads_abandoned", 0))
+
+    def pending_terminations(self, document_id: str | None = None) -> list[PendingTermination]:
+        """Abandoned uploads whose DELETE has not succeeded yet (of one document, or all)."""
+        query = "SELECT url, document_id, part, reason, since, attempts FROM terminations"
+        with self._lock:
+            if document_id is None:
+                rows = self._db.execute(query + " ORDER BY since").fetchall()
+            else:
+                rows = self._db.execute(query + " WHERE document_id=? ORDER BY since", (document_id,)).fetchall()
+        return [PendingTermination(r["url"], r["document_id"], r["part"], r["reason"], r["since"],
+                                   r["attempts"]) for r in rows]
+
+    def termination_done(self, pending: PendingTermination, outcome: str) -> None:
+        """The upload is gone from the platform (``terminated``), or only its expiration
+        will remove it (``left_to_expiration``: the platform offers no termination)."""
+        details = {"document_id": pending.document_id, "part": pending.part, "outcome": outcome}
+        with self.transaction("upload.terminated", details) as db:
+            db.execute("DELETE FROM terminations WHERE url=?", (pending.url,))
+
+    def termination_failed(self, url: str) -> None:
+        """Bookkeeping: one more attempt at a DELETE that did not go through."""
+        with self._lock:
+            self._db.execute("UPDATE terminations SET attempts=attempts+1 WHERE url=?", (url,))

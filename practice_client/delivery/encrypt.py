@@ -273,8 +273,7 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
          stream: DocumentStream | None = None) -> Sealed:
     """Sign + encrypt the original and its manifest into the spool; ``progress(done, total)``
     follows the plaintext into gpg. With ``stream``, the ciphertext is uploaded as gpg
-    writes it, or adopted when the platform already has all of it. MUST NOT run in a GUI
-    thread."""
+    writes it. MUST NOT run in a GUI thread."""
     assert doc.request_id is not None
     record = open_request(ctx, doc.request_id)
     if not record.patient_fingerprint:
@@ -290,16 +289,9 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     spool = spool_of(ctx, doc.document_id)
     recipients = [patient_fpr, practice_fpr]
 
-    plan = stream.prepare(spool, recipients) if stream is not None else Plan.PLAIN
-    if plan is Plan.ADOPT:
-        ciphertext_sha256 = sha256_file(spool / CIPHERTEXT)
-        with open_regular(spool / ORIGINAL) as handle:
-            plaintext_sha256, size = sha256_handle(handle)
-        if progress is not None:
-            progress(doc.size, doc.size)
-    else:
-        plaintext_sha256, size, ciphertext_sha256 = _encrypt_document(
-            ctx, doc, recipients, passphrase, progress, stream if plan is Plan.STREAM else None)
+    plan = stream.prepare() if stream is not None else Plan.PLAIN
+    plaintext_sha256, size, ciphertext_sha256 = _encrypt_document(
+        ctx, doc, recipients, passphrase, progress, stream if plan is Plan.STREAM else None)
     if size != doc.size and doc.size:
         log.info("document %s changed size since detection", doc.document_id)
 

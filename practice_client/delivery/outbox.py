@@ -3,7 +3,8 @@
 A document's life is ``detected -> matched -> encrypted -> uploading -> delivered``
 (or ``unassigned`` for staff, or ``failed`` with a reason); every step is one
 :meth:`Store.transition` (atomic, audited). The document id is a random uuid4
-chosen here; the platform treats it as the idempotency key of the upload.
+chosen here; the uploads carry it in their metadata, and the URLs the platform names
+for them are stored with the document (before a byte is sent; see :mod:`.pipeline`).
 
 Where the original file is, is always derivable from the row, so a crash at any
 point resumes without losing or duplicating anything:
@@ -56,6 +57,7 @@ ORIGIN_EXPORT = "export"
 ORIGIN_SEND = "send"
 
 COPY_CHUNK = 1024 * 1024
+ABANDON_FAILED = "document failed"  # its uploads are terminated (delivery/terminations.py)
 
 
 def spool_of(ctx: Context, document_id: str) -> Path:
@@ -408,7 +410,7 @@ def fail(ctx: Context, doc: Document, reason: str) -> Document:
     """A document that cannot be delivered: ``failed`` with the reason, original to ``failed/``."""
     target = _parking(ctx, doc, FAILED)
     failed = ctx.store.transition(doc.document_id, DocumentState.FAILED, error=reason,
-                                  source_path=str(target) if target else "")
+                                  source_path=str(target) if target else "", abandon=ABANDON_FAILED)
     try:
         settle(ctx, failed)
     except OSError as exc:  # the row says where the original belongs; the next start finishes it
