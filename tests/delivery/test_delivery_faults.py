@@ -108,12 +108,13 @@ def test_connection_dropped_mid_upload_resumes(world: World, client: Context, ag
 def test_retry_after_a_failed_upload_never_splices_two_encryptions(
         world: World, client: Context) -> None:
     """The platform holds part of one encryption when the document fails (its spooled
-    ciphertext was damaged); staff retry encrypts anew - with a fresh session key - so
-    the platform's earlier bytes must be discarded, never continued with the new ones."""
+    ciphertext was damaged): the failure abandons its uploads, they are terminated, and
+    staff retry encrypts anew - with a fresh session key - into new uploads, never
+    continuing the earlier bytes."""
     ready_patient(client, world)
     content = os.urandom(3 * 1024 * 1024)  # below the streaming size: the plain path
     world.platform.faults.clear()
-    world.platform.faults.fail_next("upload.create", count=1000)
+    world.platform.faults.fail_next("upload.patch", count=1000)
     running = Agent(client, sources=[])
     running.start()
     try:
@@ -124,16 +125,14 @@ def test_retry_after_a_failed_upload_never_splices_two_encryptions(
     world.platform.faults.clear()
     (doc,) = documents(client, DocumentState.UPLOADING)
     spool = client.home.spool / doc.document_id
+    urls = client.store.uploads_of(doc.document_id)
     # what the stopped run had got out: the manifest, and the document until the line dropped
     with fast_client(world.platform, retry=RetryPolicy(attempts=1, base_delay=0.01, max_delay=0.01)) as sender:
-        sender.upload(spool / "manifest.pgp", document_id=doc.document_id, part="manifest",
-                      request_id=doc.request_id or "")
+        sender.tus.send(urls["manifest"], spool / "manifest.pgp")
         world.platform.faults.drop_next_patch(after_bytes=1024 * 1024)
         with pytest.raises(NetworkError):
-            sender.upload(spool / "document.pgp", document_id=doc.document_id, part="document",
-                          request_id=doc.request_id or "")
-    partial = world.platform.data_dir / "uploads" / f"{doc.document_id}.document.bin"
-    assert partial.stat().st_size >= 1024 * 1024
+            sender.tus.send(urls["document"], spool / "document.pgp")
+        assert sender.tus.state(urls["document"]).offset >= 1024 * 1024
     spooled = spool / "document.pgp"
     spooled.write_bytes(spooled.read_bytes()[:-1] + b"\0")  # damaged while the client was down
     running = Agent(client, sources=[])
@@ -141,10 +140,17 @@ def test_retry_after_a_failed_upload_never_splices_two_encryptions(
     try:
         (failed,) = wait_state(client, DocumentState.FAILED)
         assert "changed" in (failed.error or "")
+        wait_for(lambda: client.store.pending_terminations() == [], what="the abandoned uploads terminated")
         assert main(["outbox", "--retry", doc.document_id]) == 0
         (done,) = wait_state(client, DocumentState.DELIVERED)
     finally:
         running.stop()
+    uploads = world.platform.data_dir / "uploads"
+    for url in urls.values():  # both of the first encryption's uploads are gone from the platform
+        assert not (uploads / f"{url.rsplit('/', 1)[1]}.json").exists()
+    finishes = world.platform.data_dir / "finishes"
+    assert len(list(finishes.glob(f"{doc.document_id}.manifest.*"))) == 2  # the terminated one, then the new
+    assert len(list(finishes.glob(f"{doc.document_id}.document.*"))) == 1
     stored = world.platform.data_dir / "documents"
     assert sha256((stored / f"{doc.document_id}.pgp").read_bytes()) == done.ciphertext_sha256
     assert sha256((stored / f"{doc.document_id}.manifest.pgp").read_bytes()) == done.manifest_sha256
