@@ -65,3 +65,18 @@ def test_a_database_from_a_newer_client_is_refused(tmp_path: Path) -> None:
     db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
     with pytest.raises(StateError, match="newer Practice Client"):
         migrate(db, path)
+
+
+def test_step_2_adds_upload_urls_and_terminations_to_a_v1_database_with_documents(tmp_path: Path) -> None:
+    path = tmp_path / "client.db"
+    db = v1_database(path)
+    db.execute("INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, "
+               "created_at, updated_at) VALUES ('d-0000001', 'uploading', x'00', x'01', 10, '', 't', 't')")
+    assert migrate(db, path, MIGRATIONS[:2]) == (1, 2)
+    assert db.execute("SELECT document_id, state FROM documents").fetchall() == [("d-0000001", "uploading")]
+    db.execute("INSERT INTO uploads VALUES ('d-0000001', 'document', '/v1/uploads/abc', 't')")
+    db.execute("INSERT INTO terminations(url, document_id, part, reason, since) "
+               "VALUES ('/v1/uploads/old', 'd-0000001', 'document', 'document failed', 't')")
+    assert db.execute("SELECT attempts FROM terminations").fetchall() == [(0,)]
+    with pytest.raises(sqlite3.IntegrityError):  # one stored upload per part
+        db.execute("INSERT INTO uploads VALUES ('d-0000001', 'document', '/v1/uploads/def', 't')")
