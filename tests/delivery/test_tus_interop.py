@@ -66,7 +66,7 @@ def _size(path: Path) -> int:
         return 0
 
 
-def testbed_view(world: World) -> Server:
+def server_of_testbed(world: World) -> Server:
     data = world.platform.data_dir
 
     def uploads(document_id: str) -> list[Held]:
@@ -105,7 +105,7 @@ def tus_view(store: Path, url: str, finishes: Path) -> Server:
 def server(request: pytest.FixtureRequest, world: World, client: Context) -> Iterator[Server]:
     world.platform.faults.clear()
     if request.param == "testbed":
-        yield testbed_view(world)
+        yield server_of_testbed(world)
         return
     root = short_tmpdir("tus")
     with official_tus_server(world.platform, root) as official:
@@ -195,7 +195,7 @@ def test_crash_between_creating_an_upload_and_storing_its_url(world: World, clie
     """The POST went through, the answer never reached the outbox: the server holds an
     empty upload the client cannot know (its expiration removes it) - never a byte of the
     document, and the restart creates new uploads that finish once."""
-    server = testbed_view(world)
+    server = server_of_testbed(world)
     world.platform.faults.clear()
     patient = pin_patient(client, world, "1002")
     accepted_request(client, patient.fingerprint, "1002")
@@ -226,7 +226,7 @@ def test_crash_between_abandoning_an_upload_and_its_delete(world: World, client:
     partial upload - but its DELETE fails, and the agent is killed again. The abandonment
     was recorded with the decision: the next start still sends the DELETE, and only then
     completes the new uploads."""
-    server = testbed_view(world)
+    server = server_of_testbed(world)
     world.platform.faults.clear()
     patient = pin_patient(client, world, "1002")
     accepted_request(client, patient.fingerprint, "1002")
