@@ -74,9 +74,8 @@ def test_with_keyrings_alt_installed_secrets_still_go_to_the_os_keyring(keyring_
 
 
 def test_the_refusal_names_the_backend() -> None:
-    from keyrings.alt.file import PlaintextKeyring
-
     import keyring
+    from keyrings.alt.file import PlaintextKeyring
 
     before = keyring.get_keyring()
     keyring.set_keyring(PlaintextKeyring())
