@@ -16,13 +16,17 @@ if [[ ! -x $bundle/practice-client || ! -x $bundle/practice-client-gui ]]; then
   exit 1
 fi
 
-# The program folder is replaced as a whole: a copy first, then two renames.
+# The program folder is replaced as a whole: a copy first, then two renames. The copy
+# belongs to root and only root can write it, whoever built the bundle (cp -a would keep
+# the builder's ownership and modes: that user could then change the program every user
+# runs); no set-id bits survive. Links inside the bundle stay links.
 prefix="$dest/opt/practice-client"
 mkdir -p "$dest/opt"
 staging=$(mktemp -d "$dest/opt/.practice-client.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
-cp -a "$bundle/." "$staging/"
-chmod 0755 "$staging"
+cp -R "$bundle/." "$staging/"
+chown -R -h 0:0 "$staging"
+chmod -R u=rwX,go=rX "$staging"
 if [[ -d $prefix ]]; then
   mv "$prefix" "$staging.old"
 fi
