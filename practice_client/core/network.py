@@ -345,6 +345,10 @@ class ProxyError(OSError):
     """The proxy refused the tunnel or its authentication (an OSError: a failed connect)."""
 
 
+class ProxyAuthFailed(ProxyError):
+    """The proxy wants credentials the client does not have or refused them: no retry helps."""
+
+
 class _ProxyAuth:
     """Answers a proxy's 407 challenges: Negotiate or NTLM (pyspnego), else Basic."""
 
@@ -394,6 +398,10 @@ class _ProxyAuth:
         """A connection-bound handshake (NTLM/Negotiate) is under way."""
         return self._context is not None
 
+    @property
+    def sent_basic(self) -> bool:
+        return self._sent_basic
+
 
 def _read_answer(sock: socket.socket, proxy: Proxy) -> tuple[int, str, Message]:
     """The proxy's answer to CONNECT (status, reason, headers), its body consumed; never
@@ -426,10 +434,10 @@ def _read_answer(sock: socket.socket, proxy: Proxy) -> tuple[int, str, Message]:
 def _tunnel(proxy: Proxy, host: str, port: int, timeout: float | None, config: ProxyConfig) -> socket.socket:
     auth = _ProxyAuth(config, proxy)
     authorization: str | None = None
+    target = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
     sock = socket.create_connection((proxy.host, proxy.port), timeout)
     try:
         for _ in range(4):  # request, challenge, NTLM's second leg, and one to spare
-            target = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
             lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}", "Proxy-Connection: keep-alive"]
             if authorization:
                 lines.append(f"Proxy-Authorization: {authorization}")
@@ -437,17 +445,20 @@ def _tunnel(proxy: Proxy, host: str, port: int, timeout: float | None, config: P
             status, reason, headers = _read_answer(sock, proxy)
             if status == 200:
                 return sock
-            if status != 407:
+            challenges = headers.get_all("Proxy-Authenticate") or []
+            if status not in (401, 407) or (status == 401 and not authorization):
                 raise ProxyError(f"proxy {proxy}: CONNECT {target} refused ({status} {reason.strip()})")
-            authorization = auth.answer(headers.get_all("Proxy-Authenticate") or [])
+            mid_handshake = auth.pending
+            authorization = auth.answer(challenges) if status == 407 else None
             if authorization is None:
-                offered = ", ".join(c.split()[0] for c in headers.get_all("Proxy-Authenticate") or [] if c.strip())
-                raise ProxyError(
-                    f"proxy {proxy}: authentication required ({offered or 'no scheme offered'}) and not "
-                    "possible with the configured proxy_user and password"
-                )
-            if (headers.get("Connection", "") + headers.get("Proxy-Connection", "")).lower().count("close"):
-                if auth.pending and "Basic" not in authorization:
+                offered = ", ".join(c.split()[0] for c in challenges if c.strip()) or "no scheme offered"
+                if mid_handshake or auth.sent_basic:
+                    raise ProxyAuthFailed(f"proxy {proxy}: authentication required ({offered}): it refused the "
+                                     f"credentials of proxy_user '{config.user}' ({status})")
+                raise ProxyAuthFailed(f"proxy {proxy}: authentication required ({offered}): set proxy_user "
+                                 "and its password in the keyring (Negotiate/NTLM on Windows need neither)")
+            if "close" in (headers.get("Connection", "") + headers.get("Proxy-Connection", "")).lower():
+                if mid_handshake:  # NTLM's legs belong to one connection
                     raise ProxyError(f"proxy {proxy}: closed the connection during authentication")
                 sock.close()
                 sock = socket.create_connection((proxy.host, proxy.port), timeout)

@@ -58,7 +58,13 @@ from cryptography.hazmat.primitives import serialization
 
 from practice_client.core.errors import InputError, NetworkError, NotConfigured, PlatformRefused
 from practice_client.core.logs import register_sensitive
-from practice_client.core.network import ProxyConfig, ProxyResolver, open_connection, tls_context
+from practice_client.core.network import (
+    ProxyAuthFailed,
+    ProxyConfig,
+    ProxyResolver,
+    open_connection,
+    tls_context,
+)
 from practice_client.core.secrets import PLATFORM_TOKEN
 
 if TYPE_CHECKING:
@@ -460,7 +466,10 @@ class PlatformClient:
         except requests.exceptions.Timeout:
             raise _Transient(f"{what}: timed out") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise _Transient(f"{what}: connection failed: {_describe(_root_cause(exc))}") from None
+            cause = _root_cause(exc)
+            if isinstance(cause, ProxyAuthFailed):  # the same credentials will not do next time
+                raise NetworkError(f"{what}: {_describe(cause)}") from None
+            raise _Transient(f"{what}: connection failed: {_describe(cause)}") from None
         except urllib3.exceptions.ReadTimeoutError:
             raise _Transient(f"{what}: timed out") from None
         except urllib3.exceptions.HTTPError as exc:  # while the body was read
