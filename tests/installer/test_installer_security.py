@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from practice_client.core import policy
+from practice_client.core.config import load_config
 from tests.conftest import require
 from tests.installer.conftest import ROOT
 from tests.installer.test_platform_files import LINUX, mac_root, postinstall, read_policy_at  # noqa: F401
@@ -48,11 +50,15 @@ def builders_bundle(tmp_path: Path) -> Path:
     return bundle
 
 
+def install(bundle: Path, dest: Path, *properties: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINUX / "install.sh"), str(bundle), *properties], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={"DESTDIR": str(dest), "PATH": "/usr/bin:/bin"})
+
+
 def test_linux_install_of_a_users_bundle_belongs_to_root_and_only_root_can_write_it(tmp_path: Path) -> None:
     bundle = builders_bundle(tmp_path)
     dest = tmp_path / "root"
-    result = subprocess.run([str(LINUX / "install.sh"), str(bundle)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, env={"DESTDIR": str(dest), "PATH": "/usr/bin:/bin"})
+    result = install(bundle, dest)
     assert result.returncode == 0, result.stderr
     prefix = dest / "opt" / "practice-client"
     installed = [prefix, *prefix.rglob("*")]
@@ -69,6 +75,39 @@ def test_linux_install_of_a_users_bundle_belongs_to_root_and_only_root_can_write
     assert (prefix / "_internal" / "lib" / "libalias.so").readlink() == Path("libpython.so")
     opt = (dest / "opt").stat()
     assert opt.st_uid == 0 and opt.st_mode & 0o022 == 0
+
+
+def test_linux_install_writes_the_policy_from_msi_style_properties(tmp_path: Path) -> None:
+    """`install.sh BUNDLE KEY=value ...` sets (and with LOCK_SETTINGS locks) CA_FILE,
+    SPKI_PINS, DNS_SERVER like the MSI's properties; without properties an update keeps it."""
+    bundle = builders_bundle(tmp_path)
+    dest = tmp_path / "root"
+    pins = "A" * 43 + "=," + "B" * 43 + "="
+    result = install(bundle, dest, "SERVER_URL=https://platform.test", "CA_FILE=/etc/ssl/praxis/ca.pem",
+                     f"SPKI_PINS={pins}", "DNS_SERVER=10.0.0.53:53", 'PROXY_USER=PRAXIS\\"empfang"',
+                     "LOCK_SETTINGS=1")
+    assert result.returncode == 0, result.stderr
+    written = dest / "etc" / "practice-client" / "policy.toml"
+    assert written.stat().st_uid == 0 and written.stat().st_mode & 0o777 == 0o644
+    found = policy.read_os_policy(dest)
+    assert found is not None
+    assert found.values == {"server_url": "https://platform.test", "ca_file": "/etc/ssl/praxis/ca.pem",
+                            "spki_pins": pins, "dns_server": "10.0.0.53:53", "proxy_user": 'PRAXIS\\"empfang"'}
+    assert found.locked == set(found.values)
+    assert load_config(tmp_path / "config.toml", found).pins() == ("A" * 43 + "=", "B" * 43 + "=")
+    assert install(bundle, dest).returncode == 0  # an update without properties keeps the policy
+    assert policy.read_os_policy(dest) == found
+
+
+@pytest.mark.parametrize("argument, problem", [("BOGUS=1", "BOGUS: unknown setting"), ("SERVER_URL", "not KEY=value"),
+                                               ("LOCK_SETTINGS=maybe", "LOCK_SETTINGS must be 1 or 0"),
+                                               ("SERVER_URL=a\nb", "control characters")])
+def test_linux_install_refuses_a_bad_property_and_installs_nothing(tmp_path: Path, argument: str,
+                                                                    problem: str) -> None:
+    dest = tmp_path / "root"
+    result = install(builders_bundle(tmp_path), dest, "PRACTICE_ID=praxis-1", argument)
+    assert result.returncode == 1 and problem in result.stderr and result.stderr.count("\n") == 1
+    assert not dest.exists()
 
 
 CONF = "SERVER_URL=https://attacker.test\nLOCK_SETTINGS=1\nAUTOSTART_AGENT=1\n"
