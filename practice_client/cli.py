@@ -16,20 +16,20 @@ from practice_client import __version__
 from practice_client.commands import (
     audit,
     delivery,
-    demo,
     gui,
     key,
     patients,
     request,
     setup,
-    testbed,
+    source_only,
     trust,
 )
 from practice_client.core.errors import PracticeClientError
 
 log = logging.getLogger(__name__)
 
-MODULES = (gui, demo, delivery, setup, key, patients, trust, request, audit, testbed)
+# demo and testbed only where the testbed is installed (a source checkout): commands/source_only.py
+MODULES = (gui, delivery, setup, key, patients, trust, request, audit, *source_only.modules())
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,8 +53,10 @@ class Context:
     @cached_property
     def gpg(self) -> Gpg:
         from practice_client.crypto.gpg import Gpg
+        from practice_client.crypto.gpg_binary import select_gpg
 
-        return Gpg(self.home.gnupg)
+        # resolved and its version checked once, here: a clear message before any work
+        return Gpg(self.home.gnupg, binary=select_gpg(self.config.gpg_binary).path)
 
     def practice_passphrase(self) -> str:
         value = self.secrets.require(PRACTICE_KEY_PASSPHRASE)

@@ -30,8 +30,13 @@ class Config:
     platform_domain: str = ""
     ident_key_fingerprint: str = ""
     dns_server: str = ""  # HOST:PORT, empty = system resolver
-    ca_file: str = ""  # extra CA for a private platform
-    spki_pin: str = ""  # base64 SHA-256 of the platform's SubjectPublicKeyInfo, optional
+    ca_file: str = ""  # extra CA for a private platform (beside the OS trust store)
+    spki_pins: str = ""  # base64 SHA-256 of the platform's SubjectPublicKeyInfo, comma-separated
+    spki_pin: str = ""  # the earlier single-pin setting, still read (see pins())
+    gpg_binary: str = ""  # absolute path of gpg; empty = found in the OS's root-owned places
+    proxy: str = "system"  # "system" (OS settings, PAC/WPAD), "none", or http://HOST:PORT
+    proxy_pac_url: str = ""  # a PAC file's URL (overrides the system's proxy settings)
+    proxy_user: str = ""  # for proxy authentication; the password is in the OS keyring
     export_dir: str = ""
     filename_pattern: str = DEFAULT_FILENAME_PATTERN
     after_delivery: str = "move"  # "move" to processed/ or "remove"
@@ -56,6 +61,14 @@ class Config:
     def is_locked(self, key: str) -> bool:
         return key in self.locked
 
+    def pins(self) -> tuple[str, ...]:
+        """Every configured SPKI pin (``spki_pins`` and the older ``spki_pin``), in order.
+        Several pins let the platform rotate its key: the backup pin is there beforehand."""
+        found: list[str] = []
+        for value in (self.spki_pins, self.spki_pin):
+            found += [p for p in value.replace(",", " ").split() if p not in found]
+        return tuple(found)
+
     @classmethod
     def keys(cls) -> list[str]:
         return [f.name for f in fields(cls) if f.name != "locked"]
@@ -78,6 +91,8 @@ def _coerce(source: str, key: str, value: Any, default: Any) -> Any:
             return float(value)
     elif isinstance(default, str) and isinstance(value, str):
         return value
+    elif isinstance(default, str) and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)  # a list (TOML array, plist array) of a comma-separated setting
     raise InputError(source, f"setting '{key}' has the wrong type ({type(value).__name__})")
 
 
@@ -111,6 +126,9 @@ def load_config(path: Path, policy: Policy | None = None) -> Config:
     _apply(cfg, read_user_config(path), str(path))
     _apply(cfg, locked, policy.source)
     cfg.locked = policy.locked
+    if "spki_pins" in policy.locked:  # a locked pin set: the user's old-style pin adds nothing
+        cfg.spki_pin = ""
+        cfg.locked = cfg.locked | {"spki_pin"}
     return cfg
 
 

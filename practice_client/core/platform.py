@@ -1,10 +1,16 @@
 """The HTTPS client for the platform API - the only way the client talks to the platform.
 
 Rules (each one a defence from DESIGN.md's threat model):
-- ``https://`` only; TLS verification always on (the system CAs plus the configured
-  CA file), TLS >= 1.2, redirects never followed (no downgrade by redirect);
-- optional SPKI pin: the SHA-256 of the server certificate's SubjectPublicKeyInfo,
-  checked on every new connection, before a single byte of the request is sent;
+- ``https://`` only; TLS verification always on (the OS trust store plus the configured
+  CA file - :func:`practice_client.core.network.tls_context`; requests' certifi bundle is
+  never loaded), TLS >= 1.2, redirects never followed (no downgrade by redirect);
+- optional SPKI pins: the SHA-256 of the server certificate's SubjectPublicKeyInfo,
+  checked on every new connection, before a single byte of the request is sent; any of
+  several pins matches (a backup pin lets the platform rotate its key);
+- every answer is read with a cap (:data:`MAX_ANSWER_BYTES`, more for the inbox, a
+  caller's limit for downloads), so a hostile server cannot exhaust memory;
+- connections go directly or through the proxy the route gives
+  (:mod:`practice_client.core.network`: system proxy, PAC, CONNECT with authentication);
 - the bearer token goes in a header only, never in a message or a log line.
 
 Uploads (tus 1.0, at the URLs the server names) are :mod:`practice_client.core.tus`,
@@ -25,9 +31,10 @@ import hmac
 import logging
 import random
 import re
+import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -39,11 +46,19 @@ import requests.adapters
 import requests.auth
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.exceptions
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from practice_client.core.errors import InputError, NetworkError, NotConfigured, PlatformRefused
 from practice_client.core.logs import register_sensitive
+from practice_client.core.network import (
+    ProxyAuthFailed,
+    ProxyConfig,
+    ProxyResolver,
+    open_connection,
+    tls_context,
+)
 from practice_client.core.secrets import PLATFORM_TOKEN
 
 if TYPE_CHECKING:
@@ -58,6 +73,10 @@ FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
 BLOCK_SIZE = 1024 * 1024  # bytes per socket write and file read
 MAX_PATCH_BYTES = 64 * 1024 * 1024  # one PATCH at most: the server checkpoints in between
 PARTS = ("document", "manifest")
+MAX_ANSWER_BYTES = 1024 * 1024  # any answer of the platform, unless the call allows more
+MAX_ERROR_BYTES = 64 * 1024  # the body of an error answer (only its message is shown)
+MAX_INBOX_BYTES = 64 * 1024 * 1024  # one inbox page (request messages are at most 2 MiB each)
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024  # default limit of download()
 _ALWAYS_TRANSIENT = frozenset({408, 429})  # request timeout, too many requests: later is fine
 # TLS failures that no retry can cure: a certificate we must not trust, no common protocol.
 _PERMANENT_TLS_REASONS = {
@@ -97,8 +116,17 @@ def _normalize_pin(pin: str) -> str:
     return value
 
 
+def normalize_pins(pins: Sequence[str]) -> frozenset[str]:
+    """Each pin checked (``sha256/`` prefix allowed); an empty sequence: no pinning."""
+    return frozenset(_normalize_pin(p) for p in pins if p.strip())
+
+
 class PinMismatch(Exception):
-    """The server's public key is not the pinned one (raised inside urllib3's connect)."""
+    """The server's public key is none of the pinned ones (raised inside urllib3's connect)."""
+
+
+class AnswerTooLarge(NetworkError):
+    """The platform's answer is larger than the call allows: refused before it is all read."""
 
 
 class UploadCancelled(NetworkError):
@@ -126,32 +154,46 @@ class _BearerAuth(requests.auth.AuthBase):
         return request
 
 
-class _PinnedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    spki_pin = ""
+class _PlatformHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """Opens its socket along the route (directly or a CONNECT tunnel: the TLS session runs
+    end to end either way) and checks the SPKI pins on every new connection."""
+
+    spki_pins: frozenset[str] = frozenset()
+    resolver: ProxyResolver | None = None
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            return open_connection(self._dns_host, self.port, self.timeout, self.resolver)
+        except TimeoutError as exc:
+            raise urllib3.exceptions.ConnectTimeoutError(self, f"connecting timed out ({exc})") from exc
+        except OSError as exc:
+            raise urllib3.exceptions.NewConnectionError(self, f"cannot connect: {exc}") from exc
 
     def connect(self) -> None:
         super().connect()
-        getpeercert = getattr(self.sock, "getpeercert", None)  # SSLSocket or, via a proxy, SSLTransport
+        if not self.spki_pins:
+            return
+        getpeercert = getattr(self.sock, "getpeercert", None)
         der = getpeercert(binary_form=True) if getpeercert is not None else None
-        if not der or not hmac.compare_digest(spki_sha256(der), self.spki_pin):
+        actual = spki_sha256(der) if der else ""
+        if not any(hmac.compare_digest(actual, pin) for pin in sorted(self.spki_pins)):
             self.close()
-            raise PinMismatch("the server's public key does not match the configured SPKI pin")
+            raise PinMismatch("the server's public key does not match a configured SPKI pin")
 
 
 class _PlatformAdapter(requests.adapters.HTTPAdapter):
-    """HTTPS with our SSL context (verification on, TLS >= 1.2), 1 MiB socket writes,
-    and the SPKI pin checked on every connection, also through a proxy."""
+    """HTTPS with our SSL context (the OS trust store and ca_file, TLS >= 1.2), 1 MiB socket
+    writes, connections along the proxy route, the SPKI pins checked on each of them."""
 
-    def __init__(self, context: ssl.SSLContext, spki_pin: str | None) -> None:
+    def __init__(self, context: ssl.SSLContext, pins: frozenset[str], resolver: ProxyResolver) -> None:
         self._context = context
-        self._pool_classes: dict[str, type[urllib3.connectionpool.HTTPConnectionPool]] | None = None
-        if spki_pin:
-            connection = type("PinnedConnection", (_PinnedHTTPSConnection,), {"spki_pin": spki_pin})
-            pool = type(
-                "PinnedPool", (urllib3.connectionpool.HTTPSConnectionPool,),
-                {"ConnectionCls": connection},
-            )
-            self._pool_classes = {"http": urllib3.connectionpool.HTTPConnectionPool, "https": pool}
+        connection = type("PlatformConnection", (_PlatformHTTPSConnection,),
+                          {"spki_pins": pins, "resolver": resolver})
+        pool = type("PlatformPool", (urllib3.connectionpool.HTTPSConnectionPool,),
+                    {"ConnectionCls": connection})
+        self._pool_classes: dict[str, type[urllib3.connectionpool.HTTPConnectionPool]] = {
+            "http": urllib3.connectionpool.HTTPConnectionPool, "https": pool,
+        }
         super().__init__(pool_connections=1, pool_maxsize=8)
 
     def init_poolmanager(
@@ -159,28 +201,20 @@ class _PlatformAdapter(requests.adapters.HTTPAdapter):
     ) -> None:
         pool_kwargs.update(ssl_context=self._context, blocksize=BLOCK_SIZE)
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        if self._pool_classes is not None:
-            self.poolmanager.pool_classes_by_scheme = self._pool_classes
+        self.poolmanager.pool_classes_by_scheme = self._pool_classes
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        proxy_kwargs.update(ssl_context=self._context, blocksize=BLOCK_SIZE)
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if self._pool_classes is not None:
-            manager.pool_classes_by_scheme = self._pool_classes
-        return manager
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """requests would set certifi's bundle as the connection's ``ca_certs``, and urllib3
+        would load Mozilla's roots into our context beside the OS's: never. Verification
+        stays on; what is trusted is the context's alone."""
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
 
 
 def client_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
-    """System CAs plus the configured one, hostname checks on, TLS 1.2 at least."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            problem = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
-            raise InputError(ca_file, f"cannot load the CA file: {problem}") from None
-    return context
+    """The OS trust store plus the configured CA, hostname checks on, TLS 1.2 at least."""
+    return tls_context(ca_file)
 
 
 @dataclass(frozen=True)
@@ -238,12 +272,39 @@ def _server_message(response: requests.Response) -> str:
     return " ".join(str(message).split())[:200]
 
 
+def _read_capped(response: requests.Response, limit: int, what: str) -> None:
+    """Read the (streamed) body into ``response.content``, at most ``limit`` bytes: a
+    larger answer is refused by its Content-Length before any of it is read, or as soon
+    as the bytes received pass the limit. Compressed answers are refused (the client asks
+    for ``identity``): a small compressed body could unpack to any size."""
+    declared = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        response.close()
+        raise NetworkError(f"{what}: the platform sent a compressed answer ({encoding[:20]}) - refused")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise AnswerTooLarge(f"{what}: the platform's answer ({declared} bytes) is larger than "
+                             f"{limit} bytes - refused")
+    chunks: list[bytes] = []
+    received = 0
+    for chunk in response.raw.stream(BLOCK_SIZE, decode_content=False):
+        received += len(chunk)
+        if received > limit:
+            response.close()
+            raise AnswerTooLarge(f"{what}: the platform's answer is larger than {limit} bytes - refused")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)  # what requests itself fills in for .content/.json()
+    response._content_consumed = True
+
+
 class PlatformClient:
     """The platform API over HTTPS. Use as a context manager (closes the session)."""
 
     def __init__(
         self, base_url: str, token: str, ca_file: Path | None = None,
-        spki_pin: str | None = None, *, retry: RetryPolicy | None = None,
+        spki_pin: str | None = None, *, spki_pins: Sequence[str] = (),
+        proxy: ProxyResolver | None = None, retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None, max_patch_bytes: int = MAX_PATCH_BYTES,
     ) -> None:
         parts = urlsplit(base_url)
@@ -259,16 +320,18 @@ class PlatformClient:
         self.timeouts = timeouts or Timeouts()
         self.max_patch_bytes = max_patch_bytes
         self._tus: Tus | None = None
-        pin = _normalize_pin(spki_pin) if spki_pin else None
+        pins = normalize_pins([*spki_pins, *([spki_pin] if spki_pin else [])])
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "practice-client"
+        self._session.headers["Accept-Encoding"] = "identity"  # sizes capped as sent (_read_capped)
         self._session.auth = _BearerAuth(token)  # an explicit auth: ~/.netrc is never consulted
-        # The environment is read once, here: a proxy (HTTPS_PROXY/NO_PROXY) is honoured, but
-        # REQUESTS_CA_BUNDLE and friends can never add CAs behind our back, and requests no
-        # longer re-reads os.environ on every call (a third of its overhead per upload).
+        # requests never reads the environment: REQUESTS_CA_BUNDLE and friends can never add
+        # CAs behind our back, and it no longer re-reads os.environ on every call (a third
+        # of its overhead per upload). Proxies are the route's (core/network.py), which
+        # honours HTTPS_PROXY/NO_PROXY among the system's settings.
         self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
-        self._session.mount("https://", _PlatformAdapter(client_ssl_context(ca_file), pin))
+        resolver = proxy if proxy is not None else ProxyResolver()
+        self._session.mount("https://", _PlatformAdapter(client_ssl_context(ca_file), pins, resolver))
 
     @classmethod
     def from_context(cls, ctx: Context, **options: Any) -> PlatformClient:
@@ -281,9 +344,10 @@ class PlatformClient:
                 f"{ctx.home.config}: no platform server is configured - run 'practice-client setup'"
             )
         token = ctx.secrets.require(PLATFORM_TOKEN)
+        options.setdefault("proxy", ProxyResolver(ProxyConfig.from_context(ctx)))
         return cls(
             cfg.server_url, token, ca_file=Path(cfg.ca_file) if cfg.ca_file else None,
-            spki_pin=cfg.spki_pin or None, **options,
+            spki_pins=cfg.pins(), **options,
         )
 
     def close(self) -> None:
@@ -312,16 +376,24 @@ class PlatformClient:
 
     def _send(
         self, method: str, path: str, *, expect: tuple[int, ...], sent_bytes: int = 0,
-        transient: tuple[int, ...] = (), **kwargs: Any,
+        transient: tuple[int, ...] = (), max_bytes: int = MAX_ANSWER_BYTES, **kwargs: Any,
     ) -> requests.Response:
-        """One request. Returns a response whose status is in ``expect``; raises
-        :class:`_Transient` for what a retry may cure and NetworkError otherwise."""
+        """One request. Returns a response whose status is in ``expect``, its body read
+        (at most ``max_bytes``: :class:`AnswerTooLarge`); raises :class:`_Transient` for
+        what a retry may cure and NetworkError otherwise."""
         what = f"{method} {path}"
         try:
             response = self._session.request(
                 method, self.base_url + path, timeout=self.timeouts.for_size(sent_bytes),
-                allow_redirects=False, verify=True, **kwargs,
+                allow_redirects=False, verify=True, stream=True, **kwargs,
             )
+            expected = response.status_code in expect
+            _read_capped(response, max_bytes if expected else MAX_ERROR_BYTES, what)
+        except AnswerTooLarge:
+            if expected:
+                raise
+            response.close()
+            response._content, response._content_consumed = b"", True  # an error without its text
         except PinMismatch as exc:
             raise NetworkError(f"{self.base_url}: refused - {exc}") from None
         except requests.exceptions.SSLError as exc:
@@ -337,6 +409,13 @@ class PlatformClient:
         except requests.exceptions.Timeout:
             raise _Transient(f"{what}: timed out") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            cause = _root_cause(exc)
+            if isinstance(cause, ProxyAuthFailed):  # the same credentials will not do next time
+                raise NetworkError(f"{what}: {_describe(cause)}") from None
+            raise _Transient(f"{what}: connection failed: {_describe(cause)}") from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise _Transient(f"{what}: timed out") from None
+        except urllib3.exceptions.HTTPError as exc:  # while the body was read
             raise _Transient(f"{what}: connection failed: {_describe(_root_cause(exc))}") from None
         except requests.exceptions.RequestException as exc:
             raise NetworkError(f"{what}: {_describe(_root_cause(exc))}") from None
@@ -386,7 +465,8 @@ class PlatformClient:
         params = {"after": after} if after else {}
 
         def fetch() -> tuple[list[bytes], str | None]:
-            response = self._send("GET", "/v1/inbox", expect=(200,), params=params)
+            response = self._send("GET", "/v1/inbox", expect=(200,), params=params,
+                                  max_bytes=MAX_INBOX_BYTES)
             try:
                 body = response.json()
                 messages = [base64.b64decode(m["raw"], validate=True) for m in body["messages"]]
@@ -432,14 +512,17 @@ class PlatformClient:
             ),
         )
 
-    def download(self, document_id: str, part: str = "document") -> bytes:
-        """The ciphertext of a delivered document (what the patient's app fetches)."""
+    def download(self, document_id: str, part: str = "document",
+                 max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """The ciphertext of a delivered document (what the patient's app fetches), at most
+        ``max_bytes``."""
         if part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}")
         suffix = "" if part == "document" else "/manifest"
         path = f"/v1/documents/{self._id(document_id)}{suffix}"
         return self._retrying(
-            f"download {document_id}", lambda: self._send("GET", path, expect=(200,)).content
+            f"download {document_id}",
+            lambda: self._send("GET", path, expect=(200,), max_bytes=max_bytes).content,
         )
 
     @staticmethod

@@ -29,6 +29,7 @@ from urllib.parse import unquote
 import gnupg
 
 from practice_client.core.errors import CryptoError
+from practice_client.crypto.gpg_binary import gpg_path
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def _key_info(raw: dict[str, object]) -> KeyInfo:
 class Gpg:
     """One GnuPG home. Create with :meth:`open`; use :func:`isolated` for throw-away homes."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, binary: str | None = None) -> None:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         if os.name == "posix":
@@ -127,6 +128,7 @@ class Gpg:
             # passphrase, not the unlocked key): the calibrated count cost ~0.5 s per document.
             agent_conf.write_text("allow-loopback-pinentry\ns2k-count 65536\n", encoding="ascii")
         self._gpg = gnupg.GPG(
+            gpgbinary=binary or gpg_path(),  # never found through PATH: crypto/gpg_binary.py
             gnupghome=str(self.home),
             # --no-random-seed-file: parallel gpg processes of one home queue on the seed
             # file's lock; libgcrypt seeds from the kernel's CSPRNG instead
