@@ -51,5 +51,5 @@ def setup_logging(log_dir: Path, level: int = logging.INFO) -> None:
     handler._practice_client = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(min(level, root.level) if root.handlers[:-1] else level)
-    for noisy in ("gnupg", "urllib3", "watchdog", "asyncio"):
+    for noisy in ("gnupg", "urllib3", "watchdog", "asyncio", "imapclient"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
