@@ -1,4 +1,4 @@
-"""Parse a request message: the MIME structure and the request JSON (DESIGN.md).
+"""Parse a request message: the MIME structure and the request JSON (docs/formats.md).
 
 Everything here is strict because everything here is attacker-controlled: sizes
 are bounded before parsing, the structure must be exactly the three parts the

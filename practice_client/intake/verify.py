@@ -53,7 +53,7 @@ class Verification:
     temporary: bool  # DNS trouble: verify again later instead of recording a verdict
 
     def to_json(self) -> dict[str, Any]:
-        """The ``request verify --json`` object (DESIGN.md)."""
+        """The ``request verify --json`` object (docs/formats.md)."""
         return {
             "verdict": str(self.verdict),
             "request_id": self.request_id,
