@@ -21,6 +21,7 @@ records (``<source>.msg``), never on anything inside the file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -107,14 +108,15 @@ def outlook_to_mime(data: bytes, path: Path) -> bytes:
     except Exception:  # noqa: BLE001 - hostile or damaged files: one line, never a traceback
         raise InputError(path, "keine lesbare Outlook-Nachricht / not a readable Outlook message (.msg)") from None
     try:
-        return _rebuild(msg)
+        # the same file always gives the same bytes (one stored message, never a "replay")
+        return _rebuild(msg, boundary="msg-" + hashlib.sha256(data).hexdigest()[:40])
     except Exception:  # noqa: BLE001
         raise InputError(path, "keine lesbare Outlook-Nachricht / not a readable Outlook message (.msg)") from None
     finally:
         msg.close()
 
 
-def _rebuild(msg: Any) -> bytes:
+def _rebuild(msg: Any, boundary: str) -> bytes:
     if type(msg).__name__ != "Message":
         raise ValueError("not an e-mail")  # an appointment, contact, task ...
     rebuilt = EmailMessage(policy=SMTP)
@@ -133,6 +135,7 @@ def _rebuild(msg: Any) -> bytes:
         payload = attachment.data if isinstance(attachment.data, bytes) else b""
         maintype, subtype = _PART_TYPES.get(name, ("application", "octet-stream"))
         rebuilt.add_attachment(payload, maintype=maintype, subtype=subtype, filename=name)
+    rebuilt.set_boundary(boundary)
     return rebuilt.as_bytes()
 
 

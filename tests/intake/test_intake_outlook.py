@@ -148,3 +148,6 @@ def test_request_import_reads_every_file_first_and_records_eml_and_msg(
     requests = json.loads(run("request", "list", "--json").stdout)["requests"]
     assert sorted((r["source"], r["verdict"]) for r in requests) == [("import", "verified"),
                                                                     ("import.msg", "needs_review")]
+    # the same .msg again is the same message (rebuilt byte for byte alike), not a replay
+    verdict, checks = verdict_of(run("request", "verify", str(msg), "--json"))
+    assert verdict == "needs_review" and checks["replay"] == "pass"
