@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from practice_client.core.audit import AuditLog
 from practice_client.core.config import Config, load_config, require_configured, save_settings
 from practice_client.core.fieldcrypt import FieldCipher
-from practice_client.core.logs import register_sensitive, setup_logging
+from practice_client.core.logs import debug_requested, register_sensitive, setup_logging
 from practice_client.core.paths import Home, resolve_home
 from practice_client.core.policy import Policy, read_policy
 from practice_client.core.secrets import DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, Secrets
@@ -34,7 +34,8 @@ class Context:
         self.config: Config = load_config(self.home.config, self.policy)
         self.secrets = Secrets(self.home.instance_id())
         self._lock = threading.Lock()
-        setup_logging(self.home.logs)
+        setup_logging(self.home.logs, debug=debug_requested(self.config.debug_logging,
+                                                            self.config.is_locked("debug_logging")))
 
     def update_config(self, **changes: object) -> Config:
         """Persist settings atomically (refusing policy-locked keys) and reload."""

@@ -16,32 +16,26 @@ EXIT_CODES = {Verdict.VERIFIED: 0, Verdict.NEEDS_REVIEW: 3, Verdict.REJECTED: 1}
 SYMBOLS = {CheckStatus.PASS: "OK  ", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "FAIL"}
 
 
-def _read_message(path: Path) -> bytes:
-    from practice_client.intake.message import MAX_MESSAGE_BYTES
-
-    try:
-        if not path.is_file():
-            raise InputError(path, "keine Datei / not a file")
-        with path.open("rb") as handle:
-            return handle.read(MAX_MESSAGE_BYTES + 1)  # larger is rejected as too large
-    except OSError as exc:
-        raise InputError(path, f"kann nicht gelesen werden / cannot be read ({exc.strerror or exc})") from None
+def _require_intake(ctx: Context) -> None:
+    if not ctx.config.platform_domain or not ctx.home.database.exists():
+        raise NotConfigured(f"{ctx.home.config}: the client is not set up yet - run 'practice-client setup' first")
 
 
 def _verify(args: argparse.Namespace) -> int:
     """Verify without changing anything: no store writes, no audit entries."""
     from practice_client.intake.inbox import utc_now
+    from practice_client.intake.mail_file import read_mail_file
     from practice_client.intake.verify import verify_message
 
-    raw = _read_message(Path(args.file))
+    mail = read_mail_file(Path(args.file))
     ctx = Context()
     try:
-        if not ctx.config.platform_domain or not ctx.home.database.exists():
-            raise NotConfigured(f"{ctx.home.config}: the client is not set up yet - run 'practice-client setup' first")
+        _require_intake(ctx)
         from practice_client.intake.dkim_check import dns_resolver
 
-        result = verify_message(raw, config=ctx.config, store=ctx.store,
-                                dnsfunc=dns_resolver(ctx.config.dns_server), now=utc_now())
+        result = verify_message(mail.raw, config=ctx.config, store=ctx.store,
+                                dnsfunc=dns_resolver(ctx.config.dns_server), now=utc_now(),
+                                reconstructed=mail.reconstructed)
     finally:
         ctx.close()
     if args.json:
@@ -52,6 +46,24 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"  {SYMBOLS[check.status]} {check.name:<18} {check.detail_de}")
             print(f"       {'':<18} {check.detail_en}")
     return EXIT_CODES[result.verdict]
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Record request e-mail files (.eml, Outlook .msg) like received mail: every file is
+    read first, so one unreadable file records nothing."""
+    from practice_client.intake.inbox import Inbox
+    from practice_client.intake.mail_file import read_mail_file
+
+    mails = [read_mail_file(Path(f)) for f in args.files]
+    ctx = Context()
+    try:
+        _require_intake(ctx)
+        inbox = Inbox(ctx)
+        recorded = sum(inbox.receive(mail.raw, mail.source("import")) for mail in mails)
+    finally:
+        ctx.close()
+    print(f"{recorded} neue Anfragen / new requests")
+    return 0
 
 
 def _record_json(record: RequestRecord) -> dict[str, Any]:
@@ -196,10 +208,13 @@ def _source_folder(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("request", help="incoming patient document requests")
     s = p.add_subparsers(dest="action", required=True)
-    v = s.add_parser("verify", help="verify a request message (exit 0 verified, 3 needs review, 1 rejected)")
-    v.add_argument("file", metavar="FILE.eml")
+    v = s.add_parser("verify", help="verify a request e-mail (exit 0 verified, 3 needs review, 1 rejected)")
+    v.add_argument("file", metavar="FILE.eml|FILE.msg")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_verify)
+    ri = s.add_parser("import", help="record request e-mails saved from the mail program (.eml, Outlook .msg)")
+    ri.add_argument("files", nargs="+", metavar="FILE.eml|FILE.msg")
+    ri.set_defaults(func=_import)
     ls = s.add_parser("list", help="received requests")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_list)
@@ -214,7 +229,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d.set_defaults(func=_decline)
     f = s.add_parser("fetch", help="collect new requests once from every configured source")
     f.set_defaults(func=_fetch)
-    src = s.add_parser("source", help="set up where requests arrive (IMAP mailbox, .eml folder)")
+    src = s.add_parser("source", help="set up where requests arrive (IMAP mailbox, e-mail folder)")
     ss = src.add_subparsers(dest="source_kind", required=True)
     im = ss.add_parser("imap", help="an IMAP mailbox over TLS (tested before it is saved)")
     im.add_argument("--host", required=True)
@@ -225,6 +240,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     im.add_argument("--ca-file", metavar="PEM", help="an extra CA for the practice's own mail server")
     im.add_argument("--password-stdin", action="store_true", help="read the password from stdin (kept in the keyring)")
     im.set_defaults(func=_source_imap)
-    fo = ss.add_parser("folder", help="a folder of .eml files saved from the mail program")
+    fo = ss.add_parser("folder", help="a folder of request e-mails saved from the mail program (.eml, .msg)")
     fo.add_argument("directory", metavar="DIR")
     fo.set_defaults(func=_source_folder)

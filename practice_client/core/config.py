@@ -54,6 +54,8 @@ class Config:
     imap_ca_file: str = ""
     poll_seconds: float = 60.0
     language: str = "de"
+    debug_logging: bool = False  # DEBUG lines in the log (identifiers only); also --debug / PRACTICE_CLIENT_DEBUG
+    max_document_mb: int = 500  # larger documents are refused before anything is copied; 0 = no limit
     close_to_tray: bool = True
     offline: bool = False
     locked: frozenset[str] = field(default=frozenset(), compare=False, repr=False)

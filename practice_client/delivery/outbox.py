@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from practice_client.core.atomic import atomic_write, fsync_dir
 from practice_client.core.audit import now_iso
+from practice_client.core.config import Config
 from practice_client.core.errors import InputError, StateError
 from practice_client.core.files import open_regular
 from practice_client.core.models import Document, DocumentState, RequestRecord
@@ -90,6 +91,16 @@ def refusal(st: os.stat_result) -> str | None:
         return "harte Verknüpfung (mehrere Namen) / hard link (several names)"
     if st.st_size == 0:
         return "leere Datei (0 Byte) / empty file (0 bytes)"
+    return None
+
+
+def over_limit(config: Config, size: int) -> str | None:
+    """Why a document is larger than the practice allows (``max_document_mb``, which the
+    administrator's policy may lock; 0 = no limit), or ``None``."""
+    limit = config.max_document_mb
+    if limit > 0 and size > limit * 1024 * 1024:
+        return (f"größer als die erlaubten {limit} MB (max_document_mb) / "
+                f"larger than the {limit} MB allowed (max_document_mb)")
     return None
 
 
@@ -181,7 +192,7 @@ def add_files(ctx: Context, files: list[Path], request_id: str) -> list[Document
             st = os.lstat(file)
         except OSError as exc:
             raise InputError(file, f"cannot read: {exc.strerror}") from None
-        reason = refusal(st)
+        reason = refusal(st) or over_limit(ctx.config, st.st_size)
         if reason is not None:
             raise InputError(file, reason)
         checked.append((file, st))
@@ -220,9 +231,10 @@ def _take(ctx: Context, doc: Document, path: Path) -> Document:
     """Move the entry from the export folder into the spool (or refuse it), then match."""
     spool = spool_of(ctx, doc.document_id)
     try:
-        reason = refusal(os.lstat(path))
+        st = os.lstat(path)
     except FileNotFoundError:
         return fail(ctx, doc, "Datei verschwunden / file vanished")
+    reason = refusal(st) or over_limit(ctx.config, st.st_size)
     if reason is not None:
         return refuse(ctx, doc, path, reason)
     try:

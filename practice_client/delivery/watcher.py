@@ -7,7 +7,8 @@ handed on (``on_ready``) only when complete:
 - closed after writing (inotify ``IN_CLOSE_WRITE`` -> watchdog ``on_closed``), or
   renamed into place (from a temporary name, or with inotify from outside the folder),
   or size and mtime unchanged for ``stable_seconds``;
-- and openable for reading (on Windows without a sharing violation).
+- and openable for reading (on Windows: no other process holds it open for writing,
+  :func:`practice_client.core.files.openable`).
 
 Temporary names (``.part``, ``.tmp``, ``~$...``, dot files) wait until renamed;
 GDT sidecars travel with their document and are never documents themselves.
@@ -33,6 +34,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from practice_client.core.files import openable
 from practice_client.delivery.names import is_sidecar, is_temporary
 
 log = logging.getLogger(__name__)
@@ -80,17 +82,6 @@ def scan(export: Path) -> Iterator[Path]:
             if (root_path / name).is_symlink():
                 dirs.remove(name)
                 yield root_path / name
-
-
-def openable(path: Path) -> bool:
-    """A regular file we can open for reading now (Windows: no sharing violation)."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
 
 
 def _observer() -> BaseObserver:

@@ -32,6 +32,7 @@ from practice_client.crypto import backup, trust
 from practice_client.crypto.trust import TrustCertificate
 from practice_client.delivery import agent as _agent  # noqa: F401 - see above
 from practice_client.delivery import outbox
+from practice_client.diagnostics import export_diagnostics
 from practice_client.gui.agent_bridge import AgentBridge
 from practice_client.gui.viewmodels import Snapshot, load_snapshot
 from practice_client.gui.workers import Workers
@@ -88,6 +89,7 @@ class Controller(QObject):
     setupFinished = Signal(object)  # SetupResult
     connectionTested = Signal(bool, str)  # ok, message
     backupWritten = Signal(str)  # path
+    diagnosticsExported = Signal(object)  # DiagnosticsReport
     failed = Signal(str, str)  # action, one-line message
     busyChanged = Signal(bool)
     agentStarted = Signal()
@@ -323,6 +325,12 @@ class Controller(QObject):
             return str(path)
 
         self._run("key_backup", work, self.backupWritten.emit, refresh=False)
+
+    def export_diagnostics(self, path: Path) -> None:
+        """The zip for the IT provider (no patient data, no secrets).
+        Emits: diagnosticsExported(DiagnosticsReport); or failed."""
+        ctx = self.ctx
+        self._run("diagnostics", lambda: export_diagnostics(ctx, path), self.diagnosticsExported.emit, refresh=False)
 
     # -- the agent ---------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from practice_client.core.audit import now_iso
 from practice_client.core.models import RequestRecord, RequestStatus, Verdict
 from practice_client.core.store import StoredMessage
 from practice_client.intake.dkim_check import DnsFunc, dns_gave_up, dns_resolver
+from practice_client.intake.mail_file import is_reconstructed
 from practice_client.intake.message import FormatProblem, parse_message
 from practice_client.intake.verify import Verification, verify_message
 
@@ -87,7 +88,8 @@ class Inbox:
             store.mark_message_duplicate(digest)
             return False
         now = self._clock()
-        result = verify_message(raw, config=self.ctx.config, store=store, dnsfunc=self.dnsfunc, now=now)
+        result = verify_message(raw, config=self.ctx.config, store=store, dnsfunc=self.dnsfunc, now=now,
+                                reconstructed=is_reconstructed(source))
         if result.temporary:
             if now - message.received_at < DNS_PATIENCE:
                 log.info("message %s: DKIM not checkable now (DNS); will verify again", digest[:12])

@@ -24,12 +24,19 @@ from practice_client.core.phone import normalize_phone
 from practice_client.core.store import Store
 from practice_client.crypto.gpg import isolated
 from practice_client.crypto.trust import split_certificate
-from practice_client.intake.dkim_check import DnsFunc, check_dkim
+from practice_client.intake.dkim_check import DkimOutcome, DnsFunc, check_dkim
 from practice_client.intake.message import FormatProblem, ParsedMessage, RequestData, parse_message
 
 log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)
+DKIM_NOT_CHECKABLE = DkimOutcome(Check(
+    "dkim", CheckStatus.WARN,
+    "Die E-Mail-Signatur (DKIM) ist nicht prüfbar: Outlook speichert eine E-Mail als .msg nicht im "
+    "Original. Bitte als .eml speichern oder aus dem Postfach abrufen – oder die Herkunft selbst prüfen.",
+    "The e-mail signature (DKIM) cannot be checked: Outlook does not keep the original message in a "
+    ".msg file. Save it as .eml or fetch it from the mailbox - or confirm where it came from yourself.",
+), None, False)
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ class Verification:
     temporary: bool  # DNS trouble: verify again later instead of recording a verdict
 
     def to_json(self) -> dict[str, Any]:
-        """The ``request verify --json`` object (DESIGN.md)."""
+        """The ``request verify --json`` object (docs/formats.md)."""
         return {
             "verdict": str(self.verdict),
             "request_id": self.request_id,
@@ -59,12 +66,14 @@ def _check(name: str, status: CheckStatus, de: str, en: str) -> Check:
 
 
 def verify_message(
-    raw: bytes, *, config: Config, store: Store, dnsfunc: DnsFunc, now: datetime
+    raw: bytes, *, config: Config, store: Store, dnsfunc: DnsFunc, now: datetime, reconstructed: bool = False
 ) -> Verification:
     """Judge a raw request message against the practice's state at time ``now`` (UTC).
 
-    Reads the store (pins, master data, seen request ids); writes nothing."""
-    dkim = check_dkim(raw, config.platform_domain, dnsfunc, now.timestamp())
+    ``reconstructed``: the message was rebuilt from an Outlook .msg (mail_file.py), whose
+    DKIM cannot be checked - a warning instead, so it is never *verified*. Reads the store
+    (pins, master data, seen request ids); writes nothing."""
+    dkim = DKIM_NOT_CHECKABLE if reconstructed else check_dkim(raw, config.platform_domain, dnsfunc, now.timestamp())
     try:
         parsed = parse_message(raw)
     except FormatProblem as problem:

@@ -116,3 +116,21 @@ def test_frozen_client_sets_up_against_a_real_https_platform(bundle: Path, clien
         )
         assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-3000:]}"
         assert "BEGIN PGP PUBLIC KEY BLOCK" in (platform.data_dir / "practice" / "key.asc").read_text()
+
+
+def test_frozen_diagnostics_and_outlook_reader_are_in_the_bundle(bundle: Path, client_home: Path) -> None:
+    """The support export (gpg, Qt's version, the log handler) and the .msg reader (extract-msg,
+    olefile) run frozen: a missing module would be an internal error here."""
+    import json
+    import zipfile
+
+    target = client_home / "diagnostics.zip"
+    result = run_frozen(bundle / "practice-client", "--debug", "diagnostics", "export", str(target),
+                        home=client_home)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(zipfile.ZipFile(target).read("summary.json"))
+    assert summary["versions"]["qt"].startswith("PySide6") and summary["versions"]["frozen"] == "True"
+    broken = client_home / "broken.msg"
+    broken.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    result = run_frozen(bundle / "practice-client", "request", "verify", str(broken), home=client_home)
+    assert result.returncode == 1 and "Outlook" in result.stderr and "internal error" not in result.stderr
