@@ -70,6 +70,15 @@ class _RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class _HomeLogHandler(ConcurrentRotatingFileHandler):
+    """The home's log. A line that cannot be written (disk full, the folder removed) is
+    dropped without a word: logging's default prints a traceback to stderr, where only
+    the command's one-line error belongs."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        return
+
+
 def log_file(log_dir: Path) -> Path:
     return log_dir / LOG_NAME
 
@@ -89,16 +98,22 @@ def setup_logging(log_dir: Path, *, debug: bool = False, max_bytes: int = MAX_BY
     per process, except that a later call may switch debug on."""
     root = logging.getLogger()
     level = logging.DEBUG if debug else logging.INFO
-    if any(getattr(h, "_practice_client", False) for h in root.handlers):
-        if debug:
-            root.setLevel(logging.DEBUG)
-        return
+    target = os.path.abspath(log_file(log_dir))
+    for existing in [h for h in root.handlers if isinstance(h, _HomeLogHandler)]:
+        if existing.baseFilename == target:
+            if debug:
+                root.setLevel(logging.DEBUG)
+            return
+        # another home opened in this process (a test, a command run in-process): its
+        # log moves with it - the handler reopens its lock file on every write, so one
+        # left pointing at a removed home would fail on every line
+        root.removeHandler(existing)
+        existing.close()
     log_dir.mkdir(parents=True, exist_ok=True)
-    handler = ConcurrentRotatingFileHandler(
-        str(log_file(log_dir)), maxBytes=max_bytes, backupCount=backups, encoding="utf-8", chmod=0o600,
+    handler = _HomeLogHandler(
+        target, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", chmod=0o600,
     )
     handler.setFormatter(_RedactingFormatter(FORMAT))
-    handler._practice_client = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(min(level, root.level) if root.handlers[:-1] else level)
     for noisy in QUIET_LOGGERS:

@@ -24,6 +24,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
@@ -31,6 +32,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.tls import IMAP4_TLS
 
 from practice_client.core.errors import NetworkError, NotConfigured
+from practice_client.core.network import ProxyConfig, ProxyResolver, open_connection, tls_context
 from practice_client.core.secrets import IMAP_PASSWORD
 
 if TYPE_CHECKING:
@@ -53,6 +55,12 @@ SocketFactory = Callable[[str, int, float], socket.socket]
 
 def direct_socket(host: str, port: int, timeout: float) -> socket.socket:
     return socket.create_connection((host, port), timeout=timeout)
+
+
+def proxied_socket(resolver: ProxyResolver) -> SocketFactory:
+    """TCP along the practice's proxy route (system, PAC or explicit; a CONNECT tunnel
+    where a proxy is in the way), as the platform API goes."""
+    return lambda host, port, timeout: open_connection(host, port, timeout, resolver)
 
 
 class _Transport(IMAP4_TLS):  # type: ignore[misc]  # imapclient ships no type information
@@ -88,13 +96,6 @@ class _Client(IMAPClient):  # type: ignore[misc]
     def _create_IMAP4(self) -> imaplib.IMAP4:  # noqa: N802 - imapclient's name
         assert self.ssl_context is not None
         return _Transport(self.host, self.port, self.ssl_context, self._timeout.connect, self._socket_factory)
-
-
-def tls_context(ca_file: str = "") -> ssl.SSLContext:
-    """Verification always on, TLS >= 1.2; ``ca_file`` adds a practice's own CA."""
-    context = ssl.create_default_context(cafile=ca_file or None)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
 
 
 def connect(host: str, port: int, ssl_context: ssl.SSLContext, *, timeout: float = TIMEOUT_SECONDS,
@@ -142,13 +143,15 @@ class ImapSource:
             password=ctx.secrets.require(IMAP_PASSWORD), folder=cfg.imap_folder,
             processed_folder=cfg.imap_processed_folder, ca_file=cfg.imap_ca_file,
             deliver=inbox.receive, after_store=inbox.process_pending,
+            socket_factory=proxied_socket(ProxyResolver(ProxyConfig.from_context(ctx))),
         )
 
     # -- connection ---------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[IMAPClient]:
-        conn = connect(self.host, self.port, tls_context(self.ca_file), socket_factory=self._socket_factory)
+        conn = connect(self.host, self.port, tls_context(Path(self.ca_file) if self.ca_file else None),
+                       socket_factory=self._socket_factory)
         try:
             try:
                 conn.login(self.user, self._password)

@@ -5,9 +5,7 @@ through the same CONNECT tunnel. TLS runs end to end: the SPKI pin is still the 
 from __future__ import annotations
 
 import http.server
-import imaplib
 import socket
-import ssl
 import struct
 import threading
 from collections.abc import Iterator
@@ -22,7 +20,6 @@ from practice_client.core.network import (
     Proxy,
     ProxyConfig,
     ProxyResolver,
-    open_connection,
     parse_pac_answer,
     parse_proxy,
     parse_winhttp_settings,
@@ -182,32 +179,30 @@ def test_the_proxy_settings_come_from_the_config_and_the_keyring(
         ctx.close()
 
 
-class TunnelledIMAP(imaplib.IMAP4_SSL):
-    """imaplib over :func:`open_connection`: how an IMAP client plugs in the route."""
-
-    def __init__(self, host: str, port: int, context: ssl.SSLContext, resolver: ProxyResolver) -> None:
-        self._resolver = resolver
-        super().__init__(host, port, ssl_context=context, timeout=10)
-
-    def _create_socket(self, timeout: float | None) -> socket.socket:
-        raw = open_connection(self.host, self.port, timeout, self._resolver)
-        return self.ssl_context.wrap_socket(raw, server_hostname=self.host)
-
-
-def test_imap_reaches_a_mail_server_behind_the_proxy(tinyproxy: RunningProxy) -> None:
+def test_imap_reaches_a_mail_server_behind_the_proxy(client_home: Path, tinyproxy: RunningProxy) -> None:
+    """The product's own IMAP source, set up like any practice's: the proxy and its user
+    from the config, both passwords from the keyring, the mail server's CA as imap_ca_file."""
+    from practice_client.core.secrets import IMAP_PASSWORD as IMAP_SECRET
+    from practice_client.intake.imap import ImapSource
+    from practice_client.intake.inbox import Inbox
     from tests.intake.dovecot import PASSWORD as IMAP_PASSWORD
     from tests.intake.dovecot import USER as IMAP_USER
     from tests.intake.dovecot import Dovecot
 
     dovecot = Dovecot.start(short_tmpdir("pcd"))
+    ctx = Context()
     try:
-        context = ssl.create_default_context(cafile=str(dovecot.ca_file))
-        with TunnelledIMAP("localhost", dovecot.port, context, via(tinyproxy)) as imap:
-            assert imap.login(IMAP_USER, IMAP_PASSWORD)[0] == "OK"
-            assert imap.select("INBOX")[0] == "OK"
+        ctx.update_config(imap_host="localhost", imap_port=dovecot.port, imap_user=IMAP_USER,
+                          imap_ca_file=str(dovecot.ca_file), proxy=tinyproxy.url, proxy_user=USER)
+        ctx.secrets.set(IMAP_SECRET, IMAP_PASSWORD)
+        ctx.secrets.set(PROXY_PASSWORD, PASSWORD)
+        assert ImapSource.from_context(ctx, Inbox(ctx)).poll_once() == 0  # an empty INBOX, reached
         assert tunnelled_to(tinyproxy, dovecot.port) == 0  # logged by name: localhost
         assert any(f"localhost:{dovecot.port}" in line for line in tinyproxy.connects())
     finally:
+        ctx.secrets.delete(IMAP_SECRET)
+        ctx.secrets.delete(PROXY_PASSWORD)
+        ctx.close()
         dovecot.stop()
 
 
