@@ -183,6 +183,11 @@ class Gpg:
         self._gpg.result_map = tolerant_results()  # a line python-gnupg chokes on cannot kill its thread
         self._gpg.buffer_size = 256 * 1024  # python-gnupg pumps streams in 16 KiB by default: slow for GiBs
 
+    @property
+    def version(self) -> str:
+        """gpg's version, e.g. "2.2.40" (as python-gnupg read it from gpg --list-config)."""
+        return ".".join(str(part) for part in (self._gpg.version or ())) or "?"
+
     # -- keys -----------------------------------------------------------------
 
     def generate_key(self, uid_name: str, uid_email: str, passphrase: str, algorithm: str) -> str:
@@ -373,8 +378,11 @@ class Gpg:
         return bytes(result.data)
 
     def _check_encrypted(self, result: object, signer: str) -> None:
+        """END_ENCRYPTION and one signature by ``signer``. Not the exit code: gpg exits 2 on
+        warnings such as a source that grew while it read it, which the caller's digests
+        catch and name."""
         what = "gpg could not sign and encrypt"
-        if getattr(result, "returncode", None) != 0 or "END_ENCRYPTION" not in keywords(statuses_of(result)):
+        if "END_ENCRYPTION" not in keywords(statuses_of(result)):
             raise CryptoError(f"{what}: {self._why(result)}")
         self._check_signed(result, signer, "S", what)
 
@@ -431,7 +439,7 @@ class Gpg:
             data, None, symmetric="AES256", passphrase=passphrase, armor=True,
             extra_args=list(self._SYMMETRIC_ARGS),
         )
-        if getattr(result, "returncode", None) != 0 or "END_ENCRYPTION" not in keywords(statuses_of(result)):
+        if "END_ENCRYPTION" not in keywords(statuses_of(result)):
             raise CryptoError(f"gpg could not encrypt: {self._why(result)}")
         return bytes(result.data)
 
