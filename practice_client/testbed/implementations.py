@@ -76,6 +76,7 @@ class Tool(ABC):
     name: ClassVar[str]
     label: ClassVar[str]
     reports_file_name: ClassVar[bool] = True  # the literal packet's name, when opening a document
+    usual_layout: ClassVar[str] = "primary key signs, one encryption subkey"
 
     def __init__(self, directory: Path, fingerprint: str = "") -> None:
         self.directory = Path(directory)
@@ -97,9 +98,14 @@ class Tool(ABC):
             return f"{cls.label} makes no '{key_type}' key with layout '{structure}'"
         return None
 
-    @abstractmethod
     def generate(self, uid: str, key_type: str, structure: str) -> str:
-        """Make the party's key; its primary fingerprint."""
+        """Make the party's key in its (private) folder; its primary fingerprint."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.fingerprint = self.make_key(uid, key_type, structure)
+        return self.fingerprint
+
+    @abstractmethod
+    def make_key(self, uid: str, key_type: str, structure: str) -> str: ...
 
     @abstractmethod
     def public_key(self) -> str: ...
@@ -163,7 +169,7 @@ class GnuPG(Tool):
         return run(["gpg", "--homedir", str(self.home), "--batch", "--no-tty", "--pinentry-mode", "loopback",
                     "--passphrase-file", str(self.directory / "passphrase"), *args], "gpg", data)
 
-    def generate(self, uid: str, key_type: str, structure: str) -> str:
+    def make_key(self, uid: str, key_type: str, structure: str) -> str:
         import secrets
 
         atomic_write(self.directory / "passphrase", secrets.token_urlsafe(18).encode("ascii"))
@@ -185,7 +191,6 @@ class GnuPG(Tool):
             # select the subkey by fingerprint: revkey with nothing selected revokes the whole key
             self._cli("--command-fd", "0", "--edit-key", fpr,
                       data=f"key {newest}\nrevkey\ny\n0\n\ny\nsave\n".encode("ascii"))
-        self.fingerprint = fpr
         return fpr
 
     def public_key(self) -> str:
@@ -220,6 +225,7 @@ class Sequoia(Tool):
 
     name = "sequoia"
     label = "Sequoia"
+    usual_layout = "certification-only primary key; signing, authentication and encryption subkeys"
     SUITES: ClassVar[dict[str, str]] = {"ed25519": "cv25519", "rsa3072": "rsa3k", "rsa4096": "rsa4k"}
 
     @property
@@ -253,13 +259,13 @@ class Sequoia(Tool):
     def _last_subkey(self, target: Path) -> str:
         return str(_HEX40.findall(self._sq("inspect", str(target)).decode("utf-8", "replace"))[-1]).upper()
 
-    def generate(self, uid: str, key_type: str, structure: str) -> str:
+    def make_key(self, uid: str, key_type: str, structure: str) -> str:
         """sq's own layout in every case: a certification-only primary key with signing,
         authentication and encryption subkeys (so signing is always done by a subkey).
         The expired and the revoked encryption subkeys come from keys of their own,
         bound to this one with ``sq key adopt``."""
         suite = self.SUITES[key_type]
-        self.fingerprint = self._generate(self.key, uid, suite)
+        fingerprint = self._generate(self.key, uid, suite)
         if structure == "expired-revoked":
             old = self.directory / "expired.pgp"
             created = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y%m%dT%H%M%SZ")
@@ -278,7 +284,7 @@ class Sequoia(Tool):
             atomic_write(self.key, self._sq("keyring", "merge", str(adopted), str(revocation)), mode=0o600)
             for helper in (old, spare, adopted, revocation):
                 helper.unlink()
-        return self.fingerprint
+        return fingerprint
 
     def public_key(self) -> str:
         return self._sq("key", "extract-cert", str(self.key)).decode("utf-8")  # Comment: the user id
@@ -344,10 +350,9 @@ class OpenPgpJs(Tool):
     def _node(self, *args: str) -> bytes:
         return run(["node", str(self.SCRIPT), *args, "--dir", str(self.directory)], "OpenPGP.js", cwd=INTEROP_DIR)
 
-    def generate(self, uid: str, key_type: str, structure: str) -> str:
+    def make_key(self, uid: str, key_type: str, structure: str) -> str:
         made = json.loads(self._node("generate", "--type", key_type, "--structure", structure, "--uid", uid))
-        self.fingerprint = str(made["fingerprint"]).upper()
-        return self.fingerprint
+        return str(made["fingerprint"]).upper()
 
     def public_key(self) -> str:
         return (self.directory / "public.asc").read_text(encoding="utf-8")
@@ -416,12 +421,11 @@ class Rnp(Tool):
         listing = run(["rnpkeys", "--homedir", str(home), "--list-keys"], "rnpkeys").decode("utf-8", "replace")
         return [f.upper() for f in _HEX40.findall(listing)]
 
-    def generate(self, uid: str, key_type: str, structure: str) -> str:
+    def make_key(self, uid: str, key_type: str, structure: str) -> str:
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         run(["rnpkeys", "--homedir", str(self.home), "--generate-key", "--expert", "--userid", uid,
              "--password", "", "--notty"], "rnpkeys", self.CHOICES[key_type].encode("ascii"))
-        self.fingerprint = self.fingerprints(self.home)[0]
-        return self.fingerprint
+        return self.fingerprints(self.home)[0]
 
     def public_key(self) -> str:
         return run(["rnpkeys", "--homedir", str(self.home), "--export-key", self.fingerprint],

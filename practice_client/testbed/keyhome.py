@@ -51,7 +51,6 @@ class KeyHome:
         why = party.missing() or party.cannot(key_type, structure)
         if why:
             raise InputError(f"--implementation {implementation}", why)
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         fingerprint = party.generate(f"{uid_name} <{uid_email}>", key_type, structure)
         meta = {"fingerprint": fingerprint, "implementation": implementation, "key_type": key_type,
                 "structure": structure, **meta}
