@@ -82,14 +82,20 @@ class Tool(ABC):
         self.directory = Path(directory)
         self.fingerprint = fingerprint
 
-    @classmethod
-    @abstractmethod
-    def missing(cls) -> str | None:
-        """What this machine lacks to run the implementation; None when it runs."""
+    programs: ClassVar[tuple[str, ...]]  # the commands it runs; the first one tells its version
+    package: ClassVar[str]  # the Debian package that brings them
 
     @classmethod
-    @abstractmethod
-    def version(cls) -> str: ...
+    def missing(cls) -> str | None:
+        """What this machine lacks to run the implementation; None when it runs."""
+        if all(shutil.which(p) for p in cls.programs):
+            return None
+        return f"{cls.programs[0]} (Debian package {cls.package})"
+
+    @classmethod
+    @cache
+    def version(cls) -> str:
+        return run([cls.programs[0], "--version"], cls.label).decode("utf-8", "replace").splitlines()[0]
 
     @classmethod
     def cannot(cls, key_type: str, structure: str) -> str | None:
@@ -138,6 +144,8 @@ class GnuPG(Tool):
 
     name = "gnupg"
     label = "GnuPG"
+    programs = ("gpg",)
+    package = "gnupg"
     ALGORITHMS: ClassVar[dict[str, tuple[str, str]]] = {
         "ed25519": ("ed25519", "cv25519"), "rsa3072": ("rsa3072", "rsa3072"),
         "rsa4096": ("rsa4096", "rsa4096"), "p256": ("nistp256", "nistp256"), "p384": ("nistp384", "nistp384"),
@@ -156,14 +164,9 @@ class GnuPG(Tool):
         return Gpg(self.home)  # creates the home (0700) with the client's agent settings
 
     @classmethod
-    def missing(cls) -> str | None:
-        return None if shutil.which("gpg") else "gpg (Debian package gnupg)"
-
-    @classmethod
     @cache
     def version(cls) -> str:
-        first = run(["gpg", "--version"], "gpg").decode("utf-8", "replace").splitlines()[0]
-        return first.replace("gpg (GnuPG)", "GnuPG")
+        return super().version().replace("gpg (GnuPG)", "GnuPG")
 
     def _cli(self, *args: str, data: bytes | None = None) -> bytes:
         return run(["gpg", "--homedir", str(self.home), "--batch", "--no-tty", "--pinentry-mode", "loopback",
@@ -225,21 +228,14 @@ class Sequoia(Tool):
 
     name = "sequoia"
     label = "Sequoia"
+    programs = ("sq",)
+    package = "sq"
     usual_layout = "certification-only primary key; signing, authentication and encryption subkeys"
     SUITES: ClassVar[dict[str, str]] = {"ed25519": "cv25519", "rsa3072": "rsa3k", "rsa4096": "rsa4k"}
 
     @property
     def key(self) -> Path:
         return self.directory / "key.pgp"
-
-    @classmethod
-    def missing(cls) -> str | None:
-        return None if shutil.which("sq") else "sq (Debian package sq)"
-
-    @classmethod
-    @cache
-    def version(cls) -> str:
-        return run(["sq", "--version"], "sq").decode("utf-8", "replace").splitlines()[0]
 
     @classmethod
     def cannot(cls, key_type: str, structure: str) -> str | None:
@@ -321,13 +317,15 @@ class OpenPgpJs(Tool):
 
     name = "openpgpjs"
     label = "OpenPGP.js"
+    programs = ("node",)
+    package = "nodejs"
     SCRIPT = INTEROP_DIR / "openpgpjs.mjs"
     PACKAGE = INTEROP_DIR / "node_modules" / "openpgp" / "package.json"
 
     @classmethod
     def missing(cls) -> str | None:
-        if not shutil.which("node"):
-            return "node (Debian package nodejs)"
+        if super().missing():
+            return super().missing()
         if not cls.SCRIPT.is_file():
             return f"the OpenPGP.js script {cls.SCRIPT} (a source checkout)"
         if not cls.PACKAGE.is_file():
@@ -338,8 +336,7 @@ class OpenPgpJs(Tool):
     @cache
     def version(cls) -> str:
         package = json.loads(cls.PACKAGE.read_text(encoding="utf-8"))
-        node = run(["node", "--version"], "node").decode("ascii").strip()
-        return f"OpenPGP.js {package['version']} (node {node})"
+        return f"OpenPGP.js {package['version']} (node {super().version()})"
 
     @classmethod
     def cannot(cls, key_type: str, structure: str) -> str | None:
@@ -391,6 +388,8 @@ class Rnp(Tool):
 
     name = "rnp"
     label = "rnp"
+    programs = ("rnp", "rnpkeys")
+    package = "rnp"
     reports_file_name = False  # rnp writes the data where it is told, and never names it
     # answers to rnpkeys --expert: key kind, then curve or size
     CHOICES: ClassVar[dict[str, str]] = {
@@ -400,15 +399,6 @@ class Rnp(Tool):
     @property
     def home(self) -> Path:
         return self.directory / "rnp"
-
-    @classmethod
-    def missing(cls) -> str | None:
-        return None if shutil.which("rnp") and shutil.which("rnpkeys") else "rnp (Debian package rnp)"
-
-    @classmethod
-    @cache
-    def version(cls) -> str:
-        return run(["rnp", "--version"], "rnp").decode("utf-8", "replace").splitlines()[0]
 
     @classmethod
     def cannot(cls, key_type: str, structure: str) -> str | None:

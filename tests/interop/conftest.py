@@ -99,15 +99,6 @@ def in_world(interop_world: InteropWorld, monkeypatch: pytest.MonkeyPatch) -> In
     return interop_world
 
 
-@pytest.fixture
-def party_dir() -> Iterator[Path]:
-    """A short folder for one testbed party (its gpg-agent stopped afterwards)."""
-    root = short_tmpdir("pip")
-    yield root
-    kill_agents(root)
-    shutil.rmtree(root, ignore_errors=True)
-
-
 @dataclass(frozen=True)
 class Ran:
     code: int

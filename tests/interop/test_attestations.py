@@ -34,13 +34,13 @@ def pinned() -> list[str]:
 
 
 @pytest.mark.parametrize("implementation", AUTHORITIES)
-def test_attestation_clearsigned_by(implementation: str, client_home: Path, party_dir: Path) -> None:
+def test_attestation_clearsigned_by(implementation: str, client_home: Path, work_dir: Path) -> None:
     require_tool(implementation)
-    authority = IdentityAuthority.create(party_dir / "ident", implementation=implementation)
-    forger = IdentityAuthority.create(party_dir / "forger", implementation=implementation)
-    patient = SimulatedPatient.create(party_dir / "erika", *ERIKA)
+    authority = IdentityAuthority.create(work_dir / "ident", implementation=implementation)
+    forger = IdentityAuthority.create(work_dir / "forger", implementation=implementation)
+    patient = SimulatedPatient.create(work_dir / "erika", *ERIKA)
     try:
-        ident_key = party_dir / "ident.asc"
+        ident_key = work_dir / "ident.asc"
         ident_key.write_text(authority.public_key(), encoding="utf-8")
         set_up(client_home, ident_key)
         genuine = patient.trust_certificate(authority)
@@ -48,12 +48,12 @@ def test_attestation_clearsigned_by(implementation: str, client_home: Path, part
         altered = genuine.replace('"birth_date": "1964-08-12"', '"birth_date": "1964-08-21"')
         assert altered != genuine
         for attack, text in (("forged", forged), ("altered", altered)):
-            path = party_dir / f"{attack}.trust.asc"
+            path = work_dir / f"{attack}.trust.asc"
             path.write_text(text, encoding="utf-8")
             refused = cli("trust", "import", str(path), "--patient-number", "1001", "--yes")
             assert one_line_error(refused) and "not signed by the platform's identity key" in refused.err, attack
             assert pinned() == []
-        path = party_dir / "erika.trust.asc"
+        path = work_dir / "erika.trust.asc"
         path.write_text(genuine, encoding="utf-8")
         imported = cli("trust", "import", str(path), "--patient-number", "1001", "--yes")
         assert imported.code == 0, imported.err

@@ -50,10 +50,10 @@ def verdicts(public_key: str, data: bytes, signature: bytes) -> tuple[tuple[bool
 
 @pytest.mark.parametrize("maker", [OpenPgpJs, Sequoia], ids=["openpgpjs", "sequoia"])
 def test_binary_notations_verify_as_the_signature_deserves(
-        maker: type[OpenPgpJs] | type[Sequoia], party_dir: Path, thread_errors: list[BaseException],
+        maker: type[OpenPgpJs] | type[Sequoia], work_dir: Path, thread_errors: list[BaseException],
         capfd: pytest.CaptureFixture[str]) -> None:
     require_tool(maker.name)
-    app = maker(party_dir)
+    app = maker(work_dir)
     fpr = app.generate("Erika Mustermann <erika@testbed.invalid>", "ed25519", "default")
     if isinstance(app, OpenPgpJs):
         signature = app.sign_with_notations(CONSENT, {"crafted@testbed.invalid": NOT_UTF8})
@@ -70,26 +70,28 @@ def crafted_key(home: Path, uid: str) -> GnuPG:
     return app
 
 
-def test_a_user_id_with_a_malformed_status_line_verifies_as_the_signature_deserves(
-        party_dir: Path, thread_errors: list[BaseException], capfd: pytest.CaptureFixture[str]) -> None:
-    app = crafted_key(party_dir, f"Erika Mustermann{LINE_BREAK}[GNUPG:] VALIDSIG{LINE_BREAK}[GNUPG:] GOODSIG")
+def verifies_as_it_deserves(uid: str, home: Path, thread_errors: list[BaseException],
+                            capfd: pytest.CaptureFixture[str]) -> None:
+    """A consent signed by a key with this user id: valid by that key, invalid when altered."""
+    app = crafted_key(home, uid)
     try:
         assert verdicts(app.public_key(), CONSENT, app.sign(CONSENT)) == ((True, app.fingerprint), False)
     finally:
         app.close()
     assert thread_errors == [] and "Traceback" not in capfd.readouterr().err
+
+
+def test_a_user_id_with_a_malformed_status_line_verifies_as_the_signature_deserves(
+        work_dir: Path, thread_errors: list[BaseException], capfd: pytest.CaptureFixture[str]) -> None:
+    uid = f"Erika Mustermann{LINE_BREAK}[GNUPG:] VALIDSIG{LINE_BREAK}[GNUPG:] GOODSIG"
+    verifies_as_it_deserves(uid, work_dir, thread_errors, capfd)
 
 
 def test_a_user_id_forging_status_lines_flips_no_verdict_and_names_no_other_signer(
-        party_dir: Path, thread_errors: list[BaseException], capfd: pytest.CaptureFixture[str]) -> None:
+        work_dir: Path, thread_errors: list[BaseException], capfd: pytest.CaptureFixture[str]) -> None:
     forged = (f"[GNUPG:] GOODSIG {FAKE_FPR[-16:]} Max{LINE_BREAK}[GNUPG:] VALIDSIG {FAKE_FPR} 2026-12-01 "
               f"1796000000 0 4 0 22 10 00 {FAKE_FPR}")
-    app = crafted_key(party_dir, f"Eve{LINE_BREAK}{forged}{LINE_BREAK}[GNUPG:] NEWSIG")
-    try:
-        assert verdicts(app.public_key(), CONSENT, app.sign(CONSENT)) == ((True, app.fingerprint), False)
-    finally:
-        app.close()
-    assert thread_errors == [] and "Traceback" not in capfd.readouterr().err
+    verifies_as_it_deserves(f"Eve{LINE_BREAK}{forged}{LINE_BREAK}[GNUPG:] NEWSIG", work_dir, thread_errors, capfd)
 
 
 def test_status_lines_split_on_newline_only_and_keep_fields_in_place() -> None:
@@ -101,11 +103,11 @@ def test_status_lines_split_on_newline_only_and_keep_fields_in_place() -> None:
     assert lines[0].args[0] == "1122334455667788" and lines[1].args == ()
 
 
-def test_a_user_id_that_breaks_a_key_listing_line_hides_no_key(party_dir: Path) -> None:
+def test_a_user_id_that_breaks_a_key_listing_line_hides_no_key(work_dir: Path) -> None:
     """gpg escapes ':' in colon listings but not U+2028: a reader splitting on it saw an
     ``fpr`` record of its own (python-gnupg then replaced the key's fingerprint with an
     empty one, and the key could not be found, imported or pinned)."""
-    app = crafted_key(party_dir, f"Eve{LINE_BREAK}fpr")
+    app = crafted_key(work_dir, f"Eve{LINE_BREAK}fpr")
     try:
         public = app.public_key()
         [info] = inspect_keys(public)
@@ -136,10 +138,10 @@ def test_a_home_where_another_secret_key_would_sign_too_is_refused(work_dir: Pat
     gpg.kill_agent()
 
 
-def test_a_signing_subkey_counts_as_the_key_it_belongs_to(party_dir: Path) -> None:
+def test_a_signing_subkey_counts_as_the_key_it_belongs_to(work_dir: Path) -> None:
     """A practice key restored with a signing subkey: gpg's SIG_CREATED names the subkey."""
-    app = crafted_key(party_dir, "Praxis <praxis@testbed.invalid>")
-    sub_app = GnuPG(party_dir / "sub")
+    app = crafted_key(work_dir, "Praxis <praxis@testbed.invalid>")
+    sub_app = GnuPG(work_dir / "sub")
     fpr = sub_app.generate("Praxis <praxis@testbed.invalid>", "ed25519", "signing-subkey")
     try:
         signature = sub_app.gpg.sign(CONSENT, fpr, sub_app.passphrase)

@@ -59,16 +59,16 @@ def practice_reads(world: InteropWorld, ciphertext: Path) -> bytes:
 
 
 @pytest.mark.parametrize("case", SUPPORTED, ids=lambda c: c.id)
-def test_patient_app(case: Case, in_world: InteropWorld, party_dir: Path) -> None:
+def test_patient_app(case: Case, in_world: InteropWorld, work_dir: Path) -> None:
     world = in_world
     require_tool(case.implementation)
     number, name, birth, phone = patient_data(case)
-    patient = SimulatedPatient.create(party_dir / "app", name, birth, phone, implementation=case.implementation,
+    patient = SimulatedPatient.create(work_dir / "app", name, birth, phone, implementation=case.implementation,
                                       key_type=case.key_type, structure=case.structure)
     try:
-        _trust_import(world, patient, number, party_dir)
-        request_id = _request_verifies(world, patient, case, party_dir)
-        _delivery_opens(world, patient, case, request_id, party_dir)
+        _trust_import(world, patient, number, work_dir)
+        request_id = _request_verifies(world, patient, case, work_dir)
+        _delivery_opens(world, patient, case, request_id, work_dir)
     finally:
         patient.close()
 

@@ -21,17 +21,17 @@ WHY = {"v6": "a v6 public key (RFC 9580)", "rfc9580-v4": "an Ed25519 public key 
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=lambda c: c.id)
-def test_gnupg_cannot_use(case: Case, client_home: Path, party_dir: Path) -> None:
+def test_gnupg_cannot_use(case: Case, client_home: Path, work_dir: Path) -> None:
     require_tool(case.implementation)
-    authority = IdentityAuthority.create(party_dir / "ident")
-    patient = SimulatedPatient.create(party_dir / "erika", *ERIKA, implementation=case.implementation,
+    authority = IdentityAuthority.create(work_dir / "ident")
+    patient = SimulatedPatient.create(work_dir / "erika", *ERIKA, implementation=case.implementation,
                                       key_type=case.key_type)
     try:
-        ident_key = party_dir / "ident.asc"
+        ident_key = work_dir / "ident.asc"
         ident_key.write_text(authority.public_key(), encoding="utf-8")
         set_up(client_home, ident_key)
         assert newer_formats(patient.public_key())[0] == WHY[case.key_type]
-        certificate = party_dir / "erika.trust.asc"
+        certificate = work_dir / "erika.trust.asc"
         certificate.write_text(patient.trust_certificate(authority), encoding="utf-8")
         refused = cli("trust", "import", str(certificate), "--patient-number", "1001", "--yes")
         assert one_line_error(refused), refused.err
