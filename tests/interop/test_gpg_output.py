@@ -49,12 +49,14 @@ def verdicts(public_key: str, data: bytes, signature: bytes) -> tuple[tuple[bool
 
 
 @pytest.mark.parametrize("maker", [OpenPgpJs, Sequoia], ids=["openpgpjs", "sequoia"])
-def test_binary_notations_verify_as_the_signature_deserves(
+def test_binary_notations_and_a_malformed_status_line_verify_as_the_signature_deserves(
         maker: type[OpenPgpJs] | type[Sequoia], work_dir: Path, thread_errors: list[BaseException],
         capfd: pytest.CaptureFixture[str]) -> None:
+    """Both at once: a binary notation and a user id that carries a malformed status line."""
     require_tool(maker.name)
     app = maker(work_dir)
-    fpr = app.generate("Erika Mustermann <erika@testbed.invalid>", "ed25519", "default")
+    fpr = app.generate(f"Erika Mustermann{LINE_BREAK}[GNUPG:] VALIDSIG <erika@testbed.invalid>", "ed25519",
+                       "default")
     if isinstance(app, OpenPgpJs):
         signature = app.sign_with_notations(CONSENT, {"crafted@testbed.invalid": NOT_UTF8})
     else:
