@@ -119,14 +119,14 @@ def _key_info(key: ListedKey) -> KeyInfo | None:
         return None
     now = datetime.now(UTC)
     encryption = [
-        fpr for record, fpr in key.subkeys or ()
+        fpr for record, fpr in key.subkeys
         if "e" in record.field(11) and FINGERPRINT_RE.match(fpr)
         and _usable(record.field(1), _ts(record.field(6)), now)
     ]
     caps = key.primary.field(11)
     return KeyInfo(
         fingerprint=key.fingerprint,
-        uids=tuple(key.uids or ()),
+        uids=tuple(key.uids),
         created=_ts(key.primary.field(5)),
         expires=_ts(key.primary.field(6)),
         revoked=key.primary.field(1) == "r",
@@ -260,7 +260,7 @@ class Gpg:
             return set()
         now = datetime.now(UTC)
         return {
-            fpr for record, fpr in key.subkeys or ()
+            fpr for record, fpr in key.subkeys
             if "s" in record.field(11) and _usable(record.field(1), _ts(record.field(6)), now)
         }
 

@@ -25,7 +25,7 @@ import codecs
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import gnupg
@@ -133,8 +133,8 @@ class ListedKey:
 
     primary: ColonRecord
     fingerprint: str = ""
-    uids: list[str] | None = None
-    subkeys: list[tuple[ColonRecord, str]] | None = None  # (sub/ssb record, its fingerprint)
+    uids: list[str] = field(default_factory=list)
+    subkeys: list[tuple[ColonRecord, str]] = field(default_factory=list)  # (sub/ssb record, its fingerprint)
 
 
 def _unescape(raw: bytes) -> str:
@@ -151,25 +151,22 @@ def colon_listing(data: bytes) -> list[ListedKey]:
         fields = tuple(_unescape(f) for f in raw.removesuffix(b"\r").split(b":"))
         record = ColonRecord(fields[0], fields)
         if record.kind in ("pub", "sec"):
-            current = ListedKey(record, uids=[], subkeys=[])
+            current = ListedKey(record)
             keys.append(current)
             in_subkey = False
         elif current is None:
             continue
         elif record.kind in ("sub", "ssb"):
-            assert current.subkeys is not None
             current.subkeys.append((record, ""))
             in_subkey = True
         elif record.kind == "fpr":
             fpr = record.field(9).upper()
             if in_subkey:
-                assert current.subkeys is not None
                 sub, _ = current.subkeys[-1]
                 current.subkeys[-1] = (sub, fpr)
             elif not current.fingerprint:
                 current.fingerprint = fpr
         elif record.kind == "uid" and not in_subkey:
-            assert current.uids is not None
             current.uids.append(record.field(9))
     return keys
 

@@ -190,7 +190,7 @@ class GnuPG(Tool):
             self._cli(*back, "--quick-add-key", fpr, encryption, "encr", "1d")  # expired two days ago
             self._cli("--quick-add-key", fpr, encryption, "encr", "never")
             newest = [f for k in colon_listing(self._cli("--with-colons", "--list-keys", fpr))
-                      for _, f in k.subkeys or ()][-1]
+                      for _, f in k.subkeys][-1]
             # select the subkey by fingerprint: revkey with nothing selected revokes the whole key
             self._cli("--command-fd", "0", "--edit-key", fpr,
                       data=f"key {newest}\nrevkey\ny\n0\n\ny\nsave\n".encode("ascii"))

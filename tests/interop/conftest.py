@@ -163,4 +163,4 @@ def subkeys(public_key: str) -> list[Subkey]:
         listing = subprocess.run(["gpg", "--homedir", home, "--batch", "--with-colons", "--show-keys"],
                                  input=public_key.encode(), capture_output=True, timeout=60, check=True).stdout
     (key,) = colon_listing(listing)
-    return [Subkey(r.field(4).upper(), f, r.field(1), r.field(11)) for r, f in key.subkeys or ()]
+    return [Subkey(r.field(4).upper(), f, r.field(1), r.field(11)) for r, f in key.subkeys]
