@@ -32,7 +32,8 @@ from practice_client.core.errors import CryptoError, InputError, NotConfigured, 
 from practice_client.core.files import read_bounded
 from practice_client.core.models import Patient, Pin
 from practice_client.core.phone import is_e164
-from practice_client.crypto.gpg import FINGERPRINT_RE, KeyInfo, isolated, normalize_fingerprint
+from practice_client.crypto.gpg import FINGERPRINT_RE, Gpg, KeyInfo, isolated, normalize_fingerprint
+from practice_client.crypto.packets import newer_formats
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -99,27 +100,40 @@ def split_certificate(text: str, source: str | Path) -> tuple[str, str]:
     return match.group("key"), match.group("signed")
 
 
+def _unusable(gpg: Gpg, block: str, source: str | Path, problem: str) -> InputError:
+    """The refusal for a key gpg could not (fully) use: where the block holds what this
+    GnuPG cannot read (RFC 9580 v6 keys or algorithms), that is the reason given."""
+    newer = newer_formats(block)
+    if not newer:
+        return InputError(source, problem)
+    return InputError(
+        source,
+        f"the patient's key is {newer[0]}, which GnuPG {gpg.version} on this computer cannot use - "
+        "the patient's app must hand over an OpenPGP v4 key (Ed25519/Cv25519, RSA, NIST P-256/P-384)",
+    )
+
+
 def _inspect_key_block(block: str, source: str | Path) -> tuple[KeyInfo, str]:
     """The one key of the block and its minimal re-export, checked in a throw-away home."""
     with isolated() as gpg:
         try:
             fingerprints = gpg.import_keys(block)
         except CryptoError:
-            raise InputError(source, "the public key block is damaged or holds no key") from None
+            raise _unusable(gpg, block, source, "the public key block is damaged or holds no key") from None
         if len(fingerprints) != 1:
             raise InputError(source, f"the key block must hold exactly one key, not {len(fingerprints)}")
         info = gpg.key_info(fingerprints[0])
         if info is None:
             raise InputError(source, "the public key block is damaged or holds no key")
         exported = gpg.export_public(info.fingerprint)
-    if info.revoked:
-        raise InputError(source, f"the patient's key {info.fingerprint} is revoked")
-    if info.expired:
-        raise InputError(source, f"the patient's key {info.fingerprint} has expired")
-    if not info.encryption_subkeys:
-        raise InputError(source, f"the patient's key {info.fingerprint} has no usable encryption subkey")
-    if not info.can_sign:
-        raise InputError(source, f"the patient's key {info.fingerprint} cannot sign")
+        if info.revoked:
+            raise InputError(source, f"the patient's key {info.fingerprint} is revoked")
+        if info.expired:
+            raise InputError(source, f"the patient's key {info.fingerprint} has expired")
+        if not info.encryption_subkeys:
+            raise _unusable(gpg, block, source, f"the patient's key {info.fingerprint} has no usable encryption subkey")
+        if not info.can_sign:
+            raise _unusable(gpg, block, source, f"the patient's key {info.fingerprint} cannot sign")
     return info, exported
 
 
@@ -197,8 +211,8 @@ def verify_certificate_text(
             "the attestation is not signed by the platform's identity key "
             f"({check.problem or 'signed by another key'})",
         )
+    info, exported = _inspect_key_block(key_block, source)  # first: it names a key gpg cannot use
     attested = parse_attestation(payload, source)
-    info, exported = _inspect_key_block(key_block, source)
     if attested["fingerprint"] != info.fingerprint:
         raise InputError(
             source,

@@ -30,6 +30,7 @@ from practice_client.core.models import (
 from practice_client.crypto.trust import pin_certificate, verify_certificate_text
 from practice_client.provision import SetupParams, provision
 from practice_client.testbed.identity import IdentityAuthority
+from practice_client.testbed.implementations import preferred_implementation
 from practice_client.testbed.patient import SimulatedPatient
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import kill_agents, require, short_tmpdir
@@ -71,8 +72,11 @@ def world() -> Iterator[World]:
     authority = IdentityAuthority.create(root / "ident")
     ident_file = root / "ident.asc"
     ident_file.write_text(authority.public_key(), encoding="ascii")
+    app = preferred_implementation()  # patients' apps are not built on GnuPG: OpenPGP.js or Sequoia
+    if os.environ.get("CI") == "true":
+        require(app != "gnupg", "a patient app on OpenPGP.js (make install) or Sequoia (sq)")
     patients = {
-        number: SimulatedPatient.create(root / f"p{number}", name, birth, phone)
+        number: SimulatedPatient.create(root / f"p{number}", name, birth, phone, implementation=app)
         for number, name, birth, phone in PATIENTS
     }
     template = root / "home"
