@@ -14,9 +14,10 @@ version to the code's runs in order when the store opens:
 - a database newer than the code (an older client started after an update) is
   refused with a clear message rather than written with an old idea of the schema.
 
-A step is a function of the open connection. It MUST NOT commit itself and MUST
-be written against the schema of its own version, never against today's code:
-the models may have moved on since.
+A step is a function of the open connection (a *keyed* step also gets the field
+cipher, to re-seal personal fields). It MUST NOT commit itself and MUST be written
+against the schema of its own version, never against today's code: the models may
+have moved on since.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from practice_client.core.errors import StateError
+from practice_client.core.fieldcrypt import FieldCipher
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,15 +94,25 @@ CREATE INDEX IF NOT EXISTS documents_by_state ON documents(state);
 """
 
 Step = Callable[[sqlite3.Connection], None]
+KeyedStep = Callable[[sqlite3.Connection, FieldCipher], None]
 
 
 @dataclass(frozen=True)
 class Migration:
-    """One step: from ``version - 1`` to ``version``."""
+    """One step: from ``version - 1`` to ``version``; ``keyed`` steps take the cipher too."""
 
     version: int
     what: str
-    apply: Step
+    apply: Step | KeyedStep
+    keyed: bool = False
+
+    def run(self, db: sqlite3.Connection, cipher: FieldCipher | None) -> None:
+        if not self.keyed:
+            cast(Step, self.apply)(db)
+        elif cipher is None:
+            raise StateError(f"schema step {self.version} ({self.what}) needs the database key")
+        else:
+            cast(KeyedStep, self.apply)(db, cipher)
 
 
 def _baseline(db: sqlite3.Connection) -> None:
@@ -108,9 +121,41 @@ def _baseline(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+# The personal fields of version 1, by table: the row's key column and the sealed columns.
+_V1_SEALED = {
+    "patients": ("patient_number", ("name", "birth_date", "phone")),
+    "pins": ("fingerprint", ("name", "birth_date", "phone", "certificate")),
+    "messages": ("sha256", ("raw",)),
+    "requests": ("message_sha256", ("checks", "summary", "decision_reason")),
+    "documents": ("document_id", ("original_name", "source_path", "error", "extra")),
+}
+
+
+def _bind_fields_to_rows(db: sqlite3.Connection, cipher: FieldCipher) -> None:
+    """Re-seal every personal field so that it is bound to its row, not only its column
+    (see :mod:`practice_client.core.fieldcrypt`). One row at a time: memory stays that of
+    the largest field (a 2 MiB message), whatever the size of the database."""
+    for table, (key, columns) in _V1_SEALED.items():
+        rows = [r[0] for r in db.execute(f"SELECT {key} FROM {table}")]  # noqa: S608 - fixed names
+        for row in rows:
+            values = db.execute(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {key}=?", (row,)  # noqa: S608
+            ).fetchone()
+            sealed = [
+                None if value is None else
+                cipher.seal(f"{table}.{column}", row, cipher.open_v1(f"{table}.{column}", row, value))
+                for column, value in zip(columns, values, strict=True)
+            ]
+            db.execute(
+                f"UPDATE {table} SET {', '.join(c + '=?' for c in columns)} WHERE {key}=?",  # noqa: S608
+                (*sealed, row),
+            )
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
+    Migration(2, "personal fields bound to their rows", _bind_fields_to_rows, keyed=True),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -142,7 +187,8 @@ def backup(db: sqlite3.Connection, database: Path, version: int) -> Path:
 
 
 def migrate(
-    db: sqlite3.Connection, database: Path, steps: Sequence[Migration] = MIGRATIONS
+    db: sqlite3.Connection, database: Path, steps: Sequence[Migration] = MIGRATIONS,
+    cipher: FieldCipher | None = None,
 ) -> tuple[int, int]:
     """Bring the database to the newest version of ``steps``; returns (from, to).
 
@@ -168,7 +214,7 @@ def migrate(
             if current_version(db) >= step.version:  # another process took this step first
                 db.execute("ROLLBACK")
                 continue
-            step.apply(db)
+            step.run(db, cipher)
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(step.version),)
             )

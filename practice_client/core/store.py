@@ -77,7 +77,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
-            old, new = migrate(self._db, database)
+            old, new = migrate(self._db, database, cipher=cipher)
         self._repair_audit()
         if 0 < old < new:
             self.record("store.migrated", from_version=old, to_version=new)
@@ -159,8 +159,9 @@ class Store:
     def upsert_patients(self, patients: Iterable[Patient], source: str) -> int:
         seal = self._cipher.seal
         rows = [
-            (p.patient_number, seal("patients.name", p.name),
-             seal("patients.birth_date", p.birth_date), seal("patients.phone", p.phone), now_iso())
+            (p.patient_number, seal("patients.name", p.patient_number, p.name),
+             seal("patients.birth_date", p.patient_number, p.birth_date),
+             seal("patients.phone", p.patient_number, p.phone), now_iso())
             for p in patients
         ]
         with self.transaction("patients.imported", {"source": source, "count": len(rows)}) as db:
@@ -174,10 +175,10 @@ class Store:
         return len(rows)
 
     def _patient(self, row: sqlite3.Row) -> Patient:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["patient_number"]
         return Patient(
-            row["patient_number"], op("patients.name", row["name"]) or "",
-            op("patients.birth_date", row["birth_date"]) or "", op("patients.phone", row["phone"]),
+            key, op("patients.name", key, row["name"]) or "",
+            op("patients.birth_date", key, row["birth_date"]) or "", op("patients.phone", key, row["phone"]),
         )
 
     def get_patient(self, patient_number: str) -> Patient | None:
@@ -226,22 +227,23 @@ class Store:
                 "INSERT INTO pins(fingerprint, patient_number, name, birth_date, phone, ident, "
                 "issued_at, pinned_at, certificate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    pin.fingerprint, pin.patient_number, seal("pins.name", pin.name),
-                    seal("pins.birth_date", pin.birth_date), seal("pins.phone", pin.phone),
+                    pin.fingerprint, pin.patient_number, seal("pins.name", pin.fingerprint, pin.name),
+                    seal("pins.birth_date", pin.fingerprint, pin.birth_date),
+                    seal("pins.phone", pin.fingerprint, pin.phone),
                     pin.ident, pin.issued_at, pin.pinned_at,
-                    seal("pins.certificate", pin.certificate),
+                    seal("pins.certificate", pin.fingerprint, pin.certificate),
                 ),
             )
 
     def _pin(self, row: sqlite3.Row) -> Pin:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["fingerprint"]
         return Pin(
-            fingerprint=row["fingerprint"], patient_number=row["patient_number"],
-            name=op("pins.name", row["name"]) or "",
-            birth_date=op("pins.birth_date", row["birth_date"]) or "",
-            phone=op("pins.phone", row["phone"]) or "", ident=row["ident"],
+            fingerprint=key, patient_number=row["patient_number"],
+            name=op("pins.name", key, row["name"]) or "",
+            birth_date=op("pins.birth_date", key, row["birth_date"]) or "",
+            phone=op("pins.phone", key, row["phone"]) or "", ident=row["ident"],
             issued_at=row["issued_at"], pinned_at=row["pinned_at"],
-            certificate=op("pins.certificate", row["certificate"]) or "",
+            certificate=op("pins.certificate", key, row["certificate"]) or "",
         )
 
     def get_pin(self, fingerprint: str) -> Pin | None:
@@ -290,7 +292,7 @@ class Store:
         with self.transaction("message.received", {"sha256": digest, "source": source}) as db:
             db.execute(
                 "INSERT OR IGNORE INTO messages(sha256, received_at, source, raw) VALUES (?, ?, ?, ?)",
-                (digest, now_iso(), source, self._cipher.seal("messages.raw", raw)),
+                (digest, now_iso(), source, self._cipher.seal("messages.raw", digest, raw)),
             )
         return digest, True
 
@@ -301,7 +303,8 @@ class Store:
                 "SELECT sha256, source, raw, received_at FROM messages WHERE processed=0 ORDER BY received_at"
             ).fetchall()
         return [
-            StoredMessage(r["sha256"], r["source"], self._cipher.open_bytes("messages.raw", r["raw"]) or b"",
+            StoredMessage(r["sha256"], r["source"],
+                          self._cipher.open_bytes("messages.raw", r["sha256"], r["raw"]) or b"",
                           datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")))
             for r in rows
         ]
@@ -334,9 +337,11 @@ class Store:
                 (
                     record.message_sha256, record.request_id, record.received_at, record.source,
                     str(record.verdict),
-                    seal("requests.checks", json.dumps([c.to_json() for c in record.checks])),
+                    seal("requests.checks", record.message_sha256,
+                         json.dumps([c.to_json() for c in record.checks])),
                     str(record.status), record.patient_fingerprint, record.patient_number,
-                    seal("requests.summary", json.dumps(record.summary)), record.expires_at,
+                    seal("requests.summary", record.message_sha256, json.dumps(record.summary)),
+                    record.expires_at,
                 ),
             )
             db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (record.message_sha256,))
@@ -348,16 +353,16 @@ class Store:
             db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (sha256,))
 
     def _request(self, row: sqlite3.Row) -> RequestRecord:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["message_sha256"]
         return RequestRecord(
-            request_id=row["request_id"], message_sha256=row["message_sha256"],
+            request_id=row["request_id"], message_sha256=key,
             received_at=row["received_at"], source=row["source"], verdict=Verdict(row["verdict"]),
-            checks=[Check.from_json(c) for c in json.loads(op("requests.checks", row["checks"]) or "[]")],
+            checks=[Check.from_json(c) for c in json.loads(op("requests.checks", key, row["checks"]) or "[]")],
             status=RequestStatus(row["status"]), patient_fingerprint=row["patient_fingerprint"],
             patient_number=row["patient_number"],
-            summary=json.loads(op("requests.summary", row["summary"]) or "{}"),
+            summary=json.loads(op("requests.summary", key, row["summary"]) or "{}"),
             expires_at=row["expires_at"], decided_at=row["decided_at"],
-            decision_reason=op("requests.decision_reason", row["decision_reason"]),
+            decision_reason=op("requests.decision_reason", key, row["decision_reason"]),
             override=bool(row["override"]), decision_sent=row["decision_sent"] == DECISION_SENT,
             decision_refused=row["decision_sent"] == DECISION_REFUSED,
         )
@@ -391,7 +396,7 @@ class Store:
             db.execute(
                 "UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=? "
                 "WHERE message_sha256=?",
-                (str(status), now_iso(), self._cipher.seal("requests.decision_reason", reason),
+                (str(status), now_iso(), self._cipher.seal("requests.decision_reason", current.message_sha256, reason),
                  int(override), current.message_sha256),
             )
         result = self.get_request(request_id)
@@ -434,10 +439,11 @@ class Store:
                 "created_at, updated_at, request_id, match_method, extra) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    doc.document_id, str(doc.state), seal("documents.original_name", doc.original_name),
-                    seal("documents.source_path", doc.source_path), doc.size, doc.sha256,
+                    doc.document_id, str(doc.state),
+                    seal("documents.original_name", doc.document_id, doc.original_name),
+                    seal("documents.source_path", doc.document_id, doc.source_path), doc.size, doc.sha256,
                     doc.created_at, doc.updated_at, doc.request_id, doc.match_method,
-                    seal("documents.extra", json.dumps(doc.extra)),
+                    seal("documents.extra", doc.document_id, json.dumps(doc.extra)),
                 ),
             )
 
@@ -459,7 +465,7 @@ class Store:
             if key == "extra":
                 value = json.dumps(value)
             if key in self._SEALED:
-                value = self._cipher.seal(f"documents.{key}", value)
+                value = self._cipher.seal(f"documents.{key}", document_id, value)
             columns.append(f"{key}=?")
             values.append(value)
         details: dict[str, Any] = {"document_id": document_id}
@@ -481,17 +487,17 @@ class Store:
         return self._document(row)
 
     def _document(self, row: sqlite3.Row) -> Document:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["document_id"]
         return Document(
-            document_id=row["document_id"], state=DocumentState(row["state"]),
-            original_name=op("documents.original_name", row["original_name"]) or "",
-            source_path=op("documents.source_path", row["source_path"]) or "",
+            document_id=key, state=DocumentState(row["state"]),
+            original_name=op("documents.original_name", key, row["original_name"]) or "",
+            source_path=op("documents.source_path", key, row["source_path"]) or "",
             size=row["size"], sha256=row["sha256"], created_at=row["created_at"],
             updated_at=row["updated_at"], request_id=row["request_id"],
-            match_method=row["match_method"], error=op("documents.error", row["error"]),
+            match_method=row["match_method"], error=op("documents.error", key, row["error"]),
             attempts=row["attempts"], ciphertext_sha256=row["ciphertext_sha256"],
             manifest_sha256=row["manifest_sha256"], delivered_at=row["delivered_at"],
-            extra=json.loads(op("documents.extra", row["extra"]) or "{}"),
+            extra=json.loads(op("documents.extra", key, row["extra"]) or "{}"),
         )
 
     def get_document(self, document_id: str) -> Document | None:
