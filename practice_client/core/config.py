@@ -48,6 +48,7 @@ class Config:
     imap_processed_folder: str = "Verarbeitet"
     imap_ca_file: str = ""
     poll_seconds: float = 60.0
+    max_request_days: int = 90  # a request is valid at most this long after its creation
     language: str = "de"
     close_to_tray: bool = True
     offline: bool = False

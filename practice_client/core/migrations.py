@@ -152,10 +152,21 @@ def _bind_fields_to_rows(db: sqlite3.Connection, cipher: FieldCipher) -> None:
             )
 
 
+def _cap_request_lifetimes(db: sqlite3.Connection) -> None:
+    """Requests recorded before their lifetime was capped may claim to be valid until 2099:
+    none stays open longer than the default cap (90 days) after it arrived."""
+    db.execute(
+        "UPDATE requests SET expires_at = strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+90 days') "
+        "WHERE julianday(received_at) IS NOT NULL AND (expires_at IS NULL "
+        "OR julianday(expires_at) IS NULL OR julianday(expires_at) > julianday(received_at, '+90 days'))"
+    )
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
     Migration(2, "personal fields bound to their rows", _bind_fields_to_rows, keyed=True),
+    Migration(3, "request lifetimes capped", _cap_request_lifetimes),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
