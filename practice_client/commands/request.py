@@ -17,7 +17,7 @@ SYMBOLS = {CheckStatus.PASS: "OK  ", CheckStatus.WARN: "WARN", CheckStatus.FAIL:
 
 
 def _read_message(path: Path) -> bytes:
-    from practice_client.intake.message import MAX_MESSAGE_BYTES
+    from practice_client.core.store import MAX_MESSAGE_BYTES
 
     try:
         if not path.is_file():

@@ -52,6 +52,8 @@ class StoredMessage(NamedTuple):
     received_at: datetime
 
 
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # a request message is far smaller; larger ones are never kept
+
 # requests.decision_sent: queued for the platform, taken by it, or refused by it for good
 DECISION_QUEUED, DECISION_SENT, DECISION_REFUSED = 0, 1, 2
 
@@ -281,7 +283,10 @@ class Store:
         """Keep the raw message (sealed) before anything else happens to it.
 
         Returns its SHA-256 and whether it is new. The same bytes from two sources
-        are one message (de-duplication), not a replay."""
+        are one message (de-duplication), not a replay. A message over
+        :data:`MAX_MESSAGE_BYTES` is never kept (:meth:`add_oversized_message`)."""
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise ValueError(f"a message of {len(raw)} bytes is over the limit of {MAX_MESSAGE_BYTES}")
         digest = hashlib.sha256(raw).hexdigest()
         with self._lock:
             known = self._db.execute(
@@ -322,29 +327,51 @@ class Store:
 
     def add_request(self, record: RequestRecord) -> None:
         """Record a verified (or rejected) request and mark its message processed."""
-        seal = self._cipher.seal
-        details = {
+        with self.transaction("request.received", self._request_details(record)) as db:
+            self._insert_request(db, record)
+
+    def add_oversized_message(self, record: RequestRecord, source: str, size: int) -> bool:
+        """A message too large to be a request: only its digest is kept, with the rejected
+        record (one transaction), so staff see it once and it is never checked again.
+        False when these bytes were recorded before."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM messages WHERE sha256=?", (record.message_sha256,)).fetchone():
+                return False
+            details = {**self._request_details(record), "source": source, "size": size}
+            with self.transaction("message.oversized", details) as db:
+                db.execute(
+                    "INSERT INTO messages(sha256, received_at, source, raw, processed) VALUES (?, ?, ?, ?, 1)",
+                    (record.message_sha256, now_iso(), source,
+                     self._cipher.seal("messages.raw", record.message_sha256, b"")),
+                )
+                self._insert_request(db, record)
+        return True
+
+    @staticmethod
+    def _request_details(record: RequestRecord) -> dict[str, Any]:
+        return {
             "request_id": record.request_id,
             "message_sha256": record.message_sha256,
             "verdict": str(record.verdict),
             "failed_checks": [c.name for c in record.checks if c.status != "pass"],
         }
-        with self.transaction("request.received", details) as db:
-            db.execute(
-                "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "
-                "checks, status, patient_fingerprint, patient_number, summary, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.message_sha256, record.request_id, record.received_at, record.source,
-                    str(record.verdict),
-                    seal("requests.checks", record.message_sha256,
-                         json.dumps([c.to_json() for c in record.checks])),
-                    str(record.status), record.patient_fingerprint, record.patient_number,
-                    seal("requests.summary", record.message_sha256, json.dumps(record.summary)),
-                    record.expires_at,
-                ),
-            )
-            db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (record.message_sha256,))
+
+    def _insert_request(self, db: sqlite3.Connection, record: RequestRecord) -> None:
+        seal = self._cipher.seal
+        db.execute(
+            "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "
+            "checks, status, patient_fingerprint, patient_number, summary, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.message_sha256, record.request_id, record.received_at, record.source,
+                str(record.verdict),
+                seal("requests.checks", record.message_sha256, json.dumps([c.to_json() for c in record.checks])),
+                str(record.status), record.patient_fingerprint, record.patient_number,
+                seal("requests.summary", record.message_sha256, json.dumps(record.summary)),
+                record.expires_at,
+            ),
+        )
+        db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (record.message_sha256,))
 
     def mark_message_duplicate(self, sha256: str) -> None:
         """A second copy of an already recorded request (other source, other mail headers):

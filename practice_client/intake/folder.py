@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from practice_client.core.atomic import atomic_write, fsync_dir
 from practice_client.core.files import open_regular
-from practice_client.intake.message import MAX_MESSAGE_BYTES
+from practice_client.core.store import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from practice_client.context import Context

@@ -22,7 +22,8 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage, Message
 from typing import Any
 
-MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+from practice_client.core.store import MAX_MESSAGE_BYTES
+
 MAX_JSON_BYTES = 64 * 1024
 MAX_SIGNATURE_BYTES = 16 * 1024
 MAX_TEXT_BYTES = 64 * 1024

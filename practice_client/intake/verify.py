@@ -63,7 +63,8 @@ def verify_message(
 ) -> Verification:
     """Judge a raw request message against the practice's state at time ``now`` (UTC).
 
-    Reads the store (pins, master data, seen request ids); writes nothing."""
+    Reads the store (pins, master data, seen request ids); writes nothing. A message
+    over the size limit is judged on its size alone (no parsing, no DNS)."""
     dkim = check_dkim(raw, config.platform_domain, dnsfunc, now.timestamp())
     try:
         parsed = parse_message(raw)
