@@ -49,6 +49,9 @@ class Config:
     imap_ca_file: str = ""
     poll_seconds: float = 60.0
     max_request_days: int = 90  # a request is valid at most this long after its creation
+    keep_processed_days: int = 30  # delivered originals in processed/ (0: kept for ever)
+    keep_failed_days: int = 90  # failed originals in failed/ or sealed in the spool (0: for ever)
+    keep_messages_days: int = 90  # raw request messages once their request is done (0: for ever)
     language: str = "de"
     close_to_tray: bool = True
     offline: bool = False

@@ -162,11 +162,24 @@ def _cap_request_lifetimes(db: sqlite3.Connection) -> None:
     )
 
 
+def _retention(db: sqlite3.Connection) -> None:
+    """Retention needs to find, without reading every row, the documents whose original is
+    still kept (parked in processed/ or failed/, or sealed in the spool for a retry) and
+    the raw request messages still kept. Documents finished before this step count as
+    parked when they finished; a message whose raw bytes are removed gets processed = 2."""
+    db.execute("ALTER TABLE documents ADD COLUMN parked_at TEXT")
+    db.execute("UPDATE documents SET parked_at = COALESCE(delivered_at, updated_at) "
+               "WHERE state IN ('delivered', 'failed')")
+    db.execute("CREATE INDEX documents_parked ON documents(state, parked_at) WHERE parked_at IS NOT NULL")
+    db.execute("CREATE INDEX messages_kept ON messages(received_at) WHERE processed = 1")
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
     Migration(2, "personal fields bound to their rows", _bind_fields_to_rows, keyed=True),
     Migration(3, "request lifetimes capped", _cap_request_lifetimes),
+    Migration(4, "retention of originals and messages", _retention),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -476,7 +476,7 @@ class Store:
 
     _DOC_FIELDS = frozenset(
         {"request_id", "match_method", "error", "attempts", "ciphertext_sha256",
-         "manifest_sha256", "delivered_at", "source_path", "extra", "sha256", "size"}
+         "manifest_sha256", "delivered_at", "source_path", "extra", "sha256", "size", "parked_at"}
     )
     _SEALED = frozenset({"error", "source_path", "extra"})
 
@@ -546,3 +546,41 @@ class Store:
                     wanted,
                 ).fetchall()
         return [self._document(r) for r in rows]
+
+    # -- retention ---------------------------------------------------------------
+
+    def documents_parked_before(self, state: DocumentState, cutoff: str, limit: int) -> list[Document]:
+        """Documents in ``state`` whose original is kept since before ``cutoff`` (oldest first)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM documents WHERE state=? AND parked_at IS NOT NULL AND parked_at < ? "
+                "ORDER BY parked_at LIMIT ?", (str(state), cutoff, limit),
+            ).fetchall()
+        return [self._document(r) for r in rows]
+
+    def originals_removed(self, document_ids: list[str], what: str, days: int) -> None:
+        """Retention removed the kept originals of these documents (one audited transaction)."""
+        details = {"what": what, "kept_days": days, "count": len(document_ids), "document_ids": document_ids}
+        with self.transaction("retention.originals_removed", details) as db:
+            db.executemany("UPDATE documents SET parked_at=NULL WHERE document_id=?",
+                           [(d,) for d in document_ids])
+
+    def messages_kept_before(self, cutoff: str, now: str, limit: int) -> list[str]:
+        """Digests of raw messages kept since before ``cutoff`` whose request is done: not
+        open, and not accepted and still valid at ``now``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sha256 FROM messages WHERE processed=1 AND received_at < ? AND sha256 NOT IN "
+                "(SELECT message_sha256 FROM requests WHERE status='open' OR (status='accepted' "
+                "AND (expires_at IS NULL OR expires_at > ?))) ORDER BY received_at LIMIT ?",
+                (cutoff, now, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def remove_messages(self, digests: list[str], days: int) -> None:
+        """Retention: the raw bytes of these messages go; digest and verdict stay (replay
+        protection, the record). One audited transaction."""
+        empty = [(self._cipher.seal("messages.raw", d, b""), d) for d in digests]
+        details = {"kept_days": days, "count": len(digests), "sha256": digests}
+        with self.transaction("retention.messages_removed", details) as db:
+            db.executemany("UPDATE messages SET raw=?, processed=2 WHERE sha256=? AND processed=1", empty)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from practice_client.core.errors import NetworkError, PracticeClientError, StateError
 from practice_client.core.models import Document, RequestStatus
-from practice_client.delivery import outbox
+from practice_client.delivery import outbox, retention
 from practice_client.delivery.events import Event, EventSink, ignore
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.pipeline import Pipeline
@@ -127,9 +127,15 @@ class Agent:
     # -- the loop ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        next_poll = time.monotonic()
+        next_poll = next_retention = time.monotonic()
         accepted: frozenset[str] = frozenset()
         while not self._stop.is_set():
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + retention.INTERVAL_SECONDS
+                try:
+                    retention.run(self.ctx)
+                except Exception:  # the loop must outlive any one failure; tried again later
+                    log.exception("retention failed")
             if self._poll_now.is_set() or time.monotonic() >= next_poll:
                 self._poll_now.clear()
                 self._poll_intake()

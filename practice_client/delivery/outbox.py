@@ -31,13 +31,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from practice_client.core.atomic import fsync_dir
 from practice_client.core.audit import now_iso
-from practice_client.core.errors import InputError, StateError
+from practice_client.core.errors import InputError, PracticeClientError, StateError
 from practice_client.core.files import NOT_A_FOLDER, Folder, open_regular
 from practice_client.core.models import Document, DocumentState, RequestRecord
+from practice_client.core.sealedfile import seal_file, unseal_bytes, unseal_file
 from practice_client.delivery import matching
+from practice_client.delivery.locks import FileLock
 from practice_client.delivery.names import display_name, safe_name, tagged_name
-from practice_client.delivery.sidecar import read_sidecar
+from practice_client.delivery.sidecar import MAX_SIDECAR_BYTES, read_sidecar, sidecar_fields
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -46,6 +49,8 @@ log = logging.getLogger(__name__)
 
 ORIGINAL = "original"
 SIDECAR = "sidecar.gdt"
+SEALED = {ORIGINAL: "original.sealed", SIDECAR: "sidecar.gdt.sealed"}  # the same, at rest
+SPOOL_LOCK = ".lock"  # one worker per document (delivery.locks)
 CIPHERTEXT = "document.pgp"
 MANIFEST = "manifest.pgp"
 PROCESSED = "processed"
@@ -54,7 +59,7 @@ FAILED = "failed"
 ORIGIN_EXPORT = "export"
 ORIGIN_SEND = "send"
 
-COPY_CHUNK = 1024 * 1024
+AT_REST = frozenset({DocumentState.UNASSIGNED, DocumentState.FAILED})
 
 
 def spool_of(ctx: Context, document_id: str) -> Path:
@@ -308,18 +313,18 @@ def match_data(ctx: Context) -> matching.MatchData:
 
 
 def match(ctx: Context, doc: Document) -> Document:
-    """Apply the matching rules; ``matched`` or ``unassigned`` (with the reason for staff)."""
+    """Apply the matching rules; ``matched`` or ``unassigned`` (with the reason for staff).
+    An unassigned document waits for staff with its original sealed (:func:`rest`)."""
     spool = spool_of(ctx, doc.document_id)
-    sidecar_path = spool / SIDECAR
-    sidecar: dict[str, str] | None = None
-    if sidecar_path.exists():
-        try:
-            sidecar = read_sidecar(sidecar_path)
-        except InputError as exc:
-            return ctx.store.transition(
-                doc.document_id, DocumentState.UNASSIGNED, source_path=str(spool / ORIGINAL),
-                error=f"GDT-Datei unlesbar / GDT sidecar unreadable: {exc.problem}",
-            )
+    try:
+        sidecar = _sidecar(ctx, doc.document_id)
+    except InputError as exc:
+        unassigned = ctx.store.transition(
+            doc.document_id, DocumentState.UNASSIGNED, source_path=str(spool / ORIGINAL),
+            error=f"GDT-Datei unlesbar / GDT sidecar unreadable: {exc.problem}",
+        )
+        rest(ctx, doc.document_id)
+        return unassigned
     folder = doc.extra.get("folder")
     found = matching.match_file(
         folder if isinstance(folder, str) else None, doc.original_name, sidecar,
@@ -331,10 +336,12 @@ def match(ctx: Context, doc: Document) -> Document:
             doc.document_id, DocumentState.MATCHED, request_id=found.request_id,
             match_method=found.method, source_path=str(spool / ORIGINAL), size=size, error=None,
         )
-    return ctx.store.transition(
+    unassigned = ctx.store.transition(
         doc.document_id, DocumentState.UNASSIGNED, error=found.reason,
         source_path=str(spool / ORIGINAL), size=size,
     )
+    rest(ctx, doc.document_id)
+    return unassigned
 
 
 def rematch(ctx: Context) -> list[Document]:
@@ -343,10 +350,9 @@ def rematch(ctx: Context) -> list[Document]:
     moved = []
     data = match_data(ctx)
     for doc in ctx.store.list_documents([DocumentState.UNASSIGNED]):
-        spool = spool_of(ctx, doc.document_id)
         try:
-            sidecar = read_sidecar(spool / SIDECAR) if (spool / SIDECAR).exists() else None
-        except InputError:
+            sidecar = _sidecar(ctx, doc.document_id)
+        except PracticeClientError:
             continue
         folder = doc.extra.get("folder")
         found = matching.match_file(folder if isinstance(folder, str) else None, doc.original_name,
@@ -357,6 +363,65 @@ def rematch(ctx: Context) -> list[Document]:
                                                   request_id=found.request_id, match_method=found.method,
                                                   error=None))
     return moved
+
+
+def _sidecar(ctx: Context, document_id: str) -> dict[str, str] | None:
+    """The GDT sidecar's fields, plain or sealed; InputError when it is unreadable."""
+    spool = spool_of(ctx, document_id)
+    if (spool / SIDECAR).exists():
+        return read_sidecar(spool / SIDECAR)
+    sealed = spool / SEALED[SIDECAR]
+    if not sealed.exists():
+        return None
+    data = unseal_bytes(ctx.spool_key, sealed, _label(document_id, SIDECAR), MAX_SIDECAR_BYTES)
+    return sidecar_fields(data, SIDECAR)
+
+
+# -- at rest: sealed while waiting --------------------------------------------------------------
+
+
+def _label(document_id: str, part: str) -> bytes:
+    """What a sealed spool file is: it opens only as this part of this document."""
+    return f"{document_id}/{part}".encode()
+
+
+def kept(spool: Path) -> bool:
+    """Is the document's original in its spool folder (plain or sealed)?"""
+    return os.path.lexists(spool / ORIGINAL) or os.path.lexists(spool / SEALED[ORIGINAL])
+
+
+def rest(ctx: Context, document_id: str) -> None:
+    """A document that waits (unassigned, for staff; failed, for a retry) keeps its original
+    and sidecar sealed (:mod:`practice_client.core.sealedfile`), never in plain text.
+
+    Idempotent and crash-safe: the sealed copy is complete and durable (atomic write)
+    before the plain file is removed. Only while the document is still waiting and no
+    worker holds it (the spool lock); the pipeline calls this again when it lets go."""
+    spool = spool_of(ctx, document_id)
+    with FileLock(spool / SPOOL_LOCK) as held:
+        doc = ctx.store.get_document(document_id) if held else None
+        if doc is None or doc.state not in AT_REST:
+            return
+        for part, sealed in SEALED.items():
+            if not os.path.lexists(spool / part):
+                continue
+            if not os.path.lexists(spool / sealed):
+                seal_file(ctx.spool_key, spool / part, spool / sealed, _label(document_id, part))
+            (spool / part).unlink()
+            fsync_dir(spool)
+
+
+def wake(ctx: Context, document_id: str) -> None:
+    """The plain original and sidecar back in the spool, for work on them (the caller holds
+    the document: the pipeline's lock, or the document is not in the pipeline's hands)."""
+    spool = spool_of(ctx, document_id)
+    for part, sealed in SEALED.items():
+        if not os.path.lexists(spool / sealed):
+            continue
+        if not os.path.lexists(spool / part):
+            unseal_file(ctx.spool_key, spool / sealed, spool / part, _label(document_id, part))
+        (spool / sealed).unlink()
+        fsync_dir(spool)
 
 
 # -- staff actions -------------------------------------------------------------------------
@@ -396,6 +461,7 @@ def retry(ctx: Context, document_id: str) -> Document:
                          f"can be retried (this one is {doc.state})")
     spool = spool_of(ctx, document_id)
     original = spool / ORIGINAL
+    wake(ctx, document_id)  # kept in the spool, sealed
     if not os.path.lexists(original):
         parked = _parked(ctx, doc)
         if parked is None:
@@ -457,7 +523,8 @@ def refuse(ctx: Context, doc: Document, parent: Folder, entry: str, reason: str)
     as it is and never followed, from the export folder to ``failed/`` with the reason."""
     target = _parking(ctx, doc, FAILED)
     failed = ctx.store.transition(doc.document_id, DocumentState.FAILED, error=reason,
-                                  source_path=str(target) if target else "")
+                                  source_path=str(target) if target else "",
+                                  parked_at=now_iso() if target else None)
     if target is not None:
         with _own_folder(ctx, FAILED) as folder:
             try:
@@ -472,10 +539,11 @@ def refuse(ctx: Context, doc: Document, parent: Folder, entry: str, reason: str)
 
 
 def fail(ctx: Context, doc: Document, reason: str) -> Document:
-    """A document that cannot be delivered: ``failed`` with the reason, original to ``failed/``."""
+    """A document that cannot be delivered: ``failed`` with the reason, original to ``failed/``
+    (or, sent from elsewhere, kept sealed in the spool) - for a retry, until retention."""
     target = _parking(ctx, doc, FAILED)
     failed = ctx.store.transition(doc.document_id, DocumentState.FAILED, error=reason,
-                                  source_path=str(target) if target else "")
+                                  source_path=str(target) if target else "", parked_at=now_iso())
     try:
         settle(ctx, failed)
     except OSError as exc:  # the row says where the original belongs; the next start finishes it
@@ -490,6 +558,7 @@ def delivered(ctx: Context, doc: Document, ciphertext_sha256: str) -> Document:
     done = ctx.store.transition(
         doc.document_id, DocumentState.DELIVERED, delivered_at=now_iso(),
         ciphertext_sha256=ciphertext_sha256, source_path=str(target) if target else "", error=None,
+        parked_at=now_iso() if target else None,
     )
     settle(ctx, done)
     return done
@@ -501,29 +570,48 @@ def settle(ctx: Context, doc: Document) -> None:
     The parking folder is ``processed/`` for a delivered document, ``failed/`` for a failed
     one, opened without following a link (:func:`_own_folder`); the name is the row's."""
     spool = spool_of(ctx, doc.document_id)
-    original = spool / ORIGINAL
     name = Path(doc.source_path).name if doc.source_path else None
-    if os.path.lexists(original):
+    if kept(spool):
         if name is None:
             if doc.state is not DocumentState.DELIVERED:
-                return  # failed and sent from elsewhere: keep it for a retry
-            original.unlink()  # sent from elsewhere, or policy after_delivery = "remove"
+                rest(ctx, doc.document_id)  # failed and sent from elsewhere: kept, sealed, for a retry
+                return
+            for part in (ORIGINAL, SEALED[ORIGINAL]):  # sent from elsewhere, or after_delivery = "remove"
+                with contextlib.suppress(FileNotFoundError):
+                    (spool / part).unlink()
         else:
             delivered_doc = doc.state is DocumentState.DELIVERED
+            wake(ctx, doc.document_id)  # the original leaves the spool as it came
             with _own_folder(ctx, PROCESSED if delivered_doc else FAILED) as folder, \
                     _spool(ctx, doc.document_id) as own:
                 if delivered_doc:
                     # the name was taken meanwhile; a failed one stays put instead: retry finds it by the row
                     name = _free_name(folder, name, doc.document_id[:8])
                 if folder.exists(name):
-                    return  # failed, and no free name: keep it for a retry
+                    rest(ctx, doc.document_id)  # failed, and no free name: kept, sealed, for a retry
+                    return
                 _move(own, ORIGINAL, folder, name)
                 if not delivered_doc:
                     _write_reason(folder, name, doc.error or "")
                 if own.exists(SIDECAR):
                     _move(own, SIDECAR, folder, f"{name}.gdt")
-    if doc.state is DocumentState.DELIVERED or not os.path.lexists(original):
+    if doc.state is DocumentState.DELIVERED or not kept(spool):
         shutil.rmtree(spool, ignore_errors=True)
+
+
+def remove_original(ctx: Context, doc: Document) -> None:
+    """Retention: what is kept of a finished document's original goes - in ``processed/``
+    or ``failed/`` (with its sidecar and reason file) and in the spool. Idempotent."""
+    own = PROCESSED if doc.state is DocumentState.DELIVERED else FAILED
+    export = export_root(ctx)
+    parked = Path(doc.source_path) if doc.source_path else None
+    if export is not None and parked is not None and parked.parent == export / own:
+        with _own_folder(ctx, own) as folder:
+            for entry in (parked.name, f"{parked.name}.gdt", f"{parked.name}.reason.txt"):
+                with contextlib.suppress(FileNotFoundError):
+                    folder.unlink(entry)
+            folder.fsync()
+    shutil.rmtree(spool_of(ctx, doc.document_id), ignore_errors=True)
 
 
 def _write_reason(folder: Folder, name: str, reason: str) -> None:
@@ -534,8 +622,10 @@ def _write_reason(folder: Folder, name: str, reason: str) -> None:
 
 
 def resume(ctx: Context) -> list[Document]:
-    """After a (crashed) run: finish half-done moves; return the rows the pipeline must continue."""
+    """After a (crashed) run: finish half-done moves, seal what waits; return the rows the
+    pipeline must continue."""
     store = ctx.store
+    _seal_waiting(ctx)
     for doc in store.list_documents([DocumentState.DELIVERED, DocumentState.FAILED]):
         if spool_of(ctx, doc.document_id).exists():
             with contextlib.suppress(OSError):
@@ -562,6 +652,18 @@ def resume(ctx: Context) -> list[Document]:
             fail(ctx, doc, f"Wiederaufnahme fehlgeschlagen / resume failed: {exc.strerror}")
     return store.list_documents([DocumentState.MATCHED, DocumentState.ENCRYPTED,
                                  DocumentState.UPLOADING])
+
+
+def _seal_waiting(ctx: Context) -> None:
+    """Originals of waiting documents that a crash (or a busy worker) left in plain text get
+    sealed. Driven by the spool folder, which holds only documents in work or waiting."""
+    if not ctx.home.spool.is_dir():
+        return
+    for entry in os.scandir(ctx.home.spool):
+        doc = ctx.store.get_document(entry.name) if entry.is_dir(follow_symlinks=False) else None
+        if doc is not None and doc.state in AT_REST and os.path.lexists(Path(entry.path) / ORIGINAL):
+            with contextlib.suppress(OSError):
+                rest(ctx, doc.document_id)
 
 
 def _drop_second_name(ctx: Context, source: Path, original: Path) -> None:
