@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from practice_client.core.errors import NetworkError, PracticeClientError, StateError
 from practice_client.core.models import Document, RequestStatus
+from practice_client.crypto.patient_keys import scrub_home
 from practice_client.delivery import outbox, retention
 from practice_client.delivery.events import Event, EventSink, ignore
 from practice_client.delivery.locks import FileLock
@@ -74,6 +75,7 @@ class Agent:
                 "an agent is already running for this home"
             )
         _ = self.ctx.store  # open the database (and keyring) before any thread needs it
+        scrub_home(self.ctx)  # a home of an earlier version: its pinned keys (names) go
         self.pipeline.start()
         export = outbox.export_root(self.ctx)
         if export is not None:
