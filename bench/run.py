@@ -242,8 +242,7 @@ def floor_process(workers: int, files: list[Path]) -> float:
     """The body of :func:`floor_rate`, run with the client's home from the environment."""
     from practice_client.context import Context
     from practice_client.core.platform import PlatformClient
-    from practice_client.crypto.patient_keys import recipient_file
-    from practice_client.delivery.encrypt import recipient_key
+    from practice_client.crypto.patient_keys import recipient_file, recipient_key
 
     ctx = Context()
     request = ctx.store.list_requests()[0]
@@ -251,7 +250,7 @@ def floor_process(workers: int, files: list[Path]) -> float:
     assert request.patient_fingerprint is not None
     pin = ctx.store.get_pin(request.patient_fingerprint)
     assert pin is not None
-    patient = recipient_key(ctx, pin)  # as the client does: the key from the pin, never imported
+    patient = recipient_key(pin)  # as the client does: the key from the pin, never imported
     passphrase = ctx.practice_passphrase()
     out = ctx.home.root / "bench-floor"
     out.mkdir(exist_ok=True)

@@ -439,8 +439,8 @@ class Store:
             ).fetchall()
         return [self._request(r) for r in rows]
 
-    def mark_decision_sent(self, request_id: str) -> None:
-        self._mark_decision(request_id, DECISION_SENT, "request.decision_sent", {})
+    def mark_decision_sent(self, request_id: str, **details: Any) -> None:
+        self._mark_decision(request_id, DECISION_SENT, "request.decision_sent", details)
 
     def mark_decision_refused(self, request_id: str, reason: str) -> None:
         """The platform refused the decision for good: it leaves the queue (audited with

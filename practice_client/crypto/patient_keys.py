@@ -25,15 +25,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from practice_client.core.atomic import atomic_write, fsync_dir
-from practice_client.core.errors import CryptoError
+from practice_client.core.errors import CryptoError, TrustError
+from practice_client.core.models import Pin
+from practice_client.crypto.gpg import KeyInfo, inspect_keys
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -42,6 +46,34 @@ log = logging.getLogger(__name__)
 
 SCRUBBED = ".no-patient-keys"  # marker in the GnuPG home: the keybox was rebuilt
 KEYBOX = "pubring.kbx"
+KEY_BLOCK_RE = re.compile(r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUBLIC KEY BLOCK-----", re.S)
+
+
+@dataclass(frozen=True)
+class PatientKey:
+    """A pinned key checked usable: what gpg encrypts to (from a file, never imported)."""
+
+    info: KeyInfo
+    armored: str
+
+    @property
+    def fingerprint(self) -> str:
+        return self.info.fingerprint
+
+
+def recipient_key(pin: Pin) -> PatientKey:
+    """The pinned key from the pinned trust certificate, with a usable encryption subkey -
+    checked in a throw-away home, so the patient's name never enters the client's."""
+    block = KEY_BLOCK_RE.search(pin.certificate)
+    keys = inspect_keys(block.group(0)) if block else []
+    if block is None or [k.fingerprint for k in keys] != [pin.fingerprint]:
+        raise TrustError(f"{pin.fingerprint}: the pinned trust certificate holds no matching key")
+    if not keys[0].usable_for_encryption:
+        raise TrustError(
+            f"{pin.fingerprint}: der gepinnte Schlüssel hat keinen gültigen Verschlüsselungs-"
+            "Unterschlüssel / the pinned key has no usable encryption subkey"
+        )
+    return PatientKey(keys[0], block.group(0))
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -35,7 +34,7 @@ from practice_client.core.errors import NetworkError, PracticeClientError, Trust
 from practice_client.core.files import open_regular
 from practice_client.core.models import Document, Pin
 from practice_client.crypto.gpg import KeyInfo, inspect_keys
-from practice_client.crypto.patient_keys import recipient_file
+from practice_client.crypto.patient_keys import PatientKey, recipient_file, recipient_key
 from practice_client.delivery.outbox import CIPHERTEXT, MANIFEST, ORIGINAL, SIDECAR, open_request, spool_of
 from practice_client.delivery.sidecar import read_sidecar
 from practice_client.delivery.streaming import DocumentStream, Plan
@@ -47,9 +46,6 @@ log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 ALERTS_META = "alerts.server_key_mismatch"
-KEY_BLOCK_RE = re.compile(
-    r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUBLIC KEY BLOCK-----", re.S
-)
 COMPARE_TTL_SECONDS = 300.0
 HASH_CHUNK = 1024 * 1024
 SPOOL_MARGIN_BYTES = 64 * 1024
@@ -168,33 +164,6 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-@dataclass(frozen=True)
-class PatientKey:
-    """A pinned key checked usable: what gpg encrypts to (from a file, never imported)."""
-
-    info: KeyInfo
-    armored: str
-
-    @property
-    def fingerprint(self) -> str:
-        return self.info.fingerprint
-
-
-def recipient_key(ctx: Context, pin: Pin) -> PatientKey:
-    """The pinned key from the pinned trust certificate, with a usable encryption subkey -
-    checked in a throw-away home, so the patient's name never enters the client's."""
-    block = KEY_BLOCK_RE.search(pin.certificate)
-    keys = inspect_keys(block.group(0)) if block else []
-    if block is None or [k.fingerprint for k in keys] != [pin.fingerprint]:
-        raise TrustError(f"{pin.fingerprint}: the pinned trust certificate holds no matching key")
-    if not keys[0].usable_for_encryption:
-        raise TrustError(
-            f"{pin.fingerprint}: der gepinnte Schlüssel hat keinen gültigen Verschlüsselungs-"
-            "Unterschlüssel / the pinned key has no usable encryption subkey"
-        )
-    return PatientKey(keys[0], block.group(0))
-
-
 class KeyComparer:
     """Per pipeline: compares the server's copy of patient keys with the pins (at most every
     few minutes), and remembers what every document would otherwise ask gpg and the keyring
@@ -218,7 +187,7 @@ class KeyComparer:
             cached = self._usable.get(pin.fingerprint)
         if cached and time.monotonic() - cached[0] < COMPARE_TTL_SECONDS:
             return cached[1]
-        key = recipient_key(ctx, pin)
+        key = recipient_key(pin)
         with self._lock:
             self._usable[pin.fingerprint] = (time.monotonic(), key)
         return key

@@ -5,6 +5,7 @@ tests and the demo exercise the client against an independent party."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -75,6 +76,13 @@ class SimulatedPatient(KeyHolder):
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
             return b"", name, check.valid
+
+    def read_decision(self, message: str, practice_public_key: str) -> tuple[dict[str, object], bool]:
+        """What the patient's app shows for a declined request: the decision JSON the
+        practice encrypted to the patient (the ``reason`` the platform relays), and whether
+        the practice key validly signed it."""
+        data, _, signed = self.decrypt(message.encode("ascii"), None, practice_public_key)
+        return json.loads(data), signed
 
     def close(self) -> None:
         self.keys.close()
