@@ -400,27 +400,28 @@ def rest(ctx: Context, document_id: str) -> None:
     spool = spool_of(ctx, document_id)
     with FileLock(spool / SPOOL_LOCK) as held:
         doc = ctx.store.get_document(document_id) if held else None
-        if doc is None or doc.state not in AT_REST:
-            return
-        for part, sealed in SEALED.items():
-            if not os.path.lexists(spool / part):
-                continue
-            if not os.path.lexists(spool / sealed):
-                seal_file(ctx.spool_key, spool / part, spool / sealed, _label(document_id, part))
-            (spool / part).unlink()
-            fsync_dir(spool)
+        if doc is not None and doc.state in AT_REST:
+            _convert(ctx, document_id, sealing=True)
 
 
 def wake(ctx: Context, document_id: str) -> None:
     """The plain original and sidecar back in the spool, for work on them (the caller holds
     the document: the pipeline's lock, or the document is not in the pipeline's hands)."""
+    _convert(ctx, document_id, sealing=False)
+
+
+def _convert(ctx: Context, document_id: str, sealing: bool) -> None:
+    """Each part from plain to sealed (or back): the new form is written completely
+    (atomically) before the old one goes, so a crash leaves one whole form at least."""
     spool = spool_of(ctx, document_id)
     for part, sealed in SEALED.items():
-        if not os.path.lexists(spool / sealed):
+        source, target = (part, sealed) if sealing else (sealed, part)
+        if not os.path.lexists(spool / source):
             continue
-        if not os.path.lexists(spool / part):
-            unseal_file(ctx.spool_key, spool / sealed, spool / part, _label(document_id, part))
-        (spool / sealed).unlink()
+        if not os.path.lexists(spool / target):
+            convert = seal_file if sealing else unseal_file
+            convert(ctx.spool_key, spool / source, spool / target, _label(document_id, part))
+        (spool / source).unlink()
         fsync_dir(spool)
 
 

@@ -20,9 +20,8 @@ Every run looks only at what is due (indexed), so its cost does not grow with hi
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from practice_client.core.models import DocumentState
 from practice_client.delivery import outbox
@@ -36,8 +35,9 @@ BATCH = 200
 INTERVAL_SECONDS = 3600.0  # the agent runs retention at start and then this often
 
 
-@dataclass(frozen=True)
-class Removed:
+class Removed(NamedTuple):
+    """What one run removed: delivered and failed originals, raw messages."""
+
     processed: int
     failed: int
     messages: int
