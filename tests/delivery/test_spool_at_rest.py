@@ -45,8 +45,8 @@ def test_an_unassigned_document_and_its_sidecar_wait_sealed_then_go_out_intact(
     write_file(export / "labor.pdf", content)  # no accepted request yet: staff must assign it
     (doc,) = wait_state(client, DocumentState.UNASSIGNED)
     spool = outbox.spool_of(client, doc.document_id)
-    wait_for(lambda: (spool / outbox.SEALED[outbox.ORIGINAL]).exists(), what="the original sealed")
-    assert (spool / outbox.SEALED[outbox.SIDECAR]).exists()
+    wait_for(lambda: all((spool / outbox.SEALED[part]).exists() for part in outbox.SEALED),
+             what="the original and the sidecar sealed")
     assert not (spool / outbox.ORIGINAL).exists() and not (spool / outbox.SIDECAR).exists()
     assert plaintext_in(client.home.spool, content[:64], b"Mustermann", b"Erika") == []
 
