@@ -45,9 +45,9 @@ def test_an_unassigned_document_and_its_sidecar_wait_sealed_then_go_out_intact(
     write_file(export / "labor.pdf", content)  # no accepted request yet: staff must assign it
     (doc,) = wait_state(client, DocumentState.UNASSIGNED)
     spool = outbox.spool_of(client, doc.document_id)
-    wait_for(lambda: all((spool / outbox.SEALED[part]).exists() for part in outbox.SEALED),
-             what="the original and the sidecar sealed")
-    assert not (spool / outbox.ORIGINAL).exists() and not (spool / outbox.SIDECAR).exists()
+    wait_for(lambda: all((spool / sealed).exists() and not (spool / part).exists()
+                         for part, sealed in outbox.SEALED.items()),
+             what="the original and the sidecar sealed, the plain files gone")
     assert plaintext_in(client.home.spool, content[:64], b"Mustermann", b"Erika") == []
 
     request_id = accepted_request(client, patient.fingerprint, "1001")
