@@ -182,7 +182,8 @@ class Baseline:
         ctx = demo.ctx
         self.gnupg = str(ctx.home.gnupg)
         self.practice = ctx.config.practice_key_fingerprint
-        self.patient = demo.patient.fingerprint
+        self.patient = demo.root / "bench-patient.asc"  # the client keeps no patient key in its home
+        self.patient.write_text(demo.patient.public_key())
         self.passfile = demo.root / "bench-passphrase"
         self.passfile.write_text(ctx.practice_passphrase())
         os.chmod(self.passfile, 0o600)
@@ -207,7 +208,7 @@ class Baseline:
         gpg = ["gpg", "--homedir", self.gnupg, "--batch", "--yes", "--quiet", "--trust-model", "always",
                "--pinentry-mode", "loopback", "--passphrase-file", str(self.passfile),
                "--compress-algo", "none", "--sign", "--local-user", self.practice, "--encrypt",
-               "-r", self.patient, "-r", self.practice, "--set-filename", file.name, "-o", "-", str(file)]
+               "-f", str(self.patient), "-r", self.practice, "--set-filename", file.name, "-o", "-", str(file)]
         curl = ["curl", "-sS", "--fail", "-o", "/dev/null", *common, "-X", "POST",
                 "-H", f"Upload-Length: {bound}", "-H", f"Upload-Metadata: {meta}", f"{self.url}/v1/uploads",
                 "--next", "-sS", "--fail", "-o", "/dev/null", *common, "-X", "PATCH",
