@@ -188,7 +188,8 @@ class Baseline:
         ctx = demo.ctx
         self.gnupg = str(ctx.home.gnupg)
         self.practice = ctx.config.practice_key_fingerprint
-        self.patient = demo.patient.fingerprint
+        self.patient = demo.root / "bench-patient.asc"  # the client keeps no patient key in its home
+        self.patient.write_text(demo.patient.public_key())
         self.passfile = demo.root / "bench-passphrase"
         self.passfile.write_text(ctx.practice_passphrase())
         os.chmod(self.passfile, 0o600)
@@ -220,7 +221,7 @@ class Baseline:
         return ["gpg", "--homedir", self.gnupg, "--batch", "--yes", "--quiet", "--trust-model", "always",
                 "--pinentry-mode", "loopback", "--passphrase-file", str(self.passfile),
                 "--compress-algo", "none", "--sign", "--local-user", self.practice, "--encrypt",
-                "-r", self.patient, "-r", self.practice, "--set-filename", name, "-o", target, source]
+                "-f", str(self.patient), "-r", self.practice, "--set-filename", name, "-o", target, source]
 
     def same_work_script(self, files: list[Path], scratch: Path) -> str:
         """What the client must do for each file, as a shell script would: two sealed
@@ -292,21 +293,26 @@ def floor_process(workers: int, files: list[Path]) -> float:
     """The body of :func:`floor_rate`, run with the client's home from the environment."""
     from practice_client.context import Context
     from practice_client.core.platform import PlatformClient
+    from practice_client.crypto.patient_keys import recipient_file, recipient_key
 
     ctx = Context()
     request = ctx.store.list_requests()[0]
     practice = ctx.config.practice_key_fingerprint
     assert request.patient_fingerprint is not None
-    recipients = [request.patient_fingerprint, practice]
+    pin = ctx.store.get_pin(request.patient_fingerprint)
+    assert pin is not None
+    patient = recipient_key(pin)  # as the client does: the key from the pin, never imported
     passphrase = ctx.practice_passphrase()
     out = ctx.home.root / "bench-floor"
     out.mkdir(exist_ok=True)
 
     def deliver(index: int) -> None:
         document, manifest = out / f"{index}.pgp", out / f"{index}.manifest.pgp"
-        ctx.gpg.sign_encrypt_file(files[index], document, recipients, practice, passphrase, files[index].name)
-        manifest.write_bytes(ctx.gpg.sign_encrypt_bytes(b'{"version": 1}', recipients, practice, passphrase,
-                                                        "manifest.json"))
+        with recipient_file(patient.armored, out) as key:
+            ctx.gpg.sign_encrypt_file(files[index], document, [practice], practice, passphrase,
+                                      files[index].name, recipient_files=[key])
+            manifest.write_bytes(ctx.gpg.sign_encrypt_bytes(b'{"version": 1}', [practice], practice, passphrase,
+                                                            "manifest.json", recipient_files=[key]))
         document_id = str(uuid.uuid4())
         for part, path in (("manifest", manifest), ("document", document)):
             client.tus.upload(path, document_id=document_id, part=part, request_id=request.request_id)

@@ -18,6 +18,7 @@ from practice_client.core.fieldcrypt import FieldCipher
 from practice_client.core.logs import debug_requested, register_sensitive, setup_logging
 from practice_client.core.paths import Home, resolve_home
 from practice_client.core.policy import Policy, read_policy
+from practice_client.core.sealedfile import derive_key
 from practice_client.core.secrets import DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, Secrets
 from practice_client.core.store import Store, database_key_bytes
 
@@ -50,6 +51,14 @@ class Context:
         key = self.secrets.get_or_create(DATABASE_KEY)
         register_sensitive(key)
         return Store(self.home.database, AuditLog(self.home.audit), FieldCipher(database_key_bytes(key)))
+
+    @cached_property
+    def spool_key(self) -> bytes:
+        """The key of originals sealed at rest in the spool, derived from the database key
+        (in the OS keyring, never on disk)."""
+        key = self.secrets.get_or_create(DATABASE_KEY)
+        register_sensitive(key)
+        return derive_key(database_key_bytes(key), b"practice-client spool v1")
 
     @cached_property
     def gpg(self) -> Gpg:

@@ -3,21 +3,34 @@ step by step, backed up first, and audited; a newer database is refused."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from practice_client.core.errors import StateError
+from practice_client.core.fieldcrypt import FieldCipher
 from practice_client.core.migrations import MIGRATIONS, SCHEMA_VERSION, Migration, current_version, migrate
+
+KEY = bytes(range(32))
+CIPHER = FieldCipher(KEY)
+
+
+def v1_sealed(column: str, value: str) -> bytes:
+    """A field as the first releases sealed it (AES-256-GCM, only the column as associated data)."""
+    nonce = os.urandom(12)
+    return b"\x01" + nonce + AESGCM(KEY).encrypt(nonce, value.encode(), column.encode())
 
 
 def v1_database(path: Path) -> sqlite3.Connection:
     """A database as the first releases left it: their schema, 'meta' with version 1, rows."""
     db = sqlite3.connect(path, isolation_level=None)
-    MIGRATIONS[0].apply(db)
+    MIGRATIONS[0].run(db, None)
     db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
-    db.execute("INSERT INTO patients VALUES ('1001', x'00', x'01', NULL, '2026-01-01T00:00:00Z')")
+    db.execute("INSERT INTO patients VALUES ('1001', ?, ?, NULL, '2026-01-01T00:00:00Z')",
+               (v1_sealed("patients.name", "Erika Mustermann"), v1_sealed("patients.birth_date", "1964-08-12")))
     return db
 
 
@@ -32,7 +45,7 @@ def broken(db: sqlite3.Connection) -> None:
 
 def test_a_new_database_gets_every_step_and_no_backup(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "new.db", isolation_level=None)
-    assert migrate(db, tmp_path / "new.db") == (0, SCHEMA_VERSION)
+    assert migrate(db, tmp_path / "new.db", cipher=CIPHER) == (0, SCHEMA_VERSION)
     assert current_version(db) == SCHEMA_VERSION
     assert not list(tmp_path.glob("*.bak"))
 
@@ -41,12 +54,12 @@ def test_an_old_database_keeps_its_rows_and_is_backed_up_first(tmp_path: Path) -
     path = tmp_path / "client.db"
     db = v1_database(path)
     steps = (*MIGRATIONS, Migration(MIGRATIONS[-1].version + 1, "a note per patient", add_note))
-    assert migrate(db, path, steps) == (1, steps[-1].version)
+    assert migrate(db, path, steps, CIPHER) == (1, steps[-1].version)
     assert db.execute("SELECT patient_number, note FROM patients").fetchall() == [("1001", "none")]
     backup = sqlite3.connect(tmp_path / "client.db.v1.bak")
     assert backup.execute("SELECT patient_number FROM patients").fetchall() == [("1001",)]
     assert "note" not in {row[1] for row in backup.execute("PRAGMA table_info(patients)")}
-    assert migrate(db, path, steps) == (steps[-1].version,) * 2  # nothing left to do
+    assert migrate(db, path, steps, CIPHER) == (steps[-1].version,) * 2  # nothing left to do
 
 
 def test_a_failing_step_leaves_the_last_complete_version(tmp_path: Path) -> None:
@@ -54,7 +67,7 @@ def test_a_failing_step_leaves_the_last_complete_version(tmp_path: Path) -> None
     db = v1_database(path)
     steps = (*MIGRATIONS, Migration(MIGRATIONS[-1].version + 1, "breaks", broken))
     with pytest.raises(RuntimeError):
-        migrate(db, path, steps)
+        migrate(db, path, steps, CIPHER)
     assert current_version(db) == MIGRATIONS[-1].version
     assert "half" not in {row[1] for row in db.execute("PRAGMA table_info(patients)")}
 

@@ -53,6 +53,10 @@ class Config:
     imap_processed_folder: str = "Verarbeitet"
     imap_ca_file: str = ""
     poll_seconds: float = 60.0
+    max_request_days: int = 90  # a request is valid at most this long after its creation
+    keep_processed_days: int = 30  # delivered originals in processed/ (0: kept for ever)
+    keep_failed_days: int = 90  # failed originals in failed/ or sealed in the spool (0: for ever)
+    keep_messages_days: int = 90  # raw request messages once their request is done (0: for ever)
     language: str = "de"
     debug_logging: bool = False  # DEBUG lines in the log (identifiers only); also --debug / PRACTICE_CLIENT_DEBUG
     max_document_mb: int = 500  # larger documents are refused before anything is copied; 0 = no limit

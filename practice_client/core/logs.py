@@ -16,6 +16,13 @@ first; it covers tracebacks too.
 Debug logging (:func:`debug_requested`): the ``debug_logging`` setting, the
 ``--debug`` option or ``PRACTICE_CLIENT_DEBUG=1``; an administrator who locks the
 setting in the policy decides alone.
+
+Exceptions are the other way patient data reaches a log: the text of an ``OSError``
+names the file (``[Errno 13] Permission denied: '.../Mustermann_Erika_Befund.pdf'``)
+and our own errors name the file they refuse. So the log file never holds an
+exception's text: an exception passed as an argument is written as its type and errno,
+and a traceback (``log.exception``) as its frames (file, line, function) and, for each
+exception in the chain, its type and errno.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 
 from concurrent_log_handler import ConcurrentRotatingFileHandler
 
@@ -54,6 +63,61 @@ def sensitive_values() -> frozenset[str]:
         return frozenset(_sensitive)
 
 
+def describe(exc: BaseException) -> str:
+    """An exception as identifiers only: its type and, for OS errors, the errno."""
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    errno = getattr(exc, "errno", None)
+    return f"{name} [errno {errno}]" if isinstance(errno, int) else name
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    """The exception and those it was raised from or during, oldest first."""
+    chain: list[BaseException] = []
+    while exc is not None and all(exc is not seen for seen in chain):
+        chain.append(exc)
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return chain[::-1]
+
+
+class _SafeFormatter(logging.Formatter):
+    """Tracebacks without exception texts (see the module docstring), and the whole
+    formatted line redacted - message, arguments and traceback."""
+
+    def formatException(
+        self, ei: tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+    ) -> str:
+        lines: list[str] = []
+        for exc in _chain(ei[1]):
+            lines.append("Traceback (most recent call last):")
+            lines += [f'  File "{f.filename}", line {f.lineno}, in {f.name}'
+                      for f in traceback.extract_tb(exc.__traceback__)]
+            lines.append(describe(exc))
+        return "\n".join(lines)
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Never the text another handler may have cached on the record, and cache none.
+        cached = record.exc_text
+        record.exc_text = self.formatException(record.exc_info) if record.exc_info else None
+        try:
+            return redact(super().format(record))
+        finally:
+            record.exc_text = cached
+
+
+class _ExceptionsAsIdentifiers(logging.Filter):
+    """An exception passed as an argument is logged as its type and errno."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, BaseException) for a in record.args):
+            record.args = tuple(describe(a) if isinstance(a, BaseException) else a for a in record.args)
+        elif isinstance(record.args, dict) and any(isinstance(a, BaseException) for a in record.args.values()):
+            record.args = {k: describe(a) if isinstance(a, BaseException) else a for k, a in record.args.items()}
+        if isinstance(record.msg, BaseException):
+            record.msg = describe(record.msg)
+        return True
+
+
 def redact(text: str) -> str:
     """``text`` with every registered sensitive value replaced."""
     with _lock:
@@ -61,13 +125,6 @@ def redact(text: str) -> str:
     for value in sorted(hits, key=len, reverse=True):
         text = text.replace(value, REDACTED)
     return text
-
-
-class _RedactingFormatter(logging.Formatter):
-    """Redacts the whole formatted record: message, arguments and traceback."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
 
 
 class _HomeLogHandler(ConcurrentRotatingFileHandler):
@@ -109,12 +166,21 @@ def setup_logging(log_dir: Path, *, debug: bool = False, max_bytes: int = MAX_BY
         # left pointing at a removed home would fail on every line
         root.removeHandler(existing)
         existing.close()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    handler = _HomeLogHandler(
-        target, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", chmod=0o600,
-    )
-    handler.setFormatter(_RedactingFormatter(FORMAT))
+    handler = file_handler(log_dir, max_bytes=max_bytes, backups=backups)
     root.addHandler(handler)
     root.setLevel(min(level, root.level) if root.handlers[:-1] else level)
     for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def file_handler(log_dir: Path, *, max_bytes: int = MAX_BYTES, backups: int = BACKUPS) -> logging.Handler:
+    """The home's log file (shared by its processes, rotated) with its rules: identifiers
+    only - exceptions as type and errno, registered sensitive values redacted."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = _HomeLogHandler(
+        os.path.abspath(log_file(log_dir)), maxBytes=max_bytes, backupCount=backups, encoding="utf-8",
+        chmod=0o600,
+    )
+    handler.setFormatter(_SafeFormatter(FORMAT))
+    handler.addFilter(_ExceptionsAsIdentifiers())
+    return handler

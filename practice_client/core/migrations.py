@@ -14,9 +14,10 @@ version to the code's runs in order when the store opens:
 - a database newer than the code (an older client started after an update) is
   refused with a clear message rather than written with an old idea of the schema.
 
-A step is a function of the open connection. It MUST NOT commit itself and MUST
-be written against the schema of its own version, never against today's code:
-the models may have moved on since.
+A step is a function of the open connection (a *keyed* step also gets the field
+cipher, to re-seal personal fields). It MUST NOT commit itself and MUST be written
+against the schema of its own version, never against today's code: the models may
+have moved on since.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from practice_client.core.errors import StateError
+from practice_client.core.fieldcrypt import FieldCipher
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,6 +94,7 @@ CREATE INDEX IF NOT EXISTS documents_by_state ON documents(state);
 """
 
 Step = Callable[[sqlite3.Connection], None]
+KeyedStep = Callable[[sqlite3.Connection, FieldCipher], None]
 
 # Version 2: tus uploads at the URLs the server names. ``uploads`` holds each document
 # part's upload URL, stored before the first byte is sent; ``terminations`` the URLs of
@@ -117,11 +121,20 @@ CREATE INDEX terminations_by_document ON terminations(document_id);
 
 @dataclass(frozen=True)
 class Migration:
-    """One step: from ``version - 1`` to ``version``."""
+    """One step: from ``version - 1`` to ``version``; ``keyed`` steps take the cipher too."""
 
     version: int
     what: str
-    apply: Step
+    apply: Step | KeyedStep
+    keyed: bool = False
+
+    def run(self, db: sqlite3.Connection, cipher: FieldCipher | None) -> None:
+        if not self.keyed:
+            cast(Step, self.apply)(db)
+        elif cipher is None:
+            raise StateError(f"schema step {self.version} ({self.what}) needs the database key")
+        else:
+            cast(KeyedStep, self.apply)(db, cipher)
 
 
 def _script(sql: str) -> Step:
@@ -136,10 +149,66 @@ def _script(sql: str) -> Step:
 _baseline = _script(_V1)
 
 
+# The personal fields of version 1, by table: the row's key column and the sealed columns.
+_V1_SEALED = {
+    "patients": ("patient_number", ("name", "birth_date", "phone")),
+    "pins": ("fingerprint", ("name", "birth_date", "phone", "certificate")),
+    "messages": ("sha256", ("raw",)),
+    "requests": ("message_sha256", ("checks", "summary", "decision_reason")),
+    "documents": ("document_id", ("original_name", "source_path", "error", "extra")),
+}
+
+
+def _bind_fields_to_rows(db: sqlite3.Connection, cipher: FieldCipher) -> None:
+    """Re-seal every personal field so that it is bound to its row, not only its column
+    (see :mod:`practice_client.core.fieldcrypt`). One row at a time: memory stays that of
+    the largest field (a 2 MiB message), whatever the size of the database."""
+    for table, (key, columns) in _V1_SEALED.items():
+        rows = [r[0] for r in db.execute(f"SELECT {key} FROM {table}")]  # noqa: S608 - fixed names
+        for row in rows:
+            values = db.execute(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {key}=?", (row,)  # noqa: S608
+            ).fetchone()
+            sealed = [
+                None if value is None else
+                cipher.seal(f"{table}.{column}", row, cipher.open_v1(f"{table}.{column}", row, value))
+                for column, value in zip(columns, values, strict=True)
+            ]
+            db.execute(
+                f"UPDATE {table} SET {', '.join(c + '=?' for c in columns)} WHERE {key}=?",  # noqa: S608
+                (*sealed, row),
+            )
+
+
+def _cap_request_lifetimes(db: sqlite3.Connection) -> None:
+    """Requests recorded before their lifetime was capped may claim to be valid until 2099:
+    none stays open longer than the default cap (90 days) after it arrived."""
+    db.execute(
+        "UPDATE requests SET expires_at = strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+90 days') "
+        "WHERE julianday(received_at) IS NOT NULL AND (expires_at IS NULL "
+        "OR julianday(expires_at) IS NULL OR julianday(expires_at) > julianday(received_at, '+90 days'))"
+    )
+
+
+def _retention(db: sqlite3.Connection) -> None:
+    """Retention needs to find, without reading every row, the documents whose original is
+    still kept (parked in processed/ or failed/, or sealed in the spool for a retry) and
+    the raw request messages still kept. Documents finished before this step count as
+    parked when they finished; a message whose raw bytes are removed gets processed = 2."""
+    db.execute("ALTER TABLE documents ADD COLUMN parked_at TEXT")
+    db.execute("UPDATE documents SET parked_at = COALESCE(delivered_at, updated_at) "
+               "WHERE state IN ('delivered', 'failed')")
+    db.execute("CREATE INDEX documents_parked ON documents(state, parked_at) WHERE parked_at IS NOT NULL")
+    db.execute("CREATE INDEX messages_kept ON messages(received_at) WHERE processed = 1")
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
     Migration(2, "stored tus upload URLs and pending terminations", _script(_V2_UPLOADS)),
+    Migration(3, "personal fields bound to their rows", _bind_fields_to_rows, keyed=True),
+    Migration(4, "request lifetimes capped", _cap_request_lifetimes),
+    Migration(5, "retention of originals and messages", _retention),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -171,7 +240,8 @@ def backup(db: sqlite3.Connection, database: Path, version: int) -> Path:
 
 
 def migrate(
-    db: sqlite3.Connection, database: Path, steps: Sequence[Migration] = MIGRATIONS
+    db: sqlite3.Connection, database: Path, steps: Sequence[Migration] = MIGRATIONS,
+    cipher: FieldCipher | None = None,
 ) -> tuple[int, int]:
     """Bring the database to the newest version of ``steps``; returns (from, to).
 
@@ -197,7 +267,7 @@ def migrate(
             if current_version(db) >= step.version:  # another process took this step first
                 db.execute("ROLLBACK")
                 continue
-            step.apply(db)
+            step.run(db, cipher)
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(step.version),)
             )

@@ -63,6 +63,8 @@ class StoredMessage(NamedTuple):
     received_at: datetime
 
 
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # a request message is far smaller; larger ones are never kept
+
 # requests.decision_sent: queued for the platform, taken by it, or refused by it for good
 DECISION_QUEUED, DECISION_SENT, DECISION_REFUSED = 0, 1, 2
 
@@ -88,7 +90,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
-            old, new = migrate(self._db, database)
+            old, new = migrate(self._db, database, cipher=cipher)
         self._repair_audit()
         if 0 < old < new:
             self.record("store.migrated", from_version=old, to_version=new)
@@ -170,8 +172,9 @@ class Store:
     def upsert_patients(self, patients: Iterable[Patient], source: str) -> int:
         seal = self._cipher.seal
         rows = [
-            (p.patient_number, seal("patients.name", p.name),
-             seal("patients.birth_date", p.birth_date), seal("patients.phone", p.phone), now_iso())
+            (p.patient_number, seal("patients.name", p.patient_number, p.name),
+             seal("patients.birth_date", p.patient_number, p.birth_date),
+             seal("patients.phone", p.patient_number, p.phone), now_iso())
             for p in patients
         ]
         with self.transaction("patients.imported", {"source": source, "count": len(rows)}) as db:
@@ -185,10 +188,10 @@ class Store:
         return len(rows)
 
     def _patient(self, row: sqlite3.Row) -> Patient:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["patient_number"]
         return Patient(
-            row["patient_number"], op("patients.name", row["name"]) or "",
-            op("patients.birth_date", row["birth_date"]) or "", op("patients.phone", row["phone"]),
+            key, op("patients.name", key, row["name"]) or "",
+            op("patients.birth_date", key, row["birth_date"]) or "", op("patients.phone", key, row["phone"]),
         )
 
     def get_patient(self, patient_number: str) -> Patient | None:
@@ -237,22 +240,23 @@ class Store:
                 "INSERT INTO pins(fingerprint, patient_number, name, birth_date, phone, ident, "
                 "issued_at, pinned_at, certificate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    pin.fingerprint, pin.patient_number, seal("pins.name", pin.name),
-                    seal("pins.birth_date", pin.birth_date), seal("pins.phone", pin.phone),
+                    pin.fingerprint, pin.patient_number, seal("pins.name", pin.fingerprint, pin.name),
+                    seal("pins.birth_date", pin.fingerprint, pin.birth_date),
+                    seal("pins.phone", pin.fingerprint, pin.phone),
                     pin.ident, pin.issued_at, pin.pinned_at,
-                    seal("pins.certificate", pin.certificate),
+                    seal("pins.certificate", pin.fingerprint, pin.certificate),
                 ),
             )
 
     def _pin(self, row: sqlite3.Row) -> Pin:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["fingerprint"]
         return Pin(
-            fingerprint=row["fingerprint"], patient_number=row["patient_number"],
-            name=op("pins.name", row["name"]) or "",
-            birth_date=op("pins.birth_date", row["birth_date"]) or "",
-            phone=op("pins.phone", row["phone"]) or "", ident=row["ident"],
+            fingerprint=key, patient_number=row["patient_number"],
+            name=op("pins.name", key, row["name"]) or "",
+            birth_date=op("pins.birth_date", key, row["birth_date"]) or "",
+            phone=op("pins.phone", key, row["phone"]) or "", ident=row["ident"],
             issued_at=row["issued_at"], pinned_at=row["pinned_at"],
-            certificate=op("pins.certificate", row["certificate"]) or "",
+            certificate=op("pins.certificate", key, row["certificate"]) or "",
         )
 
     def get_pin(self, fingerprint: str) -> Pin | None:
@@ -290,7 +294,10 @@ class Store:
         """Keep the raw message (sealed) before anything else happens to it.
 
         Returns its SHA-256 and whether it is new. The same bytes from two sources
-        are one message (de-duplication), not a replay."""
+        are one message (de-duplication), not a replay. A message over
+        :data:`MAX_MESSAGE_BYTES` is never kept (:meth:`add_oversized_message`)."""
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise ValueError(f"a message of {len(raw)} bytes is over the limit of {MAX_MESSAGE_BYTES}")
         digest = hashlib.sha256(raw).hexdigest()
         with self._lock:
             known = self._db.execute(
@@ -301,7 +308,7 @@ class Store:
         with self.transaction("message.received", {"sha256": digest, "source": source}) as db:
             db.execute(
                 "INSERT OR IGNORE INTO messages(sha256, received_at, source, raw) VALUES (?, ?, ?, ?)",
-                (digest, now_iso(), source, self._cipher.seal("messages.raw", raw)),
+                (digest, now_iso(), source, self._cipher.seal("messages.raw", digest, raw)),
             )
         return digest, True
 
@@ -312,7 +319,8 @@ class Store:
                 "SELECT sha256, source, raw, received_at FROM messages WHERE processed=0 ORDER BY received_at"
             ).fetchall()
         return [
-            StoredMessage(r["sha256"], r["source"], self._cipher.open_bytes("messages.raw", r["raw"]) or b"",
+            StoredMessage(r["sha256"], r["source"],
+                          self._cipher.open_bytes("messages.raw", r["sha256"], r["raw"]) or b"",
                           datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")))
             for r in rows
         ]
@@ -330,27 +338,51 @@ class Store:
 
     def add_request(self, record: RequestRecord) -> None:
         """Record a verified (or rejected) request and mark its message processed."""
-        seal = self._cipher.seal
-        details = {
+        with self.transaction("request.received", self._request_details(record)) as db:
+            self._insert_request(db, record)
+
+    def add_oversized_message(self, record: RequestRecord, source: str, size: int) -> bool:
+        """A message too large to be a request: only its digest is kept, with the rejected
+        record (one transaction), so staff see it once and it is never checked again.
+        False when these bytes were recorded before."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM messages WHERE sha256=?", (record.message_sha256,)).fetchone():
+                return False
+            details = {**self._request_details(record), "source": source, "size": size}
+            with self.transaction("message.oversized", details) as db:
+                db.execute(
+                    "INSERT INTO messages(sha256, received_at, source, raw, processed) VALUES (?, ?, ?, ?, 1)",
+                    (record.message_sha256, now_iso(), source,
+                     self._cipher.seal("messages.raw", record.message_sha256, b"")),
+                )
+                self._insert_request(db, record)
+        return True
+
+    @staticmethod
+    def _request_details(record: RequestRecord) -> dict[str, Any]:
+        return {
             "request_id": record.request_id,
             "message_sha256": record.message_sha256,
             "verdict": str(record.verdict),
             "failed_checks": [c.name for c in record.checks if c.status != "pass"],
         }
-        with self.transaction("request.received", details) as db:
-            db.execute(
-                "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "
-                "checks, status, patient_fingerprint, patient_number, summary, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.message_sha256, record.request_id, record.received_at, record.source,
-                    str(record.verdict),
-                    seal("requests.checks", json.dumps([c.to_json() for c in record.checks])),
-                    str(record.status), record.patient_fingerprint, record.patient_number,
-                    seal("requests.summary", json.dumps(record.summary)), record.expires_at,
-                ),
-            )
-            db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (record.message_sha256,))
+
+    def _insert_request(self, db: sqlite3.Connection, record: RequestRecord) -> None:
+        seal = self._cipher.seal
+        db.execute(
+            "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "
+            "checks, status, patient_fingerprint, patient_number, summary, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.message_sha256, record.request_id, record.received_at, record.source,
+                str(record.verdict),
+                seal("requests.checks", record.message_sha256, json.dumps([c.to_json() for c in record.checks])),
+                str(record.status), record.patient_fingerprint, record.patient_number,
+                seal("requests.summary", record.message_sha256, json.dumps(record.summary)),
+                record.expires_at,
+            ),
+        )
+        db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (record.message_sha256,))
 
     def mark_message_duplicate(self, sha256: str) -> None:
         """A second copy of an already recorded request (other source, other mail headers):
@@ -359,16 +391,16 @@ class Store:
             db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (sha256,))
 
     def _request(self, row: sqlite3.Row) -> RequestRecord:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["message_sha256"]
         return RequestRecord(
-            request_id=row["request_id"], message_sha256=row["message_sha256"],
+            request_id=row["request_id"], message_sha256=key,
             received_at=row["received_at"], source=row["source"], verdict=Verdict(row["verdict"]),
-            checks=[Check.from_json(c) for c in json.loads(op("requests.checks", row["checks"]) or "[]")],
+            checks=[Check.from_json(c) for c in json.loads(op("requests.checks", key, row["checks"]) or "[]")],
             status=RequestStatus(row["status"]), patient_fingerprint=row["patient_fingerprint"],
             patient_number=row["patient_number"],
-            summary=json.loads(op("requests.summary", row["summary"]) or "{}"),
+            summary=json.loads(op("requests.summary", key, row["summary"]) or "{}"),
             expires_at=row["expires_at"], decided_at=row["decided_at"],
-            decision_reason=op("requests.decision_reason", row["decision_reason"]),
+            decision_reason=op("requests.decision_reason", key, row["decision_reason"]),
             override=bool(row["override"]), decision_sent=row["decision_sent"] == DECISION_SENT,
             decision_refused=row["decision_sent"] == DECISION_REFUSED,
         )
@@ -402,7 +434,7 @@ class Store:
             db.execute(
                 "UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=? "
                 "WHERE message_sha256=?",
-                (str(status), now_iso(), self._cipher.seal("requests.decision_reason", reason),
+                (str(status), now_iso(), self._cipher.seal("requests.decision_reason", current.message_sha256, reason),
                  int(override), current.message_sha256),
             )
         result = self.get_request(request_id)
@@ -418,8 +450,8 @@ class Store:
             ).fetchall()
         return [self._request(r) for r in rows]
 
-    def mark_decision_sent(self, request_id: str) -> None:
-        self._mark_decision(request_id, DECISION_SENT, "request.decision_sent", {})
+    def mark_decision_sent(self, request_id: str, **details: Any) -> None:
+        self._mark_decision(request_id, DECISION_SENT, "request.decision_sent", details)
 
     def mark_decision_refused(self, request_id: str, reason: str) -> None:
         """The platform refused the decision for good: it leaves the queue (audited with
@@ -445,16 +477,17 @@ class Store:
                 "created_at, updated_at, request_id, match_method, extra) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    doc.document_id, str(doc.state), seal("documents.original_name", doc.original_name),
-                    seal("documents.source_path", doc.source_path), doc.size, doc.sha256,
+                    doc.document_id, str(doc.state),
+                    seal("documents.original_name", doc.document_id, doc.original_name),
+                    seal("documents.source_path", doc.document_id, doc.source_path), doc.size, doc.sha256,
                     doc.created_at, doc.updated_at, doc.request_id, doc.match_method,
-                    seal("documents.extra", json.dumps(doc.extra)),
+                    seal("documents.extra", doc.document_id, json.dumps(doc.extra)),
                 ),
             )
 
     _DOC_FIELDS = frozenset(
         {"request_id", "match_method", "error", "attempts", "ciphertext_sha256",
-         "manifest_sha256", "delivered_at", "source_path", "extra", "sha256", "size"}
+         "manifest_sha256", "delivered_at", "source_path", "extra", "sha256", "size", "parked_at"}
     )
     _SEALED = frozenset({"error", "source_path", "extra"})
 
@@ -476,7 +509,7 @@ class Store:
             if key == "extra":
                 value = json.dumps(value)
             if key in self._SEALED:
-                value = self._cipher.seal(f"documents.{key}", value)
+                value = self._cipher.seal(f"documents.{key}", document_id, value)
             columns.append(f"{key}=?")
             values.append(value)
         details: dict[str, Any] = {"document_id": document_id}
@@ -499,17 +532,17 @@ class Store:
         return self._document(row)
 
     def _document(self, row: sqlite3.Row) -> Document:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["document_id"]
         return Document(
-            document_id=row["document_id"], state=DocumentState(row["state"]),
-            original_name=op("documents.original_name", row["original_name"]) or "",
-            source_path=op("documents.source_path", row["source_path"]) or "",
+            document_id=key, state=DocumentState(row["state"]),
+            original_name=op("documents.original_name", key, row["original_name"]) or "",
+            source_path=op("documents.source_path", key, row["source_path"]) or "",
             size=row["size"], sha256=row["sha256"], created_at=row["created_at"],
             updated_at=row["updated_at"], request_id=row["request_id"],
-            match_method=row["match_method"], error=op("documents.error", row["error"]),
+            match_method=row["match_method"], error=op("documents.error", key, row["error"]),
             attempts=row["attempts"], ciphertext_sha256=row["ciphertext_sha256"],
             manifest_sha256=row["manifest_sha256"], delivered_at=row["delivered_at"],
-            extra=json.loads(op("documents.extra", row["extra"]) or "{}"),
+            extra=json.loads(op("documents.extra", key, row["extra"]) or "{}"),
         )
 
     def get_document(self, document_id: str) -> Document | None:
@@ -605,3 +638,41 @@ class Store:
         """Bookkeeping: one more attempt at a DELETE that did not go through."""
         with self._lock:
             self._db.execute("UPDATE terminations SET attempts=attempts+1 WHERE url=?", (url,))
+
+    # -- retention ---------------------------------------------------------------
+
+    def documents_parked_before(self, state: DocumentState, cutoff: str, limit: int) -> list[Document]:
+        """Documents in ``state`` whose original is kept since before ``cutoff`` (oldest first)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM documents WHERE state=? AND parked_at IS NOT NULL AND parked_at < ? "
+                "ORDER BY parked_at LIMIT ?", (str(state), cutoff, limit),
+            ).fetchall()
+        return [self._document(r) for r in rows]
+
+    def originals_removed(self, document_ids: list[str], what: str, days: int) -> None:
+        """Retention removed the kept originals of these documents (one audited transaction)."""
+        details = {"what": what, "kept_days": days, "count": len(document_ids), "document_ids": document_ids}
+        with self.transaction("retention.originals_removed", details) as db:
+            db.executemany("UPDATE documents SET parked_at=NULL WHERE document_id=?",
+                           [(d,) for d in document_ids])
+
+    def messages_kept_before(self, cutoff: str, now: str, limit: int) -> list[str]:
+        """Digests of raw messages kept since before ``cutoff`` whose request is done: not
+        open, and not accepted and still valid at ``now``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sha256 FROM messages WHERE processed=1 AND received_at < ? AND sha256 NOT IN "
+                "(SELECT message_sha256 FROM requests WHERE status='open' OR (status='accepted' "
+                "AND (expires_at IS NULL OR expires_at > ?))) ORDER BY received_at LIMIT ?",
+                (cutoff, now, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def remove_messages(self, digests: list[str], days: int) -> None:
+        """Retention: the raw bytes of these messages go; digest and verdict stay (replay
+        protection, the record). One audited transaction."""
+        empty = [(self._cipher.seal("messages.raw", d, b""), d) for d in digests]
+        details = {"kept_days": days, "count": len(digests), "sha256": digests}
+        with self.transaction("retention.messages_removed", details) as db:
+            db.executemany("UPDATE messages SET raw=?, processed=2 WHERE sha256=? AND processed=1", empty)

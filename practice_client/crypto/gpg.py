@@ -281,6 +281,10 @@ class Gpg:
     def delete_key(self, fingerprint: str) -> None:
         self._gpg.delete_keys([fingerprint])
 
+    def fingerprints(self) -> list[str]:
+        """The primary fingerprints of every public key in this home."""
+        return sorted({str(k["fingerprint"]).upper() for k in self._gpg.list_keys()})
+
     # -- signatures -------------------------------------------------------------
 
     def verify_detached(self, data: bytes, signature: bytes) -> SignatureCheck:
@@ -344,6 +348,7 @@ class Gpg:
         passphrase: str,
         filename: str,
         compress: bool = False,
+        recipient_files: Sequence[Path] = (),
     ) -> None:
         """Sign with ``signer`` then encrypt to ``recipients`` (fingerprints), streaming
         from ``source`` to ``output``. Memory does not grow with the file size.
@@ -351,9 +356,10 @@ class Gpg:
         gpg opens ``source`` itself: pumping it through a pipe from Python costs a copy
         of every byte and about a fifth of gpg's speed on a large file. The passphrase
         still travels on stdin. ``source`` must be a file the caller owns (the spool):
-        gpg follows a link where the caller's own reads would not."""
-        extra = ["--set-filename", filename, "--compress-algo", "zlib" if compress else "none",
-                 "--", str(source)]
+        gpg follows a link where the caller's own reads would not. ``recipient_files``
+        are further recipients' keys read from files, never imported into this home."""
+        extra = [*_recipient_file_args(recipient_files), "--set-filename", filename,
+                 "--compress-algo", "zlib" if compress else "none", "--", str(source)]
         for fpr in recipients:
             normalize_fingerprint(fpr)
         signer = normalize_fingerprint(signer)
@@ -369,12 +375,13 @@ class Gpg:
             raise
 
     def sign_encrypt_bytes(
-        self, data: bytes, recipients: Sequence[str], signer: str, passphrase: str, filename: str
+        self, data: bytes, recipients: Sequence[str], signer: str, passphrase: str, filename: str,
+        recipient_files: Sequence[Path] = (), armor: bool = False,
     ) -> bytes:
         signer = normalize_fingerprint(signer)
         result = self._gpg.encrypt(
             data, list(recipients), sign=signer, passphrase=passphrase, always_trust=True,
-            armor=False, extra_args=["--set-filename", filename],
+            armor=armor, extra_args=[*_recipient_file_args(recipient_files), "--set-filename", filename],
         )
         self._check_encrypted(result, signer)
         return bytes(result.data)
@@ -474,6 +481,10 @@ class Gpg:
         if not problems and getattr(result, "returncode", 0) not in (0, None):
             problems = [f"gpg exit code {getattr(result, 'returncode', '')}"]
         return "; ".join(problems[:4]) or "unknown gpg error"
+
+
+def _recipient_file_args(files: Sequence[Path]) -> list[str]:
+    return [arg for path in files for arg in ("--recipient-file", str(path))]
 
 
 @contextlib.contextmanager

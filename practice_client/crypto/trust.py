@@ -12,8 +12,10 @@ server is not trusted, so every rule here is strict:
 - the attested fingerprint is the one key in the block, which must be valid and
   able to sign (consents) and to encrypt (documents);
 - the key is linked to a patient who exists in the PMS master data - never
-  guessed between two - and imported into the client's keyring only after all of
-  that, in the same step as the audited pin.
+  guessed between two - and pinned only after all of that, in one audited step.
+
+A pinned key lives only in the database, inside the certificate, never in the client's
+GnuPG home: its user id holds the patient's name (:mod:`.patient_keys`).
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from practice_client.core.audit import now_iso
-from practice_client.core.errors import CryptoError, InputError, NotConfigured, StateError
+from practice_client.core.errors import CryptoError, InputError, NotConfigured
 from practice_client.core.files import read_bounded
 from practice_client.core.models import Patient, Pin
 from practice_client.core.phone import is_e164
 from practice_client.crypto.gpg import FINGERPRINT_RE, Gpg, KeyInfo, isolated, normalize_fingerprint
 from practice_client.crypto.packets import newer_formats
+from practice_client.crypto.patient_keys import scrub_home
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -282,35 +285,26 @@ def find_patient(
 
 
 def pin_certificate(ctx: Context, cert: TrustCertificate, patient: Patient, replace: bool) -> Pin:
-    """Import the key and pin it (one audited store step); a refused pin leaves the
-    keyring as it was. A re-pin also removes the replaced keys from the keyring."""
+    """Pin the verified certificate (one audited store step). The key stays in the
+    database: nothing is imported into the client's GnuPG home."""
     pin = Pin(
         fingerprint=cert.fingerprint, patient_number=patient.patient_number, name=cert.name,
         birth_date=cert.birth_date, phone=cert.phone, ident=cert.ident, issued_at=cert.issued_at,
         pinned_at=now_iso(), certificate=cert.text,
     )
-    previous = [ctx.store.get_pin_for_patient(patient.patient_number), ctx.store.get_pin(cert.fingerprint)]
-    replaced = {p.fingerprint for p in previous if p is not None} - {cert.fingerprint}
-    had_key = ctx.gpg.key_info(cert.fingerprint) is not None
-    if ctx.gpg.import_keys(cert.public_key) != [cert.fingerprint]:
-        raise StateError(f"{cert.fingerprint}: the key could not be imported")
-    try:
-        ctx.store.pin(pin, replace=replace)
-    except BaseException:
-        if not had_key:
-            ctx.gpg.delete_key(cert.fingerprint)
-        raise
-    for old in replaced:
-        ctx.gpg.delete_key(old)
-    log.info("pinned %s for patient %s (replaced %d)", cert.fingerprint, patient.patient_number, len(replaced))
+    replaced = {p.fingerprint for p in (ctx.store.get_pin_for_patient(patient.patient_number),
+                                        ctx.store.get_pin(cert.fingerprint)) if p is not None}
+    ctx.store.pin(pin, replace=replace)
+    scrub_home(ctx)  # a home of an earlier version still holds pinned keys: not any more
+    log.info("pinned %s for patient %s (replaced %d)", cert.fingerprint, patient.patient_number,
+             len(replaced - {cert.fingerprint}))
     return pin
 
 
 def remove_pin(ctx: Context, fingerprint: str) -> Pin:
-    """Unpin (audited) and delete the key from the client's keyring."""
+    """Unpin (audited)."""
     fpr = normalize_fingerprint(fingerprint)
     pin = ctx.store.unpin(fpr)
-    if fpr not in {ctx.config.ident_key_fingerprint, ctx.config.practice_key_fingerprint}:
-        ctx.gpg.delete_key(fpr)
+    scrub_home(ctx)
     log.info("unpinned %s", fpr)
     return pin

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from practice_client.core.errors import NetworkError, PracticeClientError, StateError
 from practice_client.core.models import Document, RequestStatus
-from practice_client.delivery import outbox
+from practice_client.crypto.patient_keys import scrub_home
+from practice_client.delivery import outbox, retention
 from practice_client.delivery.events import Event, EventSink, ignore
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.pipeline import Pipeline
@@ -74,6 +75,7 @@ class Agent:
                 "an agent is already running for this home"
             )
         _ = self.ctx.store  # open the database (and keyring) before any thread needs it
+        scrub_home(self.ctx)  # a home of an earlier version: its pinned keys (names) go
         self.pipeline.start()
         export = outbox.export_root(self.ctx)
         if export is not None:
@@ -127,9 +129,15 @@ class Agent:
     # -- the loop ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        next_poll = time.monotonic()
+        next_poll = next_retention = time.monotonic()
         accepted: frozenset[str] = frozenset()
         while not self._stop.is_set():
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + retention.INTERVAL_SECONDS
+                try:
+                    retention.run(self.ctx)
+                except Exception:  # the loop must outlive any one failure; tried again later
+                    log.exception("retention failed")
             if self._poll_now.is_set() or time.monotonic() >= next_poll:
                 self._poll_now.clear()
                 self._poll_intake()

@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = ".lock"
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 PROGRESS_STEP = 0.01  # report progress in steps of at least 1 % ...
@@ -176,9 +175,10 @@ class Pipeline:
 
     def _process(self, document_id: str) -> None:
         """One document as far as it goes now - if no other process is working on it."""
-        with FileLock(outbox.spool_of(self.ctx, document_id) / LOCK_NAME) as held:
+        with FileLock(outbox.spool_of(self.ctx, document_id) / outbox.SPOOL_LOCK) as held:
             if held:
                 self._advance(document_id)
+        outbox.rest(self.ctx, document_id)  # failed meanwhile: its kept original is sealed
 
     def _advance(self, document_id: str) -> None:
         doc = self.ctx.store.get_document(document_id)  # read under the lock: the truth now
@@ -186,6 +186,7 @@ class Pipeline:
             return
         try:
             if doc.state is DocumentState.MATCHED:
+                outbox.wake(self.ctx, document_id)  # it waited (unassigned, failed) sealed
                 doc = self._encrypt(doc)
             fresh: frozenset[str] = frozenset()
             if doc.state is DocumentState.ENCRYPTED:

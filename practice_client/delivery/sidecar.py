@@ -17,8 +17,12 @@ MAX_SIDECAR_BYTES = 1024 * 1024
 
 def read_sidecar(path: Path) -> dict[str, str]:
     """Field id -> content of the sidecar's first record."""
-    data = read_bounded(path, MAX_SIDECAR_BYTES, "GDT sidecar")
-    records = parse_gdt(data, path.name)
+    return sidecar_fields(read_bounded(path, MAX_SIDECAR_BYTES, "GDT sidecar"), path.name)
+
+
+def sidecar_fields(data: bytes, name: str) -> dict[str, str]:
+    """Field id -> content of the first record of sidecar bytes (``name`` for errors)."""
+    records = parse_gdt(data, name)
     fields: dict[str, str] = {}
     for _, field, content in records[0].fields if records else ():
         fields.setdefault(field, content.strip())

@@ -34,7 +34,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from practice_client.core.files import openable
+from practice_client.core.files import NOT_A_FOLDER, Folder
+from practice_client.core.files import openable as no_writer_at_work
 from practice_client.delivery.names import is_sidecar, is_temporary
 
 log = logging.getLogger(__name__)
@@ -70,18 +71,59 @@ def ignored(export: Path, path: Path) -> bool:
 
 
 def scan(export: Path) -> Iterator[Path]:
-    """Every entry below ``export`` (not following links), own folders left out."""
-    for root, dirs, files in os.walk(export, followlinks=False):
-        root_path = Path(root)
-        if root_path == export:
-            dirs[:] = [d for d in dirs if d not in OWN_FOLDERS]
-        for name in files:
-            yield root_path / name
-        for name in dirs[:]:
-            # os.walk lists links to directories among dirs; they are entries to refuse.
-            if (root_path / name).is_symlink():
-                dirs.remove(name)
-                yield root_path / name
+    """Every entry below ``export`` (never through a link), own folders left out.
+
+    Folders are opened as handles without following links (:class:`Folder`), so one
+    swapped for a link while the scan runs is not descended: it is reported as an entry
+    itself, which the outbox refuses. Links of any kind are entries, never folders."""
+    with Folder.root(export) as root:
+        yield from _scan(root, export, top=True)
+
+
+def _scan(folder: Folder, path: Path, top: bool) -> Iterator[Path]:
+    try:
+        listing = folder.listing()
+    except OSError:
+        if top:
+            raise
+        return  # gone, or (without handles) swapped for a link while it was listed
+    for name, is_folder in listing:
+        if top and name in OWN_FOLDERS:
+            continue
+        if not is_folder:
+            yield path / name
+            continue
+        try:
+            child = folder.child(name)
+        except OSError as exc:
+            if exc.errno in NOT_A_FOLDER:
+                yield path / name  # swapped for a link since the listing: refused as an entry
+            continue
+        with child:
+            yield from _scan(child, path / name, top=False)
+
+
+def _entry(export: Path, path: Path) -> tuple[Folder, str]:
+    """The handle of the folder holding ``path`` (walked from ``export`` without following
+    links) and the entry's name."""
+    parts = path.relative_to(export).parts
+    with Folder.root(export) as root:
+        return root.walk(parts[:-1]), parts[-1]
+
+
+def openable(export: Path, path: Path) -> bool:
+    """A regular file we can open for reading now (Windows: no sharing violation), reached
+    without following a link anywhere on the way."""
+    try:
+        parent, name = _entry(export, path)
+        with parent, parent.open_file(name):
+            pass
+    except OSError:
+        return False
+    # Windows: opened once more with a share mode that denies writers - a PMS still writing
+    # is a sharing violation there; POSIX cannot see other writers (close events and the
+    # size/mtime rule judge), and the open above was the check
+    return sys.platform != "win32" or no_writer_at_work(path)
 
 
 def _observer() -> BaseObserver:
@@ -243,13 +285,16 @@ class Watcher:
         return max(0.05, next_due)
 
     def _ready(self, path: Path, seen: _Seen) -> tuple[bool | None, float]:
-        """(True, _) ready; (False, seconds) not yet; (None, _) gone."""
+        """(True, _) ready; (False, seconds) not yet; (None, _) gone - or below a folder that
+        was swapped for a link (the scan reports that link itself, to be refused)."""
         try:
-            st = os.lstat(path)
+            parent, name = _entry(self.export, path)
+            with parent:
+                st = parent.lstat(name)
         except FileNotFoundError:
             return None, 0.0
-        except OSError:
-            return False, self._stable or 0.5
+        except OSError as exc:
+            return (None, 0.0) if exc.errno in NOT_A_FOLDER else (False, self._stable or 0.5)
         if not stat.S_ISREG(st.st_mode):
             return True, 0.0  # refused by the outbox, with a reason
         now = time.monotonic()
@@ -261,6 +306,6 @@ class Watcher:
         stable = seen.closed is True or now - seen.since >= needed
         if not stable:
             return False, needed - (now - seen.since)
-        if not openable(path):
+        if not openable(self.export, path):
             return False, max(self._stable, 0.5)
         return True, 0.0

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from practice_client.core.errors import InputError
 from practice_client.core.files import open_regular
-from practice_client.intake.message import MAX_MESSAGE_BYTES
+from practice_client.core.store import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from practice_client.intake.inbox import Inbox

@@ -21,9 +21,9 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage, Message
 from typing import Any
 
+from practice_client.core.store import MAX_MESSAGE_BYTES
 from practice_client.intake.request_schema import REQUESTABLE_DOCUMENTS, schema_problems
 
-MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_JSON_BYTES = 64 * 1024
 MAX_SIGNATURE_BYTES = 16 * 1024
 MAX_TEXT_BYTES = 64 * 1024

@@ -72,7 +72,8 @@ def verify_message(
 
     ``reconstructed``: the message was rebuilt from an Outlook .msg (mail_file.py), whose
     DKIM cannot be checked - a warning instead, so it is never *verified*. Reads the store
-    (pins, master data, seen request ids); writes nothing."""
+    (pins, master data, seen request ids); writes nothing. A message over the size limit is
+    judged on its size alone (no parsing, no DNS)."""
     dkim = DKIM_NOT_CHECKABLE if reconstructed else check_dkim(raw, config.platform_domain, dnsfunc, now.timestamp())
     try:
         parsed = parse_message(raw)
@@ -90,7 +91,7 @@ def verify_message(
         _consent_check(parsed, pin),
         _phone_check(parsed, pin, store),
         _addressee_check(request, config),
-        _freshness_check(request, now),
+        _freshness_check(request, now, config.max_request_days),
         _replay_check(request, store, hashlib.sha256(raw).hexdigest()),
     ]
     return Verification(
@@ -100,7 +101,7 @@ def verify_message(
         request=request.data,
         patient_fingerprint=request.fingerprint,
         patient_number=pin.patient_number if pin else None,
-        expires_at=request.data["expires_at"],
+        expires_at=_iso(effective_expiry(request, config.max_request_days)),
         temporary=dkim.temporary,
     )
 
@@ -207,16 +208,42 @@ def _addressee_check(request: RequestData, config: Config) -> Check:
     )
 
 
-def _freshness_check(request: RequestData, now: datetime) -> Check:
+def effective_expiry(request: RequestData, max_days: int) -> datetime:
+    """The request's own expiry, but never later than ``max_days`` after its creation
+    (the practice's policy): a request claiming to be valid until 2099 must not stay an
+    automatic delivery target for ever."""
+    return min(request.expires_at, request.created_at + timedelta(days=max(1, max_days)))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _freshness_check(request: RequestData, now: datetime, max_days: int) -> Check:
     if request.created_at > now + CLOCK_SKEW or request.consent_signed_at > now + CLOCK_SKEW:
         return _check(
             "freshness", CheckStatus.FAIL,
             "Die Anfrage ist in der Zukunft datiert.", "The request is dated in the future.",
         )
-    if request.expires_at <= now:
+    max_days = max(1, max_days)
+    expires = effective_expiry(request, max_days)
+    capped = expires < request.expires_at
+    if expires <= now:
         return _check(
             "freshness", CheckStatus.FAIL,
-            "Die Anfrage ist abgelaufen.", "The request has expired.",
+            f"Die Anfrage ist abgelaufen (sie gilt höchstens {max_days} Tage ab Erstellung)." if capped
+            else "Die Anfrage ist abgelaufen.",
+            f"The request has expired (it is valid for at most {max_days} days after its creation)."
+            if capped else "The request has expired.",
+        )
+    if capped:
+        day = expires.strftime("%d.%m.%Y")
+        return _check(
+            "freshness", CheckStatus.PASS,
+            f"Die Anfrage ist aktuell. Sie gilt nur bis {day}: die Praxis lässt Anfragen höchstens "
+            f"{max_days} Tage ab Erstellung gelten, auch wenn sie länger gültig sein wollen.",
+            f"The request is current. It is valid only until {expires:%Y-%m-%d}: the practice accepts "
+            f"requests for at most {max_days} days after their creation, even when they claim longer.",
         )
     return _check(
         "freshness", CheckStatus.PASS, "Die Anfrage ist aktuell.", "The request is current.",

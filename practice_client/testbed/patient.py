@@ -10,6 +10,7 @@ OpenPGP.js, rnp), with the key type and layout that implementation makes.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -81,6 +82,13 @@ class SimulatedPatient(KeyHolder):
                 with contextlib.suppress(FileNotFoundError):
                     target.unlink()
             return b"", opened.name, opened.signed
+
+    def read_decision(self, message: str, practice_public_key: str) -> tuple[dict[str, object], bool]:
+        """What the patient's app shows for a declined request: the decision JSON the
+        practice encrypted to the patient (the ``reason`` the platform relays), and whether
+        the practice key validly signed it."""
+        data, _, signed = self.decrypt(message.encode("ascii"), None, practice_public_key)
+        return json.loads(data), signed
 
     def close(self) -> None:
         self.keys.close()

@@ -219,8 +219,8 @@ class PlatformApp:
             raise ApiError(400, "body is not JSON") from None
         if not isinstance(body, dict) or body.get("decision") not in ("accepted", "declined"):
             raise ApiError(400, "decision must be 'accepted' or 'declined'")
-        reason = body.get("reason", "")
-        if not isinstance(reason, str) or len(reason) > 4000:
+        reason = body.get("reason", "")  # a decline's reason: an OpenPGP message for the patient
+        if not isinstance(reason, str) or len(reason) > 16000:
             raise ApiError(400, "reason must be a short text")
         path = self.data / "decisions" / f"{request_id}.json"
         if path.exists():

@@ -980,8 +980,8 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Ich habe diese Anfrage selbst geprüft</translation>
     </message>
     <message>
-        <source>The patient is told that the request was declined, with your reason.</source>
-        <translation>Die Patientin / der Patient erfährt, dass die Anfrage abgelehnt wurde, mit Ihrer Begründung.</translation>
+        <source>The patient is told that the request was declined. Your reason goes to the patient encrypted: the platform cannot read it. If no key is pinned for this patient, the reason stays in the practice.</source>
+        <translation>Die Patientin / der Patient erfährt, dass die Anfrage abgelehnt wurde. Ihre Begründung geht verschlüsselt an sie / ihn: Die Plattform kann sie nicht lesen. Ist für diese Person kein Schlüssel hinterlegt, bleibt die Begründung in der Praxis.</translation>
     </message>
     <message>
         <source>Decline</source>

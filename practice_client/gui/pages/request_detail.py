@@ -1,7 +1,7 @@
 """One request: who, what, the verification checklist, the consent, and the decision.
 
 Accepting a request that did not verify needs an explicit override with a reason;
-declining always needs a reason (the patient is told). Files for an accepted
+declining always needs a reason (for the patient, encrypted to the pinned key). Files for an accepted
 request can be added with a file dialog or dropped onto this pane.
 """
 
@@ -228,7 +228,9 @@ class RequestDetail(QScrollArea):
             return
         self.dialog = ReasonDialog(
             self.tr("Decline request"),
-            self.tr("The patient is told that the request was declined, with your reason."),
+            self.tr("The patient is told that the request was declined. Your reason goes to the patient "
+                    "encrypted: the platform cannot read it. If no key is pinned for this patient, the "
+                    "reason stays in the practice."),
             self.tr("Decline"),
             parent=self,
         )
