@@ -108,9 +108,19 @@ def _baseline(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+def _accepted_fingerprint(db: sqlite3.Connection) -> None:
+    """Version 2: the key a document goes to is the one that signed the accepted request,
+    recorded at accept. Requests accepted before were verified against their own key."""
+    db.execute("ALTER TABLE requests ADD COLUMN accepted_fingerprint TEXT")
+    db.execute(
+        "UPDATE requests SET accepted_fingerprint = patient_fingerprint WHERE status = 'accepted'"
+    )
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
+    Migration(2, "requests: the fingerprint recorded at accept", _accepted_fingerprint),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

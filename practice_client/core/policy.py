@@ -40,6 +40,7 @@ _ALIASES = {
     "EXPORT_DIR": "export_dir",
     "IDENT_KEY_FINGERPRINT": "ident_key_fingerprint",
     "LOCK_SETTINGS": "lock_settings",
+    "NUMBER_ONLY_MATCHING": "number_only_matching",
 }
 
 

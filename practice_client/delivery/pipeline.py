@@ -172,14 +172,22 @@ class Pipeline:
         if doc is None or self._cancel.is_set():
             return
         try:
+            if self._held(doc):
+                return
             if doc.state is DocumentState.MATCHED:
                 doc = self._encrypt(doc)
+                if self._held(doc):  # re-pinned while gpg worked: not uploaded to either key
+                    return
             if doc.state is DocumentState.ENCRYPTED:
                 doc = self.ctx.store.transition(document_id, DocumentState.UPLOADING,
                                                 attempts=doc.attempts + 1)
                 self._state(doc)
             if doc.state is DocumentState.UPLOADING:
                 self._upload(doc)
+        except outbox.KeyChanged as change:
+            current = self.ctx.store.get_document(document_id)
+            if current is not None:
+                self._state(outbox.hold(self.ctx, current, change))
         except PlatformRefused as exc:
             self._fail(document_id, f"Plattform lehnt ab / the platform refused: {exc}")
         except (NetworkError, NotConfigured, SecretError) as exc:
@@ -194,6 +202,15 @@ class Pipeline:
                                         "original untouched")
             else:
                 self._fail(document_id, f"Dateifehler / file error: {exc.strerror}")
+
+    def _held(self, doc: Document) -> bool:
+        """The patient's key is not the one that signed the accepted request: held for staff."""
+        if doc.state not in (DocumentState.MATCHED, DocumentState.ENCRYPTED, DocumentState.UPLOADING):
+            return False
+        held = outbox.hold_if_key_changed(self.ctx, doc)
+        if held is not None:
+            self._state(held)
+        return held is not None
 
     def _encrypt(self, doc: Document) -> Document:
         if doc.attempts:

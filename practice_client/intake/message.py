@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage, Message
 from typing import Any
 
+from practice_client.core.identity import text_problem
+
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_JSON_BYTES = 64 * 1024
 MAX_SIGNATURE_BYTES = 16 * 1024
@@ -223,9 +225,9 @@ def parse_request_json(data: bytes) -> RequestData:
         created_at=created_at,
         expires_at=expires_at,
         practice_id=_text(top["practice_id"], "practice_id", MAX_FIELD_CHARS),
-        patient_name=_text(patient["name"], "patient.name", MAX_FIELD_CHARS),
+        patient_name=_identity(_text(patient["name"], "patient.name", MAX_FIELD_CHARS), "patient.name"),
         birth_date=_date(patient["birth_date"], "patient.birth_date"),
-        phone=_text(patient["phone"], "patient.phone", 40),
+        phone=_identity(_text(patient["phone"], "patient.phone", 40), "patient.phone", scripts=False),
         fingerprint=fingerprint.upper(),
         documents=_documents(top["documents"]),
         period_from=period_from,
@@ -258,6 +260,16 @@ def _text(value: Any, where: str, limit: int) -> str:
             f"request.json: Feld {where} enthält Steuerzeichen.",
             f"request.json: field {where} contains control characters.",
         )
+    return value
+
+
+def _identity(value: str, where: str, scripts: bool = True) -> str:
+    """Who the request is about must read as what it is: no invisible characters (a
+    right-to-left override or a zero-width joiner can make one name look like another),
+    no look-alike letters of two alphabets (a Cyrillic "а" in a Latin name)."""
+    problem = text_problem(value, scripts=scripts)
+    if problem is not None:
+        raise _bad(f"request.json: Feld {where} {problem[0]}.", f"request.json: field {where} {problem[1]}.")
     return value
 
 

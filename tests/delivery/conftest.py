@@ -119,7 +119,7 @@ def client(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("PRACTICE_CLIENT_HOME", str(home))
     ctx = Context()
     ctx.update_config(export_dir=str(home / "export"), stable_seconds=0.3, rescan_seconds=2.0,
-                      poll_seconds=3600.0)
+                      poll_seconds=3600.0, sidecar_grace_seconds=1.0)
     (home / "export").mkdir(exist_ok=True)
     yield ctx
     ctx.close()

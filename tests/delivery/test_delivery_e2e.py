@@ -71,7 +71,7 @@ def test_pattern_match_delivers_and_patient_decrypts(world: World, client: Conte
     patient = pin_patient(client, world, "1001")
     request_id = accepted_request(client, patient.fingerprint, "1001")
     content = os.urandom(300_000)
-    write_file(export(client) / "1001_Arztbrief März.pdf", content)
+    write_file(export(client) / "1001_12081964_Arztbrief März.pdf", content)
 
     (doc,) = wait_state(client, DocumentState.DELIVERED)
     assert doc.request_id == request_id and doc.match_method == "pattern"
@@ -83,11 +83,11 @@ def test_pattern_match_delivers_and_patient_decrypts(world: World, client: Conte
     assert sha256(stored.read_bytes()) == doc.ciphertext_sha256  # the receipt names these bytes
 
     data, name, signed, manifest = patient_reads(world, doc.document_id)
-    assert data == content and signed and name == "1001_Arztbrief März.pdf"
+    assert data == content and signed and name == "1001_12081964_Arztbrief März.pdf"
     assert manifest["request_id"] == request_id and manifest["sha256"] == sha256(content)
-    assert manifest["file_name"] == "1001_Arztbrief März.pdf" and manifest["size"] == len(content)
+    assert manifest["file_name"] == "1001_12081964_Arztbrief März.pdf" and manifest["size"] == len(content)
     # the original moved to processed/, the spool is empty again
-    assert (export(client) / "processed" / "1001_Arztbrief März.pdf").read_bytes() == content
+    assert (export(client) / "processed" / "1001_12081964_Arztbrief März.pdf").read_bytes() == content
     assert not (client.home.spool / doc.document_id).exists()
     # nothing the server stored shows the file name or the patient
     for path in world.platform.data_dir.rglob("*"):
@@ -146,7 +146,7 @@ def test_no_match_is_unassigned_then_staff_assign(world: World, client: Context,
     write_file(export(client) / "scan_0815.pdf", b"scan" * 100)
     (doc,) = wait_state(client, DocumentState.UNASSIGNED)
     assert not (world.platform.data_dir / "documents" / f"{doc.document_id}.pgp").exists()
-    running.assign(doc.document_id, request_id)
+    running.assign(doc.document_id, request_id, "05.05.1975")  # staff confirm the birth date
     (done,) = wait_state(client, DocumentState.DELIVERED)
     assert done.document_id == doc.document_id and done.match_method == "staff"
     data, _, signed, _ = patient_reads(world, doc.document_id)
@@ -161,10 +161,10 @@ def test_two_candidates_never_guessed(world: World, client: Context, agent) -> N
     accepted_request(client, first.fingerprint, "1001")
     accepted_request(client, second.fingerprint, "1002")
     folder = export(client)
-    write_file(folder / "1001_brief.pdf", b"a" * 100)
-    write_file(folder / "1002_brief.pdf.gdt", gdt([("3000", "1001"), ("3101", "Mustermann"),
+    write_file(folder / "1001_12081964_brief.pdf", b"a" * 100)
+    write_file(folder / "1002_31011960_brief.pdf.gdt", gdt([("3000", "1001"), ("3101", "Mustermann"),
                                                    ("3102", "Erika"), ("3103", "12081964")]))
-    write_file(folder / "1002_brief.pdf", b"b" * 100)
+    write_file(folder / "1002_31011960_brief.pdf", b"b" * 100)
     docs = wait_state(client, DocumentState.UNASSIGNED, count=2)
     assert all(d.request_id is None for d in docs)
     reasons = " ".join(d.error or "" for d in docs)
@@ -177,7 +177,7 @@ def test_unassigned_file_moves_on_when_staff_accept_the_request(
         world: World, client: Context, agent) -> None:
     patient = pin_patient(client, world, "1002")
     request_id = accepted_request(client, patient.fingerprint, "1002", status=RequestStatus.OPEN)
-    write_file(export(client) / "1002_befund.pdf", b"exported before the request was accepted")
+    write_file(export(client) / "1002_31011960_befund.pdf", b"exported before the request was accepted")
     (doc,) = wait_state(client, DocumentState.UNASSIGNED)
     client.store.decide(request_id, RequestStatus.ACCEPTED, None, False)
     (done,) = wait_state(client, DocumentState.DELIVERED)
