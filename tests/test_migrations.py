@@ -65,3 +65,18 @@ def test_a_database_from_a_newer_client_is_refused(tmp_path: Path) -> None:
     db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
     with pytest.raises(StateError, match="newer Practice Client"):
         migrate(db, path)
+
+
+def test_version_2_records_the_accepted_key_of_requests_accepted_before(tmp_path: Path) -> None:
+    path = tmp_path / "client.db"
+    db = v1_database(path)
+    db.execute("INSERT INTO messages VALUES ('m1', '2026-01-01T00:00:00Z', 'imap', x'00', 1)")
+    db.execute("INSERT INTO messages VALUES ('m2', '2026-01-01T00:00:00Z', 'imap', x'00', 1)")
+    for sha, rid, status in (("m1", "r-accepted", "accepted"), ("m2", "r-open", "open")):
+        db.execute(
+            "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, checks, status, "
+            "patient_fingerprint, patient_number, summary) VALUES (?, ?, '', 'imap', 'verified', x'00', ?, ?, "
+            "'1001', x'00')", (sha, rid, status, "F" * 40))
+    assert migrate(db, path)[1] >= 2
+    rows = dict(db.execute("SELECT request_id, accepted_fingerprint FROM requests").fetchall())
+    assert rows == {"r-accepted": "F" * 40, "r-open": None}  # an open request is recorded when accepted

@@ -255,9 +255,10 @@ def open_request_of_patient(patient_number: str, method: str, data: MatchData) -
         return _unassigned(
             f"Patient {patient_number}: keine offene angenommene Anfrage / no open accepted request"
         )
+    listed = ", ".join(sorted(candidates))
     return _unassigned(
-        f"Patient {patient_number}: {len(candidates)} offene Anfragen, bitte zuordnen / "
-        f"{len(candidates)} open requests, please assign"
+        f"Patient {patient_number}: {len(candidates)} offene Anfragen ({listed}), bitte zuordnen / "
+        f"{len(candidates)} open requests ({listed}), please assign"
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
+from practice_client.core.gdt import build_record, parse_gdt
 from practice_client.core.models import DocumentState, RequestStatus
 from practice_client.delivery.agent import Agent
 from practice_client.delivery.events import Event
@@ -22,6 +23,7 @@ from tests.delivery.conftest import (
     documents,
     pin_patient,
     sha256,
+    wait_for,
     wait_state,
     write_file,
 )
@@ -183,3 +185,69 @@ def test_unassigned_file_moves_on_when_staff_accept_the_request(
     (done,) = wait_state(client, DocumentState.DELIVERED)
     assert done.document_id == doc.document_id and done.request_id == request_id
     assert done.match_method == "pattern"
+
+
+ERIKA_GDT = [("3000", "1001"), ("3101", "Mustermann"), ("3102", "Erika"), ("3103", "12081964")]
+
+
+def test_a_gdt_record_naming_its_document_by_6305_matches(world: World, client: Context, agent) -> None:
+    """The common PMS pattern: a GDT file of its own name whose file reference (6305)
+    names the document, with the PMS's own path."""
+    patient = pin_patient(client, world, "1001")
+    request_id = accepted_request(client, patient.fingerprint, "1001")
+    folder = export(client)
+    write_file(folder / "PRAXPCLI.gdt", build_record("6310", [*ERIKA_GDT, ("6304", "Befund"),
+                                                             ("6305", r"C:\PVS\Export\roentgen.pdf")]))
+    write_file(folder / "roentgen.pdf", b"Roentgen " * 300)
+    (doc,) = wait_state(client, DocumentState.DELIVERED)
+    assert doc.request_id == request_id and doc.match_method == "gdt"
+    _, _, _, manifest = patient_reads(world, doc.document_id)
+    assert manifest["document_type"] == "Befund"
+    assert not (folder / "PRAXPCLI.gdt").exists() and (folder / "processed" / "roentgen.pdf.gdt").exists()
+
+
+def test_a_gdt_record_written_after_its_document_is_waited_for(world: World, client: Context) -> None:
+    patient = pin_patient(client, world, "1001")
+    request_id = accepted_request(client, patient.fingerprint, "1001")
+    client.update_config(sidecar_grace_seconds=120.0)
+    events: list[Event] = []
+    running = Agent(client, on_event=events.append, sources=[])
+    running.start()
+    try:
+        folder = export(client)
+        write_file(folder / "scan_0816.pdf", b"scan" * 200)
+        assert running.watcher is not None
+        # the document is complete and waits (no name match, no record yet)
+        wait_for(lambda: (s := running.watcher._seen.get(folder / "scan_0816.pdf"))  # noqa: SLF001
+                 and s.ready_since is not None, what="the document waiting")
+        assert documents(client) == []
+        write_file(folder / "scan_0816.pdf.gdt", build_record("6310", ERIKA_GDT))
+        (doc,) = wait_state(client, DocumentState.DELIVERED)  # the record's events, not the 120 s
+    finally:
+        running.stop()
+    assert doc.request_id == request_id and doc.match_method == "gdt"
+
+
+def test_a_delivered_document_is_reported_to_the_pms_by_a_gdt_answer(
+        world: World, client: Context, work_dir: Path) -> None:
+    patient = pin_patient(client, world, "1001")
+    request_id = accepted_request(client, patient.fingerprint, "1001")
+    answers = work_dir / "pvs-import"
+    answers.mkdir()
+    client.update_config(gdt_answer_dir=str(answers))
+    running = Agent(client, sources=[])
+    running.start()
+    try:
+        write_file(export(client) / "labor.pdf.gdt", build_record("6310", ERIKA_GDT))
+        write_file(export(client) / "labor.pdf", b"Labor " * 100)
+        (doc,) = wait_state(client, DocumentState.DELIVERED)
+    finally:
+        running.stop()
+    assert doc.request_id == request_id
+    (answer,) = answers.iterdir()  # one complete file, no temporary left
+    [record] = parse_gdt(answer.read_bytes(), answer)
+    fields = {f: c for _, f, c in record.fields}
+    assert fields["8000"] == "6310" and fields["3000"] == "1001" and fields["3103"] == "12081964"
+    assert fields["3101"] == "Mustermann" and fields["3102"] == "Erika" and fields["6302"] == doc.document_id
+    assert fields["6305"] == str(export(client) / "processed" / "labor.pdf")
+    assert "labor.pdf" in fields["6220"]
