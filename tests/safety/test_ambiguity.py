@@ -107,7 +107,8 @@ def test_re_pin_between_accept_and_delivery(practice: Practice) -> None:
     waiting = practice.request("erika")  # arrived, not yet accepted
     practice.received(waiting)
     practice.pin("erika_new", replace=True)  # Erika has a new phone: staff pin her new key
-    assert practice.cli("request", "accept", waiting)[0] == 1  # signed by a key that is no longer hers
+    code, _, err = practice.cli("request", "accept", waiting)
+    assert code == 1 and "no longer the patient's pinned key" in err  # signed by a key no longer hers
     practice.drop("1001_12081964_brief.pdf", b"Brief " * 50)
     (doc,) = practice.settled()
     never_delivered(practice, doc, group_fingerprint(old), group_fingerprint(new))
