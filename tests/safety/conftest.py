@@ -15,7 +15,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,14 +29,21 @@ from practice_client.context import Context
 from practice_client.core.models import Document, DocumentState, Patient, RequestRecord
 from practice_client.crypto.trust import pin_certificate, verify_certificate_text
 from practice_client.delivery.agent import Agent
-from practice_client.provision import SetupParams, provision
+from practice_client.provision import SetupParams
 from practice_client.testbed.dns import TxtDnsServer
 from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.mail import DkimKey, platform_request
 from practice_client.testbed.patient import SimulatedPatient
 from practice_client.testbed.platform import TestbedPlatform
-from tests.conftest import kill_agents, require, short_tmpdir
-from tests.delivery.conftest import _copy_home, _keyring_ok, wait_for
+from tests.conftest import require, short_tmpdir
+from tests.delivery.conftest import (
+    _keyring_ok,
+    fresh_home,
+    provisioned_template,
+    publish_server_copies,
+    tear_down,
+    wait_for,
+)
 
 DOMAIN = "plattform.test"
 PRACTICE_ID = "praxis-sicher"
@@ -88,33 +94,16 @@ def safety_world() -> Iterator[SafetyWorld]:
         people = {key: f.result() for key, f in futures.items()}
     (root / "ident.asc").write_text(authority.public_key(), encoding="ascii")
     template = root / "home"
-    saved = os.environ.get("PRACTICE_CLIENT_HOME")
-    os.environ["PRACTICE_CLIENT_HOME"] = str(template)
-    try:
-        ctx = Context()
-        provision(ctx, SetupParams(
-            server_url=platform.url, practice_id=PRACTICE_ID, platform_domain=DOMAIN,
-            ident_key_file=root / "ident.asc", dns_server=dns.address, ca_file=platform.ca_file,
-            token=platform.token, export_dir=template / "export",
-        ))
-        practice_key = ctx.gpg.export_public(ctx.config.practice_key_fingerprint)
-        ctx.close()
-    finally:
-        if saved is None:
-            os.environ.pop("PRACTICE_CLIENT_HOME", None)
-        else:
-            os.environ["PRACTICE_CLIENT_HOME"] = saved
-    for person in people.values():  # the server's copy of each key (compared, never used)
-        (platform.data_dir / "patients" / f"{person.fingerprint}.asc").write_text(person.public_key())
+    practice_key = provisioned_template(template, SetupParams(
+        server_url=platform.url, practice_id=PRACTICE_ID, platform_domain=DOMAIN,
+        ident_key_file=root / "ident.asc", dns_server=dns.address, ca_file=platform.ca_file,
+        token=platform.token, export_dir=template / "export",
+    ))
+    publish_server_copies(platform, people.values())
     certificates = {key: person.trust_certificate(authority) for key, person in people.items()}
     yield SafetyWorld(root, platform, dkim, authority, people, certificates, template, practice_key)
-    platform.stop()
     dns.stop()
-    for person in people.values():
-        person.close()
-    authority.close()
-    kill_agents(root)
-    shutil.rmtree(root, ignore_errors=True)
+    tear_down(root, platform, authority, people.values())
 
 
 class Practice:
@@ -227,22 +216,19 @@ def never_delivered(practice: Practice, doc: Document, *shown: str) -> None:
 
 @pytest.fixture
 def practice(safety_world: SafetyWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[Practice]:
-    home = short_tmpdir("psh")
-    _copy_home(safety_world.template, home)
-    monkeypatch.setenv("PRACTICE_CLIENT_HOME", str(home))
-    ctx = Context()
-    ctx.update_config(export_dir=str(home / "export"), eml_dir=str(home / "eml"), stable_seconds=0.3,
-                      rescan_seconds=2.0, poll_seconds=3600.0, sidecar_grace_seconds=1.0)
-    (home / "export").mkdir(exist_ok=True)
-    (home / "eml").mkdir()
-    ctx.store.upsert_patients(
-        [Patient(*PEOPLE[key]) for key in PINNED], "test")
-    result = Practice(safety_world, ctx)
-    for key in PINNED:
-        result.pin(key)
-    yield result
-    result.stop()
-    ctx.close()
-    kill_agents(home)
-    shutil.rmtree(home, ignore_errors=True)
+    """A fresh client home: every patient of the suite in the PMS master data and pinned;
+    requests arrive as .eml files (the real intake), files in the export folder."""
+    with fresh_home(safety_world.template, monkeypatch) as ctx:
+        eml = ctx.home.root / "eml"
+        eml.mkdir()
+        ctx.update_config(eml_dir=str(eml))
+        ctx.store.upsert_patients([Patient(*PEOPLE[key]) for key in PINNED], "test")
+        result = Practice(safety_world, ctx)
+        for key in PINNED:
+            result.pin(key)
+        try:
+            yield result
+        finally:
+            result.stop()
+
 

@@ -104,7 +104,7 @@ class DeliveriesPage(QWidget):
     def _item(self, view: DocumentView) -> QTreeWidgetItem:
         doc = view.document
         icon, state = document_state_label(doc.state)
-        if doc.state is DocumentState.FAILED:
+        if doc.state in (DocumentState.FAILED, DocumentState.HELD):  # held: both fingerprints, for staff
             details = doc.error or self.tr("unknown error")
         elif doc.state is DocumentState.UNASSIGNED:
             details = self.tr("No matching request found: assign it to a patient.")
