@@ -34,11 +34,14 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confusable_homoglyphs import categories
 
 from practice_client.core.models import Document, Patient, Pin, RequestRecord
+
+if TYPE_CHECKING:
+    from practice_client.core.store import Store
 
 # Alphabets with letters that look like each other's (TR39's confusable scripts that a
 # German PMS meets): one name must not mix two of them.
@@ -243,7 +246,15 @@ def certificate_of(pin: Pin) -> Certificate:
 
 
 class IdentityIndex:
-    """The PMS records and pins, read once, for any number of requests and documents."""
+    """The PMS records and pins, read once, for any number of requests and documents.
+
+    The one way to name a request's or a document's patient (GUI lists and detail panes,
+    the command line, the assign dialog): ``IdentityIndex.from_store(store).of_request(r)``."""
+
+    @classmethod
+    def from_store(cls, store: Store) -> IdentityIndex:
+        """Two queries, whatever the number of rows it is then asked about."""
+        return cls(store.list_patients(), store.list_pins())
 
     def __init__(self, patients: Iterable[Patient], pins: Iterable[Pin]) -> None:
         self.patients: Mapping[str, Patient] = {p.patient_number: p for p in patients}

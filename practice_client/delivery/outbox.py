@@ -267,7 +267,7 @@ def _after_take(ctx: Context, doc: Document, sidecar_conflict: str | None = None
 
 def identity_index(ctx: Context) -> IdentityIndex:
     """PMS records and pins, read once (two queries), for many requests or documents."""
-    return IdentityIndex(ctx.store.list_patients(), ctx.store.list_pins())
+    return IdentityIndex.from_store(ctx.store)
 
 
 def match_data(ctx: Context) -> matching.MatchData:
