@@ -62,14 +62,14 @@ def is_regular(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_nlink == 1
 
 
-def records_for(document: Path) -> list[Path]:
-    """Every GDT file that speaks for ``document``: its sidecar and the GDT files of its
-    folder whose 6305 names it. More than one is a conflict the caller reports."""
-    found: list[Path] = []
-    sidecar = Path(f"{document}{SIDECAR_SUFFIX}")
-    wanted = _reference_key(document.name)
+def folder_index(folder: Path) -> dict[str, list[Path]]:
+    """Every GDT file of a folder under the document name(s) it speaks for: a sidecar
+    under its own name less ``.gdt`` (first), a 6305 reference under the name it gives.
+    One directory listing for any number of documents of the folder."""
+    index: dict[str, list[Path]] = {}
+    references: list[tuple[str, Path]] = []
     try:
-        with os.scandir(document.parent) as entries:
+        with os.scandir(folder) as entries:
             for entry in entries:
                 if not entry.name.lower().endswith(SIDECAR_SUFFIX):
                     continue
@@ -77,13 +77,23 @@ def records_for(document: Path) -> list[Path]:
                 if not is_regular(st):
                     continue
                 path = Path(entry.path)
-                if path == sidecar:
-                    found.insert(0, path)
-                elif _named_file(entry.path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)) == wanted:
-                    found.append(path)
+                own = _reference_key(entry.name[: -len(SIDECAR_SUFFIX)])
+                index.setdefault(own, []).append(path)
+                named = _named_file(entry.path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+                if named and named != own:
+                    references.append((named, path))
     except OSError:
-        return found
-    return found
+        pass
+    for named, path in sorted(references):
+        index.setdefault(named, []).append(path)
+    return index
+
+
+def records_for(document: Path, index: dict[str, list[Path]] | None = None) -> list[Path]:
+    """Every GDT file that speaks for ``document``: its sidecar and the GDT files of its
+    folder whose 6305 names it. More than one is a conflict the caller reports."""
+    found = (folder_index(document.parent) if index is None else index).get(_reference_key(document.name), [])
+    return list(found)
 
 
 def conflict(records: list[Path]) -> str:

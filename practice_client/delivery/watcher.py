@@ -38,7 +38,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from practice_client.delivery.names import is_sidecar, is_temporary
-from practice_client.delivery.sidecar import records_for
+from practice_client.delivery.sidecar import folder_index, records_for
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class _Seen:
     closed: bool | None  # True: closed after writing; False: a writer is at work; None: no events
     gdt: bool = False  # a GDT file: complete is all it must be, it is never handed on
     ready_since: float | None = None  # a document complete, waiting for its GDT record since
+    wants_record: bool | None = None  # asked once: would it go unassigned without one?
 
 
 def relative_parts(export: Path, path: Path) -> tuple[str, ...] | None:
@@ -252,6 +253,7 @@ class Watcher:
         with self._lock:
             items = list(self._seen.items())
         next_due = self._rescan
+        indexes: dict[Path, dict[str, list[Path]]] = {}  # one listing per folder and pass
         for path, seen in items:
             if self._stop.is_set():
                 break
@@ -269,7 +271,7 @@ class Watcher:
                     self._gdt_ready.add(path)
                 next_due = 0.0  # a document may be waiting for exactly this record
                 continue
-            wait = self._record_wait(path, seen)
+            wait = self._record_wait(path, seen, indexes)
             if wait > 0:
                 next_due = min(next_due, wait)
                 continue
@@ -283,7 +285,7 @@ class Watcher:
                           getattr(exc, "errno", "") or "")
         return max(0.05, next_due) if next_due > 0 else 0.0
 
-    def _record_wait(self, path: Path, seen: _Seen) -> float:
+    def _record_wait(self, path: Path, seen: _Seen, indexes: dict[Path, dict[str, list[Path]]]) -> float:
         """Seconds a complete document still waits for its GDT record (0: hand it on).
         Only with a grace period: for a record that is still being written, or - when
         the document would go unassigned without one - for a record not there yet."""
@@ -295,7 +297,9 @@ class Watcher:
         remaining = self._grace - (now - seen.ready_since)
         if remaining <= 0:
             return 0.0
-        records = records_for(path)
+        if path.parent not in indexes:
+            indexes[path.parent] = folder_index(path.parent)
+        records = records_for(path, indexes[path.parent])
         with self._lock:
             pending = [r for r in records if r not in self._gdt_ready]
             unseen = [r for r in pending if r not in self._seen]
@@ -303,8 +307,9 @@ class Watcher:
             self.candidate(record)  # found before its own events (or a rescan): watch it
         if records:
             return remaining if pending else 0.0
-        wants = self._wants_record is not None and self._wants_record(path)
-        return remaining if wants else 0.0
+        if seen.wants_record is None:
+            seen.wants_record = self._wants_record is not None and self._wants_record(path)
+        return remaining if seen.wants_record else 0.0
 
     def _ready(self, path: Path, seen: _Seen) -> tuple[bool | None, float]:
         """(True, _) ready; (False, seconds) not yet; (None, _) gone."""

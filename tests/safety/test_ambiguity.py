@@ -115,6 +115,9 @@ def test_re_pin_between_accept_and_delivery(practice: Practice) -> None:
     assert doc.state is DocumentState.HELD and doc.request_id == request_id
     (row,) = practice.outbox()["documents"]
     assert row["held"] == {"accepted_fingerprint": old, "current_fingerprint": new}
+    assert row["patient"]["pms"]["name"] == "Erika Mustermann" and "key_changed" in row["patient"]["differences"]
+    code, out, _ = practice.cli("outbox")
+    assert code == 0 and "held" in out and group_fingerprint(new) in out
     # a decision must name the key that is pinned now: the old one (or a typo) changes nothing
     assert practice.cli("outbox", "--send-to-new-key", doc.document_id, "--fingerprint", old)[0] == 1
     assert practice.ctx.store.get_document(doc.document_id).state is DocumentState.HELD  # type: ignore[union-attr]
@@ -145,6 +148,8 @@ def test_pms_record_renamed_after_the_request_arrived(practice: Practice) -> Non
     assert code == 0 and patient["pms"]["name"] == "Erika Musterfrau"
     assert patient["certificate"]["name"] == "Erika Mustermann" and patient["claimed"]["name"] == "Erika Mustermann"
     assert patient["differs"] and "certificate_vs_pms" in patient["differences"]
+    code, out, _ = practice.cli("request", "show", request_id)  # as staff read it
+    assert code == 0 and "Erika Musterfrau" in out.splitlines()[1] and "DIFFERS" in out
 
 
 def test_a_request_claiming_another_patients_name(practice: Practice, tmp_path: Path) -> None:
