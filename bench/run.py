@@ -344,7 +344,7 @@ def measure_big(demo: Demo, baseline: Baseline, data: Path, results: dict[str, f
                 table: list[tuple[str, str, str]]) -> None:
     """One 1 GiB file, ``ROUNDS`` times each way; the client's peak RSS over all rounds."""
     assert demo.ctx is not None
-    big = data / "1001_big.bin"
+    big = data / "1001_1964-08-12_big.bin"
     write_random(big, BIG)
     ours: list[float] = []
     theirs: list[float] = []
@@ -358,7 +358,7 @@ def measure_big(demo: Demo, baseline: Baseline, data: Path, results: dict[str, f
             peak = max(peak, client.peak_rss_mib())
         finally:
             client.stop()
-        (processed,) = (client.export / "processed").glob("1001_big*")
+        (processed,) = (client.export / "processed").glob("1001_1964-08-12_big*")
         os.rename(processed, big)  # the same bytes for the next round
         clear_platform(demo)
     print(rates("big: client", "MB/s", ours), "|", rates("baseline", "MB/s", theirs),
@@ -380,7 +380,7 @@ def measure_small(demo: Demo, baseline: Baseline, data: Path, workers: int, resu
     def smalls(tag: str, count: int) -> list[Path]:
         files = []
         for n in range(count):
-            path = data / f"1001_{tag}{n:04d}.bin"
+            path = data / f"1001_1964-08-12_{tag}{n:04d}.bin"
             path.write_bytes(os.urandom(SMALL))
             files.append(path)
         return files

@@ -200,7 +200,8 @@ class Demo:
     def drop_document(self) -> tuple[Path, bytes]:
         assert self.ctx is not None
         data = ("Arztbrief für Erika Mustermann\n" * 2000).encode("utf-8") + os.urandom(4096)
-        path = Path(self.ctx.config.export_dir) / f"{self.patient_data.number}_Arztbrief.pdf"
+        p = self.patient_data  # the naming rule: <patient number>_<birth date>_<anything>
+        path = Path(self.ctx.config.export_dir) / f"{p.number}_{p.birth_date}_Arztbrief.pdf"
         tmp = path.with_name(path.name + ".part")  # as a careful PMS writes: temp name, then rename
         tmp.write_bytes(data)
         os.replace(tmp, path)

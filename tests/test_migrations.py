@@ -12,7 +12,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from practice_client.core.errors import StateError
 from practice_client.core.fieldcrypt import FieldCipher
-from practice_client.core.migrations import MIGRATIONS, SCHEMA_VERSION, Migration, current_version, migrate
+from practice_client.core.migrations import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    _accepted_fingerprint,
+    current_version,
+    migrate,
+)
 
 KEY = bytes(range(32))
 CIPHER = FieldCipher(KEY)
@@ -93,3 +100,18 @@ def test_step_2_adds_upload_urls_and_terminations_to_a_v1_database_with_document
     assert db.execute("SELECT attempts FROM terminations").fetchall() == [(0,)]
     with pytest.raises(sqlite3.IntegrityError):  # one stored upload per part
         db.execute("INSERT INTO uploads VALUES ('d-0000001', 'document', '/v1/uploads/def', 't')")
+
+
+def test_the_accepted_key_step_records_the_key_of_requests_accepted_before(tmp_path: Path) -> None:
+    path = tmp_path / "client.db"
+    db = v1_database(path)
+    db.execute("INSERT INTO messages VALUES ('m1', '2026-01-01T00:00:00Z', 'imap', x'00', 1)")
+    db.execute("INSERT INTO messages VALUES ('m2', '2026-01-01T00:00:00Z', 'imap', x'00', 1)")
+    for sha, rid, status in (("m1", "r-accepted", "accepted"), ("m2", "r-open", "open")):
+        db.execute(
+            "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, checks, status, "
+            "patient_fingerprint, patient_number, summary) VALUES (?, ?, '', 'imap', 'verified', x'00', ?, ?, "
+            "'1001', x'00')", (sha, rid, status, "F" * 40))
+    _accepted_fingerprint(db)  # the step itself: the keyed steps before it need real sealed rows
+    rows = dict(db.execute("SELECT request_id, accepted_fingerprint FROM requests").fetchall())
+    assert rows == {"r-accepted": "F" * 40, "r-open": None}  # an open request is recorded when accepted

@@ -9,7 +9,8 @@ from typing import Any
 
 from practice_client.commands import print_json
 from practice_client.context import Context
-from practice_client.core.errors import InputError, NotConfigured, PracticeClientError
+from practice_client.core.errors import InputError, NotConfigured, PracticeClientError, StateError
+from practice_client.core.identity import PatientIdentity, german_date
 from practice_client.core.models import CheckStatus, RequestRecord, Verdict
 
 EXIT_CODES = {Verdict.VERIFIED: 0, Verdict.NEEDS_REVIEW: 3, Verdict.REJECTED: 1}
@@ -66,9 +67,9 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record_json(record: RequestRecord) -> dict[str, Any]:
-    found = record.summary.get("patient")
-    patient: dict[str, Any] = found if isinstance(found, dict) else {}
+def _record_json(record: RequestRecord, identity: PatientIdentity) -> dict[str, Any]:
+    """A request as scripts see it: its patient is the PMS record (``patient.pms``), with
+    the pinned certificate and the request's claim beside it, flagged where they differ."""
     return {
         "request_id": record.request_id,
         "status": str(record.status),
@@ -76,7 +77,8 @@ def _record_json(record: RequestRecord) -> dict[str, Any]:
         "received_at": record.received_at,
         "source": record.source,
         "patient_number": record.patient_number,
-        "patient_name": patient.get("name"),
+        "patient": identity.to_json(),
+        "accepted_fingerprint": record.accepted_fingerprint,
         "documents": record.summary.get("documents", []),
         "period": record.summary.get("period"),
         "expires_at": record.expires_at,
@@ -88,21 +90,59 @@ def _record_json(record: RequestRecord) -> dict[str, Any]:
     }
 
 
+def _patient_line(identity: PatientIdentity) -> str:
+    """The PMS record (never the claim alone), and a mark where anything differs."""
+    pms = identity.pms
+    who = f"{pms.name}, geb. {german_date(pms.birth_date)}" if pms else "- (nicht im PVS / not in the PMS)"
+    return who + ("  [ABWEICHUNG / DIFFERS: " + ", ".join(identity.differences()) + "]" if identity.differs else "")
+
+
 def _list(args: argparse.Namespace) -> int:
+    from practice_client.delivery.outbox import identity_index
+
     ctx = Context()
     try:
         records = ctx.store.list_requests()
+        index = identity_index(ctx)
     finally:
         ctx.close()
     if args.json:
-        print_json({"requests": [_record_json(r) for r in records]})
+        print_json({"requests": [_record_json(r, index.of_request(r)) for r in records]})
         return 0
     if not records:
         print("Keine Anfragen / no requests")
     for r in records:
-        data = _record_json(r)
+        documents = r.summary.get("documents")
         print(f"{r.request_id}  {r.status:<9} {r.verdict:<13} {r.patient_number or '-':<10} "
-              f"{', '.join(data['documents'])}")
+              f"{_patient_line(index.of_request(r))}  "
+              f"{', '.join(map(str, documents)) if isinstance(documents, list) else ''}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from practice_client.delivery.outbox import identity_index
+
+    ctx = Context()
+    try:
+        record = ctx.store.get_request(args.request_id)
+        if record is None:
+            raise StateError(f"{args.request_id}: keine solche Anfrage / no such request")
+        identity = identity_index(ctx).of_request(record)
+    finally:
+        ctx.close()
+    data = _record_json(record, identity)
+    if args.json:
+        print_json(data)
+        return 0
+    print(f"Anfrage / request {record.request_id}: {record.status}, {record.verdict}")
+    print(f"  Patient (PVS / PMS) {record.patient_number or '-'}: {_patient_line(identity)}")
+    for label, person in (("Zertifikat / certificate", identity.certificate_person),
+                          ("Anfrage / claimed", identity.claimed)):
+        if person is not None:
+            print(f"  {label}: {person.name}, geb. {german_date(person.birth_date)}")
+    for check in record.checks:
+        print(f"  {SYMBOLS[check.status]} {check.name:<18} {check.detail_de}")
+        print(f"       {'':<18} {check.detail_en}")
     return 0
 
 
@@ -218,6 +258,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls = s.add_parser("list", help="received requests")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_list)
+    sh = s.add_parser("show", help="one request: the patient by the PMS record, the certificate, the claim, the checks")
+    sh.add_argument("request_id", metavar="ID")
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=_show)
     a = s.add_parser("accept", help="accept a request")
     a.add_argument("request_id", metavar="ID")
     a.add_argument("--override", action="store_true", help="accept a request that is not verified")

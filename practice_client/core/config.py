@@ -18,7 +18,14 @@ from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import InputError, NotConfigured, PolicyLocked
 from practice_client.core.policy import Policy, read_policy
 
-DEFAULT_FILENAME_PATTERN = r"^(?P<patient_number>[0-9A-Za-z]+)_.+$"
+# <patient number>_<birth date>_<anything>: two identifiers (birth date TTMMJJJJ or YYYY-MM-DD).
+# A name with the number alone matches the pattern too, but counts only where the policy
+# sets number_only_matching.
+DEFAULT_FILENAME_PATTERN = (
+    r"^(?P<patient_number>[0-9A-Za-z]+)_(?:(?P<birth_date>\d{8}|\d{4}-\d{2}-\d{2})(?=[_.]|$)_?)?.+$"
+)
+# Settings only the administrator's policy can give: a user's own file may not.
+POLICY_ONLY = frozenset({"number_only_matching"})
 
 
 @dataclass
@@ -39,6 +46,9 @@ class Config:
     proxy_user: str = ""  # for proxy authentication; the password is in the OS keyring
     export_dir: str = ""
     filename_pattern: str = DEFAULT_FILENAME_PATTERN
+    number_only_matching: bool = False  # policy only: a file name's patient number alone may match
+    sidecar_grace_seconds: float = 10.0  # how long a file without a match waits for its GDT record
+    gdt_answer_dir: str = ""  # the PMS import folder for "sent" GDT records; empty: none written
     after_delivery: str = "move"  # "move" to processed/ or "remove"
     key_algorithm: str = "ed25519"  # or "rsa3072"
     practice_key_fingerprint: str = ""
@@ -129,7 +139,10 @@ def load_config(path: Path, policy: Policy | None = None) -> Config:
     unlocked = {k: v for k, v in policy.values.items() if k not in policy.locked}
     locked = {k: v for k, v in policy.values.items() if k in policy.locked}
     _apply(cfg, unlocked, policy.source)
-    _apply(cfg, read_user_config(path), str(path))
+    user = read_user_config(path)
+    for key in POLICY_ONLY & set(user):
+        raise InputError(path, f"setting '{key}' can only be set by the administrator's policy")
+    _apply(cfg, user, str(path))
     _apply(cfg, locked, policy.source)
     cfg.locked = policy.locked
     if "spki_pins" in policy.locked:  # a locked pin set: the user's old-style pin adds nothing
@@ -150,7 +163,7 @@ def save_settings(path: Path, changes: dict[str, Any], policy: Policy | None = N
     """Merge ``changes`` into the user's file atomically; refuse keys the policy locks."""
     policy = read_policy() if policy is None else policy
     for key, value in changes.items():
-        if policy.is_locked(key) and policy.values.get(key) != value:
+        if key in POLICY_ONLY or (policy.is_locked(key) and policy.values.get(key) != value):
             raise PolicyLocked(
                 f"{key}: vom Administrator festgelegt / fixed by the administrator's policy"
             )

@@ -202,6 +202,15 @@ def _retention(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX messages_kept ON messages(received_at) WHERE processed = 1")
 
 
+def _accepted_fingerprint(db: sqlite3.Connection) -> None:
+    """Version 2: the key a document goes to is the one that signed the accepted request,
+    recorded at accept. Requests accepted before were verified against their own key."""
+    db.execute("ALTER TABLE requests ADD COLUMN accepted_fingerprint TEXT")
+    db.execute(
+        "UPDATE requests SET accepted_fingerprint = patient_fingerprint WHERE status = 'accepted'"
+    )
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
@@ -209,6 +218,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "personal fields bound to their rows", _bind_fields_to_rows, keyed=True),
     Migration(4, "request lifetimes capped", _cap_request_lifetimes),
     Migration(5, "retention of originals and messages", _retention),
+    Migration(6, "requests: the fingerprint recorded at accept", _accepted_fingerprint),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -58,6 +58,7 @@ _ALIASES = {
     "PROXY_PAC_URL": "proxy_pac_url",
     "PROXY_USER": "proxy_user",
     "LOCK_SETTINGS": "lock_settings",
+    "NUMBER_ONLY_MATCHING": "number_only_matching",
 }
 # Older spellings that mean the same setting.
 _RENAMED = {"spki_pin": "spki_pins"}

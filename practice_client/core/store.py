@@ -403,6 +403,7 @@ class Store:
             decision_reason=op("requests.decision_reason", key, row["decision_reason"]),
             override=bool(row["override"]), decision_sent=row["decision_sent"] == DECISION_SENT,
             decision_refused=row["decision_sent"] == DECISION_REFUSED,
+            accepted_fingerprint=row["accepted_fingerprint"],
         )
 
     def get_request(self, request_id: str) -> RequestRecord | None:
@@ -421,21 +422,27 @@ class Store:
         return [self._request(r) for r in rows]
 
     def decide(
-        self, request_id: str, status: RequestStatus, reason: str | None, override: bool
+        self, request_id: str, status: RequestStatus, reason: str | None, override: bool,
+        fingerprint: str | None = None,
     ) -> RequestRecord:
-        """Accept or decline an open request; the caller has checked the rules."""
+        """Accept or decline an open request; the caller has checked the rules. An accept
+        records ``fingerprint``, the pinned key that signed the request (default: the
+        request's own): documents go to that key and no other without staff's decision."""
         current = self.get_request(request_id)
         if current is None:
             raise StateError(f"{request_id}: no such request")
         if current.status is not RequestStatus.OPEN:
             raise StateError(f"{request_id}: the request is already {current.status}")
-        details = {"request_id": request_id, "override": override, "has_reason": bool(reason)}
+        accepted = (fingerprint or current.patient_fingerprint) if status is RequestStatus.ACCEPTED else None
+        details: dict[str, Any] = {"request_id": request_id, "override": override, "has_reason": bool(reason)}
+        if accepted:
+            details["fingerprint"] = accepted
         with self.transaction(f"request.{status}", details) as db:
             db.execute(
-                "UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=? "
-                "WHERE message_sha256=?",
+                "UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=?, "
+                "accepted_fingerprint=? WHERE message_sha256=?",
                 (str(status), now_iso(), self._cipher.seal("requests.decision_reason", current.message_sha256, reason),
-                 int(override), current.message_sha256),
+                 int(override), accepted, current.message_sha256),
             )
         result = self.get_request(request_id)
         assert result is not None
@@ -493,14 +500,15 @@ class Store:
 
     def transition(
         self, document_id: str, new: DocumentState, *, uploads: Mapping[str, str] | None = None,
-        abandon: str | None = None, **changes: Any,
+        abandon: str | None = None, audit: Mapping[str, Any] | None = None, **changes: Any,
     ) -> Document:
         """Move a document to ``new`` (checked against the state machine), atomically + audited.
         The state is read and checked inside the write transaction: no other writer can
         move the document in between. In the same transaction: ``uploads`` stores upload
         URLs by part (before a byte is sent to them); ``abandon`` (a reason) moves every
         stored upload of the document to the pending terminations; ``delivered`` forgets
-        the document's upload URLs (done)."""
+        the document's upload URLs (done). ``audit``: identifiers the entry must also hold
+        (e.g. both fingerprints of a held document) - never patient data."""
         unknown = set(changes) - self._DOC_FIELDS
         if unknown:
             raise ValueError(f"unknown document fields {sorted(unknown)}")
@@ -512,7 +520,7 @@ class Store:
                 value = self._cipher.seal(f"documents.{key}", document_id, value)
             columns.append(f"{key}=?")
             values.append(value)
-        details: dict[str, Any] = {"document_id": document_id}
+        details: dict[str, Any] = {"document_id": document_id, **(audit or {})}
         for key in ("request_id", "match_method"):
             if key in changes:
                 details[key] = changes[key]

@@ -81,7 +81,8 @@ class Agent:
         if export is not None:
             self.watcher = Watcher(
                 export, self.pipeline.ingest, self.ctx.config.stable_seconds,
-                self.ctx.config.rescan_seconds,
+                self.ctx.config.rescan_seconds, self.ctx.config.sidecar_grace_seconds,
+                lambda path: outbox.wants_record(self.ctx, path),
             )
             self.watcher.start()
         if self._sources is not None:  # given by the caller; otherwise made by the first poll
@@ -111,10 +112,19 @@ class Agent:
 
     # -- staff actions (the GUI calls these; they are safe from any thread) -------------------
 
-    def assign(self, document_id: str, request_id: str) -> Document:
-        doc = outbox.assign(self.ctx, document_id, request_id)
+    def assign(self, document_id: str, request_id: str, birth_date: str) -> Document:
+        doc = outbox.assign(self.ctx, document_id, request_id, birth_date)
         self.pipeline.submit(document_id)
         return doc
+
+    def release(self, document_id: str, fingerprint: str) -> Document:
+        """A held document goes to the patient's new key (staff's decision)."""
+        doc = outbox.release(self.ctx, document_id, fingerprint)
+        self.pipeline.submit(document_id)
+        return doc
+
+    def withhold(self, document_id: str) -> Document:
+        return outbox.withhold(self.ctx, document_id)
 
     def retry(self, document_id: str) -> Document:
         doc = outbox.retry(self.ctx, document_id)

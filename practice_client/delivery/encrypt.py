@@ -30,12 +30,20 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from practice_client.core.atomic import atomic_write, fsync_dir
 from practice_client.core.audit import now_iso
-from practice_client.core.errors import NetworkError, PracticeClientError, TrustError
+from practice_client.core.errors import NetworkError, PracticeClientError
 from practice_client.core.files import open_regular
 from practice_client.core.models import Document, Pin
 from practice_client.crypto.gpg import KeyInfo, inspect_keys
 from practice_client.crypto.patient_keys import PatientKey, recipient_file, recipient_key
-from practice_client.delivery.outbox import CIPHERTEXT, MANIFEST, ORIGINAL, SIDECAR, open_request, spool_of
+from practice_client.delivery.outbox import (
+    CIPHERTEXT,
+    MANIFEST,
+    ORIGINAL,
+    SIDECAR,
+    open_request,
+    recipient_pin,
+    spool_of,
+)
 from practice_client.delivery.sidecar import read_sidecar
 from practice_client.delivery.streaming import DocumentStream, Plan
 
@@ -255,12 +263,7 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
     writes it. MUST NOT run in a GUI thread."""
     assert doc.request_id is not None
     record = open_request(ctx, doc.request_id)
-    if not record.patient_fingerprint:
-        raise TrustError(f"{record.request_id}: the request names no patient key")
-    pin = ctx.store.get_pin(record.patient_fingerprint)
-    if pin is None:
-        raise TrustError(f"{record.patient_fingerprint}: der Schlüssel ist nicht (mehr) gepinnt / "
-                         "this key is not pinned (any more)")
+    pin = recipient_pin(ctx, doc, record)  # the key that signed the accepted request, or KeyChanged
     patient = comparer.recipient(ctx, pin)
     alert = comparer.check(ctx, source, pin, patient, doc.document_id)
     practice_fpr = ctx.config.practice_key_fingerprint

@@ -1,7 +1,8 @@
 """The outbox: one row per document, created before any work on the file starts.
 
 A document's life is ``detected -> matched -> encrypted -> uploading -> delivered``
-(or ``unassigned`` for staff, or ``failed`` with a reason); every step is one
+(or ``unassigned`` for staff, ``held`` for staff when the patient's key changed since
+the request was accepted, or ``failed`` with a reason); every step is one
 :meth:`Store.transition` (atomic, audited). The document id is a random uuid4
 chosen here; the uploads carry it in their metadata, and the URLs the platform names
 for them are stored with the document (before a byte is sent; see :mod:`.pipeline`).
@@ -28,18 +29,23 @@ import os
 import shutil
 import stat
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from practice_client.core.atomic import fsync_dir
 from practice_client.core.audit import now_iso
 from practice_client.core.config import Config
 from practice_client.core.errors import InputError, PracticeClientError, StateError
 from practice_client.core.files import NOT_A_FOLDER, Folder, open_regular
-from practice_client.core.models import Document, DocumentState, RequestRecord
+from practice_client.core.identity import IdentityIndex, PatientIdentity
+from practice_client.core.models import Document, DocumentState, Pin, RequestRecord
+from practice_client.core.patients import parse_birth_date
 from practice_client.core.sealedfile import seal_file, unseal_bytes, unseal_file
-from practice_client.delivery import matching
+from practice_client.crypto.gpg import group_fingerprint, normalize_fingerprint
+from practice_client.delivery import matching, sidecar
+from practice_client.delivery.answer import write_answer
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.names import display_name, safe_name, tagged_name
 from practice_client.delivery.sidecar import MAX_SIDECAR_BYTES, read_sidecar, sidecar_fields
@@ -63,7 +69,8 @@ ORIGIN_SEND = "send"
 
 COPY_CHUNK = 1024 * 1024
 ABANDON_FAILED = "document failed"  # its uploads are terminated (delivery/terminations.py)
-AT_REST = frozenset({DocumentState.UNASSIGNED, DocumentState.FAILED})
+ABANDON_KEY_CHANGED = "the patient's key changed"  # held: uploads to the old key are terminated
+AT_REST = frozenset({DocumentState.UNASSIGNED, DocumentState.FAILED, DocumentState.HELD})
 
 
 def spool_of(ctx: Context, document_id: str) -> Path:
@@ -295,35 +302,87 @@ def _take(ctx: Context, doc: Document, parent: Folder, name: str) -> Document:
     try:
         with _spool(ctx, doc.document_id, create=True) as spool:
             _take_entry(parent, name, spool, ORIGINAL)
-            with contextlib.suppress(OSError):
-                st = parent.lstat(f"{name}.gdt")
-                if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
-                    _take_entry(parent, f"{name}.gdt", spool, SIDECAR)
+            conflict = _take_records(parent, name, spool)
     except OSError as exc:
         why = ("Spool voll, Original unverändert / spool disk full, original untouched"
                if exc.errno == errno.ENOSPC else
                f"Übernahme ins Spool fehlgeschlagen / could not move to the spool: {exc.strerror}")
         return refuse(ctx, doc, parent, name, why)
-    return _after_take(ctx, doc)
+    return _after_take(ctx, doc, conflict)
 
 
-def _after_take(ctx: Context, doc: Document) -> Document:
+def _take_records(parent: Folder, name: str, spool: Folder) -> str | None:
+    """The document's GDT record (its sidecar, or a GDT file of its folder whose 6305 names
+    it) travels into the spool with it, through the folder's handle; several are a
+    conflict: they stay in the export folder, and the reason is returned."""
+    records = sidecar.records_for(parent.path / name)
+    if len(records) > 1:
+        return sidecar.conflict(records)
+    with contextlib.suppress(OSError):
+        if records and records[0].parent == parent.path and not spool.exists(SIDECAR):
+            st = parent.lstat(records[0].name)
+            if sidecar.is_regular(st):
+                _take_entry(parent, records[0].name, spool, SIDECAR)
+    return None
+
+
+def _after_take(ctx: Context, doc: Document, sidecar_conflict: str | None = None) -> Document:
     """The entry is ours now: check again what it is (it may have been swapped), then match."""
     original = spool_of(ctx, doc.document_id) / ORIGINAL
     st = os.lstat(original)
     reason = refusal(st)
     if reason is not None:
         return fail(ctx, doc, reason)
+    if sidecar_conflict:
+        doc.extra = {**doc.extra, "sidecar_conflict": sidecar_conflict}
     return match(ctx, doc)
 
 
+def identity_index(ctx: Context) -> IdentityIndex:
+    """PMS records and pins, read once (two queries), for many requests or documents."""
+    return IdentityIndex.from_store(ctx.store)
+
+
 def match_data(ctx: Context) -> matching.MatchData:
-    store = ctx.store
     return matching.MatchData(
-        requests=store.list_requests(),
-        pins={p.patient_number: p.fingerprint for p in store.list_pins()},
-        patients={p.patient_number: p for p in store.list_patients()},
-        now=datetime.now(UTC),
+        requests=ctx.store.list_requests(), identities=identity_index(ctx), now=datetime.now(UTC),
+    )
+
+
+def wants_record(ctx: Context, path: Path) -> bool:
+    """Would this export-folder file go unassigned without a GDT record? True unless it
+    lies in a request's folder or its name alone identifies a PMS patient (number and
+    birth date, or the number where the policy allows that): then the watcher waits a
+    little for a record that arrives after the document."""
+    export = export_root(ctx)
+    try:
+        parts = path.relative_to(export).parts if export else (path.name,)
+    except ValueError:
+        parts = (path.name,)
+    if len(parts) > 1 and matching.looks_like_request_id(parts[0]):
+        return False
+    ids = matching.identifiers_from_name(safe_name(path.name), ctx.config.filename_pattern)
+    if ids is None or ctx.store.get_patient(ids.patient_number) is None:
+        return True
+    return ids.birth_date is None and not ctx.config.number_only_matching
+
+
+def name_rule(config: Config) -> matching.NameRule:
+    return matching.NameRule(config.filename_pattern, config.number_only_matching)
+
+
+def _find(ctx: Context, doc: Document, data: matching.MatchData) -> matching.Match:
+    """The matching rules applied to a document in the spool (its GDT record beside it,
+    plain or sealed)."""
+    try:
+        fields = _sidecar(ctx, doc.document_id)
+    except PracticeClientError as exc:
+        problem = exc.problem if isinstance(exc, InputError) else str(exc)
+        return matching.Match(None, None, f"GDT-Datei unlesbar / GDT sidecar unreadable: {problem}")
+    folder, conflict = doc.extra.get("folder"), doc.extra.get("sidecar_conflict")
+    return matching.match_file(
+        folder if isinstance(folder, str) else None, doc.original_name, fields, name_rule(ctx.config), data,
+        conflict if isinstance(conflict, str) else None,
     )
 
 
@@ -331,29 +390,17 @@ def match(ctx: Context, doc: Document) -> Document:
     """Apply the matching rules; ``matched`` or ``unassigned`` (with the reason for staff).
     An unassigned document waits for staff with its original sealed (:func:`rest`)."""
     spool = spool_of(ctx, doc.document_id)
-    try:
-        sidecar = _sidecar(ctx, doc.document_id)
-    except InputError as exc:
-        unassigned = ctx.store.transition(
-            doc.document_id, DocumentState.UNASSIGNED, source_path=str(spool / ORIGINAL),
-            error=f"GDT-Datei unlesbar / GDT sidecar unreadable: {exc.problem}",
-        )
-        rest(ctx, doc.document_id)
-        return unassigned
-    folder = doc.extra.get("folder")
-    found = matching.match_file(
-        folder if isinstance(folder, str) else None, doc.original_name, sidecar,
-        ctx.config.filename_pattern, match_data(ctx),
-    )
+    found = _find(ctx, doc, match_data(ctx))
     size = os.lstat(spool / ORIGINAL).st_size
     if found.matched:
         return ctx.store.transition(
             doc.document_id, DocumentState.MATCHED, request_id=found.request_id,
             match_method=found.method, source_path=str(spool / ORIGINAL), size=size, error=None,
+            extra=doc.extra,
         )
     unassigned = ctx.store.transition(
         doc.document_id, DocumentState.UNASSIGNED, error=found.reason,
-        source_path=str(spool / ORIGINAL), size=size,
+        source_path=str(spool / ORIGINAL), size=size, extra=doc.extra,
     )
     rest(ctx, doc.document_id)
     return unassigned
@@ -365,13 +412,7 @@ def rematch(ctx: Context) -> list[Document]:
     moved = []
     data = match_data(ctx)
     for doc in ctx.store.list_documents([DocumentState.UNASSIGNED]):
-        try:
-            sidecar = _sidecar(ctx, doc.document_id)
-        except PracticeClientError:
-            continue
-        folder = doc.extra.get("folder")
-        found = matching.match_file(folder if isinstance(folder, str) else None, doc.original_name,
-                                    sidecar, ctx.config.filename_pattern, data)
+        found = _find(ctx, doc, data)
         if found.matched:
             with contextlib.suppress(StateError):  # staff were quicker (assigned it meanwhile)
                 moved.append(ctx.store.transition(doc.document_id, DocumentState.MATCHED,
@@ -456,17 +497,153 @@ def open_request(ctx: Context, request_id: str) -> RequestRecord:
     return record
 
 
-def assign(ctx: Context, document_id: str, request_id: str) -> Document:
-    """Staff assign an unassigned document to an accepted request (the GUI)."""
+@dataclass(frozen=True)
+class AssignCandidate:
+    """A request a document may be assigned to, named by the PMS record."""
+
+    request_id: str
+    identity: PatientIdentity
+    documents: tuple[str, ...]
+    period: tuple[str, str]
+    expires_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"request_id": self.request_id, "patient": self.identity.to_json(),
+                "documents": list(self.documents), "period": list(self.period), "expires_at": self.expires_at}
+
+
+def assign_candidates(ctx: Context) -> list[AssignCandidate]:
+    """The only requests staff are offered: accepted, not expired, and of a patient in
+    the PMS master data (whose birth date staff confirm), in the PMS's name order."""
+    now = datetime.now(UTC)
+    index = identity_index(ctx)
+    found = []
+    for record in ctx.store.list_requests():
+        identity = index.of_request(record)
+        if not matching.is_open(record, now) or identity.pms is None:
+            continue
+        period = record.summary.get("period")
+        period = period if isinstance(period, dict) else {}
+        documents = record.summary.get("documents")
+        found.append(AssignCandidate(
+            record.request_id, identity,
+            tuple(str(d) for d in documents) if isinstance(documents, list) else (),
+            (str(period.get("from", "")), str(period.get("to", ""))), record.expires_at,
+        ))
+    return sorted(found, key=lambda c: (c.identity.pms.name.casefold() if c.identity.pms else "",
+                                        c.identity.patient_number or "", c.request_id))
+
+
+def assign(ctx: Context, document_id: str, request_id: str, birth_date: str) -> Document:
+    """Staff assign an unassigned document to an accepted request (GUI, CLI), after typing
+    the patient's birth date from the document: it must be the PMS record's - a second
+    identifier that a slip in a list of similar names cannot pass."""
     doc = _get(ctx, document_id)
     if doc.state is not DocumentState.UNASSIGNED:
         raise StateError(f"{document_id}: nur nicht zugeordnete Dokumente / only unassigned documents "
                          f"can be assigned (this one is {doc.state})")
     record = open_request(ctx, request_id)
+    patient = ctx.store.get_patient(record.patient_number) if record.patient_number else None
+    if patient is None:
+        raise StateError(f"{request_id}: Patient nicht in den Stammdaten, Geburtsdatum nicht prüfbar / "
+                         "the patient is not in the PMS master data: the birth date cannot be confirmed")
+    typed = parse_birth_date(birth_date.strip())
+    if typed is None:
+        raise StateError(f"{birth_date.strip() or '-'}: kein gültiges Geburtsdatum (TT.MM.JJJJ) / "
+                         "not a valid birth date (DD.MM.YYYY)")
+    if typed != patient.birth_date:
+        raise StateError(f"{request_id}: das Geburtsdatum passt nicht zu Patient {patient.patient_number} "
+                         "laut PVS - bitte den Patienten prüfen / the birth date does not match the PMS "
+                         f"record of patient {patient.patient_number} - check the patient")
     return ctx.store.transition(
         document_id, DocumentState.MATCHED, request_id=record.request_id,
-        match_method=matching.STAFF, error=None,
+        match_method=matching.STAFF, error=None, audit={"birth_date_confirmed": True},
     )
+
+
+# -- the key a document goes to ---------------------------------------------------------------
+
+
+class KeyChanged(PracticeClientError):
+    """The patient's pinned key is not the one that signed the accepted request (re-pinned
+    since): the document waits for staff instead of going to either key."""
+
+    def __init__(self, accepted: str, current: str | None) -> None:
+        self.accepted, self.current = accepted, current
+        new = group_fingerprint(current) if current else "keiner / none"
+        super().__init__(
+            f"Schlüssel des Patienten seit Annahme der Anfrage geändert: angenommen mit "
+            f"{group_fingerprint(accepted)}, jetzt hinterlegt {new} - bitte entscheiden / "
+            f"the patient's key changed since the request was accepted: accepted with "
+            f"{group_fingerprint(accepted)}, pinned now {new} - staff must decide"
+        )
+
+
+def recipient_pin(ctx: Context, doc: Document, record: RequestRecord) -> Pin:
+    """The pin to encrypt to: the key that signed the accepted request (or the new key
+    staff chose for this document), and only while it is that patient's pin."""
+    approved = doc.extra.get("recipient_fingerprint")
+    expected = (approved if isinstance(approved, str) else None) or record.accepted_fingerprint \
+        or record.patient_fingerprint
+    current = ctx.store.get_pin_for_patient(record.patient_number) if record.patient_number else None
+    if not expected:
+        raise StateError(f"{record.request_id}: die Anfrage nennt keinen Schlüssel / the request names no key")
+    if current is None or current.fingerprint != expected:
+        raise KeyChanged(expected, current.fingerprint if current else None)
+    return current
+
+
+def hold_if_key_changed(ctx: Context, doc: Document) -> Document | None:
+    """``held`` (both fingerprints in the row, the reason and the audit entry) when the
+    patient was re-pinned since the request was accepted; None when the key is right."""
+    record = ctx.store.get_request(doc.request_id or "")
+    if record is None:
+        return None
+    try:
+        recipient_pin(ctx, doc, record)
+    except KeyChanged as change:
+        return hold(ctx, doc, change)
+    return None
+
+
+def hold(ctx: Context, doc: Document, change: KeyChanged) -> Document:
+    held = {"accepted_fingerprint": change.accepted, "current_fingerprint": change.current}
+    log.info("document %s held: the patient's key changed", doc.document_id)
+    # an upload to the old key that had begun is discarded (tus termination): a release
+    # encrypts anew to the new key, a withhold sends nothing
+    return ctx.store.transition(doc.document_id, DocumentState.HELD, error=str(change), abandon=ABANDON_KEY_CHANGED,
+                                extra={**doc.extra, "held": held}, audit=held)
+
+
+def release(ctx: Context, document_id: str, fingerprint: str) -> Document:
+    """Staff decide a held document goes to the patient's new key: ``fingerprint`` must be
+    the key pinned now (what staff were shown), else nothing changes."""
+    doc = _get(ctx, document_id)
+    if doc.state is not DocumentState.HELD:
+        raise StateError(f"{document_id}: nur zurückgehaltene Dokumente / only held documents can be "
+                         f"released (this one is {doc.state})")
+    record = open_request(ctx, doc.request_id or "")
+    chosen = normalize_fingerprint(fingerprint)
+    current = ctx.store.get_pin_for_patient(record.patient_number) if record.patient_number else None
+    if current is None or current.fingerprint != chosen:
+        raise StateError(f"{chosen}: das ist nicht der jetzt hinterlegte Schlüssel des Patienten / "
+                         "this is not the patient's pinned key now")
+    extra = {k: v for k, v in doc.extra.items() if k != "held"}
+    return ctx.store.transition(
+        document_id, DocumentState.MATCHED, error=None, extra={**extra, "recipient_fingerprint": chosen},
+        audit={"decision": "send_to_new_key", "fingerprint": chosen,
+               "accepted_fingerprint": record.accepted_fingerprint},
+    )
+
+
+def withhold(ctx: Context, document_id: str) -> Document:
+    """Staff decide a held document is not sent: failed, the original to ``failed/``."""
+    doc = _get(ctx, document_id)
+    if doc.state is not DocumentState.HELD:
+        raise StateError(f"{document_id}: nur zurückgehaltene Dokumente / only held documents can be "
+                         f"withheld (this one is {doc.state})")
+    return fail(ctx, doc, f"Von der Praxis nicht gesendet ({doc.error}) / withheld by staff",
+                audit={"decision": "withhold"})
 
 
 def retry(ctx: Context, document_id: str) -> Document:
@@ -554,12 +731,12 @@ def refuse(ctx: Context, doc: Document, parent: Folder, entry: str, reason: str)
     return failed
 
 
-def fail(ctx: Context, doc: Document, reason: str) -> Document:
+def fail(ctx: Context, doc: Document, reason: str, audit: dict[str, Any] | None = None) -> Document:
     """A document that cannot be delivered: ``failed`` with the reason, original to ``failed/``
     (or, sent from elsewhere, kept sealed in the spool) - for a retry, until retention."""
     target = _parking(ctx, doc, FAILED)
-    failed = ctx.store.transition(doc.document_id, DocumentState.FAILED, error=reason,
-                                  source_path=str(target) if target else "", abandon=ABANDON_FAILED,
+    failed = ctx.store.transition(doc.document_id, DocumentState.FAILED, abandon=ABANDON_FAILED, audit=audit,
+                                  error=reason, source_path=str(target) if target else "",
                                   parked_at=now_iso())
     try:
         settle(ctx, failed)
@@ -570,12 +747,14 @@ def fail(ctx: Context, doc: Document, reason: str) -> Document:
 
 
 def delivered(ctx: Context, doc: Document, ciphertext_sha256: str) -> Document:
-    """Record the receipt, then move the original to ``processed/`` (or remove it)."""
+    """Tell the PMS (the GDT answer, when configured: at least once, so before the receipt
+    is recorded), record the receipt, then move the original to ``processed/`` (or remove it)."""
     target = _parking(ctx, doc, PROCESSED) if ctx.config.after_delivery != "remove" else None
+    answer = write_answer(ctx, doc, spool_of(ctx, doc.document_id) / SIDECAR, target)
     done = ctx.store.transition(
-        doc.document_id, DocumentState.DELIVERED, delivered_at=now_iso(),
-        ciphertext_sha256=ciphertext_sha256, source_path=str(target) if target else "", error=None,
-        parked_at=now_iso() if target else None,
+        doc.document_id, DocumentState.DELIVERED, audit={"gdt_answer": answer.name} if answer else None,
+        delivered_at=now_iso(), ciphertext_sha256=ciphertext_sha256,
+        source_path=str(target) if target else "", error=None, parked_at=now_iso() if target else None,
     )
     settle(ctx, done)
     return done
@@ -652,7 +831,7 @@ def resume(ctx: Context) -> list[Document]:
         try:
             if os.path.lexists(original):
                 _drop_second_name(ctx, Path(doc.source_path), original)
-                _after_take(ctx, doc)
+                _after_take(ctx, doc, _records_after_crash(ctx, doc))
                 continue
             try:
                 parent, name = _below_export(ctx, Path(doc.source_path))
@@ -681,6 +860,16 @@ def _seal_waiting(ctx: Context) -> None:
         if doc is not None and doc.state in AT_REST and os.path.lexists(Path(entry.path) / ORIGINAL):
             with contextlib.suppress(OSError):
                 rest(ctx, doc.document_id)
+
+
+def _records_after_crash(ctx: Context, doc: Document) -> str | None:
+    """A crash after the original was taken, before its GDT record: the record follows now."""
+    try:
+        parent, name = _below_export(ctx, Path(doc.source_path))
+    except (OSError, ValueError):
+        return None
+    with parent, _spool(ctx, doc.document_id) as spool:
+        return _take_records(parent, name, spool)
 
 
 def _drop_second_name(ctx: Context, source: Path, original: Path) -> None:

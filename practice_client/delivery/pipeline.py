@@ -185,15 +185,23 @@ class Pipeline:
         if doc is None or self._cancel.is_set():
             return
         try:
+            if self._held(doc):
+                return
             if doc.state is DocumentState.MATCHED:
                 outbox.wake(self.ctx, document_id)  # it waited (unassigned, failed) sealed
                 doc = self._encrypt(doc)
+                if self._held(doc):  # re-pinned while gpg worked: not uploaded to either key
+                    return
             fresh: frozenset[str] = frozenset()
             if doc.state is DocumentState.ENCRYPTED:
                 doc, fresh = self._start_upload(doc)
                 self._state(doc)
             if doc.state is DocumentState.UPLOADING:
                 self._upload(doc, fresh)
+        except outbox.KeyChanged as change:
+            current = self.ctx.store.get_document(document_id)
+            if current is not None:
+                self._state(outbox.hold(self.ctx, current, change))
         except PlatformRefused as exc:
             self._fail(document_id, f"Plattform lehnt ab / the platform refused: {exc}")
         except (NetworkError, NotConfigured, SecretError) as exc:
@@ -208,6 +216,15 @@ class Pipeline:
                                         "original untouched")
             else:
                 self._fail(document_id, f"Dateifehler / file error: {exc.strerror}")
+
+    def _held(self, doc: Document) -> bool:
+        """The patient's key is not the one that signed the accepted request: held for staff."""
+        if doc.state not in (DocumentState.MATCHED, DocumentState.ENCRYPTED, DocumentState.UPLOADING):
+            return False
+        held = outbox.hold_if_key_changed(self.ctx, doc)
+        if held is not None:
+            self._state(held)
+        return held is not None
 
     def _encrypt(self, doc: Document) -> Document:
         stream = self._stream_for(doc)

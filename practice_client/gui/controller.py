@@ -80,6 +80,9 @@ class Controller(QObject):
     requestDecided = Signal(str, str)  # request_id, new status
     filesAdded = Signal(str, int)  # request_id, number of files
     documentAssigned = Signal(str)  # document_id
+    assignCandidatesLoaded = Signal(object)  # list[AssignCandidate]
+    documentReleased = Signal(str)  # document_id (a held document goes to the new key)
+    documentWithheld = Signal(str)  # document_id (a held document is not sent)
     documentRetried = Signal(str)  # document_id
     certificateInspected = Signal(object)  # CertificatePreview
     certificatePinned = Signal(str)  # fingerprint
@@ -201,19 +204,49 @@ class Controller(QObject):
 
     # -- documents ----------------------------------------------------------------
 
-    def assign(self, document_id: str, request_id: str) -> None:
-        """Assign an unassigned file to an accepted request. Emits: documentAssigned(document_id); or failed."""
+    def load_assign_candidates(self) -> None:
+        """The requests a file may be assigned to - accepted, not expired, each named by the
+        PMS record (number, name, birth date) with the certificate and the claim beside it.
+        Emits: assignCandidatesLoaded(list[AssignCandidate]); or failed."""
+        ctx = self.ctx
+        self._run("assign_candidates", lambda: outbox.assign_candidates(ctx),
+                  self.assignCandidatesLoaded.emit, refresh=False)
+
+    def assign(self, document_id: str, request_id: str, birth_date: str) -> None:
+        """Assign an unassigned file to an accepted request; ``birth_date`` is what staff typed
+        from the document, and the domain refuses it unless it is the PMS record's.
+        Emits: documentAssigned(document_id); or failed."""
         ctx = self.ctx
 
         def work() -> str:
             agent = self.bridge.agent
             if agent is not None:
-                agent.assign(document_id, request_id)
+                agent.assign(document_id, request_id, birth_date)
             else:
-                outbox.assign(ctx, document_id, request_id)
+                outbox.assign(ctx, document_id, request_id, birth_date)
             return document_id
 
         self._run("assign", work, self.documentAssigned.emit)
+
+    def release_held(self, document_id: str, fingerprint: str) -> None:
+        """Staff decide: a held document (the patient was re-pinned) goes to the new key,
+        ``fingerprint`` as they were shown it. Emits: documentReleased(document_id); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            agent = self.bridge.agent
+            if agent is not None:
+                agent.release(document_id, fingerprint)
+            else:
+                outbox.release(ctx, document_id, fingerprint)
+            return document_id
+
+        self._run("release_held", work, self.documentReleased.emit)
+
+    def withhold(self, document_id: str) -> None:
+        """Staff decide: a held document is not sent. Emits: documentWithheld(document_id); or failed."""
+        ctx = self.ctx
+        self._run("withhold", lambda: outbox.withhold(ctx, document_id).document_id, self.documentWithheld.emit)
 
     def retry(self, document_id: str) -> None:
         """Send a failed document again. Emits: documentRetried(document_id); or failed."""

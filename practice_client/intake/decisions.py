@@ -7,6 +7,8 @@ Rules:
 - a request that is not ``verified`` (needs review) is accepted only with an
   explicit override *and* a reason, both in the audit log;
 - an expired request is not accepted (the patient's consent has run out);
+- a request whose key is no longer the patient's pin (re-pinned since it arrived) is not
+  accepted; an accept records the key, and documents go to that key only;
 - declining needs a reason.
 Accepting creates the per-request export subfolder ``<export dir>/<request id>/``
 (DESIGN.md, PMS integration) before the state changes, so an accepted request
@@ -91,6 +93,13 @@ def accept(ctx: Context, request_id: str, *, override: bool = False, reason: str
         now or datetime.now(UTC)
     ):
         raise StateError(f"{request_id}: die Anfrage ist abgelaufen / the request has expired")
+    pin = ctx.store.get_pin(record.patient_fingerprint or "")
+    if pin is None or pin.patient_number != record.patient_number:
+        raise StateError(
+            f"{request_id}: der Schlüssel dieser Anfrage ist nicht mehr für den Patienten hinterlegt "
+            "(neu angeheftet?) - der Patient muss neu anfragen / the key that signed this request is "
+            "no longer the patient's pinned key (re-pinned?): the patient must ask again"
+        )
     folder = export_folder(ctx, request_id)
     created = False
     if folder is not None:
@@ -100,7 +109,7 @@ def accept(ctx: Context, request_id: str, *, override: bool = False, reason: str
         folder.mkdir(mode=0o770, exist_ok=True)
     try:
         overridden = override and record.verdict is not Verdict.VERIFIED
-        return ctx.store.decide(request_id, RequestStatus.ACCEPTED, why, overridden)
+        return ctx.store.decide(request_id, RequestStatus.ACCEPTED, why, overridden, pin.fingerprint)
     except BaseException:
         if created and folder is not None:
             with contextlib.suppress(OSError):

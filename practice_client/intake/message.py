@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage, Message
 from typing import Any
 
+from practice_client.core.identity import text_problem
 from practice_client.core.store import MAX_MESSAGE_BYTES
 from practice_client.intake.request_schema import REQUESTABLE_DOCUMENTS, schema_problems
 
@@ -209,9 +210,9 @@ def parse_request_json(data: bytes) -> RequestData:
         created_at=created_at,
         expires_at=expires_at,
         practice_id=top["practice_id"],
-        patient_name=patient["name"],
+        patient_name=_identity(patient["name"], "patient.name"),
         birth_date=_date(patient["birth_date"], "patient.birth_date"),
-        phone=patient["phone"],
+        phone=_identity(patient["phone"], "patient.phone", scripts=False),
         fingerprint=patient["fingerprint"].upper(),
         documents=tuple(top["documents"]),
         period_from=period_from,
@@ -239,4 +240,14 @@ def _date(value: str, where: str) -> str:
         date.fromisoformat(value)
     except ValueError:
         raise _bad(f"request.json: Datum {where} ist ungültig.", f"request.json: date {where} is invalid.") from None
+    return value
+
+
+def _identity(value: str, where: str, scripts: bool = True) -> str:
+    """Who the request is about must read as what it is: no invisible characters (a
+    right-to-left override or a zero-width joiner can make one name look like another),
+    no look-alike letters of two alphabets (a Cyrillic "а" in a Latin name)."""
+    problem = text_problem(value, scripts=scripts)
+    if problem is not None:
+        raise _bad(f"request.json: Feld {where} {problem[0]}.", f"request.json: field {where} {problem[1]}.")
     return value

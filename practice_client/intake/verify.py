@@ -5,8 +5,11 @@ and intake share it and intake alone decides what to record. Every check is run
 that can be run (staff see all that is wrong, not only the first problem); a
 message that cannot be parsed gets ``dkim`` and a failing ``format`` check only.
 
-Details are plain German and English for a practice assistant, and never
-contain patient data (they are stored, shown and exported).
+Details are plain German and English for a practice assistant. They contain no
+patient data - except the ``identity`` check's, which shows the request's name and
+birth date beside the PMS record's and the pinned certificate's, because staff must
+see both to judge. Check lists are sealed at rest with the request; the audit log
+and the log files get check names only.
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ from typing import Any
 
 from practice_client.core.config import Config
 from practice_client.core.errors import InputError
+from practice_client.core.identity import (
+    CLAIM_VS_CERTIFICATE,
+    CLAIM_VS_PMS,
+    NameMatch,
+    PatientIdentity,
+    Person,
+    certificate_of,
+    german_date,
+)
 from practice_client.core.models import Check, CheckStatus, Pin, Verdict, verdict_of
 from practice_client.core.phone import normalize_phone
 from practice_client.core.store import Store
@@ -90,6 +102,7 @@ def verify_message(
         ),
         _consent_check(parsed, pin),
         _phone_check(parsed, pin, store),
+        _identity_check(request, pin, store),
         _addressee_check(request, config),
         _freshness_check(request, now, config.max_request_days),
         _replay_check(request, store, hashlib.sha256(raw).hexdigest()),
@@ -192,6 +205,66 @@ def _phone_check(parsed: ParsedMessage, pin: Pin | None, store: Store) -> Check:
         "phone", CheckStatus.PASS,
         "Die Telefonnummer stimmt mit den Patientenstammdaten überein.",
         "The phone number matches the patient's master data.",
+    )
+
+
+def _side_by_side(identity: PatientIdentity) -> tuple[str, str]:
+    """The three versions of who the request is about, one after the other."""
+    rows = [("Anfrage", "request", identity.claimed), ("Stammdaten (PVS)", "PMS record", identity.pms),
+            ("Vertrauenszertifikat", "trust certificate", identity.certificate_person)]
+    de = "; ".join(f"{label} „{p.name}“, geb. {german_date(p.birth_date)}" for label, _, p in rows if p)
+    en = "; ".join(f'{label} "{p.name}", born {p.birth_date}' for _, label, p in rows if p)
+    return de, en
+
+
+def _identity_check(request: RequestData, pin: Pin | None, store: Store) -> Check:
+    """The request's claimed name and birth date against the PMS record and the pinned
+    certificate: a patient signing with her own key must not pass as another patient."""
+    if pin is None:
+        return _check(
+            "identity", CheckStatus.FAIL,
+            "Name und Geburtsdatum nicht prüfbar: Patient unbekannt.",
+            "Name and birth date cannot be checked: unknown patient.",
+        )
+    patient = store.get_patient(pin.patient_number)
+    if patient is None:
+        return _check(
+            "identity", CheckStatus.FAIL,
+            f"Patient {pin.patient_number} fehlt in den Stammdaten (PVS) – Name und Geburtsdatum "
+            "nicht prüfbar.",
+            f"Patient {pin.patient_number} is missing from the PMS master data - name and birth "
+            "date cannot be checked.",
+        )
+    identity = PatientIdentity(
+        pin.patient_number, Person(patient.name, patient.birth_date), certificate_of(pin),
+        Person(request.patient_name, request.birth_date), request.fingerprint,
+    )
+    vs_pms, vs_cert = identity.match(CLAIM_VS_PMS), identity.match(CLAIM_VS_CERTIFICATE)
+    de, en = _side_by_side(identity)
+    if vs_pms is NameMatch.DIFFERENT and vs_cert is NameMatch.DIFFERENT:
+        return _check(
+            "identity", CheckStatus.FAIL,
+            f"Name oder Geburtsdatum der Anfrage gehören nicht zu diesem Patienten: {de}.",
+            f"The request's name or birth date do not belong to this patient: {en}.",
+        )
+    if NameMatch.DIFFERENT in (vs_pms, vs_cert):
+        return _check(
+            "identity", CheckStatus.WARN,
+            f"Stammdaten und Vertrauenszertifikat stimmen nicht mehr überein (z. B. Namensänderung) "
+            f"– bitte prüfen: {de}.",
+            f"The PMS record and the trust certificate no longer agree (e.g. a change of name) - "
+            f"please check: {en}.",
+        )
+    if NameMatch.SPELLING in (vs_pms, vs_cert):
+        return _check(
+            "identity", CheckStatus.WARN,
+            f"Der Name ist anders geschrieben – bitte prüfen: {de}.",
+            f"The name is spelled differently - please check: {en}.",
+        )
+    return _check(
+        "identity", CheckStatus.PASS,
+        "Name und Geburtsdatum stimmen mit den Stammdaten und dem Vertrauenszertifikat überein.",
+        "Name and birth date match the PMS record and the trust certificate.",
     )
 
 

@@ -86,7 +86,7 @@ def test_sigkill_at_each_state_delivers_exactly_once(world: World, client: Conte
             world.platform.faults.delay_next("upload.patch", 30.0)
         content = os.urandom(8 * 1024 * 1024 + attempt)
         agent = start_agent(client)
-        write_file(export / f"1002_crash{attempt}.pdf", content)
+        write_file(export / f"1002_31011960_crash{attempt}.pdf", content)
         killed_in = kill_at(agent, client.home.database, known, target)
         (document_id,) = set(states(client.home.database)) - known
         known.add(document_id)
@@ -95,7 +95,7 @@ def test_sigkill_at_each_state_delivers_exactly_once(world: World, client: Conte
         try:
             wait_for(lambda: states(client.home.database)[document_id] == "delivered",  # noqa: B023
                      timeout=120, what="delivery after the restart")
-            wait_for(lambda: (export / "processed" / f"1002_crash{attempt}.pdf").exists(),  # noqa: B023
+            wait_for(lambda: (export / "processed" / f"1002_31011960_crash{attempt}.pdf").exists(),  # noqa: B023
                      what="the original in processed/")
         finally:
             restarted.send_signal(signal.SIGTERM)
@@ -105,7 +105,7 @@ def test_sigkill_at_each_state_delivers_exactly_once(world: World, client: Conte
                      if json.loads(p.read_text())["request_id"] == request_id]
         assert len(on_server) == attempt + 1  # one document per file, never two
         assert delivered_entries(client, document_id) == 1
-        assert (export / "processed" / f"1002_crash{attempt}.pdf").read_bytes() == content
+        assert (export / "processed" / f"1002_31011960_crash{attempt}.pdf").read_bytes() == content
         data, _, signed = patient.decrypt(stored / f"{document_id}.pgp", None, world.practice_key)
         assert data == content and signed
         if killed_in == target:

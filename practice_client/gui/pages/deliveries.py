@@ -104,7 +104,7 @@ class DeliveriesPage(QWidget):
     def _item(self, view: DocumentView) -> QTreeWidgetItem:
         doc = view.document
         icon, state = document_state_label(doc.state)
-        if doc.state is DocumentState.FAILED:
+        if doc.state in (DocumentState.FAILED, DocumentState.HELD):  # held: both fingerprints, for staff
             details = doc.error or self.tr("unknown error")
         elif doc.state is DocumentState.UNASSIGNED:
             details = self.tr("No matching request found: assign it to a patient.")
@@ -153,7 +153,5 @@ class DeliveriesPage(QWidget):
         view = self._current()
         if view is None or view.state is not DocumentState.UNASSIGNED:
             return
-        self.dialog = AssignDialog(view.document.original_name, self.snapshot.open_accepted_requests(), self)
-        dialog = self.dialog
-        dialog.accepted.connect(lambda: self.controller.assign(view.document_id, dialog.chosen_request_id()))
-        dialog.open()
+        self.dialog = AssignDialog(self.controller, view.document_id, view.document.original_name, self)
+        self.dialog.open()
