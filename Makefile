@@ -9,9 +9,12 @@ export QT_QPA_PLATFORM ?= offscreen
 # the suite runs on every core (xdist); PYTEST_ARGS="..." replaces this, e.g. to run one file
 PYTEST_ARGS ?= -n auto
 
-.PHONY: install system-packages demo test bench dist lint screenshots translations clean
+# OpenPGP.js (the interoperability suite's and the demo's patient app), from the committed lock file
+NODE_DIR := tests/interop
 
-install: system-packages $(VENV)/.installed
+.PHONY: install system-packages node-packages demo test bench dist lint screenshots translations clean
+
+install: system-packages $(VENV)/.installed node-packages
 
 system-packages:
 	@scripts/install-system-packages
@@ -22,6 +25,12 @@ $(VENV)/.installed: pyproject.toml scripts/find-python
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+node-packages: $(NODE_DIR)/node_modules/.installed
+
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: install
@@ -60,4 +69,4 @@ screenshots: install
 	scripts/with-keyring $(PY) -m tests.gui.make_screenshots docs/screenshots
 
 clean:
-	rm -rf build dist .pytest_cache
+	rm -rf build dist .pytest_cache $(NODE_DIR)/node_modules

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -16,20 +17,22 @@ from practice_client import __version__
 from practice_client.commands import (
     audit,
     delivery,
-    demo,
+    diagnostics,
     gui,
     key,
     patients,
     request,
     setup,
-    testbed,
+    source_only,
     trust,
 )
 from practice_client.core.errors import PracticeClientError
+from practice_client.core.logs import DEBUG_ENV
 
 log = logging.getLogger(__name__)
 
-MODULES = (gui, demo, delivery, setup, key, patients, trust, request, audit, testbed)
+# demo and testbed only where the testbed is installed (a source checkout): commands/source_only.py
+MODULES = (gui, delivery, setup, key, patients, trust, request, audit, diagnostics, *source_only.modules())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Practice Client: verify patient requests, deliver documents end to end.",
     )
     parser.add_argument("--version", action="version", version=f"practice-client {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="write DEBUG lines to the log (identifiers only; unless the policy locks debug_logging)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in MODULES:
         module.register(sub)
@@ -47,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.debug:  # read by every Context of this process and of the processes it starts
+        os.environ[DEBUG_ENV] = "1"
     if not getattr(args, "func", None):
         if args.command is None:  # plain `practice-client`: the desktop app
             args = parser.parse_args(["gui", *([] if argv is None else argv)])

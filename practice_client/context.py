@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from practice_client.core.audit import AuditLog, ChainKey
 from practice_client.core.config import Config, load_config, require_configured, save_settings
 from practice_client.core.fieldcrypt import FieldCipher
-from practice_client.core.logs import register_sensitive, setup_logging
+from practice_client.core.logs import debug_requested, register_sensitive, setup_logging
 from practice_client.core.paths import Home, resolve_home
 from practice_client.core.policy import Policy, read_policy
+from practice_client.core.sealedfile import derive_key
 from practice_client.core.secrets import AUDIT_KEY, DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, Secrets
 from practice_client.core.store import Store, database_key_bytes
 
@@ -34,7 +35,8 @@ class Context:
         self.config: Config = load_config(self.home.config, self.policy)
         self.secrets = Secrets(self.home.instance_id())
         self._lock = threading.Lock()
-        setup_logging(self.home.logs)
+        setup_logging(self.home.logs, debug=debug_requested(self.config.debug_logging,
+                                                            self.config.is_locked("debug_logging")))
 
     def update_config(self, **changes: object) -> Config:
         """Persist settings atomically (refusing policy-locked keys) and reload."""
@@ -56,10 +58,20 @@ class Context:
         return Store(self.home.database, audit, FieldCipher(database_key_bytes(key)))
 
     @cached_property
+    def spool_key(self) -> bytes:
+        """The key of originals sealed at rest in the spool, derived from the database key
+        (in the OS keyring, never on disk)."""
+        key = self.secrets.get_or_create(DATABASE_KEY)
+        register_sensitive(key)
+        return derive_key(database_key_bytes(key), b"practice-client spool v1")
+
+    @cached_property
     def gpg(self) -> Gpg:
         from practice_client.crypto.gpg import Gpg
+        from practice_client.crypto.gpg_binary import select_gpg
 
-        return Gpg(self.home.gnupg)
+        # resolved and its version checked once, here: a clear message before any work
+        return Gpg(self.home.gnupg, binary=select_gpg(self.config.gpg_binary).path)
 
     def practice_passphrase(self) -> str:
         value = self.secrets.require(PRACTICE_KEY_PASSPHRASE)

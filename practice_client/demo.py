@@ -86,12 +86,23 @@ class Demo:
                  f"{group_fingerprint(self.authority.fingerprint)}")
 
     def create_patient(self) -> None:
+        """The patient's app runs on a non-GnuPG OpenPGP implementation where this machine
+        has one (as real patients' apps do: OpenPGP.js, Sequoia), else on GnuPG - said so."""
+        from practice_client.testbed.implementations import PREFERRED_PATIENT_APPS, TOOLS, preferred_implementation
         from practice_client.testbed.patient import SimulatedPatient
 
         p = self.patient_data
-        self.patient = SimulatedPatient.create(self.root / "patient", p.name, p.birth_date, p.phone)
+        implementation = preferred_implementation()
+        if implementation not in PREFERRED_PATIENT_APPS:
+            missing = "; ".join(str(TOOLS[n].missing()) for n in PREFERRED_PATIENT_APPS)
+            self.say(f"   Hinweis / note: keine andere OpenPGP-Implementierung als GnuPG verfügbar / no OpenPGP "
+                     f"implementation other than GnuPG available ({missing}): die App der Patientin nutzt GnuPG / "
+                     "the patient's app uses GnuPG")
+        self.patient = SimulatedPatient.create(self.root / "patient", p.name, p.birth_date, p.phone,
+                                               implementation=implementation)
         self.say(f"4. Patientin in der App / patient in the app: {p.name}, Schlüssel / key "
-                 f"{group_fingerprint(self.patient.fingerprint)}")
+                 f"{group_fingerprint(self.patient.fingerprint)}, App mit / app built on "
+                 f"{TOOLS[implementation].version()}")
 
     def setup_client(self) -> Context:
         from practice_client.context import Context
@@ -189,7 +200,8 @@ class Demo:
     def drop_document(self) -> tuple[Path, bytes]:
         assert self.ctx is not None
         data = ("Arztbrief für Erika Mustermann\n" * 2000).encode("utf-8") + os.urandom(4096)
-        path = Path(self.ctx.config.export_dir) / f"{self.patient_data.number}_Arztbrief.pdf"
+        p = self.patient_data  # the naming rule: <patient number>_<birth date>_<anything>
+        path = Path(self.ctx.config.export_dir) / f"{p.number}_{p.birth_date}_Arztbrief.pdf"
         tmp = path.with_name(path.name + ".part")  # as a careful PMS writes: temp name, then rename
         tmp.write_bytes(data)
         os.replace(tmp, path)

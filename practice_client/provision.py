@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.crypto.gpg import inspect_keys
+from practice_client.crypto.patient_keys import mark_clean
 from practice_client.crypto.practice_key import ensure_practice_key
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ def provision(ctx: Context, params: SetupParams) -> SetupResult:
     if params.token is not None:
         ctx.secrets.set(PLATFORM_TOKEN, params.token.strip())
     fingerprint, created = ensure_practice_key(ctx, params.practice_name, params.key_algorithm)
+    if created:
+        mark_clean(ctx)  # a new home: no patient's key was ever imported into it
     ctx.store.record(
         "setup.completed", practice_key=fingerprint, ident_key=ident_fpr, offline=params.offline
     )

@@ -41,7 +41,8 @@ def kill_agents(root: Path) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_policy_leaks() -> None:
-    """Tests never read the machine's real admin policy."""
+    """An empty policy where the machine has none (a machine's own policy always wins:
+    practice_client.core.policy; tests of it relocate the OS place)."""
     os.environ["PRACTICE_CLIENT_POLICY"] = str(Path(__file__).parent / "data" / "empty-policy.toml")
 
 

@@ -83,3 +83,18 @@ def test_macos_managed_preferences_reader(tmp_path: Path) -> None:
     policy = read_macos_managed(tmp_path)
     assert policy is not None and policy.values["server_url"] == "https://mdm.example"
     assert policy.is_locked("server_url")
+
+
+def test_number_only_matching_comes_from_the_policy_alone(tmp_path: Path) -> None:
+    """One identifier for automatic matching is the administrator's decision, never a user's."""
+    cfg_path = tmp_path / "config.toml"
+    assert load_config(cfg_path, Policy()).number_only_matching is False  # two identifiers by default
+    with pytest.raises(PolicyLocked, match="fixed by the administrator"):
+        save_settings(cfg_path, {"number_only_matching": True}, Policy())
+    assert not cfg_path.exists()  # nothing written
+    cfg_path.write_text("number_only_matching = true\n")  # written by hand: refused, not applied
+    with pytest.raises(InputError, match="only be set by the administrator's policy"):
+        load_config(cfg_path, Policy())
+    cfg_path.unlink()
+    for raw in ({"NUMBER_ONLY_MATCHING": "1"}, {"number_only_matching": True, "locked": "number_only_matching"}):
+        assert load_config(cfg_path, policy_from_mapping(raw, "policy")).number_only_matching is True

@@ -150,3 +150,14 @@ def test_parse_gdt_keeps_line_numbers() -> None:
     records = parse_gdt(patient() + patient("1002"), SOURCE)
     assert [r.line for r in records] == [1, 9]
     assert records[1].first("3000") == (12, "1002")
+
+
+def test_a_record_written_reads_back_byte_for_byte() -> None:
+    from practice_client.core.gdt import build_record
+
+    data = build_record("6310", [("3000", "1001"), ("3101", "Müller"), ("3102", "Jürgen"), ("3103", "01021970"),
+                                 ("6220", "Yılmaz\x07 ok")])  # ı is not in CP437, a control byte never
+    [parsed] = parse_gdt(data, SOURCE)  # the reader checks every line length and 8100
+    fields = {f: c for _, f, c in parsed.fields}
+    assert fields["8000"] == "6310" and fields["9206"] == "2" and fields["3101"] == "Müller"
+    assert fields["6220"] == "Y?lmaz  ok" and int(fields["8100"]) == len(data)

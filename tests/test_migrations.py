@@ -3,21 +3,41 @@ step by step, backed up first, and audited; a newer database is refused."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from practice_client.core.errors import StateError
-from practice_client.core.migrations import MIGRATIONS, SCHEMA_VERSION, Migration, current_version, migrate
+from practice_client.core.fieldcrypt import FieldCipher
+from practice_client.core.migrations import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    _accepted_fingerprint,
+    current_version,
+    migrate,
+)
+
+KEY = bytes(range(32))
+CIPHER = FieldCipher(KEY)
+
+
+def v1_sealed(column: str, value: str) -> bytes:
+    """A field as the first releases sealed it (AES-256-GCM, only the column as associated data)."""
+    nonce = os.urandom(12)
+    return b"\x01" + nonce + AESGCM(KEY).encrypt(nonce, value.encode(), column.encode())
 
 
 def v1_database(path: Path) -> sqlite3.Connection:
     """A database as the first releases left it: their schema, 'meta' with version 1, rows."""
     db = sqlite3.connect(path, isolation_level=None)
-    MIGRATIONS[0].apply(db)
+    MIGRATIONS[0].run(db, None)
     db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
-    db.execute("INSERT INTO patients VALUES ('1001', x'00', x'01', NULL, '2026-01-01T00:00:00Z')")
+    db.execute("INSERT INTO patients VALUES ('1001', ?, ?, NULL, '2026-01-01T00:00:00Z')",
+               (v1_sealed("patients.name", "Erika Mustermann"), v1_sealed("patients.birth_date", "1964-08-12")))
     return db
 
 
@@ -32,7 +52,7 @@ def broken(db: sqlite3.Connection) -> None:
 
 def test_a_new_database_gets_every_step_and_no_backup(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "new.db", isolation_level=None)
-    assert migrate(db, tmp_path / "new.db") == (0, SCHEMA_VERSION)
+    assert migrate(db, tmp_path / "new.db", cipher=CIPHER) == (0, SCHEMA_VERSION)
     assert current_version(db) == SCHEMA_VERSION
     assert not list(tmp_path.glob("*.bak"))
 
@@ -41,12 +61,12 @@ def test_an_old_database_keeps_its_rows_and_is_backed_up_first(tmp_path: Path) -
     path = tmp_path / "client.db"
     db = v1_database(path)
     steps = (*MIGRATIONS, Migration(MIGRATIONS[-1].version + 1, "a note per patient", add_note))
-    assert migrate(db, path, steps) == (1, steps[-1].version)
+    assert migrate(db, path, steps, CIPHER) == (1, steps[-1].version)
     assert db.execute("SELECT patient_number, note FROM patients").fetchall() == [("1001", "none")]
     backup = sqlite3.connect(tmp_path / "client.db.v1.bak")
     assert backup.execute("SELECT patient_number FROM patients").fetchall() == [("1001",)]
     assert "note" not in {row[1] for row in backup.execute("PRAGMA table_info(patients)")}
-    assert migrate(db, path, steps) == (steps[-1].version,) * 2  # nothing left to do
+    assert migrate(db, path, steps, CIPHER) == (steps[-1].version,) * 2  # nothing left to do
 
 
 def test_a_failing_step_leaves_the_last_complete_version(tmp_path: Path) -> None:
@@ -54,7 +74,7 @@ def test_a_failing_step_leaves_the_last_complete_version(tmp_path: Path) -> None
     db = v1_database(path)
     steps = (*MIGRATIONS, Migration(MIGRATIONS[-1].version + 1, "breaks", broken))
     with pytest.raises(RuntimeError):
-        migrate(db, path, steps)
+        migrate(db, path, steps, CIPHER)
     assert current_version(db) == MIGRATIONS[-1].version
     assert "half" not in {row[1] for row in db.execute("PRAGMA table_info(patients)")}
 
@@ -67,30 +87,63 @@ def test_a_database_from_a_newer_client_is_refused(tmp_path: Path) -> None:
         migrate(db, path)
 
 
-# -- version 2: lists that scale, from a first-release database with data ------------------------
+def test_step_2_adds_upload_urls_and_terminations_to_a_v1_database_with_documents(tmp_path: Path) -> None:
+    path = tmp_path / "client.db"
+    db = v1_database(path)
+    db.execute("INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, "
+               "created_at, updated_at) VALUES ('d-0000001', 'uploading', x'00', x'01', 10, '', 't', 't')")
+    assert migrate(db, path, MIGRATIONS[:2]) == (1, 2)
+    assert db.execute("SELECT document_id, state FROM documents").fetchall() == [("d-0000001", "uploading")]
+    db.execute("INSERT INTO uploads VALUES ('d-0000001', 'document', '/v1/uploads/abc', 't')")
+    db.execute("INSERT INTO terminations(url, document_id, part, reason, since) "
+               "VALUES ('/v1/uploads/old', 'd-0000001', 'document', 'document failed', 't')")
+    assert db.execute("SELECT attempts FROM terminations").fetchall() == [(0,)]
+    with pytest.raises(sqlite3.IntegrityError):  # one stored upload per part
+        db.execute("INSERT INTO uploads VALUES ('d-0000001', 'document', '/v1/uploads/def', 't')")
 
-V1_ROWS = [
-    "INSERT INTO patients VALUES ('1001', x'00', x'01', NULL, '2026-01-01T00:00:00Z')",
-    "INSERT INTO pins VALUES ('" + "A" * 40 + "', '1001', x'00', x'01', x'02', 'video', 't', 't', x'03')",
-    "INSERT INTO messages VALUES ('m1', '2026-01-01T00:00:00Z', 'imap', x'00', 1)",
-    "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, checks, status, "
-    "patient_fingerprint, patient_number, summary) VALUES ('m1', 'r1', '2026-01-01T00:00:00Z', 'imap', "
-    "'needs_review', x'00', 'open', '" + "A" * 40 + "', '1001', x'00')",
-    "INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, created_at, updated_at, "
-    "request_id) VALUES ('d1', 'failed', x'00', x'00', 1, 'x', '2026-01-01T00:00:00Z', 't', 'r1'), "
-    "('d2', 'delivered', x'00', x'00', 1, 'x', '2026-01-02T00:00:00Z', 't', 'r1')",
-]
+
+def test_the_accepted_key_step_records_the_key_of_requests_accepted_before(tmp_path: Path) -> None:
+    path = tmp_path / "client.db"
+    db = v1_database(path)
+    db.execute("INSERT INTO messages VALUES ('m1', '2026-01-01T00:00:00Z', 'imap', x'00', 1)")
+    db.execute("INSERT INTO messages VALUES ('m2', '2026-01-01T00:00:00Z', 'imap', x'00', 1)")
+    for sha, rid, status in (("m1", "r-accepted", "accepted"), ("m2", "r-open", "open")):
+        db.execute(
+            "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, checks, status, "
+            "patient_fingerprint, patient_number, summary) VALUES (?, ?, '', 'imap', 'verified', x'00', ?, ?, "
+            "'1001', x'00')", (sha, rid, status, "F" * 40))
+    _accepted_fingerprint(db)  # the step itself: the keyed steps before it need real sealed rows
+    rows = dict(db.execute("SELECT request_id, accepted_fingerprint FROM requests").fetchall())
+    assert rows == {"r-accepted": "F" * 40, "r-open": None}  # an open request is recorded when accepted
+
+
+# -- version 7: lists that scale, from a first-release database with data ------------------------
+
+FPR = "A" * 40
 
 
 def migrated_v1_with_data(path: Path) -> sqlite3.Connection:
+    """A first-release database with a patient, a pin, a request and two documents, brought up to date."""
     db = v1_database(path)
-    for statement in V1_ROWS[1:]:
-        db.execute(statement)
-    assert migrate(db, path) == (1, SCHEMA_VERSION)
+    db.execute("INSERT INTO pins VALUES (?, '1001', ?, ?, ?, 'video', 't', 't', ?)",
+               (FPR, v1_sealed("pins.name", "Erika Mustermann"), v1_sealed("pins.birth_date", "1964-08-12"),
+                v1_sealed("pins.phone", "+49301234567"), v1_sealed("pins.certificate", "-----BEGIN-----")))
+    db.execute("INSERT INTO messages VALUES ('m1', '2026-01-01T00:00:00Z', 'imap', ?, 1)",
+               (v1_sealed("messages.raw", "From: x"),))
+    db.execute("INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, checks, status, "
+               "patient_fingerprint, patient_number, summary) VALUES ('m1', 'r1', '2026-01-01T00:00:00Z', "
+               "'imap', 'needs_review', ?, 'open', ?, '1001', ?)",
+               (v1_sealed("requests.checks", "[]"), FPR, v1_sealed("requests.summary", "{}")))
+    for doc, state, created in (("d1", "failed", "2026-01-01T00:00:00Z"), ("d2", "delivered", "2026-01-02T00:00:00Z")):
+        db.execute("INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, created_at, "
+                   "updated_at, request_id) VALUES (?, ?, ?, ?, 1, 'x', ?, 't', 'r1')",
+                   (doc, state, v1_sealed("documents.original_name", "brief.pdf"),
+                    v1_sealed("documents.source_path", "/export/brief.pdf"), created))
+    assert migrate(db, path, cipher=CIPHER) == (1, SCHEMA_VERSION)
     return db
 
 
-def test_version_2_keeps_the_rows_ranks_them_and_stamps_what_changes(tmp_path: Path) -> None:
+def test_version_7_keeps_the_rows_ranks_them_and_stamps_what_changes(tmp_path: Path) -> None:
     db = migrated_v1_with_data(tmp_path / "client.db")
     assert db.execute("SELECT list_rank, change_seq FROM requests").fetchall() == [(0, 0)]
     assert db.execute("SELECT document_id, list_rank FROM documents ORDER BY list_rank").fetchall() == [
@@ -109,7 +162,7 @@ def test_version_2_keeps_the_rows_ranks_them_and_stamps_what_changes(tmp_path: P
     assert backup.execute("SELECT COUNT(*) FROM documents").fetchone() == (2,)
 
 
-def test_version_2_lists_read_through_the_indexes(tmp_path: Path) -> None:
+def test_version_7_lists_read_through_the_indexes(tmp_path: Path) -> None:
     db = migrated_v1_with_data(tmp_path / "client.db")
     for sql in ("SELECT * FROM requests ORDER BY list_rank, received_at DESC, message_sha256 LIMIT 5",
                 "SELECT * FROM documents ORDER BY list_rank, created_at DESC, document_id LIMIT 5",

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from practice_client.commands import print_json, stop_on_signals
-from practice_client.commands.paging import add_paging_options, more_line, paging, shown
+from practice_client.commands.paging import Paging, add_paging_options, more_line, paging, shown
 from practice_client.context import Context
-from practice_client.core.errors import PracticeClientError
+from practice_client.core.errors import InputError, PracticeClientError
+from practice_client.core.identity import PatientIdentity, german_date
 from practice_client.core.models import Document, DocumentState
 
 SEND_TIMEOUT_SECONDS = 24 * 3600.0
@@ -86,7 +87,9 @@ def _wait_done(ctx: Context, ids: list[str], timeout: float) -> list[Document]:
         pause.wait(0.1)
 
 
-def document_json(doc: Document) -> dict[str, Any]:
+def document_json(doc: Document, identity: PatientIdentity | None = None) -> dict[str, Any]:
+    """A document as scripts see it; ``patient`` is its request's patient by the PMS record."""
+    held = doc.extra.get("held") if doc.state is DocumentState.HELD else None
     return {
         "document_id": doc.document_id, "state": str(doc.state), "file_name": doc.original_name,
         "size": doc.size, "request_id": doc.request_id, "match_method": doc.match_method,
@@ -94,39 +97,89 @@ def document_json(doc: Document) -> dict[str, Any]:
         "updated_at": doc.updated_at, "delivered_at": doc.delivered_at,
         "ciphertext_sha256": doc.ciphertext_sha256, "sha256": doc.sha256 or None,
         "alert": doc.extra.get("alert"),
+        "patient": identity.to_json() if identity else None,
+        "held": held if isinstance(held, dict) else None,
     }
 
 
-def _outbox(args: argparse.Namespace) -> int:
-    from practice_client.delivery.encrypt import alerts
-    from practice_client.delivery.outbox import retry
+def matching_json(ctx: Context) -> dict[str, Any]:
+    """How files are matched: the pattern, and whether the policy lets the number alone match."""
+    config = ctx.config
+    return {"filename_pattern": config.filename_pattern, "number_only": config.number_only_matching,
+            "sidecar_grace_seconds": config.sidecar_grace_seconds,
+            "gdt_answer_dir": config.gdt_answer_dir or None}
 
-    page = paging(args)  # checked before anything is opened
-    ctx = Context()
-    try:
-        if args.retry:
-            doc = retry(ctx, args.retry)
-            print(f"{doc.document_id}: erneut im Postausgang / back in the outbox ({doc.state}); "
-                  "der Agent stellt es zu / the agent delivers it")
-            return 0
-        rows = ctx.store.page_documents(states=page.states, since=page.since, limit=page.fetch)
-        docs, total, more = shown(rows, page, lambda: ctx.store.count_documents(page.states, page.since))
-        warnings = alerts(ctx)
-    finally:
-        ctx.close()
-    if args.json:
-        print_json({"documents": [document_json(d) for d in docs], "total": total, "more": more, "alerts": [
-            {"kind": "server_key_mismatch", "fingerprint": f} for f in warnings]})
-        return 0
+def _staff_action(ctx: Context, args: argparse.Namespace) -> Document | None:
+    """--retry, --assign, --send-to-new-key, --withhold: one decision, then the agent goes on."""
+    from practice_client.delivery import outbox
+
+    if args.retry:
+        return outbox.retry(ctx, args.retry)
+    if args.assign:
+        if not args.request or not args.birth_date:
+            raise InputError("--assign", "mit --request ID und --birth-date TT.MM.JJJJ / needs --request ID "
+                                         "and --birth-date DD.MM.YYYY (from the document, checked against the PMS)")
+        return outbox.assign(ctx, args.assign, args.request, args.birth_date)
+    if args.send_to_new_key:
+        if not args.fingerprint:
+            raise InputError("--send-to-new-key", "mit --fingerprint FPR des neuen Schlüssels / needs "
+                                                  "--fingerprint FPR of the new key (as shown)")
+        return outbox.release(ctx, args.send_to_new_key, args.fingerprint)
+    if args.withhold:
+        return outbox.withhold(ctx, args.withhold)
+    return None
+
+
+def _print_candidates(ctx: Context, as_json: bool) -> None:
+    from practice_client.delivery.outbox import assign_candidates
+
+    candidates = assign_candidates(ctx)
+    if as_json:
+        print_json({"candidates": [c.to_json() for c in candidates]})
+        return
+    if not candidates:
+        print("Keine angenommene Anfrage / no accepted request")
+    for c in candidates:
+        pms = c.identity.pms
+        assert pms is not None
+        flag = "  [ABWEICHUNG / DIFFERS: " + ", ".join(c.identity.differences()) + "]" if c.identity.differs else ""
+        print(f"{c.request_id}  {c.identity.patient_number:<10} {pms.name}, geb. {german_date(pms.birth_date)}  "
+              f"{', '.join(c.documents)}{flag}")
+
+
+def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
+    """One page of the outbox, newest first; each document's patient by the PMS record of its
+    request (only the requests on the page are read)."""
+    from practice_client.delivery.encrypt import alerts
+    from practice_client.delivery.outbox import identity_index
+
+    rows = ctx.store.page_documents(states=page.states, since=page.since, limit=page.fetch)
+    docs, total, more = shown(rows, page, lambda: ctx.store.count_documents(page.states, page.since))
+    warnings = alerts(ctx)
+    index = identity_index(ctx)
+    requests = {r.request_id: r for rid in {d.request_id for d in docs if d.request_id}
+                if (r := ctx.store.get_request(rid)) is not None}
+    identities = {d.document_id: index.of_document(d, requests) for d in docs}
+    if as_json:
+        print_json({"documents": [document_json(d, identities[d.document_id]) for d in docs],
+                    "total": total, "more": more,
+                    "alerts": [{"kind": "server_key_mismatch", "fingerprint": f} for f in warnings],
+                    "matching": matching_json(ctx)})
+        return
     for fpr in warnings:
         print(f"WARNUNG / ALERT: Server-Kopie des Schlüssels {fpr} weicht vom Vertrauenszertifikat ab / "
               "the server's copy of this key differs from the trust certificate")
+    if ctx.config.number_only_matching:
+        print("HINWEIS / NOTE: Zuordnung allein über die Patientennummer ist per Richtlinie erlaubt / "
+              "matching by the patient number alone is allowed by policy")
     if not docs:
         print("Postausgang leer / outbox empty")
     for doc in docs:
         line = f"{doc.document_id}  {doc.state:<10}  {doc.original_name}"
+        identity = identities[doc.document_id]
         if doc.request_id:
-            line += f"  -> {doc.request_id}"
+            pms = identity.pms if identity else None
+            line += f"  -> {doc.request_id}" + (f" ({identity.patient_number} {pms.name})" if identity and pms else "")
         if doc.state is DocumentState.DELIVERED:
             line += f"  {doc.delivered_at}  sha256 {doc.ciphertext_sha256}"
         elif doc.error:
@@ -134,6 +187,21 @@ def _outbox(args: argparse.Namespace) -> int:
         print(line)
     if (hidden := more_line(len(docs), total)) is not None:
         print(hidden)
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    page = paging(args)  # checked before anything is opened
+    ctx = Context()
+    try:
+        doc = _staff_action(ctx, args)
+        if doc is not None:
+            print(f"{doc.document_id}: {doc.state}; der Agent macht weiter / the agent carries on")
+        elif args.candidates:
+            _print_candidates(ctx, args.json)
+        else:
+            _print_outbox(ctx, page, args.json)
+    finally:
+        ctx.close()
     return 0
 
 
@@ -149,4 +217,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", action="store_true")
     add_paging_options(p, [str(state) for state in DocumentState], "documents")
     p.add_argument("--retry", metavar="DOCUMENT_ID", help="try a failed document again")
+    p.add_argument("--candidates", action="store_true",
+                   help="the requests an unassigned document may be assigned to (PMS record)")
+    p.add_argument("--assign", metavar="DOCUMENT_ID", help="assign an unassigned document (--request, --birth-date)")
+    p.add_argument("--request", metavar="ID", help="with --assign: the accepted request")
+    p.add_argument("--birth-date", metavar="TT.MM.JJJJ", help="with --assign: the patient's birth date, "
+                   "read from the document; it must be the PMS record's")
+    p.add_argument("--send-to-new-key", metavar="DOCUMENT_ID",
+                   help="a held document goes to the patient's new key (--fingerprint)")
+    p.add_argument("--fingerprint", metavar="FPR", help="with --send-to-new-key: the new key, as shown")
+    p.add_argument("--withhold", metavar="DOCUMENT_ID", help="a held document is not sent")
     p.set_defaults(func=_outbox)

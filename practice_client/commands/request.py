@@ -10,39 +10,34 @@ from typing import Any
 from practice_client.commands import print_json
 from practice_client.commands.paging import add_paging_options, more_line, paging, shown
 from practice_client.context import Context
-from practice_client.core.errors import InputError, NotConfigured, PracticeClientError
+from practice_client.core.errors import InputError, NotConfigured, PracticeClientError, StateError
+from practice_client.core.identity import PatientIdentity, german_date
 from practice_client.core.models import CheckStatus, RequestRecord, RequestStatus, Verdict
 
 EXIT_CODES = {Verdict.VERIFIED: 0, Verdict.NEEDS_REVIEW: 3, Verdict.REJECTED: 1}
 SYMBOLS = {CheckStatus.PASS: "OK  ", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "FAIL"}
 
 
-def _read_message(path: Path) -> bytes:
-    from practice_client.intake.message import MAX_MESSAGE_BYTES
-
-    try:
-        if not path.is_file():
-            raise InputError(path, "keine Datei / not a file")
-        with path.open("rb") as handle:
-            return handle.read(MAX_MESSAGE_BYTES + 1)  # larger is rejected as too large
-    except OSError as exc:
-        raise InputError(path, f"kann nicht gelesen werden / cannot be read ({exc.strerror or exc})") from None
+def _require_intake(ctx: Context) -> None:
+    if not ctx.config.platform_domain or not ctx.home.database.exists():
+        raise NotConfigured(f"{ctx.home.config}: the client is not set up yet - run 'practice-client setup' first")
 
 
 def _verify(args: argparse.Namespace) -> int:
     """Verify without changing anything: no store writes, no audit entries."""
     from practice_client.intake.inbox import utc_now
+    from practice_client.intake.mail_file import read_mail_file
     from practice_client.intake.verify import verify_message
 
-    raw = _read_message(Path(args.file))
+    mail = read_mail_file(Path(args.file))
     ctx = Context()
     try:
-        if not ctx.config.platform_domain or not ctx.home.database.exists():
-            raise NotConfigured(f"{ctx.home.config}: the client is not set up yet - run 'practice-client setup' first")
+        _require_intake(ctx)
         from practice_client.intake.dkim_check import dns_resolver
 
-        result = verify_message(raw, config=ctx.config, store=ctx.store,
-                                dnsfunc=dns_resolver(ctx.config.dns_server), now=utc_now())
+        result = verify_message(mail.raw, config=ctx.config, store=ctx.store,
+                                dnsfunc=dns_resolver(ctx.config.dns_server), now=utc_now(),
+                                reconstructed=mail.reconstructed)
     finally:
         ctx.close()
     if args.json:
@@ -55,9 +50,27 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_CODES[result.verdict]
 
 
-def _record_json(record: RequestRecord) -> dict[str, Any]:
-    found = record.summary.get("patient")
-    patient: dict[str, Any] = found if isinstance(found, dict) else {}
+def _import(args: argparse.Namespace) -> int:
+    """Record request e-mail files (.eml, Outlook .msg) like received mail: every file is
+    read first, so one unreadable file records nothing."""
+    from practice_client.intake.inbox import Inbox
+    from practice_client.intake.mail_file import read_mail_file
+
+    mails = [read_mail_file(Path(f)) for f in args.files]
+    ctx = Context()
+    try:
+        _require_intake(ctx)
+        inbox = Inbox(ctx)
+        recorded = sum(inbox.receive(mail.raw, mail.source("import")) for mail in mails)
+    finally:
+        ctx.close()
+    print(f"{recorded} neue Anfragen / new requests")
+    return 0
+
+
+def _record_json(record: RequestRecord, identity: PatientIdentity) -> dict[str, Any]:
+    """A request as scripts see it: its patient is the PMS record (``patient.pms``), with
+    the pinned certificate and the request's claim beside it, flagged where they differ."""
     return {
         "request_id": record.request_id,
         "status": str(record.status),
@@ -65,7 +78,8 @@ def _record_json(record: RequestRecord) -> dict[str, Any]:
         "received_at": record.received_at,
         "source": record.source,
         "patient_number": record.patient_number,
-        "patient_name": patient.get("name"),
+        "patient": identity.to_json(),
+        "accepted_fingerprint": record.accepted_fingerprint,
         "documents": record.summary.get("documents", []),
         "period": record.summary.get("period"),
         "expires_at": record.expires_at,
@@ -77,25 +91,64 @@ def _record_json(record: RequestRecord) -> dict[str, Any]:
     }
 
 
+def _patient_line(identity: PatientIdentity) -> str:
+    """The PMS record (never the claim alone), and a mark where anything differs."""
+    pms = identity.pms
+    who = f"{pms.name}, geb. {german_date(pms.birth_date)}" if pms else "- (nicht im PVS / not in the PMS)"
+    return who + ("  [ABWEICHUNG / DIFFERS: " + ", ".join(identity.differences()) + "]" if identity.differs else "")
+
+
 def _list(args: argparse.Namespace) -> int:
+    from practice_client.delivery.outbox import identity_index
+
     page = paging(args)
     ctx = Context()
     try:
         rows = ctx.store.page_requests(statuses=page.states, since=page.since, limit=page.fetch)
         records, total, more = shown(rows, page, lambda: ctx.store.count_requests(page.states, page.since))
+        index = identity_index(ctx)
     finally:
         ctx.close()
     if args.json:
-        print_json({"requests": [_record_json(r) for r in records], "total": total, "more": more})
+        print_json({"requests": [_record_json(r, index.of_request(r)) for r in records],
+                    "total": total, "more": more})
         return 0
     if not records:
         print("Keine Anfragen / no requests")
     for r in records:
-        data = _record_json(r)
+        documents = r.summary.get("documents")
         print(f"{r.request_id}  {r.status:<9} {r.verdict:<13} {r.patient_number or '-':<10} "
-              f"{', '.join(data['documents'])}")
+              f"{_patient_line(index.of_request(r))}  "
+              f"{', '.join(map(str, documents)) if isinstance(documents, list) else ''}")
     if (hidden := more_line(len(records), total)) is not None:
         print(hidden)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from practice_client.delivery.outbox import identity_index
+
+    ctx = Context()
+    try:
+        record = ctx.store.get_request(args.request_id)
+        if record is None:
+            raise StateError(f"{args.request_id}: keine solche Anfrage / no such request")
+        identity = identity_index(ctx).of_request(record)
+    finally:
+        ctx.close()
+    data = _record_json(record, identity)
+    if args.json:
+        print_json(data)
+        return 0
+    print(f"Anfrage / request {record.request_id}: {record.status}, {record.verdict}")
+    print(f"  Patient (PVS / PMS) {record.patient_number or '-'}: {_patient_line(identity)}")
+    for label, person in (("Zertifikat / certificate", identity.certificate_person),
+                          ("Anfrage / claimed", identity.claimed)):
+        if person is not None:
+            print(f"  {label}: {person.name}, geb. {german_date(person.birth_date)}")
+    for check in record.checks:
+        print(f"  {SYMBOLS[check.status]} {check.name:<18} {check.detail_de}")
+        print(f"       {'':<18} {check.detail_en}")
     return 0
 
 
@@ -201,14 +254,21 @@ def _source_folder(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("request", help="incoming patient document requests")
     s = p.add_subparsers(dest="action", required=True)
-    v = s.add_parser("verify", help="verify a request message (exit 0 verified, 3 needs review, 1 rejected)")
-    v.add_argument("file", metavar="FILE.eml")
+    v = s.add_parser("verify", help="verify a request e-mail (exit 0 verified, 3 needs review, 1 rejected)")
+    v.add_argument("file", metavar="FILE.eml|FILE.msg")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_verify)
+    ri = s.add_parser("import", help="record request e-mails saved from the mail program (.eml, Outlook .msg)")
+    ri.add_argument("files", nargs="+", metavar="FILE.eml|FILE.msg")
+    ri.set_defaults(func=_import)
     ls = s.add_parser("list", help="received requests (newest first)")
     ls.add_argument("--json", action="store_true")
     add_paging_options(ls, [str(status) for status in RequestStatus], "requests")
     ls.set_defaults(func=_list)
+    sh = s.add_parser("show", help="one request: the patient by the PMS record, the certificate, the claim, the checks")
+    sh.add_argument("request_id", metavar="ID")
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=_show)
     a = s.add_parser("accept", help="accept a request")
     a.add_argument("request_id", metavar="ID")
     a.add_argument("--override", action="store_true", help="accept a request that is not verified")
@@ -220,7 +280,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d.set_defaults(func=_decline)
     f = s.add_parser("fetch", help="collect new requests once from every configured source")
     f.set_defaults(func=_fetch)
-    src = s.add_parser("source", help="set up where requests arrive (IMAP mailbox, .eml folder)")
+    src = s.add_parser("source", help="set up where requests arrive (IMAP mailbox, e-mail folder)")
     ss = src.add_subparsers(dest="source_kind", required=True)
     im = ss.add_parser("imap", help="an IMAP mailbox over TLS (tested before it is saved)")
     im.add_argument("--host", required=True)
@@ -231,6 +291,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     im.add_argument("--ca-file", metavar="PEM", help="an extra CA for the practice's own mail server")
     im.add_argument("--password-stdin", action="store_true", help="read the password from stdin (kept in the keyring)")
     im.set_defaults(func=_source_imap)
-    fo = ss.add_parser("folder", help="a folder of .eml files saved from the mail program")
+    fo = ss.add_parser("folder", help="a folder of request e-mails saved from the mail program (.eml, .msg)")
     fo.add_argument("directory", metavar="DIR")
     fo.set_defaults(func=_source_folder)

@@ -1,8 +1,9 @@
 """``testbed patient ...`` and ``testbed authority ...``: the simulated patient app and
 the platform's identity authority, for the demo, the tests and manual trials.
 
-    testbed authority create --dir A       # writes A/ident.asc for 'setup --ident-key'
+    testbed authority create --dir A [--implementation I]   # writes A/ident.asc for 'setup --ident-key'
     testbed patient create --dir D --name N --birth-date YYYY-MM-DD --phone P
+                           [--implementation gnupg|sequoia|openpgpjs|rnp] [--key-type T] [--structure S]
     testbed patient certificate --dir D --authority A [--output F.trust.asc]
     testbed patient decrypt --dir D FILE --practice-key K.asc --output OUT
 """
@@ -21,19 +22,26 @@ from practice_client.core.patients import parse_birth_date
 from practice_client.core.phone import normalize_phone
 from practice_client.crypto.gpg import group_fingerprint
 from practice_client.testbed.identity import IdentityAuthority
+from practice_client.testbed.implementations import KEY_TYPES, RFC9580_KEY_TYPES, STRUCTURES, TOOLS
 from practice_client.testbed.patient import SimulatedPatient
 
 IDENT_KEY_FILE = "ident.asc"
 
 
+def _implementation(name: str) -> str:
+    """Which program plays the party, with its version (``sq 0.27.0 (sequoia-openpgp ...)``)."""
+    return TOOLS[name].version()
+
+
 def _authority_create(args: argparse.Namespace) -> int:
-    authority = IdentityAuthority.create(Path(args.dir))
+    authority = IdentityAuthority.create(Path(args.dir), implementation=args.implementation)
     try:
         key_file = authority.directory / IDENT_KEY_FILE
-        atomic_write(key_file, authority.public_key().encode("ascii"), mode=0o644)
+        atomic_write(key_file, authority.public_key().encode("utf-8"), mode=0o644)  # sq: UTF-8 comments
     finally:
         authority.close()
-    print(f"Identitätsschlüssel / identity key: {group_fingerprint(authority.fingerprint)}")
+    print(f"Identitätsschlüssel / identity key: {group_fingerprint(authority.fingerprint)}, "
+          f"{_implementation(args.implementation)}")
     print(f"for setup --ident-key: {key_file}")
     return 0
 
@@ -47,9 +55,13 @@ def _patient_create(args: argparse.Namespace) -> int:
         raise InputError(args.phone, "not a valid phone number")
     if not args.name.strip():
         raise InputError("--name", "the name must not be empty")
-    patient = SimulatedPatient.create(Path(args.dir), " ".join(args.name.split()), birth, phone)
+    patient = SimulatedPatient.create(
+        Path(args.dir), " ".join(args.name.split()), birth, phone,
+        implementation=args.implementation, key_type=args.key_type, structure=args.structure,
+    )
     patient.close()
-    print(f"Patientenschlüssel / patient key: {group_fingerprint(patient.fingerprint)}")
+    print(f"Patientenschlüssel / patient key: {group_fingerprint(patient.fingerprint)}, "
+          f"{_implementation(args.implementation)}, {args.key_type}, {args.structure}")
     return 0
 
 
@@ -98,6 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a = auth.add_subparsers(dest="authority_action", required=True)
     ac = a.add_parser("create", help="create the authority's key; writes DIR/ident.asc")
     ac.add_argument("--dir", required=True, metavar="DIR", help="a short path (gpg-agent socket)")
+    ac.add_argument("--implementation", choices=sorted(TOOLS), default="gnupg",
+                    help="the OpenPGP implementation the identity service runs (default: gnupg)")
     ac.set_defaults(func=_authority_create)
 
     pat = sub.add_parser("patient", help="the simulated patient app")
@@ -107,6 +121,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pc.add_argument("--name", required=True)
     pc.add_argument("--birth-date", required=True, metavar="YYYY-MM-DD")
     pc.add_argument("--phone", required=True)
+    pc.add_argument("--implementation", choices=sorted(TOOLS), default="gnupg",
+                    help="the OpenPGP implementation the patient's app is built on (default: gnupg); "
+                         "later commands on --dir use the same one")
+    pc.add_argument("--key-type", choices=[*KEY_TYPES, *RFC9580_KEY_TYPES], default="ed25519",
+                    help="default: ed25519 (with a Curve25519 encryption subkey)")
+    pc.add_argument("--structure", choices=STRUCTURES, default="default",
+                    help="the key's layout: the implementation's usual one, signing by a subkey, or an "
+                         "expired and a revoked encryption subkey next to a valid one")
     pc.set_defaults(func=_patient_create)
     cert = p.add_parser("certificate", help="have the authority issue the patient's trust certificate")
     cert.add_argument("--dir", required=True, metavar="DIR")

@@ -18,7 +18,14 @@ from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import InputError, NotConfigured, PolicyLocked
 from practice_client.core.policy import Policy, read_policy
 
-DEFAULT_FILENAME_PATTERN = r"^(?P<patient_number>[0-9A-Za-z]+)_.+$"
+# <patient number>_<birth date>_<anything>: two identifiers (birth date TTMMJJJJ or YYYY-MM-DD).
+# A name with the number alone matches the pattern too, but counts only where the policy
+# sets number_only_matching.
+DEFAULT_FILENAME_PATTERN = (
+    r"^(?P<patient_number>[0-9A-Za-z]+)_(?:(?P<birth_date>\d{8}|\d{4}-\d{2}-\d{2})(?=[_.]|$)_?)?.+$"
+)
+# Settings only the administrator's policy can give: a user's own file may not.
+POLICY_ONLY = frozenset({"number_only_matching"})
 
 
 @dataclass
@@ -30,10 +37,18 @@ class Config:
     platform_domain: str = ""
     ident_key_fingerprint: str = ""
     dns_server: str = ""  # HOST:PORT, empty = system resolver
-    ca_file: str = ""  # extra CA for a private platform
-    spki_pin: str = ""  # base64 SHA-256 of the platform's SubjectPublicKeyInfo, optional
+    ca_file: str = ""  # extra CA for a private platform (beside the OS trust store)
+    spki_pins: str = ""  # base64 SHA-256 of the platform's SubjectPublicKeyInfo, comma-separated
+    spki_pin: str = ""  # the earlier single-pin setting, still read (see pins())
+    gpg_binary: str = ""  # absolute path of gpg; empty = found in the OS's root-owned places
+    proxy: str = "system"  # "system" (OS settings, PAC/WPAD), "none", or http://HOST:PORT
+    proxy_pac_url: str = ""  # a PAC file's URL (overrides the system's proxy settings)
+    proxy_user: str = ""  # for proxy authentication; the password is in the OS keyring
     export_dir: str = ""
     filename_pattern: str = DEFAULT_FILENAME_PATTERN
+    number_only_matching: bool = False  # policy only: a file name's patient number alone may match
+    sidecar_grace_seconds: float = 10.0  # how long a file without a match waits for its GDT record
+    gdt_answer_dir: str = ""  # the PMS import folder for "sent" GDT records; empty: none written
     after_delivery: str = "move"  # "move" to processed/ or "remove"
     key_algorithm: str = "ed25519"  # or "rsa3072"
     practice_key_fingerprint: str = ""
@@ -48,13 +63,27 @@ class Config:
     imap_processed_folder: str = "Verarbeitet"
     imap_ca_file: str = ""
     poll_seconds: float = 60.0
+    max_request_days: int = 90  # a request is valid at most this long after its creation
+    keep_processed_days: int = 30  # delivered originals in processed/ (0: kept for ever)
+    keep_failed_days: int = 90  # failed originals in failed/ or sealed in the spool (0: for ever)
+    keep_messages_days: int = 90  # raw request messages once their request is done (0: for ever)
     language: str = "de"
+    debug_logging: bool = False  # DEBUG lines in the log (identifiers only); also --debug / PRACTICE_CLIENT_DEBUG
+    max_document_mb: int = 500  # larger documents are refused before anything is copied; 0 = no limit
     close_to_tray: bool = True
     offline: bool = False
     locked: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def is_locked(self, key: str) -> bool:
         return key in self.locked
+
+    def pins(self) -> tuple[str, ...]:
+        """Every configured SPKI pin (``spki_pins`` and the older ``spki_pin``), in order.
+        Several pins let the platform rotate its key: the backup pin is there beforehand."""
+        found: list[str] = []
+        for value in (self.spki_pins, self.spki_pin):
+            found += [p for p in value.replace(",", " ").split() if p not in found]
+        return tuple(found)
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -78,6 +107,8 @@ def _coerce(source: str, key: str, value: Any, default: Any) -> Any:
             return float(value)
     elif isinstance(default, str) and isinstance(value, str):
         return value
+    elif isinstance(default, str) and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)  # a list (TOML array, plist array) of a comma-separated setting
     raise InputError(source, f"setting '{key}' has the wrong type ({type(value).__name__})")
 
 
@@ -108,9 +139,15 @@ def load_config(path: Path, policy: Policy | None = None) -> Config:
     unlocked = {k: v for k, v in policy.values.items() if k not in policy.locked}
     locked = {k: v for k, v in policy.values.items() if k in policy.locked}
     _apply(cfg, unlocked, policy.source)
-    _apply(cfg, read_user_config(path), str(path))
+    user = read_user_config(path)
+    for key in POLICY_ONLY & set(user):
+        raise InputError(path, f"setting '{key}' can only be set by the administrator's policy")
+    _apply(cfg, user, str(path))
     _apply(cfg, locked, policy.source)
     cfg.locked = policy.locked
+    if "spki_pins" in policy.locked:  # a locked pin set: the user's old-style pin adds nothing
+        cfg.spki_pin = ""
+        cfg.locked = cfg.locked | {"spki_pin"}
     return cfg
 
 
@@ -126,7 +163,7 @@ def save_settings(path: Path, changes: dict[str, Any], policy: Policy | None = N
     """Merge ``changes`` into the user's file atomically; refuse keys the policy locks."""
     policy = read_policy() if policy is None else policy
     for key, value in changes.items():
-        if policy.is_locked(key) and policy.values.get(key) != value:
+        if key in POLICY_ONLY or (policy.is_locked(key) and policy.values.get(key) != value):
             raise PolicyLocked(
                 f"{key}: vom Administrator festgelegt / fixed by the administrator's policy"
             )

@@ -11,6 +11,9 @@ a length counts bytes, not characters.
 place of ``[\\]{|}~``), 2 = CP437 (the GDT 2.1 default when 9206 is missing),
 3 = ISO 8859-1. DESIGN.md also names ISO 8859-15 and UTF-8; they are accepted as
 4 and 5 - that numbering is ours, not the standard's.
+
+:func:`build_record` writes a record the same way (the client's answers to the PMS):
+CP437, the GDT 2.1 default every PMS reads, with 8100 the record's length in bytes.
 """
 
 from __future__ import annotations
@@ -133,3 +136,24 @@ def _check_record_length(group: list[GdtLine], source: str | Path) -> None:
                     source, f"line {line.number}: record length (8100) says {declared} bytes, "
                     f"the record has {actual}",
                 )
+
+
+WRITE_CHARSET = "2"  # CP437
+
+
+def _line(field: str, content: str) -> bytes:
+    body = content.encode(CHARSETS[WRITE_CHARSET], "replace")  # a character CP437 lacks: "?"
+    body = bytes(b if b >= 0x20 and b != 0x7F else 0x20 for b in body)  # no control bytes, ever
+    size = len(body) + MIN_LINE
+    if size > 999:
+        raise ValueError(f"GDT field {field} is too long ({size} bytes)")
+    return f"{size:03d}{field}".encode("ascii") + body + b"\r\n"
+
+
+def build_record(record_type: str, fields: list[tuple[str, str]]) -> bytes:
+    """One GDT record: 8000 ``record_type``, 8100 its length, 9206 the character set,
+    then ``fields`` in order. Parsing it with :func:`parse_gdt` gives the fields back."""
+    body = b"".join(_line(field, content) for field, content in [(CHARSET, WRITE_CHARSET), *fields])
+    head = _line(RECORD_TYPE, record_type)
+    length_line = MIN_LINE + 5
+    return head + _line(RECORD_LENGTH, f"{len(head) + length_line + len(body):05d}") + body

@@ -14,9 +14,10 @@ version to the code's runs in order when the store opens:
 - a database newer than the code (an older client started after an update) is
   refused with a clear message rather than written with an old idea of the schema.
 
-A step is a function of the open connection. It MUST NOT commit itself and MUST
-be written against the schema of its own version, never against today's code:
-the models may have moved on since.
+A step is a function of the open connection (a *keyed* step also gets the field
+cipher, to re-seal personal fields). It MUST NOT commit itself and MUST be written
+against the schema of its own version, never against today's code: the models may
+have moved on since.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from practice_client.core.errors import StateError
+from practice_client.core.fieldcrypt import FieldCipher
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,38 +94,135 @@ CREATE INDEX IF NOT EXISTS documents_by_state ON documents(state);
 """
 
 Step = Callable[[sqlite3.Connection], None]
+KeyedStep = Callable[[sqlite3.Connection, FieldCipher], None]
+
+# Version 2: tus uploads at the URLs the server names. ``uploads`` holds each document
+# part's upload URL, stored before the first byte is sent; ``terminations`` the URLs of
+# abandoned uploads until their DELETE succeeded (a crash in between still ends in one).
+_V2_UPLOADS = """
+CREATE TABLE uploads (
+    document_id TEXT NOT NULL REFERENCES documents(document_id),
+    part TEXT NOT NULL,
+    url TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (document_id, part)
+);
+CREATE TABLE terminations (
+    url TEXT PRIMARY KEY,
+    document_id TEXT NOT NULL,
+    part TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    since TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX terminations_by_document ON terminations(document_id);
+"""
 
 
 @dataclass(frozen=True)
 class Migration:
-    """One step: from ``version - 1`` to ``version``."""
+    """One step: from ``version - 1`` to ``version``; ``keyed`` steps take the cipher too."""
 
     version: int
     what: str
-    apply: Step
+    apply: Step | KeyedStep
+    keyed: bool = False
+
+    def run(self, db: sqlite3.Connection, cipher: FieldCipher | None) -> None:
+        if not self.keyed:
+            cast(Step, self.apply)(db)
+        elif cipher is None:
+            raise StateError(f"schema step {self.version} ({self.what}) needs the database key")
+        else:
+            cast(KeyedStep, self.apply)(db, cipher)
 
 
-def _script(db: sqlite3.Connection, script: str) -> None:
-    """Statements one by one (``executescript`` would commit the step's transaction)."""
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):  # a trigger's inner ';' does not end it
-            db.execute(statement)
-            statement = ""
-    if statement.strip():
-        raise ValueError(f"incomplete SQL statement in a migration: {statement[:60]!r}")
+def _script(sql: str) -> Step:
+    """A step running the statements of ``sql`` one by one (``executescript`` would commit
+    the step's transaction; a trigger's inner ';' does not end its statement)."""
+    def apply(db: sqlite3.Connection) -> None:
+        statement = ""
+        for line in sql.splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
+                db.execute(statement)
+                statement = ""
+        if statement.strip():
+            raise ValueError(f"incomplete SQL statement in a migration: {statement[:60]!r}")
+
+    return apply
 
 
-def _baseline(db: sqlite3.Connection) -> None:
-    _script(db, _V1)
+_baseline = _script(_V1)
+
+
+# The personal fields of version 1, by table: the row's key column and the sealed columns.
+_V1_SEALED = {
+    "patients": ("patient_number", ("name", "birth_date", "phone")),
+    "pins": ("fingerprint", ("name", "birth_date", "phone", "certificate")),
+    "messages": ("sha256", ("raw",)),
+    "requests": ("message_sha256", ("checks", "summary", "decision_reason")),
+    "documents": ("document_id", ("original_name", "source_path", "error", "extra")),
+}
+
+
+def _bind_fields_to_rows(db: sqlite3.Connection, cipher: FieldCipher) -> None:
+    """Re-seal every personal field so that it is bound to its row, not only its column
+    (see :mod:`practice_client.core.fieldcrypt`). One row at a time: memory stays that of
+    the largest field (a 2 MiB message), whatever the size of the database."""
+    for table, (key, columns) in _V1_SEALED.items():
+        rows = [r[0] for r in db.execute(f"SELECT {key} FROM {table}")]  # noqa: S608 - fixed names
+        for row in rows:
+            values = db.execute(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {key}=?", (row,)  # noqa: S608
+            ).fetchone()
+            sealed = [
+                None if value is None else
+                cipher.seal(f"{table}.{column}", row, cipher.open_v1(f"{table}.{column}", row, value))
+                for column, value in zip(columns, values, strict=True)
+            ]
+            db.execute(
+                f"UPDATE {table} SET {', '.join(c + '=?' for c in columns)} WHERE {key}=?",  # noqa: S608
+                (*sealed, row),
+            )
+
+
+def _cap_request_lifetimes(db: sqlite3.Connection) -> None:
+    """Requests recorded before their lifetime was capped may claim to be valid until 2099:
+    none stays open longer than the default cap (90 days) after it arrived."""
+    db.execute(
+        "UPDATE requests SET expires_at = strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+90 days') "
+        "WHERE julianday(received_at) IS NOT NULL AND (expires_at IS NULL "
+        "OR julianday(expires_at) IS NULL OR julianday(expires_at) > julianday(received_at, '+90 days'))"
+    )
+
+
+def _retention(db: sqlite3.Connection) -> None:
+    """Retention needs to find, without reading every row, the documents whose original is
+    still kept (parked in processed/ or failed/, or sealed in the spool for a retry) and
+    the raw request messages still kept. Documents finished before this step count as
+    parked when they finished; a message whose raw bytes are removed gets processed = 2."""
+    db.execute("ALTER TABLE documents ADD COLUMN parked_at TEXT")
+    db.execute("UPDATE documents SET parked_at = COALESCE(delivered_at, updated_at) "
+               "WHERE state IN ('delivered', 'failed')")
+    db.execute("CREATE INDEX documents_parked ON documents(state, parked_at) WHERE parked_at IS NOT NULL")
+    db.execute("CREATE INDEX messages_kept ON messages(received_at) WHERE processed = 1")
+
+
+def _accepted_fingerprint(db: sqlite3.Connection) -> None:
+    """Version 6: the key a document goes to is the one that signed the accepted request,
+    recorded at accept. Requests accepted before were verified against their own key."""
+    db.execute("ALTER TABLE requests ADD COLUMN accepted_fingerprint TEXT")
+    db.execute(
+        "UPDATE requests SET accepted_fingerprint = patient_fingerprint WHERE status = 'accepted'"
+    )
 
 
 # The stamp a changed row gets: the seq of the audit entry its transaction writes (the
 # store indexes that entry after the change, in the same transaction).
 STAMP = "(SELECT IFNULL(MAX(seq), 0) + 1 FROM audit_index)"
 
-_V2 = """
+_V7 = """
 CREATE TABLE audit_index (
     seq INTEGER PRIMARY KEY, offset INTEGER NOT NULL, length INTEGER NOT NULL, event TEXT NOT NULL
 );
@@ -139,7 +239,7 @@ ALTER TABLE requests ADD COLUMN list_rank INTEGER GENERATED ALWAYS AS (CASE
     WHEN status = 'open' THEN 2 WHEN status = 'accepted' THEN 3 WHEN status = 'declined' THEN 4
     WHEN status = 'rejected' THEN 5 ELSE 9 END) VIRTUAL;
 ALTER TABLE documents ADD COLUMN list_rank INTEGER GENERATED ALWAYS AS (CASE state
-    WHEN 'failed' THEN 0 WHEN 'unassigned' THEN 1 WHEN 'uploading' THEN 2 WHEN 'encrypted' THEN 3
+    WHEN 'failed' THEN 0 WHEN 'held' THEN 1 WHEN 'unassigned' THEN 1 WHEN 'uploading' THEN 2 WHEN 'encrypted' THEN 3
     WHEN 'matched' THEN 4 WHEN 'detected' THEN 5 WHEN 'delivered' THEN 6 ELSE 9 END) VIRTUAL;
 CREATE INDEX patients_changed ON patients(change_seq);
 CREATE INDEX pins_changed ON pins(change_seq);
@@ -148,6 +248,7 @@ CREATE INDEX documents_changed ON documents(change_seq);
 CREATE INDEX requests_listed ON requests(list_rank, received_at DESC, message_sha256);
 CREATE INDEX requests_newest ON requests(received_at DESC, message_sha256);
 CREATE INDEX requests_by_status ON requests(status, verdict);
+CREATE INDEX requests_open ON requests(status, expires_at);
 CREATE INDEX requests_by_patient ON requests(patient_number);
 CREATE INDEX requests_by_fingerprint ON requests(patient_fingerprint);
 CREATE INDEX documents_listed ON documents(list_rank, created_at DESC, document_id);
@@ -196,7 +297,7 @@ END;
 
 
 def _lists_that_scale(db: sqlite3.Connection) -> None:
-    """Version 2: what lets lists page and refresh incrementally at any size.
+    """Version 7: what lets lists page and refresh incrementally at any size.
 
     - ``audit_index``/``audit_terms``: where each audit line lies in the file, its event
       and the identifiers it names, so the log is paged and searched without reading
@@ -208,15 +309,20 @@ def _lists_that_scale(db: sqlite3.Connection) -> None:
       indexed query (a writer that stamps the row itself, see :data:`STAMP`, spares the
       trigger a second write of it);
     - the lists' orders as indexed (virtual) columns, and indexes for filters."""
-    _script(db, _V2.replace("@STAMP@", STAMP))
+    _script(_V7.replace("@STAMP@", STAMP))(db)
     for table in ("patients", "pins", "requests", "documents"):
-        _script(db, _STAMPING.replace("@TABLE@", table).replace("@STAMP@", STAMP))
+        _script(_STAMPING.replace("@TABLE@", table).replace("@STAMP@", STAMP))(db)
 
 
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
-    Migration(2, "lists that page and refresh incrementally: audit index, change stamps", _lists_that_scale),
+    Migration(2, "stored tus upload URLs and pending terminations", _script(_V2_UPLOADS)),
+    Migration(3, "personal fields bound to their rows", _bind_fields_to_rows, keyed=True),
+    Migration(4, "request lifetimes capped", _cap_request_lifetimes),
+    Migration(5, "retention of originals and messages", _retention),
+    Migration(6, "requests: the fingerprint recorded at accept", _accepted_fingerprint),
+    Migration(7, "lists that page and refresh incrementally: audit index, change stamps", _lists_that_scale),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -248,7 +354,8 @@ def backup(db: sqlite3.Connection, database: Path, version: int) -> Path:
 
 
 def migrate(
-    db: sqlite3.Connection, database: Path, steps: Sequence[Migration] = MIGRATIONS
+    db: sqlite3.Connection, database: Path, steps: Sequence[Migration] = MIGRATIONS,
+    cipher: FieldCipher | None = None,
 ) -> tuple[int, int]:
     """Bring the database to the newest version of ``steps``; returns (from, to).
 
@@ -274,7 +381,7 @@ def migrate(
             if current_version(db) >= step.version:  # another process took this step first
                 db.execute("ROLLBACK")
                 continue
-            step.apply(db)
+            step.run(db, cipher)
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(step.version),)
             )

@@ -102,12 +102,14 @@ class RequestRecord:
     override: bool = False
     decision_sent: bool = False
     decision_refused: bool = False  # the platform will never take it (e.g. it knows another one)
+    accepted_fingerprint: str | None = None  # the pinned key that signed it, recorded at accept
 
 
 class DocumentState(StrEnum):
     DETECTED = "detected"
     UNASSIGNED = "unassigned"
     MATCHED = "matched"
+    HELD = "held"  # the patient was re-pinned since the request was accepted: staff decide
     ENCRYPTED = "encrypted"
     UPLOADING = "uploading"
     DELIVERED = "delivered"
@@ -120,10 +122,16 @@ TRANSITIONS: dict[DocumentState, frozenset[DocumentState]] = {
         {DocumentState.MATCHED, DocumentState.UNASSIGNED, DocumentState.FAILED}
     ),
     DocumentState.UNASSIGNED: frozenset({DocumentState.MATCHED, DocumentState.FAILED}),
-    DocumentState.MATCHED: frozenset({DocumentState.ENCRYPTED, DocumentState.FAILED}),
-    DocumentState.ENCRYPTED: frozenset({DocumentState.UPLOADING, DocumentState.FAILED}),
+    DocumentState.MATCHED: frozenset(
+        {DocumentState.ENCRYPTED, DocumentState.FAILED, DocumentState.HELD}
+    ),
+    # held: staff send it to the patient's new key (matched again) or withhold it (failed)
+    DocumentState.HELD: frozenset({DocumentState.MATCHED, DocumentState.FAILED}),
+    DocumentState.ENCRYPTED: frozenset(
+        {DocumentState.UPLOADING, DocumentState.FAILED, DocumentState.HELD}
+    ),
     DocumentState.UPLOADING: frozenset(
-        {DocumentState.DELIVERED, DocumentState.FAILED, DocumentState.UPLOADING}
+        {DocumentState.DELIVERED, DocumentState.FAILED, DocumentState.UPLOADING, DocumentState.HELD}
     ),
     DocumentState.FAILED: frozenset({DocumentState.MATCHED, DocumentState.UNASSIGNED}),  # retry
     DocumentState.DELIVERED: frozenset(),

@@ -1,18 +1,20 @@
 """The HTTPS client for the platform API - the only way the client talks to the platform.
 
 Rules (each one a defence from DESIGN.md's threat model):
-- ``https://`` only; TLS verification always on (the system CAs plus the configured
-  CA file), TLS >= 1.2, redirects never followed (no downgrade by redirect);
-- optional SPKI pin: the SHA-256 of the server certificate's SubjectPublicKeyInfo,
-  checked on every new connection, before a single byte of the request is sent;
+- ``https://`` only; TLS verification always on (the OS trust store plus the configured
+  CA file - :func:`practice_client.core.network.tls_context`; requests' certifi bundle is
+  never loaded), TLS >= 1.2, redirects never followed (no downgrade by redirect);
+- optional SPKI pins: the SHA-256 of the server certificate's SubjectPublicKeyInfo,
+  checked on every new connection, before a single byte of the request is sent; any of
+  several pins matches (a backup pin lets the platform rotate its key);
+- every answer is read with a cap (:data:`MAX_ANSWER_BYTES`, more for the inbox, a
+  caller's limit for downloads), so a hostile server cannot exhaust memory;
+- connections go directly or through the proxy the route gives
+  (:mod:`practice_client.core.network`: system proxy, PAC, CONNECT with authentication);
 - the bearer token goes in a header only, never in a message or a log line.
 
-Uploads are resumable (tus 1.0 core + creation): the document id is the idempotency
-key, the client asks the server for its offset after every failure and continues
-from there - never from zero. A file still being written (gpg's output) can be
-streamed as it grows (``creation-defer-length``: its length is declared by the
-PATCH that knows it) and an upload can be discarded (``termination``); both address
-an upload by its conventional location ``/v1/uploads/<document id>.<part>``.
+Uploads (tus 1.0, at the URLs the server names) are :mod:`practice_client.core.tus`,
+on this client's session (:attr:`PlatformClient.tus`).
 Transient failures (connection errors, timeouts, 5xx,
 409/423 on an upload) are retried with capped exponential backoff and jitter, a
 bounded number of times; other 4xx fail at once. Timeouts grow with the size of
@@ -24,21 +26,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import os
 import random
 import re
+import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -46,15 +47,24 @@ import requests.adapters
 import requests.auth
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.exceptions
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from practice_client.core.errors import InputError, NetworkError, NotConfigured, PlatformRefused
 from practice_client.core.logs import register_sensitive
+from practice_client.core.network import (
+    ProxyAuthFailed,
+    ProxyConfig,
+    ProxyResolver,
+    open_connection,
+    tls_context,
+)
 from practice_client.core.secrets import PLATFORM_TOKEN
 
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.core.tus import Tus
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +76,10 @@ MAX_PATCH_BYTES = 64 * 1024 * 1024  # one PATCH at most: the server checkpoints 
 PARTS = ("document", "manifest")
 AUDIT_CHECKPOINT_PATH = "/v1/practice/audit-checkpoint"
 MAX_CHECKPOINT_BYTES = 64 * 1024  # a checkpoint and its signature are a few hundred bytes
-CREATE_WITH_UPLOAD_BYTES = 1024 * 1024  # up to this size, the POST that creates an upload carries it
-GROWING_MIN_BYTES = 8 * 1024 * 1024  # a growing file is sent once this much is new ...
-GROWING_MAX_BYTES = 64 * 1024 * 1024  # ... in PATCHes of at most this (small rest at the end)
-GROWING_POLL_SECONDS = 0.01
-MAX_GROWING_BYTES = 16 * 1024**3  # what an offset of a deferred upload may plausibly be
+MAX_ANSWER_BYTES = 1024 * 1024  # any answer of the platform, unless the call allows more
+MAX_ERROR_BYTES = 64 * 1024  # the body of an error answer (only its message is shown)
+MAX_INBOX_BYTES = 64 * 1024 * 1024  # one inbox page (request messages are at most 2 MiB each)
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024  # default limit of download()
 _ALWAYS_TRANSIENT = frozenset({408, 429})  # request timeout, too many requests: later is fine
 # TLS failures that no retry can cure: a certificate we must not trust, no common protocol.
 _PERMANENT_TLS_REASONS = {
@@ -110,8 +119,17 @@ def _normalize_pin(pin: str) -> str:
     return value
 
 
+def normalize_pins(pins: Sequence[str]) -> frozenset[str]:
+    """Each pin checked (``sha256/`` prefix allowed); an empty sequence: no pinning."""
+    return frozenset(_normalize_pin(p) for p in pins if p.strip())
+
+
 class PinMismatch(Exception):
-    """The server's public key is not the pinned one (raised inside urllib3's connect)."""
+    """The server's public key is none of the pinned ones (raised inside urllib3's connect)."""
+
+
+class AnswerTooLarge(NetworkError):
+    """The platform's answer is larger than the call allows: refused before it is all read."""
 
 
 class UploadCancelled(NetworkError):
@@ -139,32 +157,46 @@ class _BearerAuth(requests.auth.AuthBase):
         return request
 
 
-class _PinnedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    spki_pin = ""
+class _PlatformHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """Opens its socket along the route (directly or a CONNECT tunnel: the TLS session runs
+    end to end either way) and checks the SPKI pins on every new connection."""
+
+    spki_pins: frozenset[str] = frozenset()
+    resolver: ProxyResolver | None = None
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            return open_connection(self._dns_host, self.port, self.timeout, self.resolver)
+        except TimeoutError as exc:
+            raise urllib3.exceptions.ConnectTimeoutError(self, f"connecting timed out ({exc})") from exc
+        except OSError as exc:
+            raise urllib3.exceptions.NewConnectionError(self, f"cannot connect: {exc}") from exc
 
     def connect(self) -> None:
         super().connect()
-        getpeercert = getattr(self.sock, "getpeercert", None)  # SSLSocket or, via a proxy, SSLTransport
+        if not self.spki_pins:
+            return
+        getpeercert = getattr(self.sock, "getpeercert", None)
         der = getpeercert(binary_form=True) if getpeercert is not None else None
-        if not der or not hmac.compare_digest(spki_sha256(der), self.spki_pin):
+        actual = spki_sha256(der) if der else ""
+        if not any(hmac.compare_digest(actual, pin) for pin in sorted(self.spki_pins)):
             self.close()
-            raise PinMismatch("the server's public key does not match the configured SPKI pin")
+            raise PinMismatch("the server's public key does not match a configured SPKI pin")
 
 
 class _PlatformAdapter(requests.adapters.HTTPAdapter):
-    """HTTPS with our SSL context (verification on, TLS >= 1.2), 1 MiB socket writes,
-    and the SPKI pin checked on every connection, also through a proxy."""
+    """HTTPS with our SSL context (the OS trust store and ca_file, TLS >= 1.2), 1 MiB socket
+    writes, connections along the proxy route, the SPKI pins checked on each of them."""
 
-    def __init__(self, context: ssl.SSLContext, spki_pin: str | None) -> None:
+    def __init__(self, context: ssl.SSLContext, pins: frozenset[str], resolver: ProxyResolver) -> None:
         self._context = context
-        self._pool_classes: dict[str, type[urllib3.connectionpool.HTTPConnectionPool]] | None = None
-        if spki_pin:
-            connection = type("PinnedConnection", (_PinnedHTTPSConnection,), {"spki_pin": spki_pin})
-            pool = type(
-                "PinnedPool", (urllib3.connectionpool.HTTPSConnectionPool,),
-                {"ConnectionCls": connection},
-            )
-            self._pool_classes = {"http": urllib3.connectionpool.HTTPConnectionPool, "https": pool}
+        connection = type("PlatformConnection", (_PlatformHTTPSConnection,),
+                          {"spki_pins": pins, "resolver": resolver})
+        pool = type("PlatformPool", (urllib3.connectionpool.HTTPSConnectionPool,),
+                    {"ConnectionCls": connection})
+        self._pool_classes: dict[str, type[urllib3.connectionpool.HTTPConnectionPool]] = {
+            "http": urllib3.connectionpool.HTTPConnectionPool, "https": pool,
+        }
         super().__init__(pool_connections=1, pool_maxsize=8)
 
     def init_poolmanager(
@@ -172,28 +204,20 @@ class _PlatformAdapter(requests.adapters.HTTPAdapter):
     ) -> None:
         pool_kwargs.update(ssl_context=self._context, blocksize=BLOCK_SIZE)
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        if self._pool_classes is not None:
-            self.poolmanager.pool_classes_by_scheme = self._pool_classes
+        self.poolmanager.pool_classes_by_scheme = self._pool_classes
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        proxy_kwargs.update(ssl_context=self._context, blocksize=BLOCK_SIZE)
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if self._pool_classes is not None:
-            manager.pool_classes_by_scheme = self._pool_classes
-        return manager
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """requests would set certifi's bundle as the connection's ``ca_certs``, and urllib3
+        would load Mozilla's roots into our context beside the OS's: never. Verification
+        stays on; what is trusted is the context's alone."""
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
 
 
 def client_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
-    """System CAs plus the configured one, hostname checks on, TLS 1.2 at least."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            problem = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
-            raise InputError(ca_file, f"cannot load the CA file: {problem}") from None
-    return context
+    """The OS trust store plus the configured CA, hostname checks on, TLS 1.2 at least."""
+    return tls_context(ca_file)
 
 
 @dataclass(frozen=True)
@@ -251,61 +275,30 @@ def _server_message(response: requests.Response) -> str:
     return " ".join(str(message).split())[:200]
 
 
-class _FileSlice:
-    """A read-only, sized view of part of a file, read block by block: requests sends it
-    with a Content-Length and never holds more than one block in memory."""
-
-    def __init__(
-        self, path: Path, handle: IO[bytes], length: int, on_read: Callable[[int], None],
-        cancel: threading.Event | None,
-    ) -> None:
-        self._path = path
-        self._handle = handle
-        self._length = length
-        self._left = length
-        self._on_read = on_read
-        self._cancel = cancel
-
-    def __len__(self) -> int:
-        return self._length
-
-    def read(self, size: int = -1) -> bytes:
-        if self._cancel is not None and self._cancel.is_set():
-            raise _Cancelled
-        want = self._left if size is None or size < 0 else min(size, self._left)
-        data = self._handle.read(want)
-        if want and not data:
-            raise _SourceShrunk(str(self._path))
-        self._left -= len(data)
-        if data:
-            self._on_read(len(data))
-        return data
-
-
-def _reported_offset(response: requests.Response, size: int) -> int | None:
-    """``Upload-Offset`` of a good tus response, or None (then the client asks with HEAD)."""
-    try:
-        offset = int(response.headers["Upload-Offset"])
-    except (KeyError, ValueError):
-        return None
-    return offset if 0 <= offset <= size else None
-
-
-def _deferred(response: requests.Response) -> bool:
-    """The server still waits for the upload's length (creation-defer-length)."""
-    return response.headers.get("Upload-Defer-Length") == "1"
-
-
-@dataclass(frozen=True)
-class UploadState:
-    """What the server holds of one upload (``HEAD``)."""
-
-    offset: int
-    length: int | None  # None: deferred, not declared yet
-
-    @property
-    def complete(self) -> bool:
-        return self.length is not None and self.offset == self.length
+def _read_capped(response: requests.Response, limit: int, what: str) -> None:
+    """Read the (streamed) body into ``response.content``, at most ``limit`` bytes: a
+    larger answer is refused by its Content-Length before any of it is read, or as soon
+    as the bytes received pass the limit. Compressed answers are refused (the client asks
+    for ``identity``): a small compressed body could unpack to any size."""
+    declared = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        response.close()
+        raise NetworkError(f"{what}: the platform sent a compressed answer ({encoding[:20]}) - refused")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise AnswerTooLarge(f"{what}: the platform's answer ({declared} bytes) is larger than "
+                             f"{limit} bytes - refused")
+    chunks: list[bytes] = []
+    received = 0
+    for chunk in response.raw.stream(BLOCK_SIZE, decode_content=False):
+        received += len(chunk)
+        if received > limit:
+            response.close()
+            raise AnswerTooLarge(f"{what}: the platform's answer is larger than {limit} bytes - refused")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)  # what requests itself fills in for .content/.json()
+    response._content_consumed = True
 
 
 class PlatformClient:
@@ -313,7 +306,8 @@ class PlatformClient:
 
     def __init__(
         self, base_url: str, token: str, ca_file: Path | None = None,
-        spki_pin: str | None = None, *, retry: RetryPolicy | None = None,
+        spki_pin: str | None = None, *, spki_pins: Sequence[str] = (),
+        proxy: ProxyResolver | None = None, retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None, max_patch_bytes: int = MAX_PATCH_BYTES,
     ) -> None:
         parts = urlsplit(base_url)
@@ -328,17 +322,19 @@ class PlatformClient:
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
         self.max_patch_bytes = max_patch_bytes
-        self._extensions: frozenset[str] | None = None
-        pin = _normalize_pin(spki_pin) if spki_pin else None
+        self._tus: Tus | None = None
+        pins = normalize_pins([*spki_pins, *([spki_pin] if spki_pin else [])])
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "practice-client"
+        self._session.headers["Accept-Encoding"] = "identity"  # sizes capped as sent (_read_capped)
         self._session.auth = _BearerAuth(token)  # an explicit auth: ~/.netrc is never consulted
-        # The environment is read once, here: a proxy (HTTPS_PROXY/NO_PROXY) is honoured, but
-        # REQUESTS_CA_BUNDLE and friends can never add CAs behind our back, and requests no
-        # longer re-reads os.environ on every call (a third of its overhead per upload).
+        # requests never reads the environment: REQUESTS_CA_BUNDLE and friends can never add
+        # CAs behind our back, and it no longer re-reads os.environ on every call (a third
+        # of its overhead per upload). Proxies are the route's (core/network.py), which
+        # honours HTTPS_PROXY/NO_PROXY among the system's settings.
         self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
-        self._session.mount("https://", _PlatformAdapter(client_ssl_context(ca_file), pin))
+        resolver = proxy if proxy is not None else ProxyResolver()
+        self._session.mount("https://", _PlatformAdapter(client_ssl_context(ca_file), pins, resolver))
 
     @classmethod
     def from_context(cls, ctx: Context, **options: Any) -> PlatformClient:
@@ -351,13 +347,24 @@ class PlatformClient:
                 f"{ctx.home.config}: no platform server is configured - run 'practice-client setup'"
             )
         token = ctx.secrets.require(PLATFORM_TOKEN)
+        options.setdefault("proxy", ProxyResolver(ProxyConfig.from_context(ctx)))
         return cls(
             cfg.server_url, token, ca_file=Path(cfg.ca_file) if cfg.ca_file else None,
-            spki_pin=cfg.spki_pin or None, **options,
+            spki_pins=cfg.pins(), **options,
         )
 
     def close(self) -> None:
         self._session.close()
+
+    @property
+    def tus(self) -> Tus:
+        """The upload protocol on this client's session (one per client: it remembers the
+        server's tus extensions)."""
+        if self._tus is None:
+            from practice_client.core.tus import Tus
+
+            self._tus = Tus(self)
+        return self._tus
 
     def __enter__(self) -> PlatformClient:
         return self
@@ -372,16 +379,24 @@ class PlatformClient:
 
     def _send(
         self, method: str, path: str, *, expect: tuple[int, ...], sent_bytes: int = 0,
-        transient: tuple[int, ...] = (), **kwargs: Any,
+        transient: tuple[int, ...] = (), max_bytes: int = MAX_ANSWER_BYTES, **kwargs: Any,
     ) -> requests.Response:
-        """One request. Returns a response whose status is in ``expect``; raises
-        :class:`_Transient` for what a retry may cure and NetworkError otherwise."""
+        """One request. Returns a response whose status is in ``expect``, its body read
+        (at most ``max_bytes``: :class:`AnswerTooLarge`); raises :class:`_Transient` for
+        what a retry may cure and NetworkError otherwise."""
         what = f"{method} {path}"
         try:
             response = self._session.request(
                 method, self.base_url + path, timeout=self.timeouts.for_size(sent_bytes),
-                allow_redirects=False, verify=True, **kwargs,
+                allow_redirects=False, verify=True, stream=True, **kwargs,
             )
+            expected = response.status_code in expect
+            _read_capped(response, max_bytes if expected else MAX_ERROR_BYTES, what)
+        except AnswerTooLarge:
+            if expected:
+                raise
+            response.close()
+            response._content, response._content_consumed = b"", True  # an error without its text
         except PinMismatch as exc:
             raise NetworkError(f"{self.base_url}: refused - {exc}") from None
         except requests.exceptions.SSLError as exc:
@@ -397,6 +412,13 @@ class PlatformClient:
         except requests.exceptions.Timeout:
             raise _Transient(f"{what}: timed out") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            cause = _root_cause(exc)
+            if isinstance(cause, ProxyAuthFailed):  # the same credentials will not do next time
+                raise NetworkError(f"{what}: {_describe(cause)}") from None
+            raise _Transient(f"{what}: connection failed: {_describe(cause)}") from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise _Transient(f"{what}: timed out") from None
+        except urllib3.exceptions.HTTPError as exc:  # while the body was read
             raise _Transient(f"{what}: connection failed: {_describe(_root_cause(exc))}") from None
         except requests.exceptions.RequestException as exc:
             raise NetworkError(f"{what}: {_describe(_root_cause(exc))}") from None
@@ -446,7 +468,8 @@ class PlatformClient:
         params = {"after": after} if after else {}
 
         def fetch() -> tuple[list[bytes], str | None]:
-            response = self._send("GET", "/v1/inbox", expect=(200,), params=params)
+            response = self._send("GET", "/v1/inbox", expect=(200,), params=params,
+                                  max_bytes=MAX_INBOX_BYTES)
             try:
                 body = response.json()
                 messages = [base64.b64decode(m["raw"], validate=True) for m in body["messages"]]
@@ -501,34 +524,33 @@ class PlatformClient:
             "audit checkpoint",
             lambda: self._send("PUT", AUDIT_CHECKPOINT_PATH, expect=(200, 201, 204, 409), json=body),
         )
-        response.close()
         return response.status_code != 409
 
     def audit_checkpoint(self) -> tuple[bytes, bytes] | None:
         """The newest checkpoint the platform holds (checkpoint, signature), or None."""
         response = self._retrying(
-            "audit checkpoint", lambda: self._send("GET", AUDIT_CHECKPOINT_PATH, expect=(200, 404), stream=True)
+            "audit checkpoint",
+            lambda: self._send("GET", AUDIT_CHECKPOINT_PATH, expect=(200, 404), max_bytes=MAX_CHECKPOINT_BYTES),
         )
-        with response:
-            if response.status_code == 404:
-                return None
-            raw = response.raw.read(MAX_CHECKPOINT_BYTES + 1, decode_content=True)
+        if response.status_code == 404:
+            return None
         try:
-            if len(raw) > MAX_CHECKPOINT_BYTES:
-                raise ValueError("too large")
-            body = json.loads(raw)
+            body = json.loads(response.content)
             return body["checkpoint"].encode("ascii"), body["signature"].encode("ascii")
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError):
             raise NetworkError("GET /v1/practice/audit-checkpoint: the platform sent a malformed answer") from None
 
-    def download(self, document_id: str, part: str = "document") -> bytes:
-        """The ciphertext of a delivered document (what the patient's app fetches)."""
+    def download(self, document_id: str, part: str = "document",
+                 max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """The ciphertext of a delivered document (what the patient's app fetches), at most
+        ``max_bytes``."""
         if part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}")
         suffix = "" if part == "document" else "/manifest"
         path = f"/v1/documents/{self._id(document_id)}{suffix}"
         return self._retrying(
-            f"download {document_id}", lambda: self._send("GET", path, expect=(200,)).content
+            f"download {document_id}",
+            lambda: self._send("GET", path, expect=(200,), max_bytes=max_bytes).content,
         )
 
     @staticmethod
@@ -536,234 +558,3 @@ class PlatformClient:
         if not valid_platform_id(value):
             raise ValueError(f"not a valid platform id: {value[:80]!r}")
         return quote(value, safe="")
-
-    # --- resumable upload (tus 1.0) ------------------------------------------------------
-
-    def upload(
-        self, path: Path, *, document_id: str, part: str, request_id: str,
-        progress: Callable[[int, int], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> None:
-        """Upload ``path`` as ``part`` of ``document_id``, resuming where the server is.
-
-        Idempotent: calling it again (after a crash, in another process) continues the
-        same upload. ``progress(done, total)`` is called as blocks go out; setting
-        ``cancel`` stops at the next block (:class:`UploadCancelled`). MUST NOT be called
-        from a GUI thread: it blocks for as long as the upload takes.
-        """
-        self._id(document_id)
-        self._id(request_id)
-        if part not in PARTS:
-            raise ValueError(f"part must be one of {PARTS}")
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise InputError(path, f"cannot read: {exc.strerror}") from None
-        report = progress or (lambda done, total: None)
-        location: str | None = None
-        answered: int | None = None  # the offset the last good response reported, if any
-        deferred = False  # the server's upload was created with a deferred length
-        failures = 0
-        offset = stalled_at = -1
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise UploadCancelled(f"upload {document_id}.{part}: cancelled")
-            try:
-                if location is None:
-                    location, answered, deferred = self._tus_create(
-                        path, size, document_id, part, request_id, cancel)
-                # After a failure nothing the client believes is trusted: ask the server.
-                if answered is None:
-                    answered, deferred = self._tus_offset(location, size)
-                offset, answered = answered, None
-                if offset > stalled_at:
-                    failures = 0  # the server got further since the last failure: fresh budget
-                report(offset, size)
-                if offset == size and not deferred:
-                    log.info("upload %s.%s complete (%d bytes)", document_id, part, size)
-                    return
-                # the PATCH that knows the end of a deferred upload declares its length
-                answered, deferred = self._tus_patch(location, path, offset, size, report, cancel,
-                                                     declare=size if deferred else None)
-            except _Transient as exc:
-                failures += 1
-                stalled_at = offset
-                if failures >= self.retry.attempts:
-                    raise NetworkError(f"{exc} - gave up after {failures} attempts") from None
-                log.info("upload %s.%s: %s; resuming (attempt %d of %d)", document_id, part,
-                         exc, failures + 1, self.retry.attempts)
-                self._wait(failures, cancel)
-
-    def offers(self, *extensions: str) -> bool:
-        """The server offers all these tus extensions (asked once per client)."""
-        return set(extensions) <= self._retrying("tus extensions", self._tus_extensions)
-
-    def _tus_extensions(self) -> frozenset[str]:
-        """The server's tus extensions (``OPTIONS``, asked once per client)."""
-        if self._extensions is None:
-            response = self._send("OPTIONS", "/v1/uploads", expect=(200, 204))
-            self._extensions = frozenset(
-                e.strip() for e in response.headers.get("Tus-Extension", "").split(",") if e.strip()
-            )
-        return self._extensions
-
-    def upload_growing(
-        self, path: Path, *, document_id: str, part: str, request_id: str,
-        finished: threading.Event, cancel: threading.Event | None = None,
-    ) -> int:
-        """Send ``path`` while another process is still writing it, as far as it is written
-        when ``finished`` is set; returns the bytes the server holds. The upload's length
-        stays deferred: the rest and the length follow from :meth:`upload` once the file is
-        complete. Best effort: any failure just ends the streaming (:meth:`upload` goes on
-        from the server's offset). The caller must have discarded (:meth:`terminate`) any
-        earlier upload of different bytes under this document id."""
-        self._id(document_id)
-        self._id(request_id)
-        if "creation-defer-length" not in self._tus_extensions():
-            return 0
-        location, offset, _ = self._tus_create(path, None, document_id, part, request_id, cancel)
-        if offset != 0:
-            log.warning("upload %s.%s: not empty before streaming; not streamed", document_id, part)
-            return 0
-        handle = None
-        try:
-            while handle is None:
-                try:
-                    handle = path.open("rb")
-                except FileNotFoundError:
-                    if finished.wait(GROWING_POLL_SECONDS):
-                        return offset
-            while not (cancel is not None and cancel.is_set()):
-                done = finished.is_set()
-                ready = os.fstat(handle.fileno()).st_size - offset
-                if ready >= GROWING_MIN_BYTES or (done and ready > 0):
-                    ready = min(ready, GROWING_MAX_BYTES)
-                    reported, _ = self._tus_patch(location, path, offset, offset + ready,
-                                                  lambda done, total: None, cancel, handle=handle,
-                                                  count=ready)
-                    if reported != offset + ready:
-                        return offset
-                    offset = reported
-                elif done:
-                    break
-                else:
-                    finished.wait(GROWING_POLL_SECONDS)
-        except (_Transient, NetworkError, OSError) as exc:
-            log.info("upload %s.%s: streaming stopped at %d bytes (%s)", document_id, part,
-                     offset, exc)
-        finally:
-            if handle is not None:
-                handle.close()
-        return offset
-
-    def upload_state(self, document_id: str, part: str) -> UploadState | None:
-        """The server's upload of ``part`` of ``document_id``, or None if it has none."""
-        location = f"/v1/uploads/{self._id(document_id)}.{part}"
-        response = self._retrying(f"upload state {document_id}.{part}", lambda: self._send(
-            "HEAD", location, expect=(200, 204, 404), transient=(423,),
-            headers={"Tus-Resumable": "1.0.0"},
-        ))
-        if response.status_code == 404:
-            return None
-        try:
-            offset = int(response.headers["Upload-Offset"])
-            length = None if _deferred(response) else int(response.headers["Upload-Length"])
-        except (KeyError, ValueError):
-            raise NetworkError(f"HEAD {location}: no valid Upload-Offset/-Length") from None
-        return UploadState(offset, length)
-
-    def terminate(self, document_id: str, part: str) -> None:
-        """Discard the server's upload of ``part`` (tus ``termination``); gone already is fine."""
-        location = f"/v1/uploads/{self._id(document_id)}.{part}"
-        if "termination" not in self._tus_extensions():
-            raise NetworkError(f"DELETE {location}: the platform offers no upload termination")
-        self._retrying(f"terminate {document_id}.{part}", lambda: self._send(
-            "DELETE", location, expect=(204, 404), transient=(423,),
-            headers={"Tus-Resumable": "1.0.0"},
-        ))
-
-    def _tus_create(
-        self, path: Path, size: int | None, document_id: str, part: str, request_id: str,
-        cancel: threading.Event | None,
-    ) -> tuple[str, int | None, bool]:
-        """Create (or find again: idempotent) the upload; returns its location, the offset
-        the server reported and whether its length is still deferred. A small file travels
-        in the same request where the server offers ``creation-with-upload``: one round
-        trip instead of three. ``size`` None: the length is deferred (a growing file)."""
-
-        def b64(text: str) -> str:
-            return base64.b64encode(text.encode()).decode()
-
-        metadata = f"document_id {b64(document_id)},part {b64(part)},request_id {b64(request_id)}"
-        headers = {"Tus-Resumable": "1.0.0", "Upload-Metadata": metadata}
-        if size is None:
-            headers["Upload-Defer-Length"] = "1"
-        else:
-            headers["Upload-Length"] = str(size)
-        with contextlib.ExitStack() as stack:
-            body: _FileSlice | None = None
-            if (size is not None and 0 < size <= CREATE_WITH_UPLOAD_BYTES
-                    and "creation-with-upload" in self._tus_extensions()):
-                handle = stack.enter_context(path.open("rb"))
-                body = _FileSlice(path, handle, size, lambda n: None, cancel)
-                headers["Content-Type"] = "application/offset+octet-stream"
-            response = self._send(
-                "POST", "/v1/uploads", expect=(200, 201), transient=(423,), headers=headers,
-                data=body, sent_bytes=size if body is not None and size is not None else 0,
-            )
-        location = response.headers.get("Location", "")
-        if location.startswith(self.base_url + "/"):
-            location = location[len(self.base_url):]
-        if not location.startswith("/v1/uploads/") or urlsplit(location).netloc:
-            raise NetworkError("POST /v1/uploads: the platform sent an unusable Location")
-        limit = MAX_GROWING_BYTES if size is None else size
-        return location, _reported_offset(response, limit), _deferred(response)
-
-    def _tus_offset(self, location: str, size: int) -> tuple[int, bool]:
-        """The server's offset and whether the upload's length is still deferred."""
-        response = self._send(
-            "HEAD", location, expect=(200, 204), transient=(423,),
-            headers={"Tus-Resumable": "1.0.0"},
-        )
-        deferred = _deferred(response)
-        try:
-            offset = int(response.headers["Upload-Offset"])
-            length = size if deferred else int(response.headers.get("Upload-Length", size))
-        except (KeyError, ValueError):
-            raise NetworkError(f"HEAD {location}: no valid Upload-Offset") from None
-        if length != size or not 0 <= offset <= size:
-            raise PlatformRefused(f"HEAD {location}: the platform's upload does not fit this file")
-        return offset, deferred
-
-    def _tus_patch(
-        self, location: str, path: Path, offset: int, size: int,
-        report: Callable[[int, int], None], cancel: threading.Event | None, *,
-        declare: int | None = None, handle: IO[bytes] | None = None, count: int | None = None,
-    ) -> tuple[int | None, bool]:
-        """Send the next slice (``count`` bytes, default as much as one PATCH may carry;
-        from ``handle`` if given); ``declare`` a deferred length. Returns the server's new
-        offset when it says so, and whether the length is still deferred."""
-        if count is None:
-            count = min(size - offset, self.max_patch_bytes)
-        done = offset
-
-        def on_read(nbytes: int) -> None:
-            nonlocal done
-            done += nbytes
-            report(done, size)
-
-        headers = {"Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
-                   "Content-Type": "application/offset+octet-stream"}
-        if declare is not None:
-            headers["Upload-Length"] = str(declare)
-        with contextlib.ExitStack() as stack:
-            if handle is None:
-                handle = stack.enter_context(path.open("rb"))
-            handle.seek(offset)
-            body = _FileSlice(path, handle, count, on_read, cancel)
-            response = self._send(
-                "PATCH", location, expect=(200, 204), transient=(409, 423), data=body,
-                sent_bytes=count, headers=headers,
-            )
-        response.close()
-        return _reported_offset(response, size), _deferred(response)

@@ -4,12 +4,21 @@ A policy is a mapping of config keys to values plus ``lock_settings``: when true
 every key the policy sets is locked (the user cannot change it); when false, the
 policy only provides defaults. ``locked`` may list individual keys to lock.
 
-Sources, first found wins: ``$PRACTICE_CLIENT_POLICY`` (a TOML file), then the OS
-place: the registry key ``HKLM\\Software\\Policies\\PracticeClient\\PracticeClient``
-on Windows, the managed preferences domain ``de.practiceclient.client`` on macOS
-(an MDM profile; else the machine-wide ``/Library/Preferences`` file the pkg's
-postinstall writes, which only an administrator can change),
-``/etc/practice-client/policy.toml`` elsewhere.
+Sources, first found wins - and the OS place always comes first, so no user can
+replace a policy the administrator installed:
+
+1. the OS place: the registry key ``HKLM\\Software\\Policies\\PracticeClient\\PracticeClient``
+   on Windows, the managed preferences domain ``de.practiceclient.client`` on macOS
+   (an MDM profile; else the machine-wide ``/Library/Preferences`` file the pkg's
+   postinstall writes, which only an administrator can change),
+   ``/etc/practice-client/policy.toml`` elsewhere;
+2. only on a machine without one: the same layout below ``$PRACTICE_CLIENT_POLICY_ROOT``
+   (a stand-in for the OS place, for tests of the installers' output);
+3. only on a machine without one: ``$PRACTICE_CLIENT_POLICY`` (a TOML file).
+
+Any user can set environment variables, so neither variable is ever consulted while the
+OS place holds a policy: they can provide one where the administrator set none, never
+unlock one the administrator set.
 """
 
 from __future__ import annotations
@@ -26,7 +35,9 @@ from typing import Any
 from practice_client.core.errors import InputError
 
 POLICY_ENV = "PRACTICE_CLIENT_POLICY"
-LINUX_POLICY_FILE = Path("/etc/practice-client/policy.toml")
+POLICY_ROOT_ENV = "PRACTICE_CLIENT_POLICY_ROOT"
+SYSTEM_ROOT = Path("/")  # the machine's own file system (the OS places below it)
+LINUX_POLICY_FILE = Path("etc/practice-client/policy.toml")  # below a root
 WINDOWS_POLICY_KEY = r"Software\Policies\PracticeClient\PracticeClient"
 MACOS_DOMAIN = "de.practiceclient.client"
 MACOS_MANAGED_DIR = Path("/Library/Managed Preferences")
@@ -39,8 +50,18 @@ _ALIASES = {
     "PLATFORM_DOMAIN": "platform_domain",
     "EXPORT_DIR": "export_dir",
     "IDENT_KEY_FINGERPRINT": "ident_key_fingerprint",
+    "CA_FILE": "ca_file",
+    "SPKI_PINS": "spki_pins",
+    "DNS_SERVER": "dns_server",
+    "GPG_BINARY": "gpg_binary",
+    "PROXY": "proxy",
+    "PROXY_PAC_URL": "proxy_pac_url",
+    "PROXY_USER": "proxy_user",
     "LOCK_SETTINGS": "lock_settings",
+    "NUMBER_ONLY_MATCHING": "number_only_matching",
 }
+# Older spellings that mean the same setting.
+_RENAMED = {"spki_pin": "spki_pins"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +91,7 @@ def policy_from_mapping(raw: Mapping[str, Any], source: str) -> Policy:
         if raw_key.startswith("Payload"):  # profile metadata an MDM may leave in the plist
             continue
         key = _ALIASES.get(raw_key, raw_key).lower()
+        key = _RENAMED.get(key, key)
         if key == "lock_settings":
             lock_all = _truthy(value)
         elif key == "locked":
@@ -77,7 +99,7 @@ def policy_from_mapping(raw: Mapping[str, Any], source: str) -> Policy:
                 value = [v.strip() for v in value.split(",") if v.strip()]
             if not isinstance(value, list):
                 raise InputError(source, "'locked' must be a list of setting names")
-            locked.update(str(v).lower() for v in value)
+            locked.update(_RENAMED.get(k, k) for k in (str(v).lower() for v in value))
         elif value not in (None, ""):
             values[key] = value
     if lock_all:
@@ -122,10 +144,12 @@ def read_macos_managed(
     """Managed preferences written by an MDM profile, else the pkg's postinstall.
 
     The postinstall writes ``/Library/Preferences`` (root-only) rather than the managed
-    folder, which macOS rebuilds from the installed profiles and may clear.
+    folder, which macOS rebuilds from the installed profiles and may clear. The per-user
+    managed folder is the one of the account the process runs as (not ``$USER``, which
+    any user can set to another account's name).
     """
     candidates = [directory / f"{MACOS_DOMAIN}.plist", local_dir / f"{MACOS_DOMAIN}.plist"]
-    user = os.environ.get("USER")
+    user = _account_name()
     if user:
         candidates.insert(0, directory / user / f"{MACOS_DOMAIN}.plist")
     for path in candidates:
@@ -139,16 +163,38 @@ def read_macos_managed(
     return None
 
 
+def _account_name() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # pragma: no cover - Windows, or an account without a name
+        return ""
+
+
+def read_os_policy(root: Path | None = None) -> Policy | None:
+    """The policy in the OS place, or None if there is none. ``root`` reads the same
+    layout below another folder (the stand-in of tests); None is the machine itself."""
+    if root is None and sys.platform == "win32":  # pragma: no cover - Windows only
+        return _read_windows_registry()
+    base = SYSTEM_ROOT if root is None else root
+    if sys.platform == "darwin":  # pragma: no cover - macOS only
+        return read_macos_managed(base / MACOS_MANAGED_DIR.relative_to("/"),
+                                  base / MACOS_LOCAL_DIR.relative_to("/"))
+    path = base / LINUX_POLICY_FILE
+    return _read_toml(path) if path.is_file() else None
+
+
 def read_policy() -> Policy:
-    """The policy in force for this process (empty when there is none)."""
+    """The policy in force for this process (empty when there is none): the OS place's,
+    else a stand-in root's, else ``$PRACTICE_CLIENT_POLICY``'s - see the module doc."""
+    found = read_os_policy()
+    if found is not None:
+        return found
+    stand_in = os.environ.get(POLICY_ROOT_ENV)
+    if stand_in:
+        found = read_os_policy(Path(stand_in))
+        if found is not None:
+            return found
     env = os.environ.get(POLICY_ENV)
-    if env:
-        return _read_toml(Path(env))
-    found: Policy | None = None
-    if sys.platform == "win32":  # pragma: no cover - Windows only
-        found = _read_windows_registry()
-    elif sys.platform == "darwin":  # pragma: no cover - macOS only
-        found = read_macos_managed()
-    elif LINUX_POLICY_FILE.is_file():
-        found = _read_toml(LINUX_POLICY_FILE)
-    return found or Policy()
+    return _read_toml(Path(env)) if env else Policy()

@@ -6,7 +6,7 @@ audit line is appended while the database write lock is held, and the audit head
 (authenticated with the audit key) is committed with the change, together with
 the entry's place in the file (``audit_index``). A crash between the two is
 repaired on open. Every row the change touched is stamped with the entry's seq
-(triggers, see migration 2), so readers ask for "what changed since entry N".
+(triggers, see migration 7), so readers ask for "what changed since entry N".
 
 SQLite in WAL mode; ``BEGIN IMMEDIATE`` so writers queue instead of failing.
 Personal fields are sealed with :class:`FieldCipher` under the database key
@@ -57,6 +57,17 @@ from practice_client.core.models import (
 log = logging.getLogger(__name__)
 
 
+class PendingTermination(NamedTuple):
+    """An abandoned upload whose ``DELETE`` has not succeeded yet."""
+
+    url: str
+    document_id: str
+    part: str
+    reason: str
+    since: str
+    attempts: int
+
+
 class StoredMessage(NamedTuple):
     """A raw message as kept, with the time it arrived (how long DNS has been waited for)."""
 
@@ -65,6 +76,8 @@ class StoredMessage(NamedTuple):
     raw: bytes
     received_at: datetime
 
+
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # a request message is far smaller; larger ones are never kept
 
 # requests.decision_sent: queued for the platform, taken by it, or refused by it for good
 DECISION_QUEUED, DECISION_SENT, DECISION_REFUSED = 0, 1, 2
@@ -171,7 +184,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
-            old, new = migrate(self._db, database)
+            old, new = migrate(self._db, database, cipher=cipher)
         self._open_audit()
         if 0 < old < new:
             self.record("store.migrated", from_version=old, to_version=new)
@@ -440,8 +453,9 @@ class Store:
     def upsert_patients(self, patients: Iterable[Patient], source: str) -> int:
         seal = self._cipher.seal
         rows = [
-            (p.patient_number, seal("patients.name", p.name),
-             seal("patients.birth_date", p.birth_date), seal("patients.phone", p.phone), now_iso())
+            (p.patient_number, seal("patients.name", p.patient_number, p.name),
+             seal("patients.birth_date", p.patient_number, p.birth_date),
+             seal("patients.phone", p.patient_number, p.phone), now_iso())
             for p in patients
         ]
         with self.transaction("patients.imported", {"source": source, "count": len(rows)}) as db:
@@ -455,10 +469,10 @@ class Store:
         return len(rows)
 
     def _patient(self, row: sqlite3.Row) -> Patient:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["patient_number"]
         return Patient(
-            row["patient_number"], op("patients.name", row["name"]) or "",
-            op("patients.birth_date", row["birth_date"]) or "", op("patients.phone", row["phone"]),
+            key, op("patients.name", key, row["name"]) or "",
+            op("patients.birth_date", key, row["birth_date"]) or "", op("patients.phone", key, row["phone"]),
         )
 
     def get_patient(self, patient_number: str) -> Patient | None:
@@ -507,22 +521,23 @@ class Store:
                 "INSERT INTO pins(fingerprint, patient_number, name, birth_date, phone, ident, "
                 "issued_at, pinned_at, certificate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    pin.fingerprint, pin.patient_number, seal("pins.name", pin.name),
-                    seal("pins.birth_date", pin.birth_date), seal("pins.phone", pin.phone),
+                    pin.fingerprint, pin.patient_number, seal("pins.name", pin.fingerprint, pin.name),
+                    seal("pins.birth_date", pin.fingerprint, pin.birth_date),
+                    seal("pins.phone", pin.fingerprint, pin.phone),
                     pin.ident, pin.issued_at, pin.pinned_at,
-                    seal("pins.certificate", pin.certificate),
+                    seal("pins.certificate", pin.fingerprint, pin.certificate),
                 ),
             )
 
     def _pin(self, row: sqlite3.Row) -> Pin:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["fingerprint"]
         return Pin(
-            fingerprint=row["fingerprint"], patient_number=row["patient_number"],
-            name=op("pins.name", row["name"]) or "",
-            birth_date=op("pins.birth_date", row["birth_date"]) or "",
-            phone=op("pins.phone", row["phone"]) or "", ident=row["ident"],
+            fingerprint=key, patient_number=row["patient_number"],
+            name=op("pins.name", key, row["name"]) or "",
+            birth_date=op("pins.birth_date", key, row["birth_date"]) or "",
+            phone=op("pins.phone", key, row["phone"]) or "", ident=row["ident"],
             issued_at=row["issued_at"], pinned_at=row["pinned_at"],
-            certificate=op("pins.certificate", row["certificate"]) or "",
+            certificate=op("pins.certificate", key, row["certificate"]) or "",
         )
 
     def get_pin(self, fingerprint: str) -> Pin | None:
@@ -560,7 +575,10 @@ class Store:
         """Keep the raw message (sealed) before anything else happens to it.
 
         Returns its SHA-256 and whether it is new. The same bytes from two sources
-        are one message (de-duplication), not a replay."""
+        are one message (de-duplication), not a replay. A message over
+        :data:`MAX_MESSAGE_BYTES` is never kept (:meth:`add_oversized_message`)."""
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise ValueError(f"a message of {len(raw)} bytes is over the limit of {MAX_MESSAGE_BYTES}")
         digest = hashlib.sha256(raw).hexdigest()
         with self._lock:
             known = self._db.execute(
@@ -571,7 +589,7 @@ class Store:
         with self.transaction("message.received", {"sha256": digest, "source": source}) as db:
             db.execute(
                 "INSERT OR IGNORE INTO messages(sha256, received_at, source, raw) VALUES (?, ?, ?, ?)",
-                (digest, now_iso(), source, self._cipher.seal("messages.raw", raw)),
+                (digest, now_iso(), source, self._cipher.seal("messages.raw", digest, raw)),
             )
         return digest, True
 
@@ -582,7 +600,8 @@ class Store:
                 "SELECT sha256, source, raw, received_at FROM messages WHERE processed=0 ORDER BY received_at"
             ).fetchall()
         return [
-            StoredMessage(r["sha256"], r["source"], self._cipher.open_bytes("messages.raw", r["raw"]) or b"",
+            StoredMessage(r["sha256"], r["source"],
+                          self._cipher.open_bytes("messages.raw", r["sha256"], r["raw"]) or b"",
                           datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")))
             for r in rows
         ]
@@ -600,27 +619,51 @@ class Store:
 
     def add_request(self, record: RequestRecord) -> None:
         """Record a verified (or rejected) request and mark its message processed."""
-        seal = self._cipher.seal
-        details = {
+        with self.transaction("request.received", self._request_details(record)) as db:
+            self._insert_request(db, record)
+
+    def add_oversized_message(self, record: RequestRecord, source: str, size: int) -> bool:
+        """A message too large to be a request: only its digest is kept, with the rejected
+        record (one transaction), so staff see it once and it is never checked again.
+        False when these bytes were recorded before."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM messages WHERE sha256=?", (record.message_sha256,)).fetchone():
+                return False
+            details = {**self._request_details(record), "source": source, "size": size}
+            with self.transaction("message.oversized", details) as db:
+                db.execute(
+                    "INSERT INTO messages(sha256, received_at, source, raw, processed) VALUES (?, ?, ?, ?, 1)",
+                    (record.message_sha256, now_iso(), source,
+                     self._cipher.seal("messages.raw", record.message_sha256, b"")),
+                )
+                self._insert_request(db, record)
+        return True
+
+    @staticmethod
+    def _request_details(record: RequestRecord) -> dict[str, Any]:
+        return {
             "request_id": record.request_id,
             "message_sha256": record.message_sha256,
             "verdict": str(record.verdict),
             "failed_checks": [c.name for c in record.checks if c.status != "pass"],
         }
-        with self.transaction("request.received", details) as db:
-            db.execute(
-                "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "  # noqa: S608
-                "checks, status, patient_fingerprint, patient_number, summary, expires_at, change_seq) "
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {STAMP})",
-                (
-                    record.message_sha256, record.request_id, record.received_at, record.source,
-                    str(record.verdict),
-                    seal("requests.checks", json.dumps([c.to_json() for c in record.checks])),
-                    str(record.status), record.patient_fingerprint, record.patient_number,
-                    seal("requests.summary", json.dumps(record.summary)), record.expires_at,
-                ),
-            )
-            db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (record.message_sha256,))
+
+    def _insert_request(self, db: sqlite3.Connection, record: RequestRecord) -> None:
+        seal = self._cipher.seal
+        db.execute(
+            "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "  # noqa: S608
+            "checks, status, patient_fingerprint, patient_number, summary, expires_at, change_seq) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {STAMP})",
+            (
+                record.message_sha256, record.request_id, record.received_at, record.source,
+                str(record.verdict),
+                seal("requests.checks", record.message_sha256, json.dumps([c.to_json() for c in record.checks])),
+                str(record.status), record.patient_fingerprint, record.patient_number,
+                seal("requests.summary", record.message_sha256, json.dumps(record.summary)),
+                record.expires_at,
+            ),
+        )
+        db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (record.message_sha256,))
 
     def mark_message_duplicate(self, sha256: str) -> None:
         """A second copy of an already recorded request (other source, other mail headers):
@@ -629,18 +672,19 @@ class Store:
             db.execute("UPDATE messages SET processed=1 WHERE sha256=?", (sha256,))
 
     def _request(self, row: sqlite3.Row) -> RequestRecord:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["message_sha256"]
         return RequestRecord(
-            request_id=row["request_id"], message_sha256=row["message_sha256"],
+            request_id=row["request_id"], message_sha256=key,
             received_at=row["received_at"], source=row["source"], verdict=Verdict(row["verdict"]),
-            checks=[Check.from_json(c) for c in json.loads(op("requests.checks", row["checks"]) or "[]")],
+            checks=[Check.from_json(c) for c in json.loads(op("requests.checks", key, row["checks"]) or "[]")],
             status=RequestStatus(row["status"]), patient_fingerprint=row["patient_fingerprint"],
             patient_number=row["patient_number"],
-            summary=json.loads(op("requests.summary", row["summary"]) or "{}"),
+            summary=json.loads(op("requests.summary", key, row["summary"]) or "{}"),
             expires_at=row["expires_at"], decided_at=row["decided_at"],
-            decision_reason=op("requests.decision_reason", row["decision_reason"]),
+            decision_reason=op("requests.decision_reason", key, row["decision_reason"]),
             override=bool(row["override"]), decision_sent=row["decision_sent"] == DECISION_SENT,
             decision_refused=row["decision_sent"] == DECISION_REFUSED,
+            accepted_fingerprint=row["accepted_fingerprint"],
         )
 
     def get_request(self, request_id: str) -> RequestRecord | None:
@@ -659,21 +703,27 @@ class Store:
         return [self._request(r) for r in rows]
 
     def decide(
-        self, request_id: str, status: RequestStatus, reason: str | None, override: bool
+        self, request_id: str, status: RequestStatus, reason: str | None, override: bool,
+        fingerprint: str | None = None,
     ) -> RequestRecord:
-        """Accept or decline an open request; the caller has checked the rules."""
+        """Accept or decline an open request; the caller has checked the rules. An accept
+        records ``fingerprint``, the pinned key that signed the request (default: the
+        request's own): documents go to that key and no other without staff's decision."""
         current = self.get_request(request_id)
         if current is None:
             raise StateError(f"{request_id}: no such request")
         if current.status is not RequestStatus.OPEN:
             raise StateError(f"{request_id}: the request is already {current.status}")
-        details = {"request_id": request_id, "override": override, "has_reason": bool(reason)}
+        accepted = (fingerprint or current.patient_fingerprint) if status is RequestStatus.ACCEPTED else None
+        details: dict[str, Any] = {"request_id": request_id, "override": override, "has_reason": bool(reason)}
+        if accepted:
+            details["fingerprint"] = accepted
         with self.transaction(f"request.{status}", details) as db:
             db.execute(
-                f"UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=?, change_seq={STAMP} "  # noqa: S608
-                "WHERE message_sha256=?",
-                (str(status), now_iso(), self._cipher.seal("requests.decision_reason", reason),
-                 int(override), current.message_sha256),
+                "UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=?, "  # noqa: S608
+                f"accepted_fingerprint=?, change_seq={STAMP} WHERE message_sha256=?",
+                (str(status), now_iso(), self._cipher.seal("requests.decision_reason", current.message_sha256, reason),
+                 int(override), accepted, current.message_sha256),
             )
         result = self.get_request(request_id)
         assert result is not None
@@ -688,8 +738,8 @@ class Store:
             ).fetchall()
         return [self._request(r) for r in rows]
 
-    def mark_decision_sent(self, request_id: str) -> None:
-        self._mark_decision(request_id, DECISION_SENT, "request.decision_sent", {})
+    def mark_decision_sent(self, request_id: str, **details: Any) -> None:
+        self._mark_decision(request_id, DECISION_SENT, "request.decision_sent", details)
 
     def mark_decision_refused(self, request_id: str, reason: str) -> None:
         """The platform refused the decision for good: it leaves the queue (audited with
@@ -716,23 +766,31 @@ class Store:
                 f"created_at, updated_at, request_id, match_method, extra, change_seq) "
                 f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {STAMP})",
                 (
-                    doc.document_id, str(doc.state), seal("documents.original_name", doc.original_name),
-                    seal("documents.source_path", doc.source_path), doc.size, doc.sha256,
+                    doc.document_id, str(doc.state),
+                    seal("documents.original_name", doc.document_id, doc.original_name),
+                    seal("documents.source_path", doc.document_id, doc.source_path), doc.size, doc.sha256,
                     doc.created_at, doc.updated_at, doc.request_id, doc.match_method,
-                    seal("documents.extra", json.dumps(doc.extra)),
+                    seal("documents.extra", doc.document_id, json.dumps(doc.extra)),
                 ),
             )
 
     _DOC_FIELDS = frozenset(
         {"request_id", "match_method", "error", "attempts", "ciphertext_sha256",
-         "manifest_sha256", "delivered_at", "source_path", "extra", "sha256", "size"}
+         "manifest_sha256", "delivered_at", "source_path", "extra", "sha256", "size", "parked_at"}
     )
     _SEALED = frozenset({"error", "source_path", "extra"})
 
-    def transition(self, document_id: str, new: DocumentState, **changes: Any) -> Document:
+    def transition(
+        self, document_id: str, new: DocumentState, *, uploads: Mapping[str, str] | None = None,
+        abandon: str | None = None, audit: Mapping[str, Any] | None = None, **changes: Any,
+    ) -> Document:
         """Move a document to ``new`` (checked against the state machine), atomically + audited.
         The state is read and checked inside the write transaction: no other writer can
-        move the document in between."""
+        move the document in between. In the same transaction: ``uploads`` stores upload
+        URLs by part (before a byte is sent to them); ``abandon`` (a reason) moves every
+        stored upload of the document to the pending terminations; ``delivered`` forgets
+        the document's upload URLs (done). ``audit``: identifiers the entry must also hold
+        (e.g. both fingerprints of a held document) - never patient data."""
         unknown = set(changes) - self._DOC_FIELDS
         if unknown:
             raise ValueError(f"unknown document fields {sorted(unknown)}")
@@ -741,10 +799,10 @@ class Store:
             if key == "extra":
                 value = json.dumps(value)
             if key in self._SEALED:
-                value = self._cipher.seal(f"documents.{key}", value)
+                value = self._cipher.seal(f"documents.{key}", document_id, value)
             columns.append(f"{key}=?")
             values.append(value)
-        details: dict[str, Any] = {"document_id": document_id}
+        details: dict[str, Any] = {"document_id": document_id, **(audit or {})}
         for key in ("request_id", "match_method"):
             if key in changes:
                 details[key] = changes[key]
@@ -760,20 +818,21 @@ class Store:
                 f"UPDATE documents SET {', '.join(columns)} WHERE document_id=? RETURNING *",  # noqa: S608
                 (*values, document_id),
             ).fetchone()
+            self._change_uploads(db, document_id, uploads, abandon, new is DocumentState.DELIVERED, details)
         return self._document(row)
 
     def _document(self, row: sqlite3.Row) -> Document:
-        op = self._cipher.open
+        op, key = self._cipher.open, row["document_id"]
         return Document(
-            document_id=row["document_id"], state=DocumentState(row["state"]),
-            original_name=op("documents.original_name", row["original_name"]) or "",
-            source_path=op("documents.source_path", row["source_path"]) or "",
+            document_id=key, state=DocumentState(row["state"]),
+            original_name=op("documents.original_name", key, row["original_name"]) or "",
+            source_path=op("documents.source_path", key, row["source_path"]) or "",
             size=row["size"], sha256=row["sha256"], created_at=row["created_at"],
             updated_at=row["updated_at"], request_id=row["request_id"],
-            match_method=row["match_method"], error=op("documents.error", row["error"]),
+            match_method=row["match_method"], error=op("documents.error", key, row["error"]),
             attempts=row["attempts"], ciphertext_sha256=row["ciphertext_sha256"],
             manifest_sha256=row["manifest_sha256"], delivered_at=row["delivered_at"],
-            extra=json.loads(op("documents.extra", row["extra"]) or "{}"),
+            extra=json.loads(op("documents.extra", key, row["extra"]) or "{}"),
         )
 
     def get_document(self, document_id: str) -> Document | None:
@@ -900,6 +959,14 @@ class Store:
             rows = self._db.execute("SELECT state, COUNT(*) FROM documents GROUP BY state").fetchall()
         return {DocumentState(r[0]): int(r[1]) for r in rows}
 
+    def acceptances(self) -> tuple[int, str]:
+        """(how many requests are accepted, when the last was): changes exactly when staff
+        accept one - the agent's cue to match waiting files again, from the index alone."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), IFNULL(MAX(decided_at), '') FROM requests WHERE status = 'accepted'").fetchone()
+        return int(row[0]), str(row[1])
+
     def waiting_requests(self) -> int:
         """Open requests staff can decide (a rejected one never needs them)."""
         with self._lock:
@@ -1008,3 +1075,114 @@ class Store:
                     return found
                 found.append(str(row[0]))
 
+    # -- upload URLs and pending terminations (tus) ------------------------------
+
+    @staticmethod
+    def _change_uploads(
+        db: sqlite3.Connection, document_id: str, uploads: Mapping[str, str] | None,
+        abandon: str | None, done: bool, details: dict[str, Any],
+    ) -> None:
+        if abandon is not None:
+            moved = db.execute(
+                "INSERT OR IGNORE INTO terminations(url, document_id, part, reason, since) "
+                "SELECT url, document_id, part, ?, ? FROM uploads WHERE document_id=?",
+                (abandon, now_iso(), document_id),
+            ).rowcount
+            db.execute("DELETE FROM uploads WHERE document_id=?", (document_id,))
+            if moved:
+                details["uploads_abandoned"] = moved
+                details["reason"] = abandon
+        if uploads:
+            db.executemany(
+                "INSERT OR REPLACE INTO uploads(document_id, part, url, created_at) VALUES (?, ?, ?, ?)",
+                [(document_id, part, url, now_iso()) for part, url in sorted(uploads.items())],
+            )
+            details["uploads_created"] = sorted(uploads)
+        if done:
+            db.execute("DELETE FROM uploads WHERE document_id=?", (document_id,))
+
+    def uploads_of(self, document_id: str) -> dict[str, str]:
+        """The stored upload URL of each part of a document."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT part, url FROM uploads WHERE document_id=?", (document_id,)).fetchall()
+        return {r["part"]: r["url"] for r in rows}
+
+    def record_upload(self, document_id: str, part: str, url: str) -> None:
+        """Store an upload URL without a state change (a ciphertext streamed while gpg
+        still writes it) - before the first byte is sent to it."""
+        details = {"document_id": document_id, "uploads_created": [part]}
+        with self.transaction("document.upload_created", details) as db:
+            self._change_uploads(db, document_id, {part: url}, None, False, details)
+
+    def abandon_uploads(self, document_id: str, reason: str) -> int:
+        """Move every stored upload of a document to the pending terminations (one
+        transaction: a crash after it still ends in their DELETE). Returns how many."""
+        with self._lock:
+            if not self._db.execute("SELECT 1 FROM uploads WHERE document_id=?", (document_id,)).fetchone():
+                return 0
+        details: dict[str, Any] = {"document_id": document_id}
+        with self.transaction("document.uploads_abandoned", details) as db:
+            self._change_uploads(db, document_id, None, reason, False, details)
+        return int(details.get("uploads_abandoned", 0))
+
+    def pending_terminations(self, document_id: str | None = None) -> list[PendingTermination]:
+        """Abandoned uploads whose DELETE has not succeeded yet (of one document, or all)."""
+        query = "SELECT url, document_id, part, reason, since, attempts FROM terminations"
+        with self._lock:
+            if document_id is None:
+                rows = self._db.execute(query + " ORDER BY since").fetchall()
+            else:
+                rows = self._db.execute(query + " WHERE document_id=? ORDER BY since", (document_id,)).fetchall()
+        return [PendingTermination(r["url"], r["document_id"], r["part"], r["reason"], r["since"],
+                                   r["attempts"]) for r in rows]
+
+    def termination_done(self, pending: PendingTermination, outcome: str) -> None:
+        """The upload is gone from the platform (``terminated``), or only its expiration
+        will remove it (``left_to_expiration``: the platform offers no termination)."""
+        details = {"document_id": pending.document_id, "part": pending.part, "outcome": outcome}
+        with self.transaction("upload.terminated", details) as db:
+            db.execute("DELETE FROM terminations WHERE url=?", (pending.url,))
+
+    def termination_failed(self, url: str) -> None:
+        """Bookkeeping: one more attempt at a DELETE that did not go through."""
+        with self._lock:
+            self._db.execute("UPDATE terminations SET attempts=attempts+1 WHERE url=?", (url,))
+
+    # -- retention ---------------------------------------------------------------
+
+    def documents_parked_before(self, state: DocumentState, cutoff: str, limit: int) -> list[Document]:
+        """Documents in ``state`` whose original is kept since before ``cutoff`` (oldest first)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM documents WHERE state=? AND parked_at IS NOT NULL AND parked_at < ? "
+                "ORDER BY parked_at LIMIT ?", (str(state), cutoff, limit),
+            ).fetchall()
+        return [self._document(r) for r in rows]
+
+    def originals_removed(self, document_ids: list[str], what: str, days: int) -> None:
+        """Retention removed the kept originals of these documents (one audited transaction)."""
+        details = {"what": what, "kept_days": days, "count": len(document_ids), "document_ids": document_ids}
+        with self.transaction("retention.originals_removed", details) as db:
+            db.executemany("UPDATE documents SET parked_at=NULL WHERE document_id=?",
+                           [(d,) for d in document_ids])
+
+    def messages_kept_before(self, cutoff: str, now: str, limit: int) -> list[str]:
+        """Digests of raw messages kept since before ``cutoff`` whose request is done: not
+        open, and not accepted and still valid at ``now``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sha256 FROM messages WHERE processed=1 AND received_at < ? AND sha256 NOT IN "
+                "(SELECT message_sha256 FROM requests WHERE status='open' OR (status='accepted' "
+                "AND (expires_at IS NULL OR expires_at > ?))) ORDER BY received_at LIMIT ?",
+                (cutoff, now, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def remove_messages(self, digests: list[str], days: int) -> None:
+        """Retention: the raw bytes of these messages go; digest and verdict stay (replay
+        protection, the record). One audited transaction."""
+        empty = [(self._cipher.seal("messages.raw", d, b""), d) for d in digests]
+        details = {"kept_days": days, "count": len(digests), "sha256": digests}
+        with self.transaction("retention.messages_removed", details) as db:
+            db.executemany("UPDATE messages SET raw=?, processed=2 WHERE sha256=? AND processed=1", empty)

@@ -5,9 +5,15 @@ Rules (each one a lesson from other clients):
 - keys are addressed by full fingerprint only, with ``--trust-model always``
   because *we* decide trust (pins), not the web of trust;
 - gpg can exit 0 while reporting a problem, so results are judged by the status
-  lines, not the exit code;
+  lines (and the exit code), each by exact keyword and field position - read with
+  :mod:`practice_client.crypto.gpg_output`, which never depends on gpg's output being
+  UTF-8 or well-formed; python-gnupg's own parse of those lines is never a verdict;
 - signatures that must come from one particular key are verified in a throw-away
-  home that holds only that key, so no other key in any keyring can satisfy them.
+  home that holds only that key, so no other key in any keyring can satisfy them;
+- a signature we make is accepted only when gpg made exactly one, of the kind asked
+  for, by the key asked for (or one of its signing subkeys);
+- notations in signatures (Sequoia and OpenPGP.js add a binary salt to every one)
+  are never part of a verdict.
 """
 
 from __future__ import annotations
@@ -29,6 +35,17 @@ from urllib.parse import unquote
 import gnupg
 
 from practice_client.core.errors import CryptoError
+from practice_client.crypto.gpg_binary import gpg_path
+from practice_client.crypto.gpg_output import (
+    CODEC,
+    ListedKey,
+    Status,
+    colon_listing,
+    keywords,
+    only,
+    statuses_of,
+    tolerant_results,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,40 +99,70 @@ class SignatureCheck:
     problem: str  # empty when valid
 
 
-def _ts(value: str | None) -> datetime | None:
-    if not value:
+# Signature outcomes that make a verification fail, whatever else gpg reports.
+BAD_SIGNATURE = frozenset({"BADSIG", "ERRSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "NO_PUBKEY", "FAILURE"})
+DATA_SIGNATURE_CLASSES = frozenset({"00", "01"})  # binary document, canonical text
+UNUSABLE_VALIDITY = frozenset({"r", "e", "i", "d"})  # revoked, expired, invalid, disabled
+_WITH_USER_ID = frozenset({"GOODSIG", "BADSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG"})
+_PROBLEM_WORDS = ("FAILURE", "ERROR", "INV_", "NO_", "BAD", "MISSING", "KEYEXPIRED", "KEYREVOKED", "SKIPPED")
+
+
+def _ts(value: str) -> datetime | None:
+    return datetime.fromtimestamp(int(value), UTC) if value.isdigit() else None
+
+
+def _usable(record_validity: str, expires: datetime | None, now: datetime) -> bool:
+    return record_validity not in UNUSABLE_VALIDITY and (expires is None or expires > now)
+
+
+def _key_info(key: ListedKey) -> KeyInfo | None:
+    if not FINGERPRINT_RE.match(key.fingerprint):
         return None
-    return datetime.fromtimestamp(int(value), UTC)
-
-
-def _key_info(raw: dict[str, object]) -> KeyInfo:
     now = datetime.now(UTC)
-    subkeys: list[str] = []
-    info = raw.get("subkey_info") or {}
-    assert isinstance(info, dict)
-    for sub in raw.get("subkeys") or []:  # type: ignore[attr-defined]
-        keyid, caps, fpr = sub[0], sub[1], sub[2]
-        details = info.get(keyid, {})
-        validity = details.get("trust", "")
-        expires = _ts(details.get("expires"))
-        if "e" in caps and validity not in ("r", "e") and (expires is None or expires > now):
-            subkeys.append(fpr)
-    caps = str(raw.get("cap", ""))
+    encryption = [
+        fpr for record, fpr in key.subkeys
+        if "e" in record.field(11) and FINGERPRINT_RE.match(fpr)
+        and _usable(record.field(1), _ts(record.field(6)), now)
+    ]
+    caps = key.primary.field(11)
     return KeyInfo(
-        fingerprint=str(raw["fingerprint"]).upper(),
-        uids=tuple(raw.get("uids") or ()),  # type: ignore[arg-type]
-        created=_ts(str(raw.get("date") or "") or None),
-        expires=_ts(str(raw.get("expires") or "") or None),
-        revoked=raw.get("trust") == "r",
+        fingerprint=key.fingerprint,
+        uids=tuple(key.uids),
+        created=_ts(key.primary.field(5)),
+        expires=_ts(key.primary.field(6)),
+        revoked=key.primary.field(1) == "r",
         can_sign="s" in caps or "S" in caps,
-        encryption_subkeys=tuple(subkeys),
+        encryption_subkeys=tuple(encryption),
     )
+
+
+def judge_signature(statuses: list[Status], returncode: object) -> SignatureCheck:
+    """Exactly one signature, good and valid, no bad outcome, gpg exited 0.
+
+    ``VALIDSIG`` carries the signing (sub)key's fingerprint first and the primary key's
+    tenth; ``GOODSIG`` must name the same signing key. Anything else - two signatures, a
+    line with missing fields, a signature class that is not data - is not a valid signature."""
+    bad = sorted(set(keywords(statuses)) & BAD_SIGNATURE)
+    if bad:
+        return SignatureCheck(False, None, ", ".join(bad))
+    goods, valids, news = (only(statuses, k) for k in ("GOODSIG", "VALIDSIG", "NEWSIG"))
+    if len(valids) > 1 or len(goods) > 1 or len(news) > 1:
+        return SignatureCheck(False, None, "several signatures")
+    if len(valids) != 1 or len(goods) != 1 or returncode != 0:
+        return SignatureCheck(False, None, "no valid signature")
+    valid, good = valids[0].args, goods[0].args
+    if (
+        len(valid) < 10 or not FINGERPRINT_RE.match(valid[0]) or not FINGERPRINT_RE.match(valid[9])
+        or valid[8] not in DATA_SIGNATURE_CLASSES or not good or good[0] != valid[0][-16:]
+    ):
+        return SignatureCheck(False, None, "malformed signature status")
+    return SignatureCheck(True, valid[9], "")
 
 
 class Gpg:
     """One GnuPG home. Create with :meth:`open`; use :func:`isolated` for throw-away homes."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, binary: str | None = None) -> None:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         if os.name == "posix":
@@ -127,14 +174,21 @@ class Gpg:
             # passphrase, not the unlocked key): the calibrated count cost ~0.5 s per document.
             agent_conf.write_text("allow-loopback-pinentry\ns2k-count 65536\n", encoding="ascii")
         self._gpg = gnupg.GPG(
+            gpgbinary=binary or gpg_path(),  # never found through PATH: crypto/gpg_binary.py
             gnupghome=str(self.home),
             # --no-random-seed-file: parallel gpg processes of one home queue on the seed
             # file's lock; libgcrypt seeds from the kernel's CSPRNG instead
             options=["--trust-model", "always", "--no-auto-key-retrieve", "--no-greeting",
                      "--no-random-seed-file"],
-            encoding="utf-8",
+            encoding=CODEC,  # UTF-8 in, UTF-8 out with replacement: decoding never fails
         )
+        self._gpg.result_map = tolerant_results()  # a line python-gnupg chokes on cannot kill its thread
         self._gpg.buffer_size = 256 * 1024  # python-gnupg pumps streams in 16 KiB by default: slow for GiBs
+
+    @property
+    def version(self) -> str:
+        """gpg's version, e.g. "2.2.40" (as python-gnupg read it from gpg --list-config)."""
+        return ".".join(str(part) for part in (self._gpg.version or ())) or "?"
 
     # -- keys -----------------------------------------------------------------
 
@@ -153,35 +207,64 @@ class Gpg:
             key_usage="sign", subkey_usage="encrypt", expire_date=0, **params,
         )
         result = self._gpg.gen_key(spec)
-        if not result.fingerprint:
+        created = [s.args[1].upper() for s in only(statuses_of(result), "KEY_CREATED")
+                   if len(s.args) >= 2 and s.args[0] in ("B", "P")]
+        if len(created) != 1 or not FINGERPRINT_RE.match(created[0]):
             raise CryptoError(f"gpg could not create the practice key: {self._why(result)}")
-        return str(result.fingerprint).upper()
+        return created[0]
+
+    @staticmethod
+    def _imported(result: object) -> list[str]:
+        """Fingerprints of ``IMPORT_OK <reasons> <fingerprint>`` lines."""
+        return sorted({
+            s.args[1].upper() for s in only(statuses_of(result), "IMPORT_OK")
+            if len(s.args) == 2 and FINGERPRINT_RE.match(s.args[1].upper())
+        })
 
     def import_keys(self, data: str | bytes) -> list[str]:
         """Import public key material; returns the primary fingerprints imported."""
         result = self._gpg.import_keys(data)
-        fprs = sorted({str(f).upper() for f in result.fingerprints if f})
+        fprs = self._imported(result)
         if not fprs:
             raise CryptoError(f"gpg imported no key: {self._why(result)}")
         return fprs
 
     def import_secret(self, data: str | bytes, passphrase: str) -> list[str]:
         result = self._gpg.import_keys(data, passphrase=passphrase)
-        if not result.fingerprints or not result.sec_imported:
+        fprs = self._imported(result)
+        # IMPORT_RES field 11 counts the secret keys imported
+        counts = [s.args for s in only(statuses_of(result), "IMPORT_RES") if len(s.args) >= 11]
+        if not fprs or len(counts) != 1 or not counts[0][10].isdigit() or int(counts[0][10]) < 1:
             raise CryptoError(f"gpg imported no secret key: {self._why(result)}")
-        return sorted({str(f).upper() for f in result.fingerprints if f})
+        return fprs
 
-    def key_info(self, fingerprint: str) -> KeyInfo | None:
-        for raw in self._gpg.list_keys(keys=[fingerprint]):
-            if str(raw["fingerprint"]).upper() == fingerprint:
-                return _key_info(raw)
+    def _listed(self, fingerprint: str, secret: bool = False) -> ListedKey | None:
+        """The key with exactly this fingerprint, from gpg's colon listing read as bytes."""
+        result = self._gpg.list_keys(secret=secret, keys=[fingerprint])
+        raw = getattr(result, "data", b"")
+        for key in colon_listing(raw if isinstance(raw, bytes) else b""):
+            if key.fingerprint == fingerprint:
+                return key
         return None
 
+    def key_info(self, fingerprint: str) -> KeyInfo | None:
+        key = self._listed(fingerprint)
+        return _key_info(key) if key is not None else None
+
     def has_secret_key(self, fingerprint: str) -> bool:
-        return any(
-            str(k["fingerprint"]).upper() == fingerprint
-            for k in self._gpg.list_keys(secret=True, keys=[fingerprint])
-        )
+        return self._listed(fingerprint, secret=True) is not None
+
+    def _signing_subkeys(self, fingerprint: str) -> set[str]:
+        """The usable signing subkeys of a key: gpg signs with one of them when the
+        primary key itself cannot sign."""
+        key = self._listed(fingerprint)
+        if key is None:
+            return set()
+        now = datetime.now(UTC)
+        return {
+            fpr for record, fpr in key.subkeys
+            if "s" in record.field(11) and _usable(record.field(1), _ts(record.field(6)), now)
+        }
 
     def export_public(self, fingerprint: str) -> str:
         text = self._gpg.export_keys([fingerprint], armor=True, minimal=True)
@@ -197,6 +280,10 @@ class Gpg:
 
     def delete_key(self, fingerprint: str) -> None:
         self._gpg.delete_keys([fingerprint])
+
+    def fingerprints(self) -> list[str]:
+        """The primary fingerprints of every public key in this home."""
+        return sorted({str(k["fingerprint"]).upper() for k in self._gpg.list_keys()})
 
     # -- signatures -------------------------------------------------------------
 
@@ -218,27 +305,36 @@ class Gpg:
         result = self._gpg.decrypt(text)
         return bytes(result.data), self._judge(result)
 
-    def _judge(self, result: gnupg.Verify) -> SignatureCheck:
-        stderr = getattr(result, "stderr", "") or ""
-        statuses = {line.split()[1] for line in stderr.splitlines()
-                    if line.startswith("[GNUPG:] ") and len(line.split()) > 1}
-        bad = statuses & {"BADSIG", "ERRSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "NO_PUBKEY"}
-        goods = [line for line in stderr.splitlines() if line.startswith("[GNUPG:] VALIDSIG ")]
-        if bad or len(goods) != 1 or not result.valid:
-            problem = ", ".join(sorted(bad)) or ("several signatures" if len(goods) > 1 else "no valid signature")
-            return SignatureCheck(False, None, problem)
-        signer = str(result.pubkey_fingerprint or result.fingerprint or "").upper() or None
-        return SignatureCheck(True, signer, "")
+    @staticmethod
+    def _judge(result: object) -> SignatureCheck:
+        return judge_signature(statuses_of(result), getattr(result, "returncode", None))
+
+    def _check_signed(self, result: object, signer: str, kind: str, what: str) -> None:
+        """gpg made exactly one signature (``SIG_CREATED <kind> <algo> <hash> <class> <time>
+        <fingerprint>``), of ``kind`` (D detached, C clearsigned, S signed message), by
+        ``signer`` or one of its signing subkeys - not by whatever key gpg.conf or the
+        keyring would have chosen besides or instead."""
+        created = only(statuses_of(result), "SIG_CREATED")
+        if not created:
+            raise CryptoError(f"{what}: {self._why(result)}")
+        if len(created) != 1:
+            raise CryptoError(f"{what}: gpg made {len(created)} signatures, expected one by {signer}")
+        args = created[0].args
+        made_by = args[5].upper() if len(args) == 6 else ""
+        if args[0] != kind or not FINGERPRINT_RE.match(made_by):
+            raise CryptoError(f"{what}: gpg reported a malformed signature ({' '.join(args[:1])})")
+        if made_by != signer and made_by not in self._signing_subkeys(signer):
+            raise CryptoError(f"{what}: the signature was made by key {made_by}, not by {signer}")
 
     def sign(self, data: bytes, signer: str, passphrase: str | None, *, clearsign: bool = False) -> bytes:
         """An ASCII-armored signature by ``signer`` (a fingerprint): detached over exactly
-        ``data``, or a clearsigned message wrapping it. Judged by SIG_CREATED, not the exit code."""
+        ``data``, or a clearsigned message wrapping it (see :meth:`_check_signed`)."""
+        signer = normalize_fingerprint(signer)
         result = self._gpg.sign(
-            data, keyid=normalize_fingerprint(signer), passphrase=passphrase,
+            data, keyid=signer, passphrase=passphrase,
             clearsign=clearsign, detach=not clearsign, binary=False,
         )
-        if "[GNUPG:] SIG_CREATED" not in (result.stderr or ""):
-            raise CryptoError(f"gpg could not sign: {self._why(result)}")
+        self._check_signed(result, signer, "C" if clearsign else "D", "gpg could not sign")
         return bytes(result.data)
 
     # -- documents ------------------------------------------------------------------
@@ -252,6 +348,7 @@ class Gpg:
         passphrase: str,
         filename: str,
         compress: bool = False,
+        recipient_files: Sequence[Path] = (),
     ) -> None:
         """Sign with ``signer`` then encrypt to ``recipients`` (fingerprints), streaming
         from ``source`` to ``output``. Memory does not grow with the file size.
@@ -259,32 +356,44 @@ class Gpg:
         gpg opens ``source`` itself: pumping it through a pipe from Python costs a copy
         of every byte and about a fifth of gpg's speed on a large file. The passphrase
         still travels on stdin. ``source`` must be a file the caller owns (the spool):
-        gpg follows a link where the caller's own reads would not."""
-        extra = ["--set-filename", filename, "--compress-algo", "zlib" if compress else "none",
-                 "--", str(source)]
+        gpg follows a link where the caller's own reads would not. ``recipient_files``
+        are further recipients' keys read from files, never imported into this home."""
+        extra = [*_recipient_file_args(recipient_files), "--set-filename", filename,
+                 "--compress-algo", "zlib" if compress else "none", "--", str(source)]
         for fpr in recipients:
             normalize_fingerprint(fpr)
+        signer = normalize_fingerprint(signer)
         result = self._gpg.encrypt_file(
             io.BytesIO(b""), list(recipients), sign=signer, passphrase=passphrase, always_trust=True,
             armor=False, output=str(output), extra_args=extra,
         )
-        stderr = result.stderr or ""
-        if not result.ok or "[GNUPG:] SIG_CREATED" not in stderr or "[GNUPG:] END_ENCRYPTION" not in stderr:
+        try:
+            self._check_encrypted(result, signer)
+        except CryptoError:
             with contextlib.suppress(FileNotFoundError):
                 output.unlink()
-            raise CryptoError(f"gpg could not sign and encrypt: {self._why(result)}")
+            raise
 
     def sign_encrypt_bytes(
-        self, data: bytes, recipients: Sequence[str], signer: str, passphrase: str, filename: str
+        self, data: bytes, recipients: Sequence[str], signer: str, passphrase: str, filename: str,
+        recipient_files: Sequence[Path] = (), armor: bool = False,
     ) -> bytes:
+        signer = normalize_fingerprint(signer)
         result = self._gpg.encrypt(
             data, list(recipients), sign=signer, passphrase=passphrase, always_trust=True,
-            armor=False, extra_args=["--set-filename", filename],
+            armor=armor, extra_args=[*_recipient_file_args(recipient_files), "--set-filename", filename],
         )
-        stderr = result.stderr or ""
-        if not result.ok or "[GNUPG:] SIG_CREATED" not in stderr:
-            raise CryptoError(f"gpg could not sign and encrypt: {self._why(result)}")
+        self._check_encrypted(result, signer)
         return bytes(result.data)
+
+    def _check_encrypted(self, result: object, signer: str) -> None:
+        """END_ENCRYPTION and one signature by ``signer``. Not the exit code: gpg exits 2 on
+        warnings such as a source that grew while it read it, which the caller's digests
+        catch and name."""
+        what = "gpg could not sign and encrypt"
+        if "END_ENCRYPTION" not in keywords(statuses_of(result)):
+            raise CryptoError(f"{what}: {self._why(result)}")
+        self._check_signed(result, signer, "S", what)
 
     def unwrap(self, source: Path | bytes, output: Path, passphrase: str | None = None) -> None:
         """Remove only the encryption layer, writing the signed message inside to ``output``,
@@ -298,10 +407,18 @@ class Gpg:
             result = self._gpg.decrypt(
                 source, passphrase=passphrase, output=str(output), extra_args=["--unwrap"]
             )
-        if not result.ok or "[GNUPG:] DECRYPTION_OKAY" not in (result.stderr or ""):
+        if not self._decrypted(result):
             with contextlib.suppress(FileNotFoundError):
                 output.unlink()
             raise CryptoError(f"gpg could not decrypt: {self._why(result)}")
+
+    @staticmethod
+    def _decrypted(result: object, *required: str) -> bool:
+        found = keywords(statuses_of(result))
+        return (
+            getattr(result, "returncode", None) == 0 and "DECRYPTION_OKAY" in found
+            and "DECRYPTION_FAILED" not in found and all(k in found for k in required)
+        )
 
     def open_signed(self, source: Path, output: Path | None = None) -> tuple[bytes, SignatureCheck, str]:
         """The content of a signed (not encrypted) message: data (empty when written to
@@ -312,13 +429,12 @@ class Gpg:
 
     @staticmethod
     def _plaintext_name(result: object) -> str:
-        """The file name gpg reports from the literal packet (PLAINTEXT status line)."""
-        for line in (getattr(result, "stderr", "") or "").splitlines():
-            if line.startswith("[GNUPG:] PLAINTEXT "):
-                parts = line.split(" ", 4)
-                if len(parts) == 5:
-                    return unquote(parts[4])
-        return ""
+        """The file name from the literal packet: ``PLAINTEXT <format> <time> <name>``,
+        the name percent-escaped by gpg. One literal packet, or no name."""
+        plain = only(statuses_of(result), "PLAINTEXT")
+        if len(plain) != 1 or len(plain[0].args) != 3:
+            return ""
+        return unquote(plain[0].args[2], errors="replace")
 
     # -- passphrase-protected data (key backups) -------------------------------------
 
@@ -332,15 +448,14 @@ class Gpg:
             data, None, symmetric="AES256", passphrase=passphrase, armor=True,
             extra_args=list(self._SYMMETRIC_ARGS),
         )
-        if not result.ok or "[GNUPG:] END_ENCRYPTION" not in (result.stderr or ""):
+        if "END_ENCRYPTION" not in keywords(statuses_of(result)):
             raise CryptoError(f"gpg could not encrypt: {self._why(result)}")
         return bytes(result.data)
 
     def decrypt_symmetric(self, data: bytes, passphrase: str) -> bytes:
         """Raises :class:`CryptoError` for a wrong passphrase or damaged data."""
         result = self._gpg.decrypt(data, passphrase=passphrase, extra_args=["--no-symkey-cache"])
-        stderr = result.stderr or ""
-        if not result.ok or "[GNUPG:] DECRYPTION_OKAY" not in stderr or "[GNUPG:] GOODMDC" not in stderr:
+        if not self._decrypted(result, "GOODMDC"):
             raise CryptoError(f"gpg could not decrypt: {self._why(result)}")
         return bytes(result.data)
 
@@ -357,15 +472,19 @@ class Gpg:
 
     @staticmethod
     def _why(result: object) -> str:
-        status = getattr(result, "status", "") or ""
-        stderr = getattr(result, "stderr", "") or ""
+        """The problems gpg reported, for an error message: keywords and their first fields
+        (never a user id: those name patients)."""
         problems = [
-            line[len("[GNUPG:] "):] for line in stderr.splitlines()
-            if line.startswith("[GNUPG:] ") and any(
-                w in line for w in ("FAILURE", "ERROR", "INV_", "NO_", "BAD", "MISSING", "KEYEXPIRED", "KEYREVOKED")
-            )
+            " ".join((s.keyword, *s.args[: 1 if s.keyword in _WITH_USER_ID else 2]))
+            for s in statuses_of(result) if any(w in s.keyword for w in _PROBLEM_WORDS)
         ]
-        return "; ".join([status, *problems][:4]).strip("; ") or "unknown gpg error"
+        if not problems and getattr(result, "returncode", 0) not in (0, None):
+            problems = [f"gpg exit code {getattr(result, 'returncode', '')}"]
+        return "; ".join(problems[:4]) or "unknown gpg error"
+
+
+def _recipient_file_args(files: Sequence[Path]) -> list[str]:
+    return [arg for path in files for arg in ("--recipient-file", str(path))]
 
 
 @contextlib.contextmanager

@@ -12,8 +12,10 @@ server is not trusted, so every rule here is strict:
 - the attested fingerprint is the one key in the block, which must be valid and
   able to sign (consents) and to encrypt (documents);
 - the key is linked to a patient who exists in the PMS master data - never
-  guessed between two - and imported into the client's keyring only after all of
-  that, in the same step as the audited pin.
+  guessed between two - and pinned only after all of that, in one audited step.
+
+A pinned key lives only in the database, inside the certificate, never in the client's
+GnuPG home: its user id holds the patient's name (:mod:`.patient_keys`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from practice_client.core.audit import now_iso
-from practice_client.core.errors import CryptoError, InputError, NotConfigured, StateError
+from practice_client.core.errors import CryptoError, InputError, NotConfigured
 from practice_client.core.files import read_bounded
 from practice_client.core.models import Patient, Pin
 from practice_client.core.phone import is_e164
-from practice_client.crypto.gpg import FINGERPRINT_RE, KeyInfo, isolated, normalize_fingerprint
+from practice_client.crypto.gpg import FINGERPRINT_RE, Gpg, KeyInfo, isolated, normalize_fingerprint
+from practice_client.crypto.packets import newer_formats
+from practice_client.crypto.patient_keys import scrub_home
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -99,27 +103,40 @@ def split_certificate(text: str, source: str | Path) -> tuple[str, str]:
     return match.group("key"), match.group("signed")
 
 
+def _unusable(gpg: Gpg, block: str, source: str | Path, problem: str) -> InputError:
+    """The refusal for a key gpg could not (fully) use: where the block holds what this
+    GnuPG cannot read (RFC 9580 v6 keys or algorithms), that is the reason given."""
+    newer = newer_formats(block)
+    if not newer:
+        return InputError(source, problem)
+    return InputError(
+        source,
+        f"the patient's key is {newer[0]}, which GnuPG {gpg.version} on this computer cannot use - "
+        "the patient's app must hand over an OpenPGP v4 key (Ed25519/Cv25519, RSA, NIST P-256/P-384)",
+    )
+
+
 def _inspect_key_block(block: str, source: str | Path) -> tuple[KeyInfo, str]:
     """The one key of the block and its minimal re-export, checked in a throw-away home."""
     with isolated() as gpg:
         try:
             fingerprints = gpg.import_keys(block)
         except CryptoError:
-            raise InputError(source, "the public key block is damaged or holds no key") from None
+            raise _unusable(gpg, block, source, "the public key block is damaged or holds no key") from None
         if len(fingerprints) != 1:
             raise InputError(source, f"the key block must hold exactly one key, not {len(fingerprints)}")
         info = gpg.key_info(fingerprints[0])
         if info is None:
             raise InputError(source, "the public key block is damaged or holds no key")
         exported = gpg.export_public(info.fingerprint)
-    if info.revoked:
-        raise InputError(source, f"the patient's key {info.fingerprint} is revoked")
-    if info.expired:
-        raise InputError(source, f"the patient's key {info.fingerprint} has expired")
-    if not info.encryption_subkeys:
-        raise InputError(source, f"the patient's key {info.fingerprint} has no usable encryption subkey")
-    if not info.can_sign:
-        raise InputError(source, f"the patient's key {info.fingerprint} cannot sign")
+        if info.revoked:
+            raise InputError(source, f"the patient's key {info.fingerprint} is revoked")
+        if info.expired:
+            raise InputError(source, f"the patient's key {info.fingerprint} has expired")
+        if not info.encryption_subkeys:
+            raise _unusable(gpg, block, source, f"the patient's key {info.fingerprint} has no usable encryption subkey")
+        if not info.can_sign:
+            raise _unusable(gpg, block, source, f"the patient's key {info.fingerprint} cannot sign")
     return info, exported
 
 
@@ -197,8 +214,8 @@ def verify_certificate_text(
             "the attestation is not signed by the platform's identity key "
             f"({check.problem or 'signed by another key'})",
         )
+    info, exported = _inspect_key_block(key_block, source)  # first: it names a key gpg cannot use
     attested = parse_attestation(payload, source)
-    info, exported = _inspect_key_block(key_block, source)
     if attested["fingerprint"] != info.fingerprint:
         raise InputError(
             source,
@@ -268,35 +285,26 @@ def find_patient(
 
 
 def pin_certificate(ctx: Context, cert: TrustCertificate, patient: Patient, replace: bool) -> Pin:
-    """Import the key and pin it (one audited store step); a refused pin leaves the
-    keyring as it was. A re-pin also removes the replaced keys from the keyring."""
+    """Pin the verified certificate (one audited store step). The key stays in the
+    database: nothing is imported into the client's GnuPG home."""
     pin = Pin(
         fingerprint=cert.fingerprint, patient_number=patient.patient_number, name=cert.name,
         birth_date=cert.birth_date, phone=cert.phone, ident=cert.ident, issued_at=cert.issued_at,
         pinned_at=now_iso(), certificate=cert.text,
     )
-    previous = [ctx.store.get_pin_for_patient(patient.patient_number), ctx.store.get_pin(cert.fingerprint)]
-    replaced = {p.fingerprint for p in previous if p is not None} - {cert.fingerprint}
-    had_key = ctx.gpg.key_info(cert.fingerprint) is not None
-    if ctx.gpg.import_keys(cert.public_key) != [cert.fingerprint]:
-        raise StateError(f"{cert.fingerprint}: the key could not be imported")
-    try:
-        ctx.store.pin(pin, replace=replace)
-    except BaseException:
-        if not had_key:
-            ctx.gpg.delete_key(cert.fingerprint)
-        raise
-    for old in replaced:
-        ctx.gpg.delete_key(old)
-    log.info("pinned %s for patient %s (replaced %d)", cert.fingerprint, patient.patient_number, len(replaced))
+    replaced = {p.fingerprint for p in (ctx.store.get_pin_for_patient(patient.patient_number),
+                                        ctx.store.get_pin(cert.fingerprint)) if p is not None}
+    ctx.store.pin(pin, replace=replace)
+    scrub_home(ctx)  # a home of an earlier version still holds pinned keys: not any more
+    log.info("pinned %s for patient %s (replaced %d)", cert.fingerprint, patient.patient_number,
+             len(replaced - {cert.fingerprint}))
     return pin
 
 
 def remove_pin(ctx: Context, fingerprint: str) -> Pin:
-    """Unpin (audited) and delete the key from the client's keyring."""
+    """Unpin (audited)."""
     fpr = normalize_fingerprint(fingerprint)
     pin = ctx.store.unpin(fpr)
-    if fpr not in {ctx.config.ident_key_fingerprint, ctx.config.practice_key_fingerprint}:
-        ctx.gpg.delete_key(fpr)
+    scrub_home(ctx)
     log.info("unpinned %s", fpr)
     return pin

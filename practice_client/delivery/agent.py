@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from practice_client.core.errors import NetworkError, PracticeClientError, StateError
-from practice_client.core.models import Document, RequestStatus
-from practice_client.delivery import outbox
+from practice_client.core.models import Document
+from practice_client.crypto.patient_keys import scrub_home
+from practice_client.delivery import outbox, retention
 from practice_client.delivery.events import Event, EventSink, ignore
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.pipeline import Pipeline
@@ -74,12 +75,14 @@ class Agent:
                 "an agent is already running for this home"
             )
         _ = self.ctx.store  # open the database (and keyring) before any thread needs it
+        scrub_home(self.ctx)  # a home of an earlier version: its pinned keys (names) go
         self.pipeline.start()
         export = outbox.export_root(self.ctx)
         if export is not None:
             self.watcher = Watcher(
                 export, self.pipeline.ingest, self.ctx.config.stable_seconds,
-                self.ctx.config.rescan_seconds,
+                self.ctx.config.rescan_seconds, self.ctx.config.sidecar_grace_seconds,
+                lambda path: outbox.wants_record(self.ctx, path),
             )
             self.watcher.start()
         if self._sources is not None:  # given by the caller; otherwise made by the first poll
@@ -109,10 +112,19 @@ class Agent:
 
     # -- staff actions (the GUI calls these; they are safe from any thread) -------------------
 
-    def assign(self, document_id: str, request_id: str) -> Document:
-        doc = outbox.assign(self.ctx, document_id, request_id)
+    def assign(self, document_id: str, request_id: str, birth_date: str) -> Document:
+        doc = outbox.assign(self.ctx, document_id, request_id, birth_date)
         self.pipeline.submit(document_id)
         return doc
+
+    def release(self, document_id: str, fingerprint: str) -> Document:
+        """A held document goes to the patient's new key (staff's decision)."""
+        doc = outbox.release(self.ctx, document_id, fingerprint)
+        self.pipeline.submit(document_id)
+        return doc
+
+    def withhold(self, document_id: str) -> Document:
+        return outbox.withhold(self.ctx, document_id)
 
     def retry(self, document_id: str) -> Document:
         doc = outbox.retry(self.ctx, document_id)
@@ -127,9 +139,15 @@ class Agent:
     # -- the loop ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        next_poll = time.monotonic()
-        accepted: frozenset[str] = frozenset()
+        next_poll = next_retention = time.monotonic()
+        accepted: tuple[int, str] = (0, "")
         while not self._stop.is_set():
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + retention.INTERVAL_SECONDS
+                try:
+                    retention.run(self.ctx)
+                except Exception:  # the loop must outlive any one failure; tried again later
+                    log.exception("retention failed")
             if self._poll_now.is_set() or time.monotonic() >= next_poll:
                 self._poll_now.clear()
                 self._poll_intake()
@@ -158,9 +176,8 @@ class Agent:
                 log.info("intake source %s: no live watching (%s); polling only",
                          type(source).__name__, type(exc).__name__)
 
-    def _accepted_requests(self) -> frozenset[str]:
-        return frozenset(r.request_id for r in self.ctx.store.list_requests()
-                         if r.status is RequestStatus.ACCEPTED)
+    def _accepted_requests(self) -> tuple[int, str]:
+        return self.ctx.store.acceptances()
 
     def _poll_intake(self) -> None:
         if self._sources is None:

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -31,11 +30,20 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from practice_client.core.atomic import atomic_write, fsync_dir
 from practice_client.core.audit import now_iso
-from practice_client.core.errors import NetworkError, PracticeClientError, TrustError
+from practice_client.core.errors import NetworkError, PracticeClientError
 from practice_client.core.files import open_regular
 from practice_client.core.models import Document, Pin
-from practice_client.crypto.gpg import inspect_keys
-from practice_client.delivery.outbox import CIPHERTEXT, MANIFEST, ORIGINAL, SIDECAR, open_request, spool_of
+from practice_client.crypto.gpg import KeyInfo, inspect_keys
+from practice_client.crypto.patient_keys import PatientKey, recipient_file, recipient_key
+from practice_client.delivery.outbox import (
+    CIPHERTEXT,
+    MANIFEST,
+    ORIGINAL,
+    SIDECAR,
+    open_request,
+    recipient_pin,
+    spool_of,
+)
 from practice_client.delivery.sidecar import read_sidecar
 from practice_client.delivery.streaming import DocumentStream, Plan
 
@@ -46,9 +54,6 @@ log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 ALERTS_META = "alerts.server_key_mismatch"
-KEY_BLOCK_RE = re.compile(
-    r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUBLIC KEY BLOCK-----", re.S
-)
 COMPARE_TTL_SECONDS = 300.0
 HASH_CHUNK = 1024 * 1024
 SPOOL_MARGIN_BYTES = 64 * 1024
@@ -167,24 +172,6 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def recipient_key(ctx: Context, pin: Pin) -> str:
-    """The pinned key, in the client's keyring, with a usable encryption subkey."""
-    info = ctx.gpg.key_info(pin.fingerprint)
-    if info is None:
-        block = KEY_BLOCK_RE.search(pin.certificate)
-        keys = inspect_keys(block.group(0)) if block else []
-        if [k.fingerprint for k in keys] != [pin.fingerprint]:
-            raise TrustError(f"{pin.fingerprint}: the pinned trust certificate holds no matching key")
-        ctx.gpg.import_keys(block.group(0))  # type: ignore[union-attr]
-        info = ctx.gpg.key_info(pin.fingerprint)
-    if info is None or not info.usable_for_encryption:
-        raise TrustError(
-            f"{pin.fingerprint}: der gepinnte Schlüssel hat keinen gültigen Verschlüsselungs-"
-            "Unterschlüssel / the pinned key has no usable encryption subkey"
-        )
-    return info.fingerprint
-
-
 class KeyComparer:
     """Per pipeline: compares the server's copy of patient keys with the pins (at most every
     few minutes), and remembers what every document would otherwise ask gpg and the keyring
@@ -192,7 +179,7 @@ class KeyComparer:
 
     def __init__(self) -> None:
         self._checked: dict[str, tuple[float, bool]] = {}
-        self._usable: dict[str, tuple[float, str]] = {}
+        self._usable: dict[str, tuple[float, PatientKey]] = {}
         self._passphrase: str | None = None
         self._lock = threading.Lock()
 
@@ -202,18 +189,19 @@ class KeyComparer:
                 self._passphrase = ctx.practice_passphrase()
             return self._passphrase
 
-    def recipient(self, ctx: Context, pin: Pin) -> str:
+    def recipient(self, ctx: Context, pin: Pin) -> PatientKey:
         """:func:`recipient_key`, re-checked every few minutes (expiry, revocation)."""
         with self._lock:
             cached = self._usable.get(pin.fingerprint)
         if cached and time.monotonic() - cached[0] < COMPARE_TTL_SECONDS:
             return cached[1]
-        fingerprint = recipient_key(ctx, pin)
+        key = recipient_key(pin)
         with self._lock:
-            self._usable[pin.fingerprint] = (time.monotonic(), fingerprint)
-        return fingerprint
+            self._usable[pin.fingerprint] = (time.monotonic(), key)
+        return key
 
-    def check(self, ctx: Context, source: KeySource | None, pin: Pin, document_id: str) -> bool:
+    def check(self, ctx: Context, source: KeySource | None, pin: Pin, pinned: PatientKey,
+              document_id: str) -> bool:
         """True when the server's copy differs from the pin (the alert is recorded)."""
         if source is None:
             return False
@@ -228,7 +216,7 @@ class KeyComparer:
             return False
         mismatch = False
         if served is not None:
-            mismatch = not same_key(ctx, served, pin.fingerprint)
+            mismatch = not same_key(pinned.info, served)
         with self._lock:
             self._checked[pin.fingerprint] = (time.monotonic(), mismatch)
         if mismatch:
@@ -242,16 +230,15 @@ class KeyComparer:
         return mismatch
 
 
-def same_key(ctx: Context, served: str, fingerprint: str) -> bool:
+def same_key(pinned: KeyInfo, served: str) -> bool:
     """The served key is the pinned key with the same usable encryption subkeys.
 
     Parsed in a throw-away home: the served key never enters the client's keyring."""
-    pinned = ctx.gpg.key_info(fingerprint)
     served_keys = inspect_keys(served)
-    if pinned is None or len(served_keys) != 1:
+    if len(served_keys) != 1:
         return False
     other = served_keys[0]
-    return other.fingerprint == fingerprint and set(other.encryption_subkeys) == set(
+    return other.fingerprint == pinned.fingerprint and set(other.encryption_subkeys) == set(
         pinned.encryption_subkeys
     )
 
@@ -273,46 +260,32 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
          stream: DocumentStream | None = None) -> Sealed:
     """Sign + encrypt the original and its manifest into the spool; ``progress(done, total)``
     follows the plaintext into gpg. With ``stream``, the ciphertext is uploaded as gpg
-    writes it, or adopted when the platform already has all of it. MUST NOT run in a GUI
-    thread."""
+    writes it. MUST NOT run in a GUI thread."""
     assert doc.request_id is not None
     record = open_request(ctx, doc.request_id)
-    if not record.patient_fingerprint:
-        raise TrustError(f"{record.request_id}: the request names no patient key")
-    pin = ctx.store.get_pin(record.patient_fingerprint)
-    if pin is None:
-        raise TrustError(f"{record.patient_fingerprint}: der Schlüssel ist nicht (mehr) gepinnt / "
-                         "this key is not pinned (any more)")
-    patient_fpr = comparer.recipient(ctx, pin)
-    alert = comparer.check(ctx, source, pin, doc.document_id)
+    pin = recipient_pin(ctx, doc, record)  # the key that signed the accepted request, or KeyChanged
+    patient = comparer.recipient(ctx, pin)
+    alert = comparer.check(ctx, source, pin, patient, doc.document_id)
     practice_fpr = ctx.config.practice_key_fingerprint
     passphrase = comparer.passphrase(ctx)
     spool = spool_of(ctx, doc.document_id)
-    recipients = [patient_fpr, practice_fpr]
-
-    plan = stream.prepare(spool, recipients) if stream is not None else Plan.PLAIN
-    if plan is Plan.ADOPT:
-        ciphertext_sha256 = sha256_file(spool / CIPHERTEXT)
-        with open_regular(spool / ORIGINAL) as handle:
-            plaintext_sha256, size = sha256_handle(handle)
-        if progress is not None:
-            progress(doc.size, doc.size)
-    else:
+    with recipient_file(patient.armored, spool) as key_file:
+        plan = stream.prepare() if stream is not None else Plan.PLAIN
         plaintext_sha256, size, ciphertext_sha256 = _encrypt_document(
-            ctx, doc, recipients, passphrase, progress, stream if plan is Plan.STREAM else None)
-    if size != doc.size and doc.size:
-        log.info("document %s changed size since detection", doc.document_id)
+            ctx, doc, key_file, passphrase, progress, stream if plan is Plan.STREAM else None)
+        if size != doc.size and doc.size:
+            log.info("document %s changed size since detection", doc.document_id)
 
-    manifest = {
-        "version": MANIFEST_VERSION, "document_id": doc.document_id, "request_id": record.request_id,
-        "file_name": doc.original_name, "document_type": _document_type(spool / SIDECAR),
-        "created_at": doc.extra.get("modified_at") or now_iso(), "sent_at": now_iso(),
-        "sha256": plaintext_sha256, "size": size,
-    }
-    sealed_manifest = ctx.gpg.sign_encrypt_bytes(
-        json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8"),
-        recipients, practice_fpr, passphrase, "manifest.json",
-    )
+        manifest = {
+            "version": MANIFEST_VERSION, "document_id": doc.document_id, "request_id": record.request_id,
+            "file_name": doc.original_name, "document_type": _document_type(spool / SIDECAR),
+            "created_at": doc.extra.get("modified_at") or now_iso(), "sent_at": now_iso(),
+            "sha256": plaintext_sha256, "size": size,
+        }
+        sealed_manifest = ctx.gpg.sign_encrypt_bytes(
+            json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+            [practice_fpr], practice_fpr, passphrase, "manifest.json", recipient_files=[key_file],
+        )
     atomic_write(spool / MANIFEST, sealed_manifest)
     return Sealed(
         ciphertext_sha256=ciphertext_sha256,
@@ -322,11 +295,12 @@ def seal(ctx: Context, doc: Document, source: KeySource | None, comparer: KeyCom
 
 
 def _encrypt_document(
-    ctx: Context, doc: Document, recipients: list[str], passphrase: str,
+    ctx: Context, doc: Document, patient_key: Path, passphrase: str,
     progress: Callable[[int, int], None] | None, stream: DocumentStream | None,
 ) -> tuple[str, int, str]:
-    """gpg from the spooled original to ``document.pgp``; the plaintext's SHA-256 and
-    size, and the ciphertext's SHA-256."""
+    """gpg from the spooled original to ``document.pgp`` (to the patient's key, read from
+    ``patient_key``, and the practice's); the plaintext's SHA-256 and size, and the
+    ciphertext's SHA-256."""
     spool = spool_of(ctx, doc.document_id)
     practice_fpr = ctx.config.practice_key_fingerprint
     original, ciphertext = spool / ORIGINAL, spool / CIPHERTEXT
@@ -347,7 +321,8 @@ def _encrypt_document(
             stream.start(partial)
         try:
             ctx.gpg.sign_encrypt_file(
-                original, partial, recipients, practice_fpr, passphrase, doc.original_name,
+                original, partial, [practice_fpr], practice_fpr, passphrase, doc.original_name,
+                recipient_files=[patient_key],
             )
             if stream is not None:
                 stream.finish()  # the rest of what gpg wrote goes out before the rename

@@ -1,18 +1,24 @@
 """Which accepted request does a file from the export folder belong to?
 
-Exactly DESIGN.md's order, and never a guess:
+Exactly DESIGN.md's order, never a guess, and never on one identifier alone:
 
 1. a per-request subfolder ``<export>/<request id>/`` (the client creates it on
-   accept): the request must be accepted and not expired;
+   accept): bound to that one request, which must be accepted and not expired;
 2. the file-name pattern (config ``filename_pattern``, default
-   ``<patient number>_<anything>``): patient number -> pinned key -> that
-   patient's ONE open accepted request;
-3. a GDT sidecar ``<file>.gdt`` (field 3000 patient number), whose name and birth
-   date (3101/3102/3103) must agree with the PMS master data;
+   ``<patient number>_<birth date>_<anything>``, birth date ``TTMMJJJJ`` or
+   ``YYYY-MM-DD``): the number names a PMS patient whose birth date must be the one
+   in the name; a name with the number alone counts only when the administrator's
+   policy allows it (``number_only_matching``); then that patient's ONE open
+   accepted request;
+3. a GDT record for the file (a sidecar ``<file>.gdt``, or a GDT file whose field
+   6305 names the file): number (3000), surname (3101), first name (3102) and birth
+   date (3103) must all agree with the PMS record;
 4. otherwise *unassigned*, for staff to assign.
 
-Two candidates (two open requests, or a pattern and a sidecar naming different
-patients) are never resolved by guessing: the file goes to staff.
+Two candidates (two open requests, a pattern and a GDT record naming different
+patients, twins the birth date cannot tell apart) go to staff, and so does a patient
+whose PMS record no longer fits the request (renamed after a marriage, say). Each
+reason shows both sides: what the file says and what the PMS record says.
 
 Everything here is pure: the caller takes a :class:`MatchData` snapshot from the
 store, so the rules are unit-tested without files, network or gpg.
@@ -21,13 +27,14 @@ store, so the rules are unit-tested without files, network or gpg.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from practice_client.core.identity import IdentityIndex, NameMatch, compare_names, german_date, name_tokens
 from practice_client.core.models import Patient, RequestRecord, RequestStatus
+from practice_client.core.patients import parse_birth_date
 
 SUBFOLDER = "subfolder"
 PATTERN = "pattern"
@@ -37,12 +44,23 @@ STAFF = "staff"
 
 @dataclass(frozen=True)
 class MatchData:
-    """What matching needs from the store, taken once per file."""
+    """What matching needs from the store, taken once per file (or per rematch)."""
 
     requests: Sequence[RequestRecord]
-    pins: Mapping[str, str]  # patient number -> pinned fingerprint
-    patients: Mapping[str, Patient]  # patient number -> PMS master data
+    identities: IdentityIndex
     now: datetime
+
+    @property
+    def patients(self) -> Mapping[str, Patient]:
+        return self.identities.patients
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """The file-name pattern and whether the policy lets the patient number alone match."""
+
+    pattern: str
+    number_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,12 @@ class Match:
 
 def _unassigned(reason: str) -> Match:
     return Match(None, None, reason)
+
+
+def _who(patient: Patient) -> tuple[str, str]:
+    """A PMS patient as staff know them, German and English."""
+    return (f"{patient.patient_number} {patient.name}, geb. {german_date(patient.birth_date)}",
+            f"{patient.patient_number} {patient.name}, born {patient.birth_date}")
 
 
 def is_open(record: RequestRecord, now: datetime) -> bool:
@@ -84,6 +108,17 @@ def looks_like_request_id(name: str) -> bool:
         return False
 
 
+def _checked(record: RequestRecord, method: str, data: MatchData) -> Match:
+    """A match stands only while the PMS record still fits the request's patient."""
+    problem = data.identities.of_request(record).automatic_problem()
+    if problem is not None:
+        return _unassigned(
+            f"Patient {record.patient_number}: Stammdaten passen nicht mehr zur Anfrage ({problem[0]}) / "
+            f"the PMS record no longer fits the request ({problem[1]})"
+        )
+    return Match(record.request_id, method, "")
+
+
 def match_subfolder(folder: str, data: MatchData) -> Match | None:
     """Rule 1. ``None`` when the folder is not a request folder (rules 2-4 decide)."""
     if not looks_like_request_id(folder):
@@ -91,7 +126,7 @@ def match_subfolder(folder: str, data: MatchData) -> Match | None:
     for record in data.requests:
         if record.request_id == folder.lower():
             if is_open(record, data.now):
-                return Match(record.request_id, SUBFOLDER, "")
+                return _checked(record, SUBFOLDER, data)
             return _unassigned(
                 f"Anfrage {record.request_id} ist nicht angenommen oder abgelaufen / "
                 f"request {record.request_id} is not accepted or has expired"
@@ -99,108 +134,171 @@ def match_subfolder(folder: str, data: MatchData) -> Match | None:
     return _unassigned(f"Ordner {folder}: keine solche Anfrage / no such request")
 
 
-def patient_number_from_name(file_name: str, pattern: str) -> str | None:
-    """The PMS patient number the configured pattern finds in a file name."""
+# -- rule 2: the file name ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NameIdentifiers:
+    """What the pattern found in a file name."""
+
+    patient_number: str
+    birth_date: str | None  # as written; None when the pattern has or found none
+
+
+def identifiers_from_name(file_name: str, pattern: str) -> NameIdentifiers | None:
+    """The patient number (and birth date) the configured pattern finds in a file name."""
     try:
         found = re.fullmatch(pattern, file_name)
     except re.error:
         return None
-    if found is None or "patient_number" not in found.groupdict():
+    if found is None or "patient_number" not in found.groupdict() or not found.group("patient_number"):
         return None
-    return found.group("patient_number") or None
+    birth = found.groupdict().get("birth_date")
+    return NameIdentifiers(found.group("patient_number"), birth or None)
 
 
-def open_request_of_patient(patient_number: str, data: MatchData) -> Match:
-    """Patient number -> pinned key -> exactly one open accepted request of that key."""
-    fingerprint = data.pins.get(patient_number)
-    if fingerprint is None:
-        return _unassigned(
-            f"Patient {patient_number}: kein Vertrauenszertifikat / no pinned trust certificate"
-        )
-    candidates = sorted(
-        {r.request_id for r in data.requests
-         if r.patient_fingerprint == fingerprint and is_open(r, data.now)}
-    )
-    if len(candidates) == 1:
-        return Match(candidates[0], "", "")
-    if not candidates:
-        return _unassigned(
-            f"Patient {patient_number}: keine offene angenommene Anfrage / no open accepted request"
-        )
-    return _unassigned(
-        f"Patient {patient_number}: {len(candidates)} offene Anfragen, bitte zuordnen / "
-        f"{len(candidates)} open requests, please assign"
-    )
+def namesakes(patient: Patient, data: MatchData, strict: bool) -> list[Patient]:
+    """Other PMS patients with the same birth date and a name that could be this one's:
+    sharing a name (twins: the birth date cannot tell them apart) or, ``strict``, the
+    same name in the same or another spelling."""
+    others = [p for p in data.identities.born_on(patient.birth_date) if p.patient_number != patient.patient_number]
+    if strict:
+        return [p for p in others if compare_names(p.name, patient.name) is not NameMatch.DIFFERENT]
+    tokens = set(name_tokens(patient.name))
+    return [p for p in others if tokens & set(name_tokens(p.name))
+            or compare_names(p.name, patient.name) is not NameMatch.DIFFERENT]
+
+
+def _twins(patient: Patient, twins: list[Patient]) -> str:
+    listed_de = "; ".join(_who(p)[0] for p in [patient, *twins])
+    listed_en = "; ".join(_who(p)[1] for p in [patient, *twins])
+    return (f"Geburtsdatum und Name unterscheiden diese Patienten nicht, bitte zuordnen: {listed_de} / "
+            f"birth date and name do not tell these patients apart, please assign: {listed_en}")
+
+
+def name_problem(ids: NameIdentifiers, patient: Patient, rule: NameRule, data: MatchData) -> tuple[str, bool] | None:
+    """Why the file name does not identify ``patient`` (reason, whether it contradicts
+    the PMS record), or None when number and birth date agree."""
+    de, en = _who(patient)
+    if ids.birth_date is None:
+        if rule.number_only:
+            return None
+        return (f"Dateiname nennt nur die Patientennummer {ids.patient_number}, kein Geburtsdatum "
+                f"(zweites Merkmal; PVS: {de}) / the file name has the patient number "
+                f"{ids.patient_number} but no birth date (second identifier; PMS: {en})", False)
+    born = parse_birth_date(ids.birth_date)
+    if born != patient.birth_date:
+        return (f"Dateiname: Patient {ids.patient_number}, geb. {ids.birth_date} – PVS: {de} / "
+                f"file name: patient {ids.patient_number}, born {ids.birth_date} - PMS: {en}", True)
+    twins = namesakes(patient, data, strict=False)
+    return (_twins(patient, twins), True) if twins else None
+
+
+# -- rule 3: a GDT record ------------------------------------------------------------------
 
 
 def gdt_birth_date(value: str) -> str | None:
     """GDT 3103 is TTMMJJJJ; master data is ISO."""
     digits = value.strip()
-    if len(digits) != 8 or not digits.isdigit():
-        return None
-    return f"{digits[4:]}-{digits[2:4]}-{digits[:2]}"
-
-
-def _name_tokens(text: str) -> list[str]:
-    text = unicodedata.normalize("NFC", text).casefold().replace(",", " ")
-    return sorted(text.split())
+    return parse_birth_date(digits) if len(digits) == 8 and digits.isdigit() else None
 
 
 def gdt_agrees(fields: Mapping[str, str], patient: Patient) -> bool:
-    """3101 surname + 3102 first name + 3103 birth date against the master data."""
-    surname, first = fields.get("3101", ""), fields.get("3102", "")
-    if (surname or first) and _name_tokens(f"{first} {surname}") != _name_tokens(patient.name):
+    """3101 surname, 3102 first name and 3103 birth date all present and agreeing with the
+    PMS record (the name in the same or another spelling: a 7-bit PMS writes "Mueller")."""
+    surname, first, birth = fields.get("3101", ""), fields.get("3102", ""), fields.get("3103", "")
+    if not (surname and first and birth):
         return False
-    if "3103" in fields and gdt_birth_date(fields["3103"]) != patient.birth_date:
-        return False
-    return bool(surname or first or "3103" in fields)
+    same_name = compare_names(f"{first} {surname}", patient.name) is not NameMatch.DIFFERENT
+    return same_name and gdt_birth_date(birth) == patient.birth_date
 
 
-def gdt_patient(fields: Mapping[str, str], data: MatchData) -> tuple[str | None, str]:
-    """Rule 3: the sidecar's patient number, once its name and birth date agree."""
+def _gdt_says(fields: Mapping[str, str]) -> tuple[str, str]:
+    name = f"{fields.get('3102', '')} {fields.get('3101', '')}".strip() or "–"
+    birth = fields.get("3103", "") or "–"
+    return (f"GDT: {fields.get('3000', '') or '–'} {name}, geb. {birth}",
+            f"GDT: {fields.get('3000', '') or '-'} {name}, born {birth}")
+
+
+def gdt_patient(fields: Mapping[str, str], data: MatchData) -> tuple[Patient | None, str]:
+    """Rule 3: the GDT record's patient, once number, name and birth date all agree."""
+    says_de, says_en = _gdt_says(fields)
     number = fields.get("3000", "").strip()
     if not number:
-        return None, "GDT-Datei ohne Patientennummer (3000) / GDT sidecar without patient number"
+        return None, f"GDT ohne Patientennummer (3000) / GDT record without patient number ({says_en})"
     patient = data.patients.get(number)
     if patient is None:
-        return None, f"Patient {number} (GDT) ist nicht in den Stammdaten / not in master data"
+        return None, f"{says_de}: nicht in den Stammdaten / {says_en}: not in the PMS master data"
     if not gdt_agrees(fields, patient):
-        return None, (
-            f"GDT-Angaben zu Patient {number} passen nicht zu den Stammdaten / "
-            "GDT name or birth date disagree with master data"
+        de, en = _who(patient)
+        return None, (f"{says_de} – PVS: {de}: Name oder Geburtsdatum fehlen oder weichen ab / "
+                      f"{says_en} - PMS: {en}: name or birth date missing or different")
+    twins = namesakes(patient, data, strict=True)
+    return (None, _twins(patient, twins)) if twins else (patient, "")
+
+
+# -- the request of a patient -------------------------------------------------------------
+
+
+def open_request_of_patient(patient_number: str, method: str, data: MatchData) -> Match:
+    """Exactly one open accepted request of this PMS patient (whichever key signed it:
+    a key changed since is the outbox's to hold, not a reason to look elsewhere)."""
+    if patient_number not in data.identities.pins_by_number:
+        return _unassigned(
+            f"Patient {patient_number}: kein Vertrauenszertifikat / no pinned trust certificate"
         )
-    return number, ""
+    candidates = {r.request_id: r for r in data.requests
+                  if r.patient_number == patient_number and is_open(r, data.now)}
+    if len(candidates) == 1:
+        return _checked(next(iter(candidates.values())), method, data)
+    if not candidates:
+        return _unassigned(
+            f"Patient {patient_number}: keine offene angenommene Anfrage / no open accepted request"
+        )
+    listed = ", ".join(sorted(candidates))
+    return _unassigned(
+        f"Patient {patient_number}: {len(candidates)} offene Anfragen ({listed}), bitte zuordnen / "
+        f"{len(candidates)} open requests ({listed}), please assign"
+    )
 
 
 def match_file(
     folder: str | None,
     file_name: str,
     sidecar: Mapping[str, str] | None,
-    pattern: str,
+    rule: NameRule,
     data: MatchData,
+    sidecar_problem: str | None = None,
 ) -> Match:
     """The one entry point: DESIGN.md's order, unassigned when in doubt."""
     if folder:
         by_folder = match_subfolder(folder, data)
         if by_folder is not None:
             return by_folder
-    by_name = patient_number_from_name(file_name, pattern)
-    if by_name is not None and by_name not in data.pins and by_name not in data.patients:
-        by_name = None  # the pattern caught something that is not a patient number
+    if sidecar_problem:
+        return _unassigned(sidecar_problem)
+    ids = identifiers_from_name(file_name, rule.pattern)
+    by_name = data.patients.get(ids.patient_number) if ids else None
+    if ids is not None and by_name is None and ids.patient_number in data.identities.pins_by_number:
+        return _unassigned(f"Patient {ids.patient_number}: nicht in den Stammdaten (PVS) / "
+                           "not in the PMS master data")
     by_gdt, gdt_problem = gdt_patient(sidecar, data) if sidecar is not None else (None, "")
-    if sidecar is not None and by_gdt is None and by_name is None:
+    if sidecar is not None and by_gdt is None:
         return _unassigned(gdt_problem)
-    if by_name is not None and sidecar is not None and by_gdt != by_name:
+    if by_name is not None and by_gdt is not None and by_name != by_gdt:
+        assert sidecar is not None
         return _unassigned(
-            "Dateiname und GDT-Datei nennen verschiedene Patienten / "
-            "file name and GDT sidecar name different patients"
+            f"Dateiname und GDT nennen verschiedene Patienten: Datei {_who(by_name)[0]}, {_gdt_says(sidecar)[0]} / "
+            f"file name and GDT name different patients: file {_who(by_name)[1]}, {_gdt_says(sidecar)[1]}"
         )
-    number = by_name or by_gdt
-    if number is None:
-        return _unassigned(
-            "Keine Zuordnung über Ordner, Dateiname oder GDT / no subfolder, name pattern or GDT match"
-        )
-    found = open_request_of_patient(number, data)
-    if not found.matched:
-        return found
-    return Match(found.request_id, PATTERN if by_name is not None else GDT, "")
+    if by_name is not None and ids is not None:
+        problem = name_problem(ids, by_name, rule, data)
+        if problem is not None and (problem[1] or by_gdt is None):
+            return _unassigned(problem[0])
+    if by_gdt is not None:
+        return open_request_of_patient(by_gdt.patient_number, GDT if by_name is None else PATTERN, data)
+    if by_name is not None:
+        return open_request_of_patient(by_name.patient_number, PATTERN, data)
+    return _unassigned(
+        "Keine Zuordnung über Ordner, Dateiname oder GDT / no subfolder, name pattern or GDT match"
+    )

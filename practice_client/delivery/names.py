@@ -65,9 +65,12 @@ def is_sidecar(name: str) -> bool:
 def free_path(folder: Path, name: str, tag: str) -> Path:
     """``folder/name``, or ``folder/<stem>-<tag><suffix>`` when that is taken."""
     candidate = folder / name
-    if not os.path.lexists(candidate):
-        return candidate
+    return candidate if not os.path.lexists(candidate) else folder / tagged_name(name, tag)
+
+
+def tagged_name(name: str, tag: str) -> str:
+    """``<stem>-<tag><suffix>``: the second name for a file whose name is taken."""
     stem, dot, suffix = name.rpartition(".")
     if not dot or not stem:
         stem, suffix = name, ""
-    return folder / f"{stem}-{tag}{'.' + suffix if suffix else ''}"
+    return f"{stem}-{tag}{'.' + suffix if suffix else ''}"

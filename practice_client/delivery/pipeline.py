@@ -7,6 +7,15 @@
 backoff; anything else fails the document with its reason. ``stop()`` cancels
 uploads at the next block; the server keeps what it has and the next start
 resumes from its offset.
+
+Uploads (tus, :mod:`practice_client.core.tus`): a document's two uploads are created
+empty, and their URLs stored with the ``encrypted -> uploading`` transition, before a
+byte is sent; then both are sent and, once the platform confirmed every byte, the
+document is ``delivered``. Resuming is a ``HEAD`` on the stored URL; an upload that is
+gone is created anew. Uploads of an encryption that is given up (the document is
+encrypted anew, or it failed) are abandoned in the same transaction and terminated by
+the :class:`~.terminations.Terminator`; a document's uploads are completed only after
+its abandoned ones are gone, so no part is ever finished twice.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from practice_client.core.errors import (
@@ -29,22 +39,21 @@ from practice_client.core.errors import (
     SecretError,
 )
 from practice_client.core.models import Document, DocumentState
+from practice_client.core.tus import UploadGone
 from practice_client.crypto.checkpoint import Anchor
 from practice_client.delivery import outbox
 from practice_client.delivery.encrypt import KeyComparer, seal, sha256_file
 from practice_client.delivery.events import Event, EventSink, ignore
 from practice_client.delivery.locks import FileLock
-from practice_client.delivery.streaming import MARKER, STREAM_MIN_BYTES, DocumentStream
+from practice_client.delivery.streaming import ENCRYPTED_ANEW, STREAM_MIN_BYTES, DocumentStream
+from practice_client.delivery.terminations import Terminator
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from practice_client.context import Context
     from practice_client.core.platform import PlatformClient
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = ".lock"
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 PROGRESS_STEP = 0.01  # report progress in steps of at least 1 % ...
@@ -89,6 +98,7 @@ class Pipeline:
         self._ingest_lock = threading.Lock()
         # audit checkpoints after deliveries; the platform refusing one means this log went back
         self._anchor = Anchor(ctx, self._client_required, lambda text: on_event(Event("alert", message=text)))
+        self._terminator = Terminator(ctx.store, self._client_required, self._cancel)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -96,6 +106,7 @@ class Pipeline:
         """Resume what a previous run left, then start the workers."""
         for doc in outbox.resume(self.ctx):
             self.submit(doc.document_id)
+        self._terminator.start()  # what a previous run abandoned is terminated first
         for number in range(max(1, self.ctx.config.upload_workers)):
             thread = threading.Thread(target=self._work, name=f"delivery-{number}", daemon=True)
             thread.start()
@@ -118,6 +129,7 @@ class Pipeline:
             thread.join(timeout=60)
         self._threads.clear()
         self._anchor.stop()
+        self._terminator.stop()
         with self._client_lock:
             if self._client is not None:
                 self._client.close()
@@ -168,23 +180,33 @@ class Pipeline:
 
     def _process(self, document_id: str) -> None:
         """One document as far as it goes now - if no other process is working on it."""
-        with FileLock(outbox.spool_of(self.ctx, document_id) / LOCK_NAME) as held:
+        with FileLock(outbox.spool_of(self.ctx, document_id) / outbox.SPOOL_LOCK) as held:
             if held:
                 self._advance(document_id)
+        outbox.rest(self.ctx, document_id)  # failed meanwhile: its kept original is sealed
 
     def _advance(self, document_id: str) -> None:
         doc = self.ctx.store.get_document(document_id)  # read under the lock: the truth now
         if doc is None or self._cancel.is_set():
             return
         try:
+            if self._held(doc):
+                return
             if doc.state is DocumentState.MATCHED:
+                outbox.wake(self.ctx, document_id)  # it waited (unassigned, failed) sealed
                 doc = self._encrypt(doc)
+                if self._held(doc):  # re-pinned while gpg worked: not uploaded to either key
+                    return
+            fresh: frozenset[str] = frozenset()
             if doc.state is DocumentState.ENCRYPTED:
-                doc = self.ctx.store.transition(document_id, DocumentState.UPLOADING,
-                                                attempts=doc.attempts + 1)
+                doc, fresh = self._start_upload(doc)
                 self._state(doc)
             if doc.state is DocumentState.UPLOADING:
-                self._upload(doc)
+                self._upload(doc, fresh)
+        except outbox.KeyChanged as change:
+            current = self.ctx.store.get_document(document_id)
+            if current is not None:
+                self._state(outbox.hold(self.ctx, current, change))
         except PlatformRefused as exc:
             self._fail(document_id, f"Plattform lehnt ab / the platform refused: {exc}")
         except (NetworkError, NotConfigured, SecretError) as exc:
@@ -200,12 +222,22 @@ class Pipeline:
             else:
                 self._fail(document_id, f"Dateifehler / file error: {exc.strerror}")
 
+    def _held(self, doc: Document) -> bool:
+        """The patient's key is not the one that signed the accepted request: held for staff."""
+        if doc.state not in (DocumentState.MATCHED, DocumentState.ENCRYPTED, DocumentState.UPLOADING):
+            return False
+        held = outbox.hold_if_key_changed(self.ctx, doc)
+        if held is not None:
+            self._state(held)
+        return held is not None
+
     def _encrypt(self, doc: Document) -> Document:
-        if doc.attempts:
-            self._discard_earlier_uploads(doc)
+        stream = self._stream_for(doc)
+        if stream is None and self.ctx.store.abandon_uploads(doc.document_id, ENCRYPTED_ANEW):
+            self._terminator.wake()  # an earlier encryption's uploads: never continued
         self._emit(Event("progress", doc.document_id, "encrypting", 0, doc.size))
         sealed = seal(self.ctx, doc, self._client_or_none(), self._comparer,
-                      _Progress(self._emit, doc.document_id, "encrypting"), self._stream_for(doc))
+                      _Progress(self._emit, doc.document_id, "encrypting"), stream)
         extra = {**doc.extra, **({"alert": "server_key_mismatch"} if sealed.alert else {})}
         if sealed.alert:
             self._emit(Event("alert", doc.document_id, "server_key_mismatch",
@@ -219,37 +251,45 @@ class Pipeline:
         self._state(doc)
         return doc
 
-    def _discard_earlier_uploads(self, doc: Document) -> None:
-        """A document that was uploading before (staff retried it after a failure) is
-        encrypted anew, with a fresh session key: what the platform holds of the earlier
-        ciphertext and manifest must go, or the new bytes would continue the old ones
-        (tus resumes by document id). Unreachable platform: the document waits."""
-        from practice_client.core.platform import PARTS
-
-        client = self._client_required()
-        for part in PARTS:
-            client.terminate(doc.document_id, part)
-        log.info("document %s: the platform's uploads of an earlier encryption discarded",
-                 doc.document_id)
-
     def _stream_for(self, doc: Document) -> DocumentStream | None:
-        """A large document is uploaded while gpg writes it. After an earlier streamed
-        attempt the platform must be reachable (its partial upload is discarded first)."""
-        streamed_before = (outbox.spool_of(self.ctx, doc.document_id) / MARKER).exists()
-        if doc.size < STREAM_MIN_BYTES and not streamed_before:
+        """A large document is uploaded while gpg writes it (if the platform is reachable)."""
+        if doc.size < STREAM_MIN_BYTES:
             return None
-        client = self._client_required() if streamed_before else self._client_or_none()
+        client = self._client_or_none()
         if client is None:
             return None
         assert doc.request_id is not None
-        return DocumentStream(client, doc.document_id, doc.request_id, self._cancel)
+        return DocumentStream(self.ctx.store, client, doc.document_id, doc.request_id, self._cancel,
+                              self._terminator.wake)
 
-    def _upload(self, doc: Document) -> None:
+    def _parts(self, doc: Document) -> tuple[tuple[str, Path], ...]:
         spool = outbox.spool_of(self.ctx, doc.document_id)
-        ciphertext, manifest = spool / outbox.CIPHERTEXT, spool / outbox.MANIFEST
+        return ("manifest", spool / outbox.MANIFEST), ("document", spool / outbox.CIPHERTEXT)
+
+    def _start_upload(self, doc: Document) -> tuple[Document, frozenset[str]]:
+        """``encrypted -> uploading``: create the uploads the document has not got yet
+        (empty) and store their URLs with the transition - before a byte is sent. A crash
+        between the POST and the commit leaves an empty upload on the platform (its
+        expiration removes it), never a copy of the document. Returns the new URLs."""
+        client = self._client_required()
+        self._terminator.drain(doc.document_id)  # an abandoned upload may be complete: gone first
+        assert doc.request_id is not None
+        stored = self.ctx.store.uploads_of(doc.document_id)
+        created = {
+            part: client.tus.create(document_id=doc.document_id, part=part, request_id=doc.request_id,
+                                    length=path.stat().st_size)
+            for part, path in self._parts(doc) if part not in stored
+        }
+        doc = self.ctx.store.transition(doc.document_id, DocumentState.UPLOADING,
+                                        attempts=doc.attempts + 1, uploads=created)
+        return doc, frozenset(created.values())
+
+    def _upload(self, doc: Document, fresh: frozenset[str]) -> None:
+        spool = outbox.spool_of(self.ctx, doc.document_id)
         if doc.document_id not in self._fresh:
             # Resumed from an earlier run: the bytes must be the ones the receipt names,
             # or a resumed upload would splice two different ciphertexts.
+            ciphertext = spool / outbox.CIPHERTEXT
             if not ciphertext.exists() or sha256_file(ciphertext) != doc.ciphertext_sha256:
                 raise PracticeClientError(
                     "Verschlüsselte Datei im Spool fehlt oder wurde verändert / "
@@ -257,12 +297,22 @@ class Pipeline:
                 )
             self._fresh.add(doc.document_id)
         client = self._client_required()
-        assert doc.request_id is not None
-        client.upload(manifest, document_id=doc.document_id, part="manifest",
-                      request_id=doc.request_id, cancel=self._cancel)
-        client.upload(ciphertext, document_id=doc.document_id, part="document",
-                      request_id=doc.request_id, cancel=self._cancel,
-                      progress=_Progress(self._emit, doc.document_id, "uploading"))
+        self._terminator.drain(doc.document_id)
+        urls = self.ctx.store.uploads_of(doc.document_id)
+        for part, path in self._parts(doc):
+            progress = _Progress(self._emit, doc.document_id, "uploading") if part == "document" else None
+            url = urls.get(part)
+            try:
+                if url is None:
+                    raise UploadGone(f"{doc.document_id}.{part}: no upload stored")
+                client.tus.send(url, path, fresh=url in fresh, progress=progress, cancel=self._cancel)
+            except UploadGone as exc:
+                log.info("document %s: %s; a new upload", doc.document_id, exc)
+                assert doc.request_id is not None
+                url = client.tus.create(document_id=doc.document_id, part=part, request_id=doc.request_id,
+                                        length=path.stat().st_size)
+                doc = self.ctx.store.transition(doc.document_id, DocumentState.UPLOADING, uploads={part: url})
+                client.tus.send(url, path, fresh=True, progress=progress, cancel=self._cancel)
         done = outbox.delivered(self.ctx, doc, doc.ciphertext_sha256 or "")
         self._anchor.poke()
         self._fresh.discard(doc.document_id)
@@ -276,6 +326,7 @@ class Pipeline:
         if doc is None or doc.state in (DocumentState.DELIVERED, DocumentState.FAILED):
             return
         failed = outbox.fail(self.ctx, doc, reason)
+        self._terminator.wake()  # its uploads were abandoned with the failure
         self._fresh.discard(document_id)
         self._state(failed)
         self._emit(Event("failure", document_id, "failed", message=f"document {document_id} failed"))

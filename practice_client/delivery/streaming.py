@@ -10,91 +10,78 @@ as they are: the receipt is the SHA-256 of the spool file, and every byte the se
 holds was read from that file at its own offset.
 
 Crash safety - a new encryption produces a *different* ciphertext (fresh session
-key), so the server must never combine bytes of two attempts. Before gpg starts, the
-attempt asks the server about the document part:
+key), so the server must never combine bytes of two attempts. Before gpg starts, every
+upload stored for the document (an earlier attempt's, killed while streaming) is
+abandoned - queued for tus ``termination`` in one transaction with the decision
+(:mod:`.terminations`) - and a new, empty upload with a deferred length is created and
+its URL stored; only then does streaming start. Such an upload can only ever be
+completed in the ``uploading`` state, from the spooled ciphertext: an upload stored
+while the row is ``matched`` is never complete, so there is nothing to adopt.
 
-- a COMPLETE upload whose length equals the complete spooled ``document.pgp``, made for
-  the same recipients (``stream.json``), is adopted: gpg had finished, and the server's
-  bytes can only have come from that file - every earlier attempt's upload was
-  discarded before it began;
-- anything else the server holds is discarded (tus ``termination``);
-- then ``stream.json`` (the recipients) is written durably, and streaming starts.
-
-A platform without these tus extensions gets no streaming. If the platform cannot be
-asked: after an earlier streamed attempt (``stream.json``
-exists) the document waits (retry with backoff), since encrypting anew without
-discarding could splice; otherwise it is encrypted without streaming, as before.
+A platform without ``creation-defer-length``, or one that cannot be reached, gets no
+streaming: the document is encrypted first and uploaded after.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import NetworkError
-from practice_client.delivery.outbox import CIPHERTEXT
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from practice_client.core.platform import PlatformClient
+    from practice_client.core.store import Store
 
 log = logging.getLogger(__name__)
 
 STREAM_MIN_BYTES = 4 * 1024 * 1024  # below this, encrypt first and upload after (no gain)
-MARKER = "stream.json"
 PART = "document"
-EXTENSIONS = ("creation-defer-length", "termination")
+ENCRYPTED_ANEW = "document encrypted anew"  # why an earlier encryption's uploads are abandoned
 
 
 class Plan(enum.Enum):
-    ADOPT = "adopt"  # the server has the spooled ciphertext: no new encryption
     STREAM = "stream"  # encrypt, uploading while gpg writes
-    PLAIN = "plain"  # encrypt only (the platform cannot be asked now)
+    PLAIN = "plain"  # encrypt only (the platform cannot stream now)
 
 
 class DocumentStream:
     """One encryption attempt's streamed upload of the document part."""
 
-    def __init__(self, client: PlatformClient, document_id: str, request_id: str,
-                 cancel: threading.Event) -> None:
+    def __init__(self, store: Store, client: PlatformClient, document_id: str, request_id: str,
+                 cancel: threading.Event, abandoned: Callable[[], None]) -> None:
+        self._store = store
         self._client = client
         self._document_id = document_id
         self._request_id = request_id
         self._cancel = cancel
+        self._abandoned = abandoned  # told when uploads were queued for termination
         self._finished = threading.Event()
         self._thread: threading.Thread | None = None
+        self._url: str | None = None
 
-    def prepare(self, spool: Path, recipients: list[str]) -> Plan:
-        """Before gpg starts (see the module docstring). Raises NetworkError when the
-        platform cannot be asked after an earlier streamed attempt."""
-        marker = spool / MARKER
-        try:
-            if not self._client.offers(*EXTENSIONS):
-                if marker.exists():
-                    raise NetworkError("the platform no longer offers upload termination")
-                return Plan.PLAIN
-            state = self._client.upload_state(self._document_id, PART)
-        except NetworkError:
-            if marker.exists():
-                raise
-            return Plan.PLAIN
-        if state is not None:
-            ciphertext = spool / CIPHERTEXT
-            if (state.complete and marker.exists() and ciphertext.exists()
-                    and ciphertext.stat().st_size == state.length
-                    and json.loads(marker.read_text("utf-8")).get("recipients") == recipients):
-                log.info("document %s: the platform holds the complete spooled ciphertext; adopted",
-                         self._document_id)
-                return Plan.ADOPT
-            log.info("document %s: discarding the platform's upload of an earlier encryption",
+    def prepare(self) -> Plan:
+        """Before gpg starts (see the module docstring)."""
+        if self._store.abandon_uploads(self._document_id, ENCRYPTED_ANEW):
+            log.info("document %s: the platform's uploads of an earlier encryption are discarded",
                      self._document_id)
-            self._client.terminate(self._document_id, PART)
-        atomic_write(marker, json.dumps({"recipients": recipients}).encode("utf-8"))
+            self._abandoned()
+        tus = self._client.tus
+        try:
+            if not tus.offers("creation-defer-length"):
+                return Plan.PLAIN
+            url = tus.create(document_id=self._document_id, part=PART, request_id=self._request_id,
+                             length=None)
+        except NetworkError as exc:
+            log.info("document %s: not streamed (%s)", self._document_id, exc)
+            return Plan.PLAIN
+        self._store.record_upload(self._document_id, PART, url)
+        self._url = url
         return Plan.STREAM
 
     def start(self, growing: Path) -> None:
@@ -110,11 +97,10 @@ class DocumentStream:
             self._thread.join()
 
     def _run(self, growing: Path) -> None:
+        assert self._url is not None
         try:
-            sent = self._client.upload_growing(
-                growing, document_id=self._document_id, part=PART, request_id=self._request_id,
-                finished=self._finished, cancel=self._cancel,
-            )
+            sent = self._client.tus.send_growing(self._url, growing, finished=self._finished,
+                                                 cancel=self._cancel)
             log.debug("document %s: %d bytes streamed during encryption", self._document_id, sent)
         except Exception as exc:  # best effort: the upload proper resumes from the server's offset
             log.info("document %s: streaming during encryption stopped (%s)", self._document_id,

@@ -37,6 +37,7 @@ from practice_client.crypto import backup, trust
 from practice_client.crypto.trust import TrustCertificate
 from practice_client.delivery import agent as _agent  # noqa: F401 - see above
 from practice_client.delivery import outbox
+from practice_client.diagnostics import export_diagnostics
 from practice_client.gui.agent_bridge import AgentBridge
 from practice_client.gui.list_model import Column, ListModel
 from practice_client.gui.local_source import LocalSource
@@ -88,11 +89,13 @@ class Controller(QObject):
 
     overviewLoaded = Signal(object)  # Overview, after each refresh reached the lists
     auditChecked = Signal(object)  # VerifyResult of the audit chain
-    acceptedRequestsLoaded = Signal(object)  # list[RequestView] (for assigning a file)
     auditEventsLoaded = Signal(object)  # list[str]
     requestDecided = Signal(str, str)  # request_id, new status
     filesAdded = Signal(str, int)  # request_id, number of files
     documentAssigned = Signal(str)  # document_id
+    assignCandidatesLoaded = Signal(object)  # list[AssignCandidate]
+    documentReleased = Signal(str)  # document_id (a held document goes to the new key)
+    documentWithheld = Signal(str)  # document_id (a held document is not sent)
     documentRetried = Signal(str)  # document_id
     certificateInspected = Signal(object)  # CertificatePreview
     certificatePinned = Signal(str)  # fingerprint
@@ -102,6 +105,7 @@ class Controller(QObject):
     setupFinished = Signal(object)  # SetupResult
     connectionTested = Signal(bool, str)  # ok, message
     backupWritten = Signal(str)  # path
+    diagnosticsExported = Signal(object)  # DiagnosticsReport
     failed = Signal(str, str)  # action, one-line message
     busyChanged = Signal(bool)
     agentStarted = Signal()
@@ -233,10 +237,6 @@ class Controller(QObject):
         self.workers.start("audit", lambda: source.verify_audit(full), self.auditChecked.emit,
                            lambda message: self.failed.emit("refresh", message), ended)
 
-    def load_accepted_requests(self) -> None:
-        """The requests a file may be assigned to. Emits: acceptedRequestsLoaded(list[RequestView]) or failed."""
-        self._run("assign", self.source.accepted_requests, self.acceptedRequestsLoaded.emit, refresh=False)
-
     def load_audit_events(self) -> None:
         """Emits: auditEventsLoaded(list[str]) or failed."""
         self._run("refresh", self.source.audit_events, self.auditEventsLoaded.emit, refresh=False)
@@ -281,19 +281,48 @@ class Controller(QObject):
 
     # -- documents ----------------------------------------------------------------
 
-    def assign(self, document_id: str, request_id: str) -> None:
-        """Assign an unassigned file to an accepted request. Emits: documentAssigned(document_id); or failed."""
+    def load_assign_candidates(self) -> None:
+        """The requests a file may be assigned to - accepted, not expired, each named by the
+        PMS record (number, name, birth date) with the certificate and the claim beside it.
+        Emits: assignCandidatesLoaded(list[AssignCandidate]); or failed."""
+        self._run("assign_candidates", self.source.assign_candidates, self.assignCandidatesLoaded.emit,
+                  refresh=False)
+
+    def assign(self, document_id: str, request_id: str, birth_date: str) -> None:
+        """Assign an unassigned file to an accepted request; ``birth_date`` is what staff typed
+        from the document, and the domain refuses it unless it is the PMS record's.
+        Emits: documentAssigned(document_id); or failed."""
         ctx = self.ctx
 
         def work() -> str:
             agent = self.bridge.agent
             if agent is not None:
-                agent.assign(document_id, request_id)
+                agent.assign(document_id, request_id, birth_date)
             else:
-                outbox.assign(ctx, document_id, request_id)
+                outbox.assign(ctx, document_id, request_id, birth_date)
             return document_id
 
         self._run("assign", work, self.documentAssigned.emit)
+
+    def release_held(self, document_id: str, fingerprint: str) -> None:
+        """Staff decide: a held document (the patient was re-pinned) goes to the new key,
+        ``fingerprint`` as they were shown it. Emits: documentReleased(document_id); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            agent = self.bridge.agent
+            if agent is not None:
+                agent.release(document_id, fingerprint)
+            else:
+                outbox.release(ctx, document_id, fingerprint)
+            return document_id
+
+        self._run("release_held", work, self.documentReleased.emit)
+
+    def withhold(self, document_id: str) -> None:
+        """Staff decide: a held document is not sent. Emits: documentWithheld(document_id); or failed."""
+        ctx = self.ctx
+        self._run("withhold", lambda: outbox.withhold(ctx, document_id).document_id, self.documentWithheld.emit)
 
     def retry(self, document_id: str) -> None:
         """Send a failed document again. Emits: documentRetried(document_id); or failed."""
@@ -408,6 +437,12 @@ class Controller(QObject):
             return str(path)
 
         self._run("key_backup", work, self.backupWritten.emit, refresh=False)
+
+    def export_diagnostics(self, path: Path) -> None:
+        """The zip for the IT provider (no patient data, no secrets).
+        Emits: diagnosticsExported(DiagnosticsReport); or failed."""
+        ctx = self.ctx
+        self._run("diagnostics", lambda: export_diagnostics(ctx, path), self.diagnosticsExported.emit, refresh=False)
 
     # -- the agent ---------------------------------------------------------------------
 

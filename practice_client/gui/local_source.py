@@ -10,13 +10,13 @@ GUI thread (database, decryption).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from practice_client.core.audit import VerifyResult
-from practice_client.core.models import Document, RequestRecord, RequestStatus
-from practice_client.core.store import DOCUMENTS_BY_URGENCY, REQUESTS_BY_URGENCY, REQUESTS_NEWEST, SortKey
-from practice_client.delivery.matching import is_open
+from practice_client.core.models import Document, RequestRecord
+from practice_client.core.store import DOCUMENTS_BY_URGENCY, REQUESTS_BY_URGENCY, SortKey
+from practice_client.delivery import outbox
+from practice_client.delivery.outbox import AssignCandidate
 from practice_client.gui.viewmodels import (
     MAX_CHANGES,
     PAGE_ROWS,
@@ -35,7 +35,6 @@ from practice_client.gui.viewmodels import (
 if TYPE_CHECKING:
     from practice_client.context import Context
 
-MAX_ASSIGNABLE = 1000  # accepted, unexpired requests offered for assigning a file
 
 
 class LocalSource:
@@ -76,13 +75,8 @@ class LocalSource:
         found = {row.key for row in current}
         return Changes(cursor, tuple(current), tuple(k for k in keys if k not in found))
 
-    def accepted_requests(self) -> list[RequestView]:
-        now = datetime.now(UTC)
-        pairs = self.ctx.store.page_requests(
-            REQUESTS_NEWEST, statuses=[str(RequestStatus.ACCEPTED)], limit=MAX_ASSIGNABLE,
-            expiring_after=(now - timedelta(days=1)).strftime("%Y-%m-%d"),  # exact check below
-        )
-        return [view for view in self._request_views(pairs) if is_open(view.record, now)]
+    def assign_candidates(self) -> list[AssignCandidate]:
+        return outbox.assign_candidates(self.ctx)
 
     def audit_events(self) -> list[str]:
         return self.ctx.store.audit_events()

@@ -34,6 +34,7 @@ from practice_client.core.models import (
     RequestStatus,
     Verdict,
 )
+from practice_client.delivery.outbox import AssignCandidate
 
 SortKey = tuple[Any, ...]
 PAGE_ROWS = 200  # rows per page: a few screens, read in milliseconds
@@ -287,8 +288,9 @@ class DataSource(Protocol):
     def changes(self, query: Query, since: int, limit: int = MAX_CHANGES) -> Changes:
         """The rows of ``query`` that changed after cursor ``since``."""
 
-    def accepted_requests(self) -> list[RequestView]:
-        """The only requests a file may be assigned to: accepted and not expired."""
+    def assign_candidates(self) -> list[AssignCandidate]:
+        """The only requests a file may be assigned to: accepted, not expired, of a patient
+        in the PMS master data - each named by the PMS record."""
 
     def audit_events(self) -> list[str]:
         """The events the log holds (for the audit page's filter)."""

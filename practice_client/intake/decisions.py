@@ -7,20 +7,29 @@ Rules:
 - a request that is not ``verified`` (needs review) is accepted only with an
   explicit override *and* a reason, both in the audit log;
 - an expired request is not accepted (the patient's consent has run out);
+- a request whose key is no longer the patient's pin (re-pinned since it arrived) is not
+  accepted; an accept records the key, and documents go to that key only;
 - declining needs a reason.
 Accepting creates the per-request export subfolder ``<export dir>/<request id>/``
 (DESIGN.md, PMS integration) before the state changes, so an accepted request
 always has its folder.
 
 Decisions are queued in the store and reported to the platform by
-:func:`flush_decisions` whenever it is reachable; a decline's reason goes with it,
-an accept's internal override reason stays in the practice.
+:func:`flush_decisions` whenever it is reachable. A decline's reason is for the patient,
+not for the platform: it goes as an OpenPGP message, signed by the practice key and
+encrypted to the patient's pinned key (and the practice's), like a document's manifest -
+the JSON ``{"version": 1, "request_id", "decision", "reason", "decided_at"}``, so it
+cannot be moved to another request. A request whose patient has no pinned key gets the
+decline without a reason (the reason stays in the practice). An accept's internal
+override reason always stays in the practice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +37,8 @@ from typing import TYPE_CHECKING
 
 from practice_client.core.errors import NetworkError, PlatformRefused, PracticeClientError, StateError
 from practice_client.core.models import RequestRecord, RequestStatus, Verdict
+from practice_client.crypto.gpg import short_temp_root
+from practice_client.crypto.patient_keys import recipient_file, recipient_key
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -82,6 +93,13 @@ def accept(ctx: Context, request_id: str, *, override: bool = False, reason: str
         now or datetime.now(UTC)
     ):
         raise StateError(f"{request_id}: die Anfrage ist abgelaufen / the request has expired")
+    pin = ctx.store.get_pin(record.patient_fingerprint or "")
+    if pin is None or pin.patient_number != record.patient_number:
+        raise StateError(
+            f"{request_id}: der Schlüssel dieser Anfrage ist nicht mehr für den Patienten hinterlegt "
+            "(neu angeheftet?) - der Patient muss neu anfragen / the key that signed this request is "
+            "no longer the patient's pinned key (re-pinned?): the patient must ask again"
+        )
     folder = export_folder(ctx, request_id)
     created = False
     if folder is not None:
@@ -91,7 +109,7 @@ def accept(ctx: Context, request_id: str, *, override: bool = False, reason: str
         folder.mkdir(mode=0o770, exist_ok=True)
     try:
         overridden = override and record.verdict is not Verdict.VERIFIED
-        return ctx.store.decide(request_id, RequestStatus.ACCEPTED, why, overridden)
+        return ctx.store.decide(request_id, RequestStatus.ACCEPTED, why, overridden, pin.fingerprint)
     except BaseException:
         if created and folder is not None:
             with contextlib.suppress(OSError):
@@ -100,7 +118,7 @@ def accept(ctx: Context, request_id: str, *, override: bool = False, reason: str
 
 
 def decline(ctx: Context, request_id: str, *, reason: str | None) -> RequestRecord:
-    """Decline an open request; the reason is required (it is sent to the platform)."""
+    """Decline an open request; the reason is required (it goes to the patient, encrypted)."""
     why = _reason(reason)
     if not why:
         raise StateError(f"{request_id}: bitte einen Grund angeben / a reason is required (--reason)")
@@ -124,7 +142,7 @@ def flush_decisions(ctx: Context, client: PlatformClient | None = None) -> int:
     sent = 0
     for record in pending:
         decision = "accepted" if record.status is RequestStatus.ACCEPTED else "declined"
-        reason = (record.decision_reason or "") if decision == "declined" else ""
+        reason = sealed_reason(ctx, record) if decision == "declined" else ""
         try:
             client.send_decision(record.request_id, decision, reason)
         except PlatformRefused as exc:
@@ -134,13 +152,35 @@ def flush_decisions(ctx: Context, client: PlatformClient | None = None) -> int:
         except NetworkError as exc:
             log.info("decision for %s stays queued: %s", record.request_id, exc)
             break
-        ctx.store.mark_decision_sent(record.request_id)
+        ctx.store.mark_decision_sent(record.request_id, reason=(
+            "encrypted for the patient" if reason else "kept in the practice" if record.decision_reason else "none"))
         sent += 1
     if sent:
         from practice_client.crypto.checkpoint import send_checkpoint
 
         send_checkpoint(ctx, client)  # the audit log's head, anchored with the platform
     return sent
+
+
+def sealed_reason(ctx: Context, record: RequestRecord) -> str:
+    """The decline's reason for the patient's eyes only (see the module docstring): an
+    ASCII-armored OpenPGP message, or "" when there is no reason or no pinned key."""
+    pin = ctx.store.get_pin(record.patient_fingerprint) if record.patient_fingerprint else None
+    if not record.decision_reason or pin is None:
+        return ""
+    patient = recipient_key(pin)
+    content = {
+        "version": 1, "request_id": record.request_id, "decision": "declined",
+        "reason": record.decision_reason, "decided_at": record.decided_at,
+    }
+    practice = ctx.config.practice_key_fingerprint
+    with tempfile.TemporaryDirectory(prefix="pcr", dir=short_temp_root()) as folder, \
+            recipient_file(patient.armored, Path(folder)) as key:
+        message = ctx.gpg.sign_encrypt_bytes(
+            json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8"), [practice], practice,
+            ctx.practice_passphrase(), "decision.json", recipient_files=[key], armor=True,
+        )
+    return message.decode("ascii")
 
 
 def try_flush(ctx: Context) -> str:

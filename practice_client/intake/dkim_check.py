@@ -18,6 +18,14 @@ signed mail can get a new sender), rsa-sha1 and short RSA keys. Rules:
 - a message with more than one From, Subject, Date or Message-ID is refused
   before any signature is looked at (which header would a mail program show?).
 
+The work is bounded before any of it starts, because anyone can mail the practice's
+inbox: a message over the size limit is not parsed at all; it is parsed once, however
+many signatures it carries; a message with more than :data:`MAX_SIGNATURE_HEADERS`
+DKIM-Signature headers is refused without a single DNS lookup; and at most
+:data:`MAX_VERIFICATIONS` signatures by the platform domain are verified (one DNS
+lookup and one body hash each). A refusal for any of these reasons is final, so the
+message is recorded as rejected once instead of being checked again on every poll.
+
 DNS TXT lookups go through dnspython, to the system resolver or to the
 configured ``dns_server`` (HOST:PORT).
 """
@@ -35,6 +43,7 @@ import dns.exception
 import dns.resolver
 
 from practice_client.core.models import Check, CheckStatus
+from practice_client.core.store import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +55,8 @@ ALLOWED_ALGORITHMS = (b"rsa-sha256", b"ed25519-sha256")
 MIN_RSA_BITS = 2048
 CLOCK_SKEW_SECONDS = 300
 DNS_TIMEOUT_SECONDS = 5.0
+MAX_SIGNATURE_HEADERS = 10  # the platform signs once or twice; forwarders may add one each
+MAX_VERIFICATIONS = 3  # signatures by the platform domain verified at most (DNS + body hash each)
 
 
 class DnsUnavailable(Exception):
@@ -169,6 +180,11 @@ def check_dkim(raw: bytes, platform_domain: str, dnsfunc: DnsFunc, now: float) -
             "Die Plattform-Domain ist nicht eingerichtet – E-Mails können nicht geprüft werden.",
             "The platform domain is not configured - e-mails cannot be checked.",
         )
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return _fail(
+            "Die E-Mail ist zu groß für eine Anfrage – sie wurde nicht geprüft.",
+            "The e-mail is too large for a request - it was not checked.",
+        )
     try:
         verifier = dkim.DKIM(raw, minkey=1024, timeout=int(DNS_TIMEOUT_SECONDS))
         headers = list(verifier.headers)
@@ -198,10 +214,34 @@ def check_dkim(raw: bytes, platform_domain: str, dnsfunc: DnsFunc, now: float) -
             "Die E-Mail ist nicht signiert – mögliche Phishing-Mail.",
             "The e-mail is not signed - possible phishing.",
         )
+    if count > MAX_SIGNATURE_HEADERS:
+        return _fail(
+            f"Die E-Mail trägt {count} Signaturen – ungewöhnlich viele, sie wird nicht geprüft "
+            "(mögliche Störung der Anfragen).",
+            f"The e-mail carries {count} signatures - unusually many; it is not checked "
+            "(possibly an attempt to stall intake).",
+        )
     problems: list[tuple[str, str]] = []
     dns_down = False
+    verified = 0
     for idx in range(count):
-        outcome = _try_signature(raw, idx, platform_domain, dnsfunc, now)
+        prep = _prepare(verifier, idx)
+        fields = dict(verifier.signature_fields or {})
+        problem = _policy_problem(fields, platform_domain, now) if fields else None
+        if problem is not None or prep is None:  # refused on its tags alone: no DNS, no hashing
+            problems.append(problem or ("Die E-Mail-Signatur ist beschädigt.", "The e-mail signature is damaged."))
+            continue
+        if verified == MAX_VERIFICATIONS:
+            problems.insert(0, (
+                f"Mehr als {MAX_VERIFICATIONS} Signaturen der Plattform-Domain – die übrigen werden "
+                "nicht geprüft (mögliche Störung der Anfragen).",
+                f"More than {MAX_VERIFICATIONS} signatures of the platform domain - the rest are not "
+                "checked (possibly an attempt to stall intake).",
+            ))
+            dns_down = False  # the bound is exhausted: a final verdict, not "try again later"
+            break
+        verified += 1
+        outcome = _verify(verifier, prep, idx, dnsfunc)
         if outcome is None:
             return DkimOutcome(
                 Check(
@@ -225,27 +265,28 @@ def check_dkim(raw: bytes, platform_domain: str, dnsfunc: DnsFunc, now: float) -
     return _fail(de, en)
 
 
-def _try_signature(
-    raw: bytes, idx: int, platform_domain: str, dnsfunc: DnsFunc, now: float
-) -> tuple[str, str] | str | None:
-    """None when signature ``idx`` is acceptable; ``"dns"`` on DNS trouble; else (de, en).
+Prepared = tuple[dict[bytes, bytes], list[bytes], list[tuple[bytes, bytes]]]
 
-    The policy is checked on the signature's tags *before* any DNS lookup (dkimpy's
-    ``verify()`` is exactly these two steps), so a foreign signature can never turn a
-    message into "try again later" by pointing at a DNS server that does not answer."""
-    verifier = dkim.DKIM(raw, minkey=1024, timeout=int(DNS_TIMEOUT_SECONDS))
+
+def _prepare(verifier: dkim.DKIM, idx: int) -> Prepared | None:
+    """Signature ``idx`` of the message ``verifier`` parsed once: its tags (left in
+    ``verifier.signature_fields`` even when they are invalid), or None when damaged."""
+    verifier.signature_fields = None
     try:
         prep = verifier.verify_headerprep(idx)
     except Exception as exc:  # noqa: BLE001 - dkimpy raises many kinds on hostile input
         log.debug("dkim signature %d: %s", idx, type(exc).__name__)
-        prep = None
-    fields = dict(verifier.signature_fields or {})
-    problem = _policy_problem(fields, platform_domain, now) if fields else None
-    if problem is not None:
-        return problem
-    if not prep:
-        return ("Die E-Mail-Signatur ist beschädigt.", "The e-mail signature is damaged.")
+        return None
+    return prep or None
+
+
+def _verify(verifier: dkim.DKIM, prep: Prepared, idx: int, dnsfunc: DnsFunc) -> tuple[str, str] | str | None:
+    """None when signature ``idx`` (its tags acceptable) verifies; ``"dns"`` on DNS trouble;
+    else (de, en). The policy was checked on the tags *before* this lookup, so a foreign
+    signature can never turn a message into "try again later" by pointing at a DNS server
+    that does not answer."""
     sig, include_headers, sigheaders = prep
+    verifier.keysize, verifier.ktag = 0, None  # from an earlier signature of this message
     try:
         valid = bool(verifier.verify_sig(sig, include_headers, sigheaders[idx], dnsfunc))
     except DnsUnavailable:

@@ -1,10 +1,12 @@
-"""A watched folder of ``.eml`` files (request e-mails saved from the mail program).
+"""A watched folder of request e-mails saved from the mail program (``.eml``, Outlook ``.msg``).
 
 A file is handed to the inbox (stored durably) and only then moved to
 ``processed/`` below the folder, so a crash in between at worst re-reads a file
 the inbox already has (de-duplicated by hash). Only regular files are taken:
-symlinks are never followed. Files larger than :data:`MAX_FILE_BYTES` go to
-``failed/`` with a reason file instead of being read. watchdog wakes the loop
+symlinks are never followed. Files larger than :data:`MAX_FILE_BYTES`, and ``.msg``
+files that are not readable Outlook messages, go to ``failed/`` with a reason file.
+An Outlook ``.msg`` is verified as :mod:`~practice_client.intake.mail_file` describes
+(DKIM not checkable: never *verified*). watchdog wakes the loop
 early; a periodic rescan catches what events miss (network shares).
 """
 
@@ -19,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from practice_client.core.atomic import atomic_write, fsync_dir
+from practice_client.core.errors import InputError
 from practice_client.core.files import open_regular
-from practice_client.intake.message import MAX_MESSAGE_BYTES
+from practice_client.intake.mail_file import MAX_FILE_BYTES, is_mail_file, mail_from_bytes
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -28,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 4 * MAX_MESSAGE_BYTES
 PROCESSED = "processed"
 FAILED = "failed"
 
@@ -41,7 +43,7 @@ class FolderSource:
         self.directory = Path(directory or ctx.config.eml_dir)
 
     def poll_once(self) -> int:
-        """Take every complete ``.eml`` file once; returns the number of new requests."""
+        """Take every complete mail file once; returns the number of new requests."""
         recorded = 0
         for path in self._candidates():
             try:
@@ -52,11 +54,16 @@ class FolderSource:
                     self._move(path, FAILED, reason="too large for a request message")
                     continue
                 with open_regular(path) as handle:  # never a link swapped in after the check
-                    raw = handle.read(MAX_FILE_BYTES + 1)
+                    data = handle.read(MAX_FILE_BYTES + 1)
             except OSError as exc:
-                log.info("eml file %s not taken yet: %s", _file_id(path), type(exc).__name__)
+                log.info("mail file %s not taken yet: %s", _file_id(path), type(exc).__name__)
                 continue
-            recorded += self.inbox.receive(raw, "folder")
+            try:
+                mail = mail_from_bytes(path, data)
+            except InputError:
+                self._move(path, FAILED, reason="not a readable Outlook message (.msg)")
+                continue
+            recorded += self.inbox.receive(mail.raw, mail.source("folder"))
             self._move(path, PROCESSED)
         return recorded + self.inbox.process_pending()
 
@@ -65,7 +72,7 @@ class FolderSource:
             entries = sorted(self.directory.iterdir())
         except FileNotFoundError:
             return []
-        return [p for p in entries if p.suffix.lower() == ".eml" and not p.name.startswith(".")]
+        return [p for p in entries if is_mail_file(p)]
 
     def _move(self, path: Path, sub: str, reason: str | None = None) -> None:
         target_dir = self.directory / sub

@@ -1,4 +1,4 @@
-"""An IMAP mailbox (over TLS) as a request source.
+"""An IMAP mailbox (over TLS) as a request source, through ``imapclient``.
 
 Each message is fetched with ``BODY.PEEK[]`` (the server's \\Seen flag is left
 alone), handed to the inbox - which stores it durably - and only *then* moved to
@@ -8,9 +8,10 @@ the next poll store it again (de-duplicated by hash) and move it. Nothing is los
 nothing is recorded twice.
 
 TLS always (IMAPS, TLS >= 1.2, certificate verification on; an extra CA file for
-a practice's own mail server). The password comes from the OS keyring. IDLE is
-used where the server offers it (:meth:`ImapSource.wait_for_mail`); otherwise the
-caller polls.
+a practice's own mail server). The password comes from the OS keyring. IDLE
+(RFC 2177) is used where the server offers it (:meth:`ImapSource.wait_for_mail`);
+otherwise the caller polls. Every connection is made by :func:`connect`, which
+takes the function that opens the TCP connection (a proxy tunnel, for instance).
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
-import re
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.tls import IMAP4_TLS
+
 from practice_client.core.errors import NetworkError, NotConfigured
+from practice_client.core.network import ProxyConfig, ProxyResolver, open_connection, tls_context
 from practice_client.core.secrets import IMAP_PASSWORD
 
 if TYPE_CHECKING:
@@ -36,13 +43,69 @@ log = logging.getLogger(__name__)
 
 MAX_FETCH_BYTES = 25 * 1024 * 1024  # larger messages stay on the server (logged), never half-read
 TIMEOUT_SECONDS = 30.0
-_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
+IDLE_SECONDS = 20 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
+IDLE_SLICE_SECONDS = 1.0  # how soon a stop request ends an IDLE wait
+RECONNECT_SECONDS = 60.0
+DELETED = rb"\Deleted"
 
 Deliver = Callable[[bytes, str], int]
+SocketFactory = Callable[[str, int, float], socket.socket]
+"""Opens a connected TCP socket to (host, port) within a timeout; TLS is added on top."""
 
 
-def _quote(mailbox: str) -> str:
-    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def direct_socket(host: str, port: int, timeout: float) -> socket.socket:
+    return socket.create_connection((host, port), timeout=timeout)
+
+
+def proxied_socket(resolver: ProxyResolver) -> SocketFactory:
+    """TCP along the practice's proxy route (system, PAC or explicit; a CONNECT tunnel
+    where a proxy is in the way), as the platform API goes."""
+    return lambda host, port, timeout: open_connection(host, port, timeout, resolver)
+
+
+class _Transport(IMAP4_TLS):  # type: ignore[misc]  # imapclient ships no type information
+    """imapclient's TLS transport with the TCP connection made by a socket factory.
+
+    Overrides ``_create_socket`` exactly as imapclient's own ``IMAP4_TLS`` does; the
+    TLS layer (and its certificate check) is the same whichever way the socket came."""
+
+    def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext, timeout: float | None,
+                 socket_factory: SocketFactory) -> None:
+        self._socket_factory = socket_factory
+        super().__init__(host, port, ssl_context, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        limit = timeout if timeout is not None else self._timeout
+        sock = self._socket_factory(self.host, self.port, TIMEOUT_SECONDS if limit is None else limit)
+        try:
+            context: ssl.SSLContext = self.ssl_context
+            return context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class _Client(IMAPClient):  # type: ignore[misc]
+    """IMAPClient whose transport is :class:`_Transport` (imapclient has no public hook)."""
+
+    def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext, timeout: float,
+                 socket_factory: SocketFactory) -> None:
+        self._socket_factory = socket_factory
+        super().__init__(host, port, ssl=True, ssl_context=ssl_context, timeout=timeout)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:  # noqa: N802 - imapclient's name
+        assert self.ssl_context is not None
+        return _Transport(self.host, self.port, self.ssl_context, self._timeout.connect, self._socket_factory)
+
+
+def connect(host: str, port: int, ssl_context: ssl.SSLContext, *, timeout: float = TIMEOUT_SECONDS,
+            socket_factory: SocketFactory = direct_socket) -> IMAPClient:
+    """The one place an IMAP connection is made: TCP by ``socket_factory``, then TLS
+    with ``ssl_context``. Raises NetworkError with a one-line reason."""
+    try:
+        return _Client(host, port, ssl_context, timeout, socket_factory)
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise NetworkError(f"IMAP {host}:{port}: {_describe(exc)}") from None
 
 
 class ImapSource:
@@ -60,6 +123,7 @@ class ImapSource:
         ca_file: str = "",
         deliver: Deliver,
         after_store: Callable[[], int] | None = None,
+        socket_factory: SocketFactory = direct_socket,
     ) -> None:
         self.host, self.port, self.user = host, port, user
         self._password = password
@@ -67,6 +131,7 @@ class ImapSource:
         self.ca_file = ca_file
         self._deliver = deliver
         self._after_store = after_store
+        self._socket_factory = socket_factory
 
     @classmethod
     def from_context(cls, ctx: Context, inbox: Inbox) -> ImapSource:
@@ -78,51 +143,38 @@ class ImapSource:
             password=ctx.secrets.require(IMAP_PASSWORD), folder=cfg.imap_folder,
             processed_folder=cfg.imap_processed_folder, ca_file=cfg.imap_ca_file,
             deliver=inbox.receive, after_store=inbox.process_pending,
+            socket_factory=proxied_socket(ProxyResolver(ProxyConfig.from_context(ctx))),
         )
 
     # -- connection ---------------------------------------------------------------------
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ca_file or None)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        return context
-
     @contextlib.contextmanager
-    def _session(self) -> Iterator[imaplib.IMAP4_SSL]:
-        try:
-            conn = imaplib.IMAP4_SSL(self.host, self.port, ssl_context=self._ssl_context(), timeout=TIMEOUT_SECONDS)
-        except (OSError, imaplib.IMAP4.error) as exc:
-            raise NetworkError(f"IMAP {self.host}:{self.port}: {_describe(exc)}") from None
+    def _session(self) -> Iterator[IMAPClient]:
+        conn = connect(self.host, self.port, tls_context(Path(self.ca_file) if self.ca_file else None),
+                       socket_factory=self._socket_factory)
         try:
             try:
                 conn.login(self.user, self._password)
-                # imaplib keeps the pre-login list; servers announce MOVE, UIDPLUS... after login
-                caps = self._check(conn.capability(), "CAPABILITY")
-                conn.capabilities = tuple(_text(caps[-1]).upper().split())
-                self._check(conn.select(_quote(self.folder)), "SELECT")
-            except imaplib.IMAP4.error as exc:
+                conn.select_folder(self.folder)
+            except LoginError:
+                raise NetworkError(f"IMAP {self.host}: login refused (user or password)") from None
+            except IMAPClientError as exc:
                 raise NetworkError(f"IMAP {self.host}: login or folder refused ({_describe(exc)})") from None
             yield conn
         except (OSError, imaplib.IMAP4.abort) as exc:
             raise NetworkError(f"IMAP {self.host}:{self.port}: {_describe(exc)}") from None
+        except IMAPClientError as exc:
+            raise NetworkError(f"IMAP {self.host}: {_describe(exc)}") from None
         finally:
             with contextlib.suppress(Exception):
                 conn.logout()
-
-    @staticmethod
-    def _check(result: tuple[str, Any], what: str) -> list[Any]:
-        typ, data = result
-        if typ != "OK":
-            raise NetworkError(f"IMAP {what} failed: {typ}")
-        return list(data)
 
     def check_connection(self) -> int:
         """Log in, open the folder, make sure the processed folder exists; returns the
         number of messages waiting. Raises NetworkError with the reason otherwise."""
         with self._session() as conn:
             self._ensure_folder(conn, self.processed_folder)
-            data = self._check(conn.uid("SEARCH", "UNDELETED"), "SEARCH")
-            return len(_text(data[0] if data else b"").split())
+            return len(conn.search(["UNDELETED"]))
 
     # -- polling ------------------------------------------------------------------------
 
@@ -131,8 +183,7 @@ class ImapSource:
         recorded = 0
         with self._session() as conn:
             self._ensure_folder(conn, self.processed_folder)
-            data = self._check(conn.uid("SEARCH", "UNDELETED"), "SEARCH")
-            for uid in _text(data[0] if data else b"").split():
+            for uid in conn.search(["UNDELETED"]):
                 raw = self._fetch(conn, uid)
                 if raw is None:
                     continue
@@ -142,39 +193,35 @@ class ImapSource:
             recorded += self._after_store()
         return recorded
 
-    def _fetch(self, conn: imaplib.IMAP4_SSL, uid: str) -> bytes | None:
-        sizes = self._check(conn.uid("FETCH", uid, "(RFC822.SIZE)"), "FETCH")
-        match = _SIZE_RE.search(b" ".join(s if isinstance(s, bytes) else b"" for s in sizes))
-        if match and int(match.group(1)) > MAX_FETCH_BYTES:
+    @staticmethod
+    def _fetch(conn: IMAPClient, uid: int) -> bytes | None:
+        size = conn.fetch([uid], ["RFC822.SIZE"]).get(uid, {}).get(b"RFC822.SIZE")
+        if isinstance(size, int) and size > MAX_FETCH_BYTES:
             log.warning("IMAP message uid %s is too large for a request; left on the server", uid)
             return None
-        data = self._check(conn.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH")
-        for item in data:
-            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
-                return item[1]
-        return None  # vanished meanwhile (another client moved it)
+        body = conn.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
+        return body if isinstance(body, bytes) else None  # None: vanished meanwhile (another client moved it)
 
     @staticmethod
-    def _ensure_folder(conn: imaplib.IMAP4_SSL, folder: str) -> None:
-        typ, data = conn.list('""', _quote(folder))
-        if typ == "OK" and any(item for item in data if item):
+    def _ensure_folder(conn: IMAPClient, folder: str) -> None:
+        if conn.folder_exists(folder):
             return
-        typ, _ = conn.create(_quote(folder))
-        if typ != "OK":
-            raise NetworkError(f"IMAP: the processed folder could not be created ({typ})")
+        try:
+            conn.create_folder(folder)
+        except IMAPClientError as exc:
+            raise NetworkError(f"IMAP: the processed folder could not be created ({_describe(exc)})") from None
 
-    def _move(self, conn: imaplib.IMAP4_SSL, uid: str) -> None:
-        target = _quote(self.processed_folder)
-        if "MOVE" in conn.capabilities:
-            self._check(conn.uid("MOVE", uid, target), "MOVE")
+    def _move(self, conn: IMAPClient, uid: int) -> None:
+        if conn.has_capability("MOVE"):
+            conn.move([uid], self.processed_folder)
             return
-        self._check(conn.uid("COPY", uid, target), "COPY")
-        self._check(conn.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)"), "STORE")
+        conn.copy([uid], self.processed_folder)
+        conn.add_flags([uid], [DELETED], silent=True)
         # Only UID EXPUNGE removes just this message. A plain EXPUNGE would also erase every
         # mail another client (the practice's mail program) marked deleted: without UIDPLUS
         # ours stays flagged - skipped by the UNDELETED search - until a mail client expunges.
-        if "UIDPLUS" in conn.capabilities:
-            self._check(conn.uid("EXPUNGE", uid), "EXPUNGE")
+        if conn.has_capability("UIDPLUS"):
+            conn.uid_expunge([uid])
 
     # -- IDLE ---------------------------------------------------------------------------
 
@@ -198,47 +245,31 @@ class ImapSource:
         return stop.set
 
     def wait_for_mail(self, timeout: float, stop: threading.Event | None = None) -> bool:
-        """Block until the server reports new mail (IDLE, RFC 2177) or ``timeout`` passes.
+        """Block until the server reports new mail (IDLE), ``timeout`` passes or ``stop`` is set.
 
         Returns True on news. Without IDLE support it just waits (the caller polls)."""
+        stop = stop or threading.Event()
         with self._session() as conn:
-            if "IDLE" not in conn.capabilities:
-                (stop or threading.Event()).wait(timeout)
+            if not conn.has_capability("IDLE"):
+                stop.wait(timeout)
                 return False
-            tag: bytes = conn._new_tag()  # imaplib < 3.14 has no idle()
-            conn.send(tag + b" IDLE\r\n")
-            if not conn.readline().startswith(b"+"):
-                raise NetworkError("IMAP: the server refused IDLE")
-            conn.sock.settimeout(timeout)
+            conn.idle()
             news = False
+            deadline = time.monotonic() + timeout
             try:
-                while True:
-                    line = conn.readline()
-                    if not line:
+                while not (news or stop.is_set()):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
                         break
-                    if re.match(rb"\* \d+ (EXISTS|RECENT)", line):
-                        news = True
-                        break
-            except TimeoutError:
-                pass
-            conn.sock.settimeout(TIMEOUT_SECONDS)
-            conn.send(b"DONE\r\n")
-            while True:
-                line = conn.readline()
-                if not line or line.startswith(tag):
-                    break
+                    news = any(_is_news(r) for r in conn.idle_check(timeout=min(left, IDLE_SLICE_SECONDS)))
+            finally:
+                conn.idle_done()
             return news
 
 
-IDLE_SECONDS = 20 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
-RECONNECT_SECONDS = 60.0
-
-
-def _text(value: object) -> str:
-    """imaplib answers with bytes, str or None depending on the item."""
-    if isinstance(value, bytes):
-        return value.decode("ascii", "replace")
-    return value if isinstance(value, str) else ""
+def _is_news(response: Any) -> bool:
+    """An untagged ``* N EXISTS`` / ``* N RECENT`` (parsed by imapclient as ``(N, b"EXISTS")``)."""
+    return isinstance(response, tuple) and len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
 
 
 def _describe(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ replay. A different message carrying a known request id *is* a replay.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -26,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from practice_client.core.audit import now_iso
 from practice_client.core.models import RequestRecord, RequestStatus, Verdict
-from practice_client.core.store import StoredMessage
+from practice_client.core.store import MAX_MESSAGE_BYTES, StoredMessage
 from practice_client.intake.dkim_check import DnsFunc, dns_gave_up, dns_resolver
+from practice_client.intake.mail_file import is_reconstructed
 from practice_client.intake.message import FormatProblem, parse_message
 from practice_client.intake.verify import Verification, verify_message
 
@@ -66,10 +68,24 @@ class Inbox:
 
     def receive(self, raw: bytes, source: str) -> int:
         """Store ``raw`` durably, then verify what is pending. Returns the number of new
-        requests recorded. When this returns, the caller may discard its copy."""
+        requests recorded. When this returns, the caller may discard its copy.
+
+        Size first: a message over :data:`MAX_MESSAGE_BYTES` is not kept, parsed or
+        checked; only its digest is recorded, with a rejected request saying why."""
+        if len(raw) > MAX_MESSAGE_BYTES:
+            return self._refuse_oversized(raw, source)
         digest, new = self.ctx.store.store_message(raw, source)
         log.debug("message %s from %s (%s)", digest[:12], source, "new" if new else "known")
         return self.process_pending()
+
+    def _refuse_oversized(self, raw: bytes, source: str) -> int:
+        digest = hashlib.sha256(raw).hexdigest()
+        result = verify_message(raw, config=self.ctx.config, store=self.ctx.store,
+                                dnsfunc=self.dnsfunc, now=self._clock())
+        with self._lock:
+            recorded = self.ctx.store.add_oversized_message(record_for(result, digest, source), source, len(raw))
+        log.warning("message %s from %s: %d bytes, too large; recorded as rejected", digest[:12], source, len(raw))
+        return int(recorded)
 
     def process_pending(self) -> int:
         """Verify and record every stored message that has no verdict yet."""
@@ -87,7 +103,8 @@ class Inbox:
             store.mark_message_duplicate(digest)
             return False
         now = self._clock()
-        result = verify_message(raw, config=self.ctx.config, store=store, dnsfunc=self.dnsfunc, now=now)
+        result = verify_message(raw, config=self.ctx.config, store=store, dnsfunc=self.dnsfunc, now=now,
+                                reconstructed=is_reconstructed(source))
         if result.temporary:
             if now - message.received_at < DNS_PATIENCE:
                 log.info("message %s: DKIM not checkable now (DNS); will verify again", digest[:12])

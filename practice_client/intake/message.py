@@ -1,4 +1,4 @@
-"""Parse a request message: the MIME structure and the request JSON (DESIGN.md).
+"""Parse a request message: the MIME structure and the request JSON (docs/formats.md).
 
 Everything here is strict because everything here is attacker-controlled: sizes
 are bounded before parsing, the structure must be exactly the three parts the
@@ -16,35 +16,24 @@ import email
 import email.policy
 import json
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage, Message
 from typing import Any
 
-MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+from practice_client.core.identity import text_problem
+from practice_client.core.store import MAX_MESSAGE_BYTES
+from practice_client.intake.request_schema import REQUESTABLE_DOCUMENTS, schema_problems
+
 MAX_JSON_BYTES = 64 * 1024
 MAX_SIGNATURE_BYTES = 16 * 1024
 MAX_TEXT_BYTES = 64 * 1024
-MAX_FIELD_CHARS = 200
-MAX_CONSENT_CHARS = 4000
+DOCUMENT_TYPES = REQUESTABLE_DOCUMENTS
 
-DOCUMENT_TYPES = ("Arztbrief", "Befund", "Laborwerte", "Bildgebung", "Medikationsplan")
-
-_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_FINGERPRINT_RE = re.compile(r"^[0-9A-Fa-f]{40}$")
 _ARMORED_SIGNATURE_RE = re.compile(
     rb"\A\s*-----BEGIN PGP SIGNATURE-----\r?\n[\x20-\x7e\r\n\t]*?\r?\n-----END PGP SIGNATURE-----\s*\Z"
 )
 _PHONE_LINE_RE = re.compile(r"^[ \t]*Telefon(?:nummer)?[ \t]*:[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
-
-_TOP_KEYS = frozenset(
-    {"version", "request_id", "created_at", "expires_at", "practice_id", "patient", "documents", "period", "consent"}
-)
-_PATIENT_KEYS = frozenset({"name", "birth_date", "phone", "fingerprint"})
-_PERIOD_KEYS = frozenset({"from", "to"})
-_CONSENT_KEYS = frozenset({"text", "signed_at"})
 
 
 class FormatProblem(Exception):
@@ -188,7 +177,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_request_json(data: bytes) -> RequestData:
-    """Schema-check the request JSON (version 1 only), or raise :class:`FormatProblem`."""
+    """Check the request JSON against ``request.schema.json`` (version 1 only) and the rules
+    a schema cannot state, or raise :class:`FormatProblem`."""
     if len(data) > MAX_JSON_BYTES:
         raise _bad("request.json ist zu groß.", "request.json is too large.")
     try:
@@ -197,16 +187,16 @@ def parse_request_json(data: bytes) -> RequestData:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise _bad("request.json ist kein gültiges JSON.", "request.json is not valid JSON.") from None
-    top = _object(obj, _TOP_KEYS, "request.json")
-    version = top["version"]
-    if type(version) is not int or version != 1:
+    problems = schema_problems(obj)
+    if problems:
+        raise _bad(*problems[0])
+    top: dict[str, Any] = obj
+    if type(top["version"]) is not int:  # 1.0 and true equal 1 in JSON Schema, not here
         raise _bad(
             "Unbekannte Version des Anfrageformats – bitte Programm aktualisieren.",
             "Unknown version of the request format - update the program.",
         )
-    patient = _object(top["patient"], _PATIENT_KEYS, "patient")
-    period = _object(top["period"], _PERIOD_KEYS, "period")
-    consent = _object(top["consent"], _CONSENT_KEYS, "consent")
+    patient, period, consent = top["patient"], top["period"], top["consent"]
     created_at = _timestamp(top["created_at"], "created_at")
     expires_at = _timestamp(top["expires_at"], "expires_at")
     if expires_at <= created_at:
@@ -215,94 +205,49 @@ def parse_request_json(data: bytes) -> RequestData:
     period_to = _date(period["to"], "period.to")
     if period_from > period_to:
         raise _bad("Der Zeitraum der Anfrage ist verkehrt herum.", "The request's period ends before it starts.")
-    fingerprint = _text(patient["fingerprint"], "patient.fingerprint", 40)
-    if not _FINGERPRINT_RE.match(fingerprint):
-        raise _bad("Der Schlüssel-Fingerabdruck ist ungültig.", "The key fingerprint is invalid.")
     return RequestData(
-        request_id=_request_id(top["request_id"]),
+        request_id=top["request_id"],
         created_at=created_at,
         expires_at=expires_at,
-        practice_id=_text(top["practice_id"], "practice_id", MAX_FIELD_CHARS),
-        patient_name=_text(patient["name"], "patient.name", MAX_FIELD_CHARS),
+        practice_id=top["practice_id"],
+        patient_name=_identity(patient["name"], "patient.name"),
         birth_date=_date(patient["birth_date"], "patient.birth_date"),
-        phone=_text(patient["phone"], "patient.phone", 40),
-        fingerprint=fingerprint.upper(),
-        documents=_documents(top["documents"]),
+        phone=_identity(patient["phone"], "patient.phone", scripts=False),
+        fingerprint=patient["fingerprint"].upper(),
+        documents=tuple(top["documents"]),
         period_from=period_from,
         period_to=period_to,
-        consent_text=_text(consent["text"], "consent.text", MAX_CONSENT_CHARS),
+        consent_text=consent["text"],
         consent_signed_at=_timestamp(consent["signed_at"], "consent.signed_at"),
         data=top,
     )
 
 
-def _object(value: Any, keys: frozenset[str], where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _bad(f"request.json: {where} ist kein Objekt.", f"request.json: {where} is not an object.")
-    if set(value) != keys:
+def _timestamp(value: str, where: str) -> datetime:
+    """A real point in time (the schema checked the form)."""
+    try:
+        return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
+    except ValueError:
         raise _bad(
-            f"request.json: {where} hat fehlende oder unbekannte Felder.",
-            f"request.json: {where} has missing or unknown fields.",
-        )
+            f"request.json: Zeitangabe {where} ist ungültig.",
+            f"request.json: timestamp {where} is invalid (ISO 8601 UTC with Z expected).",
+        ) from None
+
+
+def _date(value: str, where: str) -> str:
+    """A real calendar date (the schema checked the form)."""
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise _bad(f"request.json: Datum {where} ist ungültig.", f"request.json: date {where} is invalid.") from None
     return value
 
 
-def _text(value: Any, where: str, limit: int) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise _bad(
-            f"request.json: Feld {where} fehlt, ist leer oder zu lang.",
-            f"request.json: field {where} is missing, empty or too long.",
-        )
-    if any(ord(c) < 32 and c not in "\n" for c in value):
-        raise _bad(
-            f"request.json: Feld {where} enthält Steuerzeichen.",
-            f"request.json: field {where} contains control characters.",
-        )
+def _identity(value: str, where: str, scripts: bool = True) -> str:
+    """Who the request is about must read as what it is: no invisible characters (a
+    right-to-left override or a zero-width joiner can make one name look like another),
+    no look-alike letters of two alphabets (a Cyrillic "а" in a Latin name)."""
+    problem = text_problem(value, scripts=scripts)
+    if problem is not None:
+        raise _bad(f"request.json: Feld {where} {problem[0]}.", f"request.json: field {where} {problem[1]}.")
     return value
-
-
-def _timestamp(value: Any, where: str) -> datetime:
-    if isinstance(value, str) and _TIMESTAMP_RE.match(value):
-        try:
-            return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
-        except ValueError:
-            pass
-    raise _bad(
-        f"request.json: Zeitangabe {where} ist ungültig.",
-        f"request.json: timestamp {where} is invalid (ISO 8601 UTC with Z expected).",
-    )
-
-
-def _date(value: Any, where: str) -> str:
-    if isinstance(value, str) and _DATE_RE.match(value):
-        try:
-            date.fromisoformat(value)
-            return value
-        except ValueError:
-            pass
-    raise _bad(f"request.json: Datum {where} ist ungültig.", f"request.json: date {where} is invalid.")
-
-
-def _request_id(value: Any) -> str:
-    if isinstance(value, str) and len(value) == 36:
-        try:
-            parsed = uuid.UUID(value)
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.version == 4 and str(parsed) == value:
-            return value
-    raise _bad("request.json: Die Anfrage-ID ist ungültig.", "request.json: the request id is not a valid UUID4.")
-
-
-def _documents(value: Any) -> tuple[str, ...]:
-    if (
-        not isinstance(value, list)
-        or not value
-        or len(value) != len(set(map(str, value)))
-        or any(not isinstance(d, str) or d not in DOCUMENT_TYPES for d in value)
-    ):
-        raise _bad(
-            "request.json: Die angefragten Dokumentarten sind ungültig.",
-            "request.json: the requested document types are invalid.",
-        )
-    return tuple(value)

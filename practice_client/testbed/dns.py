@@ -48,6 +48,7 @@ class TxtDnsServer:
     def __init__(self, records: dict[str, str] | None = None, port: int = 0) -> None:
         self._records = {k.rstrip(".").lower(): v for k, v in (records or {}).items()}
         self._lock = threading.Lock()
+        self._queries: list[str] = []
         resolver = _Resolver(self)
         self._udp = DNSServer(resolver, address="127.0.0.1", port=port, logger=_Quiet())
         self.port = int(self._udp.server.server_address[1])
@@ -69,7 +70,13 @@ class TxtDnsServer:
 
     def lookup(self, name: str) -> str | None:
         with self._lock:
+            self._queries.append(name)
             return self._records.get(name)
+
+    def queries(self) -> list[str]:
+        """Every name asked for since the server started (tests count the client's lookups)."""
+        with self._lock:
+            return list(self._queries)
 
     def start(self) -> TxtDnsServer:
         self._udp.start_thread()

@@ -5,8 +5,12 @@ them, so every method takes the lock. Each fault is bounded (a count, a maximum
 delay) so a forgotten fault can never hang a test run.
 
 Route names: ``inbox``, ``decision``, ``upload.options``, ``upload.create``,
-``upload.head``, ``upload.patch``, ``document``, ``patient_key``,
+``upload.head``, ``upload.patch``, ``upload.delete``, ``document``, ``patient_key``,
 ``practice_key``; ``*`` matches every route.
+
+Besides failures and delays, attacks of a hostile or broken platform on uploads: a
+creation answered with ``Upload-Offset`` equal to the length (nothing was received), a
+PATCH body damaged on the way (the checksum extension must catch it).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 ROUTES = frozenset(
     {
         "inbox", "decision", "upload.options", "upload.create", "upload.head", "upload.patch",
-        "document", "patient_key", "practice_key", "audit_checkpoint", "*",
+        "upload.delete", "document", "patient_key", "practice_key", "audit_checkpoint", "*",
     }
 )
 MAX_COUNT = 1000
@@ -39,6 +43,8 @@ class Faults:
         self._failures: dict[str, _Armed] = {}
         self._delays: dict[str, _Armed] = {}
         self._drops: _Armed | None = None
+        self._forged_offsets = 0
+        self._corruptions = 0
 
     @staticmethod
     def _check(route: str, count: int) -> None:
@@ -73,11 +79,35 @@ class Faults:
         with self._lock:
             self._drops = _Armed(count, after_bytes)
 
+    def forge_next_create_offsets(self, count: int = 1) -> None:
+        """Answer the next ``count`` creations with ``Upload-Offset`` = ``Upload-Length``
+        ("the upload is complete") although not a byte was received."""
+        self._check("upload.create", count)
+        with self._lock:
+            self._forged_offsets = count
+
+    def corrupt_next_patches(self, count: int = 1) -> None:
+        """Flip a byte of the next ``count`` PATCH bodies as they arrive."""
+        self._check("upload.patch", count)
+        with self._lock:
+            self._corruptions = count
+
+    def take_forged_offset(self) -> bool:
+        with self._lock:
+            forged, self._forged_offsets = self._forged_offsets > 0, max(0, self._forged_offsets - 1)
+        return forged
+
+    def take_corruption(self) -> bool:
+        with self._lock:
+            corrupt, self._corruptions = self._corruptions > 0, max(0, self._corruptions - 1)
+        return corrupt
+
     def clear(self) -> None:
         with self._lock:
             self._failures.clear()
             self._delays.clear()
             self._drops = None
+            self._forged_offsets = self._corruptions = 0
 
     @staticmethod
     def _take(table: dict[str, _Armed], route: str) -> float | None:

@@ -5,6 +5,9 @@ this fingerprint belongs to this person with this phone number". The patient's
 app bundles its public key with that attestation into the *trust certificate*
 (DESIGN.md) the patient hands to the practice. The practice trusts the attestation
 only because it is signed by this authority's key, configured at setup.
+
+The platform's identity service need not run GnuPG either: the authority can be played
+by any of :mod:`practice_client.testbed.implementations`.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ class IdentityAuthority(KeyHolder):
     keys: KeyHome
 
     @classmethod
-    def create(cls, directory: Path) -> IdentityAuthority:
+    def create(cls, directory: Path, implementation: str = "gnupg", key_type: str = "ed25519") -> IdentityAuthority:
         keys, _ = KeyHome.create(
-            directory, META, "Plattform Identitätsprüfung (Testbed)", "ident@testbed.invalid", {}
+            directory, META, "Plattform Identitätsprüfung (Testbed)", "ident@testbed.invalid", {},
+            implementation=implementation, key_type=key_type,
         )
         return cls(keys)
 
@@ -36,9 +40,7 @@ class IdentityAuthority(KeyHolder):
         return cls(keys)
 
     def clearsign(self, payload: bytes) -> str:
-        return self.keys.gpg.sign(payload, self.fingerprint, self.keys.passphrase, clearsign=True).decode(
-            "utf-8"
-        )
+        return self.keys.clearsign(payload).decode("utf-8")
 
     def issue(
         self,

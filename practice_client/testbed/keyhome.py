@@ -1,66 +1,91 @@
-"""A testbed party's own GnuPG home: the identity authority and each simulated patient.
+"""A testbed party's own keys: the identity authority and each simulated patient.
 
-Layout of ``directory``: ``gnupg/`` (the keys), ``passphrase`` (a fixed random
-passphrase - acceptable only because these are test parties), and a small JSON
-file with the party's metadata. Keep ``directory`` short (gpg-agent socket path).
+Layout of ``directory``: the key material of the party's OpenPGP implementation
+(:mod:`practice_client.testbed.implementations`: a GnuPG home ``gnupg/`` with a fixed
+random ``passphrase`` file, Sequoia's ``key.pgp``, OpenPGP.js's ``secret.asc``, rnp's
+``rnp/``) - acceptable only because these are test parties - and a small JSON file with
+the party's metadata, including which implementation plays it. Keep ``directory`` short
+(gpg-agent socket path).
 """
 
 from __future__ import annotations
 
 import json
-import secrets
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import InputError
-from practice_client.crypto.gpg import Gpg, normalize_fingerprint
+from practice_client.testbed.implementations import Opened, Tool, tool
+
+# v4 fingerprints (40 hex) and, for parties that show what a v6 key does, v6 ones (64)
+_FINGERPRINT = re.compile(r"^(?:[0-9A-F]{40}|[0-9A-F]{64})$")
 
 
 @dataclass(frozen=True)
 class KeyHome:
-    """One party's keys: its GnuPG home, primary fingerprint and key passphrase."""
+    """One party's keys, made and used by one OpenPGP implementation."""
 
     directory: Path
-    gpg: Gpg
+    tool: Tool
     fingerprint: str
-    passphrase: str
+
+    @property
+    def implementation(self) -> str:
+        return self.tool.name
 
     @classmethod
     def create(
-        cls, directory: Path, meta_name: str, uid_name: str, uid_email: str, meta: dict[str, Any]
+        cls, directory: Path, meta_name: str, uid_name: str, uid_email: str, meta: dict[str, Any],
+        implementation: str = "gnupg", key_type: str = "ed25519", structure: str = "default",
     ) -> tuple[KeyHome, dict[str, Any]]:
-        """A new Ed25519 key (Curve25519 encryption subkey); refuses to overwrite a party."""
+        """A new key of ``key_type`` and ``structure`` made by ``implementation``; refuses
+        to overwrite a party, and to pretend: an implementation that cannot make the key
+        (or is not installed) is a one-line error."""
         directory = Path(directory)
         if (directory / meta_name).exists():
             raise InputError(directory, f"already holds a testbed party ({meta_name})")
-        directory.mkdir(parents=True, exist_ok=True)
-        passphrase = secrets.token_urlsafe(18)
-        atomic_write(directory / "passphrase", passphrase.encode("ascii"))
-        gpg = Gpg(directory / "gnupg")
-        fingerprint = gpg.generate_key(uid_name, uid_email, passphrase, "ed25519")
-        meta = {"fingerprint": fingerprint, **meta}
+        party = tool(implementation, directory)
+        why = party.missing() or party.cannot(key_type, structure)
+        if why:
+            raise InputError(f"--implementation {implementation}", why)
+        fingerprint = party.generate(f"{uid_name} <{uid_email}>", key_type, structure)
+        meta = {"fingerprint": fingerprint, "implementation": implementation, "key_type": key_type,
+                "structure": structure, **meta}
         atomic_write(directory / meta_name, json.dumps(meta, ensure_ascii=False, indent=2).encode())
-        return cls(directory, gpg, fingerprint, passphrase), meta
+        return cls(directory, party, fingerprint), meta
 
     @classmethod
     def open(cls, directory: Path, meta_name: str) -> tuple[KeyHome, dict[str, Any]]:
         directory = Path(directory)
         try:
             meta = json.loads((directory / meta_name).read_text(encoding="utf-8"))
-            passphrase = (directory / "passphrase").read_text(encoding="ascii").strip()
-            fingerprint = normalize_fingerprint(str(meta["fingerprint"]))
+            fingerprint = str(meta["fingerprint"]).upper()
+            implementation = str(meta.get("implementation", "gnupg"))  # folders from before: GnuPG
+            if not _FINGERPRINT.match(fingerprint):
+                raise ValueError(fingerprint)
+            party = tool(implementation, directory, fingerprint)
         except (OSError, ValueError, KeyError, TypeError):
             raise InputError(directory, f"not a testbed party folder (missing or bad {meta_name})") from None
-        return cls(directory, Gpg(directory / "gnupg"), fingerprint, passphrase), meta
+        return cls(directory, party, fingerprint), meta
 
     def public_key(self) -> str:
-        return self.gpg.export_public(self.fingerprint)
+        return self.tool.public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        return self.tool.sign(data)
+
+    def clearsign(self, data: bytes) -> bytes:
+        return self.tool.clearsign(data)
+
+    def open_document(self, source: Path, output: Path, signer_key: str) -> Opened:
+        return self.tool.open(source, output, signer_key)
 
     def close(self) -> None:
-        """Stop this home's gpg-agent (it would outlive the caller)."""
-        self.gpg.kill_agent()
+        """Stop what the implementation left running (a gpg-agent would outlive the caller)."""
+        self.tool.close()
 
 
 class KeyHolder:
@@ -75,6 +100,10 @@ class KeyHolder:
     @property
     def directory(self) -> Path:
         return self.keys.directory
+
+    @property
+    def implementation(self) -> str:
+        return self.keys.implementation
 
     def public_key(self) -> str:
         """The party's armored public key (for the authority: what ``setup --ident-key`` takes)."""

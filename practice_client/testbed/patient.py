@@ -1,16 +1,21 @@
 """The simulated patient app: the patient's own keys, trust certificate, signatures
 and the decryption of delivered documents - what a real patient's app does, so the
-tests and the demo exercise the client against an independent party."""
+tests and the demo exercise the client against an independent party.
+
+Patients' apps are built on many OpenPGP implementations: the simulated one can be
+played by any of :mod:`practice_client.testbed.implementations` (GnuPG, Sequoia,
+OpenPGP.js, rnp), with the key type and layout that implementation makes.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from practice_client.crypto.gpg import isolated
 from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.keyhome import KeyHolder, KeyHome
 
@@ -25,11 +30,16 @@ class SimulatedPatient(KeyHolder):
     phone: str
 
     @classmethod
-    def create(cls, directory: Path, name: str, birth_date: str, phone: str) -> SimulatedPatient:
-        """A new patient with an Ed25519 signing key and a Curve25519 encryption subkey."""
+    def create(
+        cls, directory: Path, name: str, birth_date: str, phone: str, *,
+        implementation: str = "gnupg", key_type: str = "ed25519", structure: str = "default",
+    ) -> SimulatedPatient:
+        """A new patient whose app runs on ``implementation`` (by default GnuPG with an
+        Ed25519 signing key and a Curve25519 encryption subkey)."""
         keys, _ = KeyHome.create(
             directory, META, name, "patient@testbed.invalid",
             {"name": name, "birth_date": birth_date, "phone": phone},
+            implementation=implementation, key_type=key_type, structure=structure,
         )
         return cls(keys, name, birth_date, phone)
 
@@ -41,7 +51,7 @@ class SimulatedPatient(KeyHolder):
 
     def sign(self, data: bytes) -> bytes:
         """A detached ASCII-armored signature over exactly ``data`` (the request's consent)."""
-        return self.keys.gpg.sign(data, self.fingerprint, self.keys.passphrase)
+        return self.keys.sign(data)
 
     def trust_certificate(self, authority: IdentityAuthority) -> str:
         """What the patient's app hands to the practice after identification."""
@@ -54,27 +64,31 @@ class SimulatedPatient(KeyHolder):
         self, ciphertext: Path | bytes, output: Path | None, practice_public_key: str
     ) -> tuple[bytes, str, bool]:
         """Open a delivered document: (plaintext - empty when written to ``output`` -,
-        the literal packet's file name, whether the practice key validly signed it).
+        the literal packet's file name where the app reports it, whether the practice key
+        validly signed it). Raises :class:`CryptoError` when the app cannot decrypt it.
 
-        The encryption layer comes off with the patient's key; the signature inside is
-        checked in a throw-away home holding only ``practice_public_key``, so no other
-        key can make it look valid. ``output`` is replaced atomically."""
-        with isolated([practice_public_key]) as verifier:
-            inner = verifier.home / "inner.pgp"
-            self.keys.gpg.unwrap(ciphertext, inner, self.keys.passphrase)
-            if output is None:
-                data, check, name = verifier.open_signed(inner)
-                return data, name, check.valid
-            fd, tmp_name = tempfile.mkstemp(prefix=".decrypt.", dir=Path(output).parent)
-            os.close(fd)
-            tmp = Path(tmp_name)
+        ``output`` is replaced atomically; the plaintext never lands anywhere else."""
+        with tempfile.TemporaryDirectory(prefix=".decrypt.", dir=output.parent if output else None) as scratch:
+            source = ciphertext if isinstance(ciphertext, Path) else Path(scratch) / "in.pgp"
+            if not isinstance(ciphertext, Path):
+                source.write_bytes(ciphertext)
+            target = Path(scratch) / "plaintext"
             try:
-                _, check, name = verifier.open_signed(inner, tmp)
-                os.replace(tmp, output)
+                opened = self.keys.open_document(source, target, practice_public_key)
+                if output is None:
+                    return target.read_bytes(), opened.name, opened.signed
+                os.replace(target, output)
             finally:
                 with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-            return b"", name, check.valid
+                    target.unlink()
+            return b"", opened.name, opened.signed
+
+    def read_decision(self, message: str, practice_public_key: str) -> tuple[dict[str, object], bool]:
+        """What the patient's app shows for a declined request: the decision JSON the
+        practice encrypted to the patient (the ``reason`` the platform relays), and whether
+        the practice key validly signed it."""
+        data, _, signed = self.decrypt(message.encode("ascii"), None, practice_public_key)
+        return json.loads(data), signed
 
     def close(self) -> None:
         self.keys.close()

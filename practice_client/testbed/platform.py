@@ -9,7 +9,8 @@ Data directory (``DIR``): ``ca.pem``, ``token``, ``inbox/*.eml`` (served by
 ``/v1/inbox``), ``decisions/<request id>.json``, ``documents/<document id>.pgp``
 (+ ``.manifest.pgp``, ``.json``), ``patients/<FPR>.asc`` (the server's copy of a
 patient key), ``practice/key.asc``, ``practice/audit-checkpoint.json`` (the newest signed
-checkpoint of the practice's audit log), ``uploads/`` (unfinished uploads).
+checkpoint of the practice's audit log), ``uploads/`` (the tus uploads, under ids the server
+chooses), ``finishes/`` (which upload finished which part: :mod:`.uploads`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import logging
@@ -40,17 +42,12 @@ from practice_client.core.atomic import atomic_write
 from practice_client.core.platform import spki_sha256_pem, valid_platform_id
 from practice_client.testbed.ca import ensure_ca
 from practice_client.testbed.faults import Faults, Stats
-from practice_client.testbed.uploads import (
-    MAX_UPLOAD_LENGTH,
-    ApiError,
-    Upload,
-    UploadStore,
-    split_upload_name,
-)
+from practice_client.testbed.uploads import MAX_UPLOAD_LENGTH, ApiError, Upload, UploadStore
 
 log = logging.getLogger(__name__)
 
 TUS_VERSION = "1.0.0"
+CHECKSUMS = ("sha1", "sha256")
 TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
 INBOX_PAGE = 100
 JSON_LIMIT = 64 * 1024
@@ -131,8 +128,10 @@ async def _drop_connection(request: Request) -> None:
 class PlatformApp:
     """The ASGI application with its state (data directory, token, faults)."""
 
-    def __init__(self, data_dir: Path, token: str, faults: Faults, stats: Stats) -> None:
+    def __init__(self, data_dir: Path, token: str, faults: Faults, stats: Stats,
+                 checksum: bool = False) -> None:
         self.data = data_dir
+        self.checksum = checksum
         self.token = token
         self.faults = faults
         self.stats = stats
@@ -148,11 +147,11 @@ class PlatformApp:
                       methods=["OPTIONS"]),
                 Route("/v1/uploads", self._guard("upload.create", self.tus_create),
                       methods=["POST"]),
-                Route("/v1/uploads/{name}", self._guard("upload.head", self.tus_head),
+                Route("/v1/uploads/{upload_id}", self._guard("upload.head", self.tus_head),
                       methods=["HEAD"]),
-                Route("/v1/uploads/{name}", self._guard("upload.patch", self.tus_patch),
+                Route("/v1/uploads/{upload_id}", self._guard("upload.patch", self.tus_patch),
                       methods=["PATCH"]),
-                Route("/v1/uploads/{name}", self._guard("upload.delete", self.tus_delete),
+                Route("/v1/uploads/{upload_id}", self._guard("upload.delete", self.tus_delete),
                       methods=["DELETE"]),
                 Route("/v1/documents/{document_id}", self._guard("document", self.document),
                       methods=["GET"]),
@@ -223,8 +222,8 @@ class PlatformApp:
             raise ApiError(400, "body is not JSON") from None
         if not isinstance(body, dict) or body.get("decision") not in ("accepted", "declined"):
             raise ApiError(400, "decision must be 'accepted' or 'declined'")
-        reason = body.get("reason", "")
-        if not isinstance(reason, str) or len(reason) > 4000:
+        reason = body.get("reason", "")  # a decline's reason: an OpenPGP message for the patient
+        if not isinstance(reason, str) or len(reason) > 16000:
             raise ApiError(400, "reason must be a short text")
         path = self.data / "decisions" / f"{request_id}.json"
         if path.exists():
@@ -244,13 +243,16 @@ class PlatformApp:
             raise ApiError(412, "Tus-Resumable 1.0.0 required")
 
     async def tus_options(self, request: Request) -> Response:
+        extensions = "creation,creation-with-upload,creation-defer-length,termination"
+        checksum = {"Tus-Checksum-Algorithm": ",".join(CHECKSUMS)} if self.checksum else {}
         return Response(status_code=204, headers={
             **TUS_HEADERS, "Tus-Version": TUS_VERSION,
-            "Tus-Extension": "creation,creation-with-upload,creation-defer-length,termination",
-            "Tus-Max-Size": str(16 * 1024**3),
+            "Tus-Extension": extensions + (",checksum" if self.checksum else ""),
+            "Tus-Max-Size": str(MAX_UPLOAD_LENGTH), **checksum,
         })
 
     async def tus_create(self, request: Request) -> Response:
+        """creation: every POST a new upload, at a URL the server chooses."""
         self._require_tus(request)
         length = _declared_length(request)
         if length is None and request.headers.get("upload-defer-length") != "1":
@@ -259,20 +261,18 @@ class PlatformApp:
         upload = self.uploads.create(
             meta.get("document_id", ""), meta.get("part", ""), meta.get("request_id", ""), length
         )
-        created = {**TUS_HEADERS, "Location": f"/v1/uploads/{upload.name}"}
-        # creation-with-upload: the body is the upload's first bytes. A repeated POST of an
-        # upload that already has bytes keeps them and ignores the body: the client goes on
-        # from the Upload-Offset it gets back.
-        if (request.headers.get("content-type") == "application/offset+octet-stream"
-                and self.uploads.offset(upload) == 0 and upload.name not in self.uploads.busy):
+        created = {**TUS_HEADERS, "Location": f"/v1/uploads/{upload.upload_id}"}
+        if self.faults.take_forged_offset():  # a hostile server: "all there", nothing received
+            return Response(status_code=201, headers={**created, **_length_headers(upload),
+                                                      "Upload-Offset": str(upload.length or 0)})
+        # creation-with-upload: the body is the upload's first bytes
+        if request.headers.get("content-type") == "application/offset+octet-stream":
             return await self._locked_patch(request, upload, 0, 201, created)
-        return Response(status_code=201, headers={
-            **created, **_length_headers(upload), "Upload-Offset": str(self.uploads.offset(upload)),
-        })
+        return Response(status_code=201, headers={**created, **_length_headers(upload), "Upload-Offset": "0"})
 
     async def tus_head(self, request: Request) -> Response:
         self._require_tus(request)
-        upload = self.uploads.get(request.path_params["name"])
+        upload = self.uploads.get(request.path_params["upload_id"])
         return Response(status_code=200, headers={
             **TUS_HEADERS, **_length_headers(upload), "Upload-Offset": str(self.uploads.offset(upload)),
             "Cache-Control": "no-store",
@@ -282,9 +282,7 @@ class PlatformApp:
         self._require_tus(request)
         if request.headers.get("content-type") != "application/offset+octet-stream":
             raise ApiError(415, "Content-Type must be application/offset+octet-stream")
-        name = request.path_params["name"]
-        split_upload_name(name)
-        upload = self.uploads.get(name)
+        upload = self.uploads.get(request.path_params["upload_id"])
         try:
             claimed = int(request.headers["upload-offset"])
         except (KeyError, ValueError):
@@ -294,24 +292,39 @@ class PlatformApp:
     async def tus_delete(self, request: Request) -> Response:
         """termination: the client discards an upload (e.g. of an encryption it abandoned)."""
         self._require_tus(request)
-        self.uploads.terminate(request.path_params["name"])
+        self.uploads.terminate(request.path_params["upload_id"])
         return Response(status_code=204, headers=TUS_HEADERS)
 
     async def _locked_patch(
         self, request: Request, upload: Upload, claimed: int, status: int, headers: dict[str, str]
     ) -> Response:
-        if upload.name in self.uploads.busy:
+        if upload.upload_id in self.uploads.busy:
             raise ApiError(423, "another PATCH of this upload is in progress")
-        self.uploads.busy.add(upload.name)
+        self.uploads.busy.add(upload.upload_id)
         try:
             return await self._patch(request, upload, claimed, status, headers)
         finally:
-            self.uploads.busy.discard(upload.name)
+            self.uploads.busy.discard(upload.upload_id)
+
+    def _checksum(self, request: Request) -> tuple[hashlib._Hash, bytes] | None:
+        """checksum extension: the digest to compute over the body and the one it must give."""
+        raw = request.headers.get("upload-checksum")
+        if raw is None or not self.checksum:
+            return None
+        algorithm, _, value = raw.partition(" ")
+        if algorithm not in CHECKSUMS:
+            raise ApiError(400, "unsupported checksum algorithm")
+        try:
+            return hashlib.new(algorithm), base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise ApiError(400, "Upload-Checksum is not base64") from None
 
     async def _patch(
         self, request: Request, upload: Upload, claimed: int, status: int, headers: dict[str, str]
     ) -> Response:
         """Append the request body at ``claimed``; answer ``status`` with the new offset."""
+        if upload.complete:
+            return _error(409, "the upload is complete", {**TUS_HEADERS, "Upload-Offset": str(upload.length)})
         offset = self.uploads.offset(upload)
         if claimed != offset:
             return _error(409, "offset mismatch", {**TUS_HEADERS, "Upload-Offset": str(offset)})
@@ -322,8 +335,10 @@ class PlatformApp:
         announced = request.headers.get("content-length", "")
         if announced.isdigit() and offset + int(announced) > limit:
             raise ApiError(413, "more bytes than Upload-Length")
+        checksum = self._checksum(request)
         drop_after = self.faults.take_drop()
-        received, dropped, too_long = 0, False, False
+        corrupt = self.faults.take_corruption()
+        received, dropped, too_long, complete_body = 0, False, False, False
         with self.uploads.data_path(upload).open("r+b") as handle:
             handle.seek(offset)
             try:
@@ -333,13 +348,23 @@ class PlatformApp:
                     if offset + received + len(chunk) > limit:
                         too_long = True
                         break
+                    if corrupt and chunk:  # damaged on the way, after the client's checksum
+                        chunk, corrupt = bytes([chunk[0] ^ 0xFF]) + chunk[1:], False
+                    if checksum is not None:
+                        checksum[0].update(chunk)
                     handle.write(chunk)
                     received += len(chunk)
                     self.stats.add_patch_bytes(len(chunk))
                     if dropped:
                         break
+                else:
+                    complete_body = True
             except ClientDisconnect:
-                log.debug("upload %s: client went away after %d bytes", upload.name, received)
+                log.debug("upload %s: client went away after %d bytes", upload.upload_id, received)
+            mismatch = checksum is not None and (not complete_body or checksum[0].digest() != checksum[1])
+            if mismatch:  # bytes that cannot be verified are not kept (as tusd does)
+                handle.truncate(offset)
+                received = 0
             handle.flush()
             await asyncio.to_thread(os.fsync, handle.fileno())
         # What arrived is kept, whatever happens next: that is what makes a resume possible.
@@ -351,6 +376,8 @@ class PlatformApp:
             return Response(status_code=400)  # never sent: the connection is gone
         if too_long:
             raise ApiError(413, "more bytes than Upload-Length")
+        if mismatch:
+            return _error(460, "checksum mismatch", {**TUS_HEADERS, "Upload-Offset": str(offset)})
         return Response(status_code=status, headers={
             **headers, **_length_headers(upload), "Upload-Offset": str(offset),
         })
@@ -428,9 +455,10 @@ class TestbedPlatform:
 
     __test__ = False  # not a pytest test class despite the name
 
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    def __init__(self, data_dir: Path, port: int = 0, *, checksum: bool = False) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.port = port
+        self.checksum = checksum  # offer the tus checksum extension
         self.faults = Faults()
         self.stats = Stats()
         for sub in ("inbox", "documents", "decisions", "uploads", "patients", "practice"):
@@ -477,7 +505,7 @@ class TestbedPlatform:
             sock.close()
             raise
         self.port = sock.getsockname()[1]
-        app = PlatformApp(self.data_dir, self.token, self.faults, self.stats)
+        app = PlatformApp(self.data_dir, self.token, self.faults, self.stats, self.checksum)
         config = uvicorn.Config(
             app.app, ssl_certfile=str(self.tls.cert_file), ssl_keyfile=str(self.tls.key_file),
             log_config=None, log_level="warning", access_log=False, lifespan="off", http="h11",

@@ -8,8 +8,8 @@
         <translation>Datei zuordnen</translation>
     </message>
     <message>
-        <source>Which patient is the file “%1” for?</source>
-        <translation>Für welche Patientin / welchen Patienten ist die Datei „%1“?</translation>
+        <source>Which patient is the file “%1” for? Patients with an accepted request, as the practice software knows them.</source>
+        <translation>Für welche Patientin / welchen Patienten ist die Datei „%1“? Patienten mit angenommener Anfrage, wie die Praxissoftware sie führt.</translation>
     </message>
     <message>
         <source>Patients with an accepted request</source>
@@ -28,6 +28,10 @@
         <translation>Patientennr.</translation>
     </message>
     <message>
+        <source>Check</source>
+        <translation>Abgleich</translation>
+    </message>
+    <message>
         <source>Documents</source>
         <translation>Unterlagen</translation>
     </message>
@@ -36,8 +40,60 @@
         <translation>Zeitraum</translation>
     </message>
     <message>
+        <source>Loading…</source>
+        <translation>Wird geladen …</translation>
+    </message>
+    <message>
+        <source>&amp;Birth date from the document (DD.MM.YYYY):</source>
+        <translation>&amp;Geburtsdatum laut Dokument (TT.MM.JJJJ):</translation>
+    </message>
+    <message>
+        <source>Birth date to confirm</source>
+        <translation>Geburtsdatum zur Bestätigung</translation>
+    </message>
+    <message>
+        <source>DD.MM.YYYY</source>
+        <translation>TT.MM.JJJJ</translation>
+    </message>
+    <message>
         <source>No patient has an accepted request. Accept the request first.</source>
         <translation>Keine Patientin / kein Patient hat eine angenommene Anfrage. Bitte zuerst die Anfrage annehmen.</translation>
+    </message>
+    <message>
+        <source>Differs – see tooltip</source>
+        <translation>Abweichung – siehe Tooltip</translation>
+    </message>
+    <message>
+        <source>OK</source>
+        <translation>OK</translation>
+    </message>
+    <message>
+        <source>Practice software: %1, born %2</source>
+        <translation>Praxissoftware: %1, geb. %2</translation>
+    </message>
+    <message>
+        <source>Trust certificate: %1, born %2</source>
+        <translation>Vertrauenszertifikat: %1, geb. %2</translation>
+    </message>
+    <message>
+        <source>The request says: %1, born %2</source>
+        <translation>Die Anfrage sagt: %1, geb. %2</translation>
+    </message>
+    <message>
+        <source>Select the patient, then type the birth date printed on the document.</source>
+        <translation>Patient/in auswählen, dann das Geburtsdatum eingeben, das auf dem Dokument steht.</translation>
+    </message>
+    <message>
+        <source>This is not a valid date (DD.MM.YYYY).</source>
+        <translation>Das ist kein gültiges Datum (TT.MM.JJJJ).</translation>
+    </message>
+    <message>
+        <source>The birth date does not match this patient in the practice software. Check the document and the patient.</source>
+        <translation>Das Geburtsdatum passt nicht zu dieser Patientin / diesem Patienten in der Praxissoftware. Bitte Dokument und Patient prüfen.</translation>
+    </message>
+    <message>
+        <source>The birth date matches the practice software.</source>
+        <translation>Das Geburtsdatum stimmt mit der Praxissoftware überein.</translation>
     </message>
     <message>
         <source>Assign</source>
@@ -597,6 +653,10 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Telefonnummer</translation>
     </message>
     <message>
+        <source>Name and birth date</source>
+        <translation>Name und Geburtsdatum</translation>
+    </message>
+    <message>
         <source>Addressed to this practice</source>
         <translation>An diese Praxis gerichtet</translation>
     </message>
@@ -619,6 +679,10 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>Waiting</source>
         <translation>Wartet</translation>
+    </message>
+    <message>
+        <source>Held: key changed</source>
+        <translation>Angehalten: Schlüssel geändert</translation>
     </message>
     <message>
         <source>Encrypted</source>
@@ -1074,8 +1138,8 @@ Schlüssel … %4</translation>
         <translation>Ich habe diese Anfrage selbst geprüft</translation>
     </message>
     <message>
-        <source>The patient is told that the request was declined, with your reason.</source>
-        <translation>Die Patientin / der Patient erfährt, dass die Anfrage abgelehnt wurde, mit Ihrer Begründung.</translation>
+        <source>The patient is told that the request was declined. Your reason goes to the patient encrypted: the platform cannot read it. If no key is pinned for this patient, the reason stays in the practice.</source>
+        <translation>Die Patientin / der Patient erfährt, dass die Anfrage abgelehnt wurde. Ihre Begründung geht verschlüsselt an sie / ihn: Die Plattform kann sie nicht lesen. Ist für diese Person kein Schlüssel hinterlegt, bleibt die Begründung in der Praxis.</translation>
     </message>
     <message>
         <source>Decline</source>

@@ -6,13 +6,14 @@ Real components throughout: gpg, HTTPS to the testbed, watchdog, the OS keyring.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from practice_client.core.models import (
 from practice_client.crypto.trust import pin_certificate, verify_certificate_text
 from practice_client.provision import SetupParams, provision
 from practice_client.testbed.identity import IdentityAuthority
+from practice_client.testbed.implementations import preferred_implementation
 from practice_client.testbed.patient import SimulatedPatient
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import kill_agents, require, short_tmpdir
@@ -62,6 +64,29 @@ def _keyring_ok() -> None:
     require(shutil.which("gpg") is not None, "gpg")
 
 
+def provisioned_template(template: Path, params: SetupParams) -> str:
+    """A client home set up once (copied for every test); the practice's public key."""
+    saved = os.environ.get("PRACTICE_CLIENT_HOME")
+    os.environ["PRACTICE_CLIENT_HOME"] = str(template)
+    try:
+        ctx = Context()
+        provision(ctx, params)
+        practice_key = ctx.gpg.export_public(ctx.config.practice_key_fingerprint)
+        ctx.close()
+    finally:
+        if saved is None:
+            os.environ.pop("PRACTICE_CLIENT_HOME", None)
+        else:
+            os.environ["PRACTICE_CLIENT_HOME"] = saved
+    return practice_key
+
+
+def publish_server_copies(platform: TestbedPlatform, patients: Iterable[SimulatedPatient]) -> None:
+    """The server's copy of each patient key (compared by the client, never used)."""
+    for patient in patients:
+        (platform.data_dir / "patients" / f"{patient.fingerprint}.asc").write_text(patient.public_key())
+
+
 @pytest.fixture(scope="session")
 def world() -> Iterator[World]:
     _keyring_ok()
@@ -71,33 +96,29 @@ def world() -> Iterator[World]:
     authority = IdentityAuthority.create(root / "ident")
     ident_file = root / "ident.asc"
     ident_file.write_text(authority.public_key(), encoding="ascii")
+    app = preferred_implementation()  # patients' apps are not built on GnuPG: OpenPGP.js or Sequoia
+    if os.environ.get("CI") == "true":
+        require(app != "gnupg", "a patient app on OpenPGP.js (make install) or Sequoia (sq)")
     patients = {
-        number: SimulatedPatient.create(root / f"p{number}", name, birth, phone)
+        number: SimulatedPatient.create(root / f"p{number}", name, birth, phone, implementation=app)
         for number, name, birth, phone in PATIENTS
     }
     template = root / "home"
-    saved = os.environ.get("PRACTICE_CLIENT_HOME")
-    os.environ["PRACTICE_CLIENT_HOME"] = str(template)
-    try:
-        ctx = Context()
-        provision(ctx, SetupParams(
-            server_url=platform.url, practice_id="praxis-test", platform_domain="testbed.invalid",
-            ident_key_file=ident_file, ca_file=platform.ca_file, token=platform.token,
-            export_dir=template / "export",
-        ))
-        practice_key = ctx.gpg.export_public(ctx.config.practice_key_fingerprint)
-        ctx.close()
-    finally:
-        if saved is None:
-            os.environ.pop("PRACTICE_CLIENT_HOME", None)
-        else:
-            os.environ["PRACTICE_CLIENT_HOME"] = saved
-    for patient in patients.values():  # the server's copy of each key (compared, never used)
-        (platform.data_dir / "patients" / f"{patient.fingerprint}.asc").write_text(patient.public_key())
+    practice_key = provisioned_template(template, SetupParams(
+        server_url=platform.url, practice_id="praxis-test", platform_domain="testbed.invalid",
+        ident_key_file=ident_file, ca_file=platform.ca_file, token=platform.token,
+        export_dir=template / "export",
+    ))
+    publish_server_copies(platform, patients.values())
     world = World(root, platform, authority, patients, template, practice_key)
     yield world
+    tear_down(root, platform, authority, patients.values())
+
+
+def tear_down(root: Path, platform: TestbedPlatform, authority: IdentityAuthority,
+              patients: Iterable[SimulatedPatient]) -> None:
     platform.stop()
-    for patient in patients.values():
+    for patient in patients:
         patient.close()
     authority.close()
     kill_agents(root)
@@ -111,20 +132,30 @@ def copy_home(template: Path, target: Path) -> None:
     shutil.copytree(template, target, ignore=skip, dirs_exist_ok=True)
 
 
-@pytest.fixture
-def client(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
-    """A fresh, set-up client home (its own database, export folder and spool)."""
+@contextlib.contextmanager
+def fresh_home(template: Path, monkeypatch: pytest.MonkeyPatch, **config: object) -> Iterator[Context]:
+    """A copy of the set-up template with its own database, export folder and spool, and
+    test-speed timings; removed afterwards."""
     home = short_tmpdir("pch")
-    copy_home(world.template, home)
+    copy_home(template, home)
     monkeypatch.setenv("PRACTICE_CLIENT_HOME", str(home))
     ctx = Context()
     ctx.update_config(export_dir=str(home / "export"), stable_seconds=0.3, rescan_seconds=2.0,
-                      poll_seconds=3600.0)
+                      poll_seconds=3600.0, sidecar_grace_seconds=1.0, **config)
     (home / "export").mkdir(exist_ok=True)
-    yield ctx
-    ctx.close()
-    kill_agents(home)
-    shutil.rmtree(home, ignore_errors=True)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+        kill_agents(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def client(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
+    """A fresh, set-up client home (its own database, export folder and spool)."""
+    with fresh_home(world.template, monkeypatch) as ctx:
+        yield ctx
 
 
 def pin_patient(ctx: Context, world: World, number: str) -> SimulatedPatient:

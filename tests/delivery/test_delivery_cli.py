@@ -69,3 +69,36 @@ def test_send_refuses_links_and_empty_files_before_anything(world: World, client
     assert main(["send", str(work_dir / "missing.pdf"), "--request", request_id]) == 1
     assert "missing.pdf" in capsys.readouterr().err
     assert documents(client) == []  # nothing changed
+
+
+def test_staff_assign_on_the_command_line_after_confirming_the_birth_date(
+        world: World, client: Context, work_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from practice_client.delivery import outbox
+
+    patient = pin_patient(client, world, "1003")
+    request_id = accepted_request(client, patient.fingerprint, "1003")
+    scan = work_dir / "scan.pdf"
+    scan.write_bytes(b"scan" * 100)
+    export = Path(client.config.export_dir)
+    os.replace(scan, export / "scan.pdf")
+    doc = outbox.ingest(client, export / "scan.pdf")
+    assert doc.state.value == "unassigned"
+    capsys.readouterr()
+    assert main(["outbox", "--candidates", "--json"]) == 0
+    (candidate,) = json.loads(capsys.readouterr().out)["candidates"]
+    assert candidate["request_id"] == request_id
+    assert candidate["patient"]["pms"] == {"name": "Gisela Beispiel", "birth_date": "1975-05-05"}
+    for wrong in (["--birth-date", "06.05.1975"], ["--birth-date", "gestern"], []):
+        assert main(["outbox", "--assign", doc.document_id, "--request", request_id, *wrong]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        assert "05.05.1975" not in err and "1975-05-05" not in err  # the record's date is not given away
+        assert client.store.get_document(doc.document_id).state.value == "unassigned"  # type: ignore[union-attr]
+    assert main(["outbox", "--assign", doc.document_id, "--request", request_id, "--birth-date", "05.05.1975"]) == 0
+    assigned = client.store.get_document(doc.document_id)
+    assert assigned is not None and assigned.request_id == request_id and assigned.match_method == "staff"
+    capsys.readouterr()
+    assert main(["outbox", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (row,) = report["documents"]
+    assert row["patient"]["pms"]["name"] == "Gisela Beispiel" and report["matching"]["number_only"] is False

@@ -72,7 +72,7 @@ def test_server_errors_then_recovery(world: World, client: Context, agent: Agent
     ready_patient(client, world)
     world.platform.faults.fail_next("upload.create", count=2, status=500)
     world.platform.faults.fail_next("upload.patch", count=2, status=503)
-    write_file(export(client) / "1001_befund.pdf", b"B" * 50_000)
+    write_file(export(client) / "1001_12081964_befund.pdf", b"B" * 50_000)
     (doc,) = wait_state(client, DocumentState.DELIVERED)
     assert world.platform.stats.calls("upload.create") >= 3
     assert patient_reads(world, doc.document_id)[0] == b"B" * 50_000
@@ -82,7 +82,7 @@ def test_a_permanent_refusal_fails_the_document_instead_of_retrying_forever(
         world: World, client: Context, agent: Agent) -> None:
     ready_patient(client, world)
     world.platform.faults.fail_next("upload.create", count=1, status=413)
-    write_file(export(client) / "1001_befund.pdf", b"R" * 40_000)
+    write_file(export(client) / "1001_12081964_befund.pdf", b"R" * 40_000)
     (doc,) = wait_state(client, DocumentState.FAILED)
     assert "refused" in (doc.error or "") and "413" in (doc.error or "")
     assert world.platform.stats.calls("upload.create") == 1  # not asked again and again
@@ -96,7 +96,7 @@ def test_connection_dropped_mid_upload_resumes(world: World, client: Context, ag
     content = os.urandom(3 * 1024 * 1024)
     world.platform.faults.drop_next_patch(after_bytes=1024 * 1024)
     world.platform.faults.drop_next_patch(after_bytes=1024 * 1024)  # manifest or document
-    write_file(export(client) / "1001_mrt.dcm", content)
+    write_file(export(client) / "1001_12081964_mrt.dcm", content)
     (doc,) = wait_state(client, DocumentState.DELIVERED)
     stored = world.platform.data_dir / "documents"
     total = sum(p.stat().st_size for p in stored.glob(f"{doc.document_id}*.pgp"))
@@ -108,32 +108,31 @@ def test_connection_dropped_mid_upload_resumes(world: World, client: Context, ag
 def test_retry_after_a_failed_upload_never_splices_two_encryptions(
         world: World, client: Context) -> None:
     """The platform holds part of one encryption when the document fails (its spooled
-    ciphertext was damaged); staff retry encrypts anew - with a fresh session key - so
-    the platform's earlier bytes must be discarded, never continued with the new ones."""
+    ciphertext was damaged): the failure abandons its uploads, they are terminated, and
+    staff retry encrypts anew - with a fresh session key - into new uploads, never
+    continuing the earlier bytes."""
     ready_patient(client, world)
     content = os.urandom(3 * 1024 * 1024)  # below the streaming size: the plain path
     world.platform.faults.clear()
-    world.platform.faults.fail_next("upload.create", count=1000)
+    world.platform.faults.fail_next("upload.patch", count=1000)
     running = Agent(client, sources=[])
     running.start()
     try:
-        write_file(export(client) / "1001_ct.dcm", content)
+        write_file(export(client) / "1001_12081964_ct.dcm", content)
         wait_state(client, DocumentState.UPLOADING)
     finally:
         running.stop()
     world.platform.faults.clear()
     (doc,) = documents(client, DocumentState.UPLOADING)
     spool = client.home.spool / doc.document_id
+    urls = client.store.uploads_of(doc.document_id)
     # what the stopped run had got out: the manifest, and the document until the line dropped
     with fast_client(world.platform, retry=RetryPolicy(attempts=1, base_delay=0.01, max_delay=0.01)) as sender:
-        sender.upload(spool / "manifest.pgp", document_id=doc.document_id, part="manifest",
-                      request_id=doc.request_id or "")
+        sender.tus.send(urls["manifest"], spool / "manifest.pgp")
         world.platform.faults.drop_next_patch(after_bytes=1024 * 1024)
         with pytest.raises(NetworkError):
-            sender.upload(spool / "document.pgp", document_id=doc.document_id, part="document",
-                          request_id=doc.request_id or "")
-    partial = world.platform.data_dir / "uploads" / f"{doc.document_id}.document.bin"
-    assert partial.stat().st_size >= 1024 * 1024
+            sender.tus.send(urls["document"], spool / "document.pgp")
+        assert sender.tus.state(urls["document"]).offset >= 1024 * 1024
     spooled = spool / "document.pgp"
     spooled.write_bytes(spooled.read_bytes()[:-1] + b"\0")  # damaged while the client was down
     running = Agent(client, sources=[])
@@ -141,10 +140,17 @@ def test_retry_after_a_failed_upload_never_splices_two_encryptions(
     try:
         (failed,) = wait_state(client, DocumentState.FAILED)
         assert "changed" in (failed.error or "")
+        wait_for(lambda: client.store.pending_terminations() == [], what="the abandoned uploads terminated")
         assert main(["outbox", "--retry", doc.document_id]) == 0
         (done,) = wait_state(client, DocumentState.DELIVERED)
     finally:
         running.stop()
+    uploads = world.platform.data_dir / "uploads"
+    for url in urls.values():  # both of the first encryption's uploads are gone from the platform
+        assert not (uploads / f"{url.rsplit('/', 1)[1]}.json").exists()
+    finishes = world.platform.data_dir / "finishes"
+    assert len(list(finishes.glob(f"{doc.document_id}.manifest.*"))) == 2  # the terminated one, then the new
+    assert len(list(finishes.glob(f"{doc.document_id}.document.*"))) == 1
     stored = world.platform.data_dir / "documents"
     assert sha256((stored / f"{doc.document_id}.pgp").read_bytes()) == done.ciphertext_sha256
     assert sha256((stored / f"{doc.document_id}.manifest.pgp").read_bytes()) == done.manifest_sha256
@@ -154,7 +160,7 @@ def test_retry_after_a_failed_upload_never_splices_two_encryptions(
 
 def test_file_still_being_written_waits_for_close(world: World, client: Context, agent: Agent) -> None:
     ready_patient(client, world)
-    path = export(client) / "1001_gross.pdf"
+    path = export(client) / "1001_12081964_gross.pdf"
     with open(path, "wb") as handle:
         handle.write(b"part one " * 1000)
         handle.flush()
@@ -188,33 +194,33 @@ def test_writer_still_holding_the_file_during_encryption_fails_it(
         running = Agent(client, on_event=append_mid_encryption, sources=[])
         running.start()
         try:
-            os.rename(staging, export(client) / "1001_ct.dcm")
+            os.rename(staging, export(client) / "1001_12081964_ct.dcm")
             (doc,) = wait_state(client, DocumentState.FAILED)
         finally:
             running.stop()
     assert appended.is_set()
     assert "changed during encryption" in (doc.error or "")
-    assert (export(client) / "failed" / "1001_ct.dcm").read_bytes() == first + b"late bytes"
+    assert (export(client) / "failed" / "1001_12081964_ct.dcm").read_bytes() == first + b"late bytes"
     assert not list((world.platform.data_dir / "documents").glob(f"{doc.document_id}*"))
 
 
 def test_temporary_names_wait_until_renamed(world: World, client: Context, agent: Agent) -> None:
     ready_patient(client, world)
     folder = export(client)
-    write_file(folder / "1001_brief.pdf.part", b"x" * 100)
-    write_file(folder / "~$1001_brief.docx", b"lock")
-    write_file(folder / ".1001_hidden.pdf", b"hidden")
-    os.rename(folder / "1001_brief.pdf.part", folder / "1001_brief.pdf")
+    write_file(folder / "1001_12081964_brief.pdf.part", b"x" * 100)
+    write_file(folder / "~$1001_12081964_brief.docx", b"lock")
+    write_file(folder / ".1001_12081964_hidden.pdf", b"hidden")
+    os.rename(folder / "1001_12081964_brief.pdf.part", folder / "1001_12081964_brief.pdf")
     (doc,) = wait_state(client, DocumentState.DELIVERED)
-    assert doc.original_name == "1001_brief.pdf"
-    assert (folder / "~$1001_brief.docx").exists() and (folder / ".1001_hidden.pdf").exists()
+    assert doc.original_name == "1001_12081964_brief.pdf"
+    assert (folder / "~$1001_12081964_brief.docx").exists() and (folder / ".1001_12081964_hidden.pdf").exists()
     assert len(documents(client)) == 1
 
 
 def test_empty_file_fails_with_reason(world: World, client: Context, agent: Agent) -> None:
     ready_patient(client, world)
-    write_file(export(client) / "1001_leer.pdf", b"")
-    assert_refused(client, "1001_leer.pdf", "empty file")
+    write_file(export(client) / "1001_12081964_leer.pdf", b"")
+    assert_refused(client, "1001_12081964_leer.pdf", "empty file")
 
 
 def test_symlink_is_refused_and_never_followed(world: World, client: Context, agent: Agent,
@@ -222,9 +228,9 @@ def test_symlink_is_refused_and_never_followed(world: World, client: Context, ag
     ready_patient(client, world)
     secret = work_dir / "secret.txt"
     secret.write_bytes(b"TOP SECRET practice data")
-    os.symlink(secret, export(client) / "1001_link.pdf")
-    assert_refused(client, "1001_link.pdf", "symbolic link")
-    assert os.path.islink(export(client) / "failed" / "1001_link.pdf")  # moved as a link
+    os.symlink(secret, export(client) / "1001_12081964_link.pdf")
+    assert_refused(client, "1001_12081964_link.pdf", "symbolic link")
+    assert os.path.islink(export(client) / "failed" / "1001_12081964_link.pdf")  # moved as a link
     assert secret.read_bytes() == b"TOP SECRET practice data"
     assert not any(b"TOP SECRET" in p.read_bytes()
                    for p in world.platform.data_dir.rglob("*") if p.is_file())
@@ -234,36 +240,36 @@ def test_directory_link_is_not_descended(world: World, client: Context, agent: A
                                          work_dir: Path) -> None:
     ready_patient(client, world)
     outside = work_dir / "outside"
-    write_file(outside / "1001_elsewhere.pdf", b"not in the export folder")
+    write_file(outside / "1001_12081964_elsewhere.pdf", b"not in the export folder")
     os.symlink(outside, export(client) / "linked")
     assert_refused(client, "linked", "symbolic link")
-    assert (outside / "1001_elsewhere.pdf").read_bytes() == b"not in the export folder"
+    assert (outside / "1001_12081964_elsewhere.pdf").read_bytes() == b"not in the export folder"
 
 
 def test_hard_link_is_refused(world: World, client: Context, agent: Agent, work_dir: Path) -> None:
     ready_patient(client, world)
     other = work_dir / "other.pdf"
     other.write_bytes(b"shared inode")
-    os.link(other, export(client) / "1001_hard.pdf")
-    assert_refused(client, "1001_hard.pdf", "hard link")
+    os.link(other, export(client) / "1001_12081964_hard.pdf")
+    assert_refused(client, "1001_12081964_hard.pdf", "hard link")
     assert other.read_bytes() == b"shared inode"
 
 
 def test_fifo_is_refused_without_blocking(world: World, client: Context, agent: Agent) -> None:
     ready_patient(client, world)
-    os.mkfifo(export(client) / "1001_pipe.pdf")
-    assert_refused(client, "1001_pipe.pdf", "FIFO")
-    write_file(export(client) / "1001_after.pdf", b"still working")  # the watcher did not hang
+    os.mkfifo(export(client) / "1001_12081964_pipe.pdf")
+    assert_refused(client, "1001_12081964_pipe.pdf", "FIFO")
+    write_file(export(client) / "1001_12081964_after.pdf", b"still working")  # the watcher did not hang
     wait_state(client, DocumentState.DELIVERED)
 
 
 def test_hostile_names_are_cut_to_safe_base_names(world: World, client: Context, agent: Agent) -> None:
     ready_patient(client, world)
     folder = export(client)
-    rtl = "1001_rechnung\u202efdp.exe"  # reads as "rechnungexe.pdf"
-    nfd = unicodedata.normalize("NFD", "1001_Müller Befund.pdf")
-    control = "1001_a\nb\tc.pdf"
-    raw = os.fsencode(str(folder)) + b"/1001_bad\xff\xfe.pdf"  # not UTF-8
+    rtl = "1001_12081964_rechnung\u202efdp.exe"  # reads as "rechnungexe.pdf"
+    nfd = unicodedata.normalize("NFD", "1001_12081964_Müller Befund.pdf")
+    control = "1001_12081964_a\nb\tc.pdf"
+    raw = os.fsencode(str(folder)) + b"/1001_12081964_bad\xff\xfe.pdf"  # not UTF-8
     write_file(folder / rtl, b"rtl")
     write_file(folder / nfd, b"nfd")
     write_file(folder / control, b"ctl")
@@ -271,7 +277,8 @@ def test_hostile_names_are_cut_to_safe_base_names(world: World, client: Context,
         handle.write(b"raw")
     docs = wait_state(client, DocumentState.DELIVERED, count=4)
     names = {d.original_name for d in docs}
-    assert names == {"1001_rechnungfdp.exe", "1001_Müller Befund.pdf", "1001_abc.pdf", "1001_bad__.pdf"}
+    assert names == {"1001_12081964_rechnungfdp.exe", "1001_12081964_Müller Befund.pdf",
+                     "1001_12081964_abc.pdf", "1001_12081964_bad__.pdf"}
     for doc in docs:
         _, literal, signed, manifest = patient_reads(world, doc.document_id)
         assert signed and literal == doc.original_name == manifest["file_name"]
@@ -291,17 +298,17 @@ def test_disk_full_on_spool_fails_clearly_original_untouched(
     try:
         running.start()
         big = os.urandom(2 * 1024 * 1024)  # does not fit into the spool at all
-        write_file(export(client) / "1001_big.pdf", big)
+        write_file(export(client) / "1001_12081964_big.pdf", big)
         (doc,) = wait_state(client, DocumentState.FAILED)
         assert "spool disk full" in (doc.error or "")
-        wait_for((export(client) / "failed" / "1001_big.pdf.reason.txt").exists, what="reason file")
-        assert (export(client) / "failed" / "1001_big.pdf").read_bytes() == big
+        wait_for((export(client) / "failed" / "1001_12081964_big.pdf.reason.txt").exists, what="reason file")
+        assert (export(client) / "failed" / "1001_12081964_big.pdf").read_bytes() == big
         half = os.urandom(700 * 1024)  # fits, but its ciphertext does not
-        write_file(export(client) / "1001_half.pdf", half)
+        write_file(export(client) / "1001_12081964_half.pdf", half)
         wait_state(client, DocumentState.FAILED, count=2)
-        wait_for((export(client) / "failed" / "1001_half.pdf.reason.txt").exists, what="reason file")
-        assert (export(client) / "failed" / "1001_half.pdf").read_bytes() == half
-        assert "spool disk full" in (export(client) / "failed" / "1001_half.pdf.reason.txt").read_text()
+        wait_for((export(client) / "failed" / "1001_12081964_half.pdf.reason.txt").exists, what="reason file")
+        assert (export(client) / "failed" / "1001_12081964_half.pdf").read_bytes() == half
+        assert "spool disk full" in (export(client) / "failed" / "1001_12081964_half.pdf.reason.txt").read_text()
         assert documents(client, DocumentState.DELIVERED) == []
     finally:
         running.stop()
@@ -315,18 +322,18 @@ def test_disk_full_on_spool_fails_clearly_original_untouched(
         wait_state(client, DocumentState.DELIVERED, count=2)
     finally:
         running.stop()
-    assert (export(client) / "processed" / "1001_big.pdf").read_bytes() == big
-    assert not (export(client) / "failed" / "1001_big.pdf.reason.txt").exists()
+    assert (export(client) / "processed" / "1001_12081964_big.pdf").read_bytes() == big
+    assert not (export(client) / "failed" / "1001_12081964_big.pdf.reason.txt").exists()
 
 
 def test_retry_of_a_refused_empty_file_is_refused_again(world: World, client: Context,
                                                        agent: Agent) -> None:
     ready_patient(client, world)
-    write_file(export(client) / "1001_leer.pdf", b"")
-    assert_refused(client, "1001_leer.pdf", "empty file")
+    write_file(export(client) / "1001_12081964_leer.pdf", b"")
+    assert_refused(client, "1001_12081964_leer.pdf", "empty file")
     (doc,) = documents(client, DocumentState.FAILED)
     assert main(["outbox", "--retry", doc.document_id]) == 1
-    assert (export(client) / "failed" / "1001_leer.pdf").exists()
+    assert (export(client) / "failed" / "1001_12081964_leer.pdf").exists()
     assert documents(client, DocumentState.FAILED)[0].document_id == doc.document_id
 
 
@@ -343,7 +350,7 @@ def test_server_key_substitution_alerts_but_uses_the_pin(
     genuine = served.read_text()
     served.write_text(world.patients["1002"].public_key())  # the server hands out another key
     try:
-        write_file(export(client) / "1003_befund.pdf", b"for 1003 only")
+        write_file(export(client) / "1003_05051975_befund.pdf", b"for 1003 only")
         (doc,) = wait_state(client, DocumentState.DELIVERED)
     finally:
         served.write_text(genuine)

@@ -33,7 +33,7 @@ def test_temporary_names() -> None:
 def test_ignored_paths(tmp_path: Path) -> None:
     assert ignored(tmp_path, tmp_path / "processed" / "x.pdf")
     assert ignored(tmp_path, tmp_path / "failed" / "x.pdf")
-    assert ignored(tmp_path, tmp_path / "x.pdf.gdt")
+    assert not ignored(tmp_path, tmp_path / "x.pdf.gdt")  # watched until complete, never handed on
     assert ignored(tmp_path, tmp_path.parent / "x.pdf")
     assert ignored(tmp_path, tmp_path / ".sub" / "x.pdf")
     assert not ignored(tmp_path, tmp_path / "sub" / "x.pdf")

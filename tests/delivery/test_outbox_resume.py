@@ -14,7 +14,7 @@ from tests.delivery.conftest import World, accepted_request, pin_patient, write_
 def test_crash_between_link_and_unlink_resumes_once(world: World, client: Context) -> None:
     patient = pin_patient(client, world, "1001")
     request_id = accepted_request(client, patient.fingerprint, "1001")
-    source = write_file(Path(client.config.export_dir) / "1001_brief.pdf", b"two names, one file")
+    source = write_file(Path(client.config.export_dir) / "1001_12081964_brief.pdf", b"two names, one file")
     doc = outbox._new_row(client, source, os.lstat(source), {"origin": outbox.ORIGIN_EXPORT, "folder": None})
     spool = outbox.spool_of(client, doc.document_id)
     spool.mkdir(parents=True)

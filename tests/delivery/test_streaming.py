@@ -1,101 +1,98 @@
-"""Before a streamed encryption: what the platform holds of an earlier attempt is adopted
-only when it is exactly the complete spooled ciphertext for the same recipients, and
-discarded otherwise (real testbed over HTTPS, real files)."""
+"""Before a streamed encryption: every upload an earlier attempt stored for the document
+is abandoned (queued for termination in the same transaction) and a new, empty upload
+is created and stored before a byte is streamed (real testbed over HTTPS, a real store)."""
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from practice_client.core.errors import NetworkError
-from practice_client.core.platform import PlatformClient, UploadCancelled
-from practice_client.delivery.outbox import CIPHERTEXT
-from practice_client.delivery.streaming import MARKER, DocumentStream, Plan
+from practice_client.context import Context
+from practice_client.core.platform import PlatformClient
+from practice_client.core.tus import UploadState
+from practice_client.delivery.streaming import ENCRYPTED_ANEW, DocumentStream, Plan
+from practice_client.delivery.terminations import Terminator
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.delivery.conftest import World, accepted_request, pin_patient
+from tests.fixtures_platform import fast_client
 
-DOC = "0b4f7c1e-2d3a-4c5b-8e9f-a1b2c3d4e5f6"
 REQ = "req-00000042"
-RECIPIENTS = ["A" * 40, "B" * 40]
-
-
-@pytest.fixture(scope="module")
-def platform() -> Iterator[TestbedPlatform]:
-    with start_platform() as started:
-        yield started
 
 
 @pytest.fixture
-def client(platform: TestbedPlatform) -> Iterator[PlatformClient]:
-    with fast_client(platform) as platform_client:
-        yield platform_client
-        platform_client.terminate(DOC, "document")  # the next test starts clean
+def platform(world: World) -> TestbedPlatform:
+    world.platform.faults.clear()
+    return world.platform
 
 
 @pytest.fixture
-def spool(tmp_path: Path) -> Path:
-    (tmp_path / CIPHERTEXT).write_bytes(os.urandom(2 * 1024 * 1024 + 3))
-    return tmp_path
+def platform_client(platform: TestbedPlatform) -> Iterator[PlatformClient]:
+    with fast_client(platform) as client:
+        yield client
 
 
-def stream(client: PlatformClient) -> DocumentStream:
-    return DocumentStream(client, DOC, REQ, threading.Event())
+def new_document(ctx: Context, world: World) -> str:
+    from practice_client.delivery.outbox import add_files
+
+    patient = pin_patient(ctx, world, "1001")
+    request_id = accepted_request(ctx, patient.fingerprint, "1001")
+    source = ctx.home.root / "1001_scan.pdf"
+    source.write_bytes(b"scan")
+    (doc,) = add_files(ctx, [source], request_id)
+    return doc.document_id
 
 
-def streamed_before(spool: Path, recipients: list[str]) -> None:
-    (spool / MARKER).write_text(json.dumps({"recipients": recipients}))
+def stream(ctx: Context, client: PlatformClient, document_id: str, told: list[int]) -> DocumentStream:
+    return DocumentStream(ctx.store, client, document_id, REQ, threading.Event(), lambda: told.append(1))
 
 
-def test_first_attempt_streams_and_leaves_the_marker(client: PlatformClient, spool: Path) -> None:
-    assert stream(client).prepare(spool, RECIPIENTS) is Plan.STREAM
-    assert json.loads((spool / MARKER).read_text()) == {"recipients": RECIPIENTS}
-
-
-def test_the_complete_spooled_ciphertext_on_the_platform_is_adopted(
-    client: PlatformClient, spool: Path
+def test_a_first_attempt_stores_an_empty_deferred_upload_before_streaming(
+    client: Context, world: World, platform_client: PlatformClient
 ) -> None:
-    client.upload(spool / CIPHERTEXT, document_id=DOC, part="document", request_id=REQ)
-    streamed_before(spool, RECIPIENTS)
-    assert stream(client).prepare(spool, RECIPIENTS) is Plan.ADOPT
-    assert client.upload_state(DOC, "document") is not None  # kept
+    document_id = new_document(client, world)
+    told: list[int] = []
+    assert stream(client, platform_client, document_id, told).prepare() is Plan.STREAM
+    url = client.store.uploads_of(document_id)["document"]
+    assert platform_client.tus.state(url) == UploadState(0, None)
+    assert told == [] and client.store.pending_terminations() == []
 
 
-@pytest.mark.parametrize("case", ["partial", "other_length", "other_recipients", "no_marker"])
-def test_anything_else_the_platform_holds_is_discarded_before_encrypting(
-    client: PlatformClient, spool: Path, tmp_path: Path, case: str
+def test_an_earlier_attempts_upload_is_abandoned_and_then_terminated(
+    client: Context, world: World, platform: TestbedPlatform, platform_client: PlatformClient
 ) -> None:
-    ciphertext = spool / CIPHERTEXT
-    if case == "partial":  # gpg had not finished: the server has a prefix of a lost file
-        cancel = threading.Event()
-        with pytest.raises(UploadCancelled):
-            client.upload(ciphertext, document_id=DOC, part="document", request_id=REQ, cancel=cancel,
-                          progress=lambda done, total: cancel.set() if done > 1024 * 1024 else None)
-    elif case == "other_length":
-        other = tmp_path / "other.pgp"
-        other.write_bytes(os.urandom(ciphertext.stat().st_size + 1))
-        client.upload(other, document_id=DOC, part="document", request_id=REQ)
-    else:
-        client.upload(ciphertext, document_id=DOC, part="document", request_id=REQ)
-    if case != "no_marker":
-        streamed_before(spool, RECIPIENTS if case != "other_recipients" else RECIPIENTS[:1])
-    assert stream(client).prepare(spool, RECIPIENTS) is Plan.STREAM
-    assert client.upload_state(DOC, "document") is None
+    document_id = new_document(client, world)
+    stream(client, platform_client, document_id, []).prepare()
+    earlier = client.store.uploads_of(document_id)["document"]
+    told: list[int] = []
+    assert stream(client, platform_client, document_id, told).prepare() is Plan.STREAM
+    (pending,) = client.store.pending_terminations(document_id)
+    assert pending.url == earlier and pending.reason == ENCRYPTED_ANEW and told == [1]
+    assert client.store.uploads_of(document_id)["document"] != earlier
+    cancel = threading.Event()
+    Terminator(client.store, lambda: platform_client, cancel).drain(document_id)
+    assert client.store.pending_terminations() == []
+    assert tus_status(platform, earlier) == 404
+    entries = [e["event"] for e in client.store.audit.entries()]
+    assert "document.uploads_abandoned" in entries and "upload.terminated" in entries
 
 
-def test_unreachable_after_a_streamed_attempt_waits_but_a_first_attempt_encrypts(
-    platform: TestbedPlatform, spool: Path
+def tus_status(platform: TestbedPlatform, url: str) -> int:
+    import requests
+
+    return requests.head(platform.url + url, verify=str(platform.ca_file), timeout=10, headers={
+        "Authorization": f"Bearer {platform.token}", "Tus-Resumable": "1.0.0"}).status_code
+
+
+def test_an_unreachable_platform_gets_no_stream_but_the_abandonment_is_kept(
+    client: Context, world: World, platform: TestbedPlatform, platform_client: PlatformClient
 ) -> None:
-    with fast_client(platform) as reachable:
-        offline = PlatformClient("https://127.0.0.1:9/", "token", ca_file=platform.ca_file,
-                                 retry=reachable.retry, timeouts=reachable.timeouts)
+    document_id = new_document(client, world)
+    stream(client, platform_client, document_id, []).prepare()
+    offline = PlatformClient("https://127.0.0.1:9/", "token", ca_file=platform.ca_file,
+                             retry=platform_client.retry, timeouts=platform_client.timeouts)
     with offline:
-        assert stream(offline).prepare(spool, RECIPIENTS) is Plan.PLAIN
-        assert not (spool / MARKER).exists()
-        streamed_before(spool, RECIPIENTS)
-        with pytest.raises(NetworkError):
-            stream(offline).prepare(spool, RECIPIENTS)
+        assert stream(client, offline, document_id, []).prepare() is Plan.PLAIN
+    assert len(client.store.pending_terminations(document_id)) == 1  # for when it is back
+    assert client.store.uploads_of(document_id) == {}

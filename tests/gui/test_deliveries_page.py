@@ -54,13 +54,16 @@ def test_assign_offers_only_accepted_requests_with_name_and_birth_date(
     document_id = unassigned_document(client)
     page = select(qtbot, window, document_id)
     assert page.assign_button.isEnabled() and not page.retry_button.isEnabled()
-    qtbot.mouseClick(page.assign_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=30000)
+    with qtbot.waitSignal(window.controller.assignCandidatesLoaded, timeout=30000):
+        qtbot.mouseClick(page.assign_button, Qt.MouseButton.LeftButton)
+    assert page.dialog is not None and page.dialog.isVisible()
     dialog = page.dialog
     offered = [dialog.list.topLevelItem(i) for i in range(dialog.list.topLevelItemCount())]
     assert [(i.text(0), i.text(1)) for i in offered] == [("Gisela Beispiel", "05.05.1975")]
     assert not dialog.ok.isEnabled(), "nothing is preselected: staff choose explicitly"
     dialog.choose(accepted)
+    assert not dialog.ok.isEnabled(), "the birth date is confirmed first"
+    qtbot.keyClicks(dialog.birth_date, "05.05.1975")
     assert dialog.ok.isEnabled()
     with qtbot.waitSignal(window.controller.documentAssigned, timeout=30000):
         qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
@@ -74,7 +77,7 @@ def test_assign_to_a_request_that_is_not_accepted_is_refused(qtbot, window: Main
                                ["Befund"], None)
     document_id = unassigned_document(client)
     with qtbot.waitSignal(window.controller.failed, timeout=30000) as failed:
-        window.controller.assign(document_id, open_request)
+        window.controller.assign(document_id, open_request, "12.08.1964")
     assert failed.args[0] == "assign"
     doc = client.store.get_document(document_id)
     assert doc is not None and doc.state is DocumentState.UNASSIGNED and doc.request_id is None

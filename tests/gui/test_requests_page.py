@@ -16,6 +16,7 @@ from tests.gui.conftest import refresh
 from tests.gui.state import add_request, check, good_checks
 
 ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
+ERIKA_KEY = "E" * 40
 
 
 def new_request(ctx: Context, kind: str, status: RequestStatus = RequestStatus.OPEN) -> str:
@@ -27,7 +28,10 @@ def new_request(ctx: Context, kind: str, status: RequestStatus = RequestStatus.O
         checks = [check("dkim", "fail", "Nicht von der Plattform signiert", "Not signed") if c.name == "dkim" else c
                   for c in checks]
         status = RequestStatus.REJECTED
-    return add_request(ctx.store, ERIKA, checks, status, datetime.now(UTC), ["Arztbrief"], None)
+    if ctx.store.get_pin(ERIKA_KEY) is None:  # the key that signed it is Erika's pin (accept checks it)
+        ctx.store.pin(Pin(ERIKA_KEY, ERIKA.patient_number, ERIKA.name, ERIKA.birth_date, ERIKA.phone or "",
+                          "video", "2026-11-01T10:00:00Z", "2026-11-02T10:00:00Z", "certificate"))
+    return add_request(ctx.store, ERIKA, checks, status, datetime.now(UTC), ["Arztbrief"], ERIKA_KEY)
 
 
 def show(qtbot, window: MainWindow, request_id: str):  # type: ignore[no-untyped-def]

@@ -68,7 +68,7 @@ def test_event_loop_never_stalls_during_a_200_mib_delivery(
 ) -> None:
     patient = pin_patient(client, world, "1001")
     accepted_request(client, patient.fingerprint, "1001")
-    write_big(Path(client.config.export_dir) / "1001_CT_Thorax.dcm")
+    write_big(Path(client.config.export_dir) / "1001_12081964_CT_Thorax.dcm")
     controller = window.controller
     window.show_page("deliveries")
     phases: set[str] = set()

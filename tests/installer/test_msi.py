@@ -15,7 +15,7 @@ import pytest
 
 from practice_client import __version__
 from practice_client.core import policy
-from practice_client.core.config import Config
+from practice_client.core.config import Config, load_config
 from tests.installer.conftest import INSTALLER, build_msi, harvest, msi_table
 
 UPGRADE_CODE = "{574B3A71-7D41-48ED-8278-970527CD3D90}"  # fixed forever: upgrades depend on it
@@ -49,6 +49,22 @@ def test_every_public_property_lands_in_the_policy_key(msi: Path) -> None:
     mapped = policy.policy_from_mapping({name: "1" for name in POLICY_PROPERTIES}, "msi")
     assert set(mapped.values) == {n.lower() for n in POLICY_PROPERTIES - {"LOCK_SETTINGS"}}
     assert set(mapped.values) <= set(Config.keys()) and mapped.locked == set(mapped.values)
+
+
+def test_trust_and_network_settings_are_properties_the_admin_can_lock(fake_bundle: Path, tmp_path: Path) -> None:
+    """CA_FILE, SPKI_PINS (several pins), DNS_SERVER, GPG_BINARY and the proxy settings are
+    written to the policy key like the others, so LOCK_SETTINGS fixes them too."""
+    built = build_msi(fake_bundle, tmp_path / "out")
+    names = {r["Name"] for r in msi_table(built, "Registry").rows if r["Key"] == policy.WINDOWS_POLICY_KEY}
+    wanted = {"CA_FILE", "SPKI_PINS", "DNS_SERVER", "GPG_BINARY", "PROXY", "PROXY_PAC_URL", "PROXY_USER"}
+    assert wanted <= names
+    pins = "sha256/" + "A" * 43 + "=, " + "B" * 43 + "="
+    written = {"CA_FILE": r"C:\ProgramData\Praxis\ca.pem", "SPKI_PINS": pins, "DNS_SERVER": "10.0.0.53:53",
+               "LOCK_SETTINGS": "1"}
+    cfg = load_config(tmp_path / "config.toml", policy.policy_from_mapping(written, "HKLM"))
+    assert cfg.ca_file == written["CA_FILE"] and cfg.dns_server == "10.0.0.53:53"
+    assert cfg.pins() == ("sha256/" + "A" * 43 + "=", "B" * 43 + "=")
+    assert {"ca_file", "spki_pins", "spki_pin", "dns_server"} <= cfg.locked
 
 
 def test_policy_values_survive_an_upgrade_without_properties(msi: Path) -> None:

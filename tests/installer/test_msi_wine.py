@@ -78,7 +78,10 @@ def test_silent_install_writes_policy_upgrade_keeps_it_uninstall_removes_it(
 ) -> None:
     program_dir = Path(wine_env["WINEPREFIX"]) / "drive_c" / "Program Files" / "Practice Client"
     first = build_msi(fake_bundle, tmp_path / "v1", version="1.0.0")
-    properties = ("SERVER_URL=https://x.test", r"EXPORT_DIR=D:\PVS\export", "LOCK_SETTINGS=1", "AUTOSTART_AGENT=1")
+    pins = "A" * 43 + "=," + "B" * 43 + "="
+    properties = ("SERVER_URL=https://x.test", r"EXPORT_DIR=D:\PVS\export", f"SPKI_PINS={pins}",
+                  "DNS_SERVER=10.0.0.53:53", r"CA_FILE=C:\ProgramData\Praxis\ca.pem", "LOCK_SETTINGS=1",
+                  "AUTOSTART_AGENT=1")
 
     # A fresh Wine prefix claims to be Windows 7: the launch condition refuses it.
     wine(wine_env, "winecfg", "-v", "win7")
@@ -91,8 +94,10 @@ def test_silent_install_writes_policy_upgrade_keeps_it_uninstall_removes_it(
     raw = reg_values(wine_env, POLICY_KEY, tmp_path)
     assert raw is not None
     installed = policy.policy_from_mapping(next(iter(raw.values())), POLICY_KEY)
-    assert installed.values == {"server_url": "https://x.test", "export_dir": r"D:\PVS\export"}
-    assert installed.locked == {"server_url", "export_dir"}
+    assert installed.values == {"server_url": "https://x.test", "export_dir": r"D:\PVS\export",
+                                "spki_pins": pins, "dns_server": "10.0.0.53:53",
+                                "ca_file": r"C:\ProgramData\Praxis\ca.pem"}
+    assert installed.locked == set(installed.values)
     run = reg_values(wine_env, RUN_KEY, tmp_path) or {}
     assert any("practice-client-gui.exe\" agent" in v.get("PracticeClientAgent", "") for v in run.values())
     assert (program_dir / "practice-client.exe").read_bytes() == b"MZ stand-in"

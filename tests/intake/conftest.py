@@ -186,3 +186,12 @@ def dovecot() -> Iterator[Any]:
     server = Dovecot.start(short_tmpdir("pcd"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def practice_key(world: World) -> str:
+    """The practice's own key in the world's home (decisions are signed with it); its public key."""
+    from practice_client.crypto.practice_key import ensure_practice_key
+
+    fingerprint, _ = ensure_practice_key(world.ctx, "Praxis Test", "ed25519")
+    return world.ctx.gpg.export_public(fingerprint)

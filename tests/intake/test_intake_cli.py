@@ -40,7 +40,7 @@ def test_verify_exit_codes_json_and_nothing_changes(world: World, client_home: P
     out = json.loads(result.stdout)
     assert out["verdict"] == "verified" and len(out["request_id"]) == 36
     assert {c["name"] for c in out["checks"]} == {
-        "dkim", "format", "consent_signature", "phone", "addressee", "freshness", "replay"}
+        "dkim", "format", "consent_signature", "phone", "identity", "addressee", "freshness", "replay"}
     assert all(set(c["detail"]) == {"de", "en"} for c in out["checks"])
 
     result = run("request", "verify", str(phishing), "--json")

@@ -233,3 +233,64 @@ def test_server_without_move_gets_copy_store_and_never_a_mailbox_wide_expunge(
         assert src.poll_once() == 0 and count(plain, PROCESSED) == 2  # not taken twice
     finally:
         plain.stop()
+
+
+def test_server_with_uidplus_but_no_move_expunges_only_its_own_messages(world: World, dovecot: Dovecot) -> None:
+    import shutil
+
+    from tests.conftest import require, short_tmpdir
+
+    require(shutil.which("dovecot") is not None, "dovecot (dovecot-imapd)")
+    server = Dovecot.start(short_tmpdir("pcd"), capabilities_without=("MOVE",))
+    try:
+        probe = admin(server)
+        caps = probe.capability()[1][0].decode().split()
+        assert "MOVE" not in caps and "UIDPLUS" in caps
+        assert probe.append("INBOX", r"(\Deleted)", None, b"Subject: old newsletter\r\n\r\nbye\r\n")[0] == "OK"
+        probe.logout()
+        deliver_mail(server, world.message())
+        assert source(server, inbox_of(world)).poll_once() == 1
+        assert count(server, PROCESSED) == 1
+        assert count(server, "INBOX") == 1  # ours expunged by UID; the foreign deleted mail is still there
+        conn = admin(server)
+        conn.select("INBOX", readonly=True)
+        assert len(conn.uid("SEARCH", "SUBJECT", '"old newsletter"')[1][0].split()) == 1
+        conn.logout()
+    finally:
+        server.stop()
+
+
+def test_every_connection_is_made_by_the_socket_factory_with_tls_on_top(world: World, mailbox: Dovecot) -> None:
+    import socket
+
+    opened: list[tuple[str, int]] = []
+
+    def through_a_hop(host: str, port: int, timeout: float) -> socket.socket:
+        """Stands in for a proxy tunnel: the TCP connection is made elsewhere, to the same server."""
+        opened.append((host, port))
+        return socket.create_connection(("127.0.0.1", mailbox.port), timeout=timeout)
+
+    deliver_mail(mailbox, world.message())
+    inbox = inbox_of(world)
+    tunnelled = ImapSource(host="localhost", port=1, user=USER, password=PASSWORD, processed_folder=PROCESSED,
+                           ca_file=str(mailbox.ca_file), deliver=inbox.receive, after_store=inbox.process_pending,
+                           socket_factory=through_a_hop)
+    assert tunnelled.poll_once() == 1
+    assert opened == [("localhost", 1)]
+    assert count(mailbox, PROCESSED) == 1
+    # the certificate is still checked against the configured host, whoever made the socket
+    untrusted = ImapSource(host="localhost", port=1, user=USER, password=PASSWORD, processed_folder=PROCESSED,
+                           deliver=inbox.receive, socket_factory=through_a_hop)
+    with pytest.raises(NetworkError, match="not trusted"):
+        untrusted.poll_once()
+
+
+def test_idle_wait_ends_promptly_when_stopped(world: World, mailbox: Dovecot) -> None:
+    src = source(mailbox, inbox_of(world))
+    stop = threading.Event()
+    result: list[bool] = []
+    waiting = threading.Thread(target=lambda: result.append(src.wait_for_mail(timeout=600, stop=stop)))
+    waiting.start()
+    stop.set()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive() and result == [False]

@@ -197,7 +197,8 @@ def test_decline_requires_a_reason(world: World) -> None:
     assert decline(world.ctx, request_id, reason="Unterlagen liegen nicht vor").status is RequestStatus.DECLINED
 
 
-def test_decisions_are_queued_until_the_platform_is_reachable(world: World, platform: TestbedPlatform) -> None:
+def test_decisions_are_queued_until_the_platform_is_reachable(
+        world: World, platform: TestbedPlatform, practice_key: str) -> None:
     first = receive(world)
     decline(world.ctx, first, reason="Unterlagen liegen nicht vor")
     inbox_of(world).receive(world.message(), "test")
@@ -210,13 +211,15 @@ def test_decisions_are_queued_until_the_platform_is_reachable(world: World, plat
     assert flush_decisions(world.ctx, fast_client(platform)) == 2
     assert world.ctx.store.pending_decisions() == []
     recorded = json.loads((platform.data_dir / "decisions" / f"{first}.json").read_text())
-    assert recorded == {"request_id": first, "decision": "declined", "reason": "Unterlagen liegen nicht vor"}
+    assert recorded["decision"] == "declined"
+    content, _ = world.parties.erika.patient.read_decision(recorded["reason"], practice_key)
+    assert content["reason"] == "Unterlagen liegen nicht vor"
     accepted = json.loads((platform.data_dir / "decisions" / f"{second}.json").read_text())
     assert accepted["decision"] == "accepted" and accepted["reason"] == ""
 
 
 def test_a_decision_the_platform_refuses_for_good_does_not_block_the_queue(
-        world: World, platform: TestbedPlatform) -> None:
+        world: World, platform: TestbedPlatform, practice_key: str) -> None:
     first = receive(world)
     accept(world.ctx, first, now=world.now)
     inbox_of(world).receive(world.message(), "test")
@@ -269,7 +272,8 @@ def test_folder_source_moves_processed_files_and_skips_symlinks(world: World, wo
     assert len(world.ctx.store.list_requests()) == 1
 
 
-def test_try_flush_gives_up_quickly_and_keeps_the_queue(world: World, platform: TestbedPlatform) -> None:
+def test_try_flush_gives_up_quickly_and_keeps_the_queue(
+        world: World, platform: TestbedPlatform, practice_key: str) -> None:
     from practice_client.core.secrets import PLATFORM_TOKEN
     from practice_client.intake.decisions import try_flush
 

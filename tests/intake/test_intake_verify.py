@@ -31,7 +31,8 @@ def test_valid_request_is_verified_with_every_check(world: World) -> None:
         result = world.verify(world.message(key=key))
         assert result.verdict is Verdict.VERIFIED, result.checks
         assert [c.name for c in result.checks] == [
-            "dkim", "format", "consent_signature", "phone", "addressee", "freshness", "replay",
+            "dkim", "format", "consent_signature", "phone", "identity", "addressee", "freshness",
+            "replay",
         ]
         assert result.patient_number == world.parties.erika.number
 

@@ -157,7 +157,7 @@ def test_client_refuses_to_build_urls_from_bad_ids(client: PlatformClient, tmp_p
         with pytest.raises(ValueError):
             client.send_decision(bad, "accepted", "")
         with pytest.raises(ValueError):
-            client.upload(tmp_path, document_id=bad, part="document", request_id="req-00000001")
+            client.tus.create(document_id=bad, part="document", request_id="req-00000001", length=1)
 
 
 def test_a_netrc_entry_for_the_host_never_replaces_the_token(

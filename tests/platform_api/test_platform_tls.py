@@ -265,3 +265,40 @@ def test_from_context_uses_the_configured_url_ca_pin_and_keyring_token(
     finally:
         ctx.secrets.delete(PLATFORM_TOKEN)
         ctx.close()
+
+
+def test_several_pins_any_matches_so_the_platform_can_rotate_its_key(
+    testbed_platform: TestbedPlatform, other_platform: TestbedPlatform
+) -> None:
+    current, backup = server_pin(other_platform), server_pin(testbed_platform)
+    with fast_client(testbed_platform, spki_pins=[current, f"sha256/{backup}"]) as rotated:
+        assert rotated.inbox(None) == ([], None)  # the platform moved to its backup key
+    wrong = spki_sha256_pem(other_platform.ca_file.read_bytes())
+    with (
+        fast_client(testbed_platform, spki_pins=[current, wrong]) as neither,
+        pytest.raises(NetworkError, match="SPKI pin"),
+    ):
+        neither.inbox(None)
+    assert testbed_platform.stats.calls("inbox") == 1
+    with pytest.raises(InputError, match="spki_pin"):
+        fast_client(testbed_platform, spki_pins=[backup, "not-base64!"])
+
+
+def test_pins_from_the_config_the_old_single_pin_still_counts(
+    client_home: Path, testbed_platform: TestbedPlatform, other_platform: TestbedPlatform
+) -> None:
+    ctx = Context()
+    try:
+        ctx.secrets.set(PLATFORM_TOKEN, testbed_platform.token)
+        wrong_pins = f"{server_pin(other_platform)}, {spki_sha256_pem(other_platform.ca_file.read_bytes())}"
+        ctx.update_config(server_url=testbed_platform.url, ca_file=str(testbed_platform.ca_file),
+                          spki_pins=wrong_pins)
+        with PlatformClient.from_context(ctx, retry=FAST_RETRY) as wrong, pytest.raises(NetworkError, match="SPKI pin"):
+            wrong.inbox(None)
+        ctx.update_config(spki_pin=server_pin(testbed_platform))  # written by an older version
+        assert len(ctx.config.pins()) == 3
+        with PlatformClient.from_context(ctx, retry=FAST_RETRY) as client:
+            assert client.inbox(None) == ([], None)
+    finally:
+        ctx.secrets.delete(PLATFORM_TOKEN)
+        ctx.close()

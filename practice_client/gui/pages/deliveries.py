@@ -20,7 +20,7 @@ from practice_client.gui.list_model import Column, ListModel
 from practice_client.gui.progress_delegate import PROGRESS_ROLE, ProgressDelegate
 from practice_client.gui.record_view import RecordView
 from practice_client.gui.search_box import SearchBox
-from practice_client.gui.viewmodels import DocumentView, ListKind, Overview, Query, RequestView
+from practice_client.gui.viewmodels import DocumentView, ListKind, Overview, Query
 
 PROGRESS_COLUMN = 6
 ACTIVE = (DocumentState.MATCHED, DocumentState.ENCRYPTED, DocumentState.UPLOADING)
@@ -68,8 +68,6 @@ class DeliveriesPage(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.dialog: AssignDialog | None = None
-        self._assigning = ""
-        self._assignable: tuple[int, list[RequestView] | None] = (-1, None)  # (cursor read at, requests)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
@@ -100,13 +98,12 @@ class DeliveriesPage(QWidget):
         self.model.rowChanged.connect(lambda _key: self._update_buttons())
         controller.overviewLoaded.connect(self.show_overview)
         controller.documentProgress.connect(self.show_progress)
-        controller.acceptedRequestsLoaded.connect(self._keep_assignable)
         self._update_buttons()
 
     def _columns(self) -> list[Column]:
         def details(view: DocumentView) -> str:
             doc = view.document
-            if doc.state is DocumentState.FAILED:
+            if doc.state in (DocumentState.FAILED, DocumentState.HELD):  # held: both fingerprints, for staff
                 return doc.error or self.tr("unknown error")
             if doc.state is DocumentState.UNASSIGNED:
                 return self.tr("No matching request found: assign it to a patient.")
@@ -137,11 +134,6 @@ class DeliveriesPage(QWidget):
             self.model.reload()
 
     def show_overview(self, overview: Overview) -> None:
-        # the requests a file may be assigned to are kept at hand while files wait for it,
-        # so the dialog opens at once (and shows what the last refresh knew)
-        if overview.count(DocumentState.UNASSIGNED) and self._assignable[0] != overview.cursor:
-            self._assignable = (overview.cursor, self._assignable[1])
-            self.controller.load_accepted_requests()
         stuck, active = overview.stuck_documents, overview.count(*ACTIVE)
         self.summary.setText(
             fill(self.tr("%1 document(s) need your attention, %2 on the way."), stuck, active)
@@ -178,27 +170,9 @@ class DeliveriesPage(QWidget):
             self.controller.retry(view.document_id)
 
     def assign_clicked(self) -> None:
-        """Opens the dialog with the requests kept at hand; without them, reads them first."""
+        """The dialog loads the candidates itself (named by the PMS record) and asks for the birth date."""
         view = self._current()
         if view is None or view.state is not DocumentState.UNASSIGNED:
             return
-        self._assigning = view.document_id
-        if self._assignable[1] is None:
-            self.controller.load_accepted_requests()
-        else:
-            self._open_assign(self._assignable[1])
-
-    def _keep_assignable(self, requests: list[RequestView]) -> None:
-        self._assignable = (self._assignable[0], requests)
-        if self._assigning:
-            self._open_assign(requests)
-
-    def _open_assign(self, requests: list[RequestView]) -> None:
-        view = self.model.get(self._assigning)
-        self._assigning = ""
-        if not isinstance(view, DocumentView) or view.state is not DocumentState.UNASSIGNED:
-            return
-        self.dialog = AssignDialog(view.document.original_name, requests, self)
-        dialog = self.dialog
-        dialog.accepted.connect(lambda: self.controller.assign(view.document_id, dialog.chosen_request_id()))
-        dialog.open()
+        self.dialog = AssignDialog(self.controller, view.document_id, view.document.original_name, self)
+        self.dialog.open()

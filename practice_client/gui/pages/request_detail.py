@@ -5,7 +5,7 @@ for the key that signed it (with how the platform identified the patient); what 
 request claims about the patient is shown beside them only where it differs.
 
 Accepting a request that did not verify needs an explicit override with a reason;
-declining always needs a reason (the patient is told). Files for an accepted
+declining always needs a reason (for the patient, encrypted to the pinned key). Files for an accepted
 request can be added with a file dialog or dropped onto this pane.
 """
 
@@ -266,7 +266,9 @@ class RequestDetail(QScrollArea):
             return
         self.dialog = ReasonDialog(
             self.tr("Decline request"),
-            self.tr("The patient is told that the request was declined, with your reason."),
+            self.tr("The patient is told that the request was declined. Your reason goes to the patient "
+                    "encrypted: the platform cannot read it. If no key is pinned for this patient, the "
+                    "reason stays in the practice."),
             self.tr("Decline"),
             parent=self,
         )

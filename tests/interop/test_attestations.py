@@ -1,0 +1,63 @@
+"""The platform's identity service need not run GnuPG: trust certificates whose attestation
+Sequoia, OpenPGP.js, rnp or GnuPG clearsigned import through ``trust import``; an
+attestation clearsigned by another key of the same implementation, or altered after
+signing, is refused with one line and pins nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from practice_client.testbed.identity import IdentityAuthority
+from practice_client.testbed.patient import SimulatedPatient
+from tests.interop.conftest import cli, one_line_error, require_tool
+from tests.interop.matrix import AUTHORITIES
+
+ERIKA = ("Erika Mustermann", "1964-08-12", "+491711234567")
+
+
+def set_up(home: Path, ident_key: Path) -> None:
+    """``setup --offline`` with this identity key, and Erika in the master data."""
+    assert cli("setup", "--server", "https://platform.test", "--practice-id", "praxis-1", "--platform-domain",
+               "platform.test", "--ident-key", str(ident_key), "--offline").code == 0
+    master = home / "stammdaten.csv"
+    master.write_text("patient_number,name,birth_date,phone\n1001,Erika Mustermann,1964-08-12,0171 1234567\n",
+                      encoding="utf-8")
+    assert cli("patients", "import", str(master)).code == 0
+
+
+def pinned() -> list[str]:
+    pins = cli("trust", "list", "--json").json()["pins"]
+    assert isinstance(pins, list)
+    return [str(p["fingerprint"]) for p in pins]
+
+
+@pytest.mark.parametrize("implementation", AUTHORITIES)
+def test_attestation_clearsigned_by(implementation: str, client_home: Path, work_dir: Path) -> None:
+    require_tool(implementation)
+    authority = IdentityAuthority.create(work_dir / "ident", implementation=implementation)
+    forger = IdentityAuthority.create(work_dir / "forger", implementation=implementation)
+    patient = SimulatedPatient.create(work_dir / "erika", *ERIKA)
+    try:
+        ident_key = work_dir / "ident.asc"
+        ident_key.write_text(authority.public_key(), encoding="utf-8")
+        set_up(client_home, ident_key)
+        genuine = patient.trust_certificate(authority)
+        forged = patient.trust_certificate(forger)
+        altered = genuine.replace('"birth_date": "1964-08-12"', '"birth_date": "1964-08-21"')
+        assert altered != genuine
+        for attack, text in (("forged", forged), ("altered", altered)):
+            path = work_dir / f"{attack}.trust.asc"
+            path.write_text(text, encoding="utf-8")
+            refused = cli("trust", "import", str(path), "--patient-number", "1001", "--yes")
+            assert one_line_error(refused) and "not signed by the platform's identity key" in refused.err, attack
+            assert pinned() == []
+        path = work_dir / "erika.trust.asc"
+        path.write_text(genuine, encoding="utf-8")
+        imported = cli("trust", "import", str(path), "--patient-number", "1001", "--yes")
+        assert imported.code == 0, imported.err
+        assert pinned() == [patient.fingerprint]
+    finally:
+        for party in (authority, forger, patient):
+            party.close()
