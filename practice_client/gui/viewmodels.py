@@ -266,10 +266,10 @@ class Overview:
 
     @property
     def stuck_documents(self) -> int:
-        return self.count(DocumentState.FAILED, DocumentState.UNASSIGNED)
+        return self.count(DocumentState.FAILED, DocumentState.UNASSIGNED, DocumentState.HELD)
 
     def attention_count(self) -> int:
-        """Things that need staff: open requests, failed and unassigned documents."""
+        """Things that need staff: open requests; failed, unassigned and held documents."""
         return self.waiting_requests + self.stuck_documents
 
 
