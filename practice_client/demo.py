@@ -229,7 +229,7 @@ class Demo:
         raise PracticeClientError("demo: the document was not delivered in time")
 
     def patient_opens(self, doc: Document, original: bytes) -> bool:
-        from practice_client.core.platform import PlatformClient
+        from practice_client.platform.api import PlatformClient
 
         assert self.ctx is not None and self.platform is not None and self.patient is not None
         practice_key = self.ctx.gpg.export_public(self.ctx.config.practice_key_fingerprint)

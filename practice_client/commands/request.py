@@ -183,16 +183,13 @@ def _decline(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     """Poll every configured source once; a failing source does not stop the others."""
-    from practice_client.core.platform import RetryPolicy, Timeouts
     from practice_client.intake.inbox import configured_sources
 
     ctx = Context()
     failures: list[str] = []
     total = 0
-    quick = {"retry": RetryPolicy(attempts=2, base_delay=0.2, max_delay=0.5),
-             "timeouts": Timeouts(connect=5.0, read=30.0)}
     try:
-        for source in configured_sources(ctx, platform_options=quick):
+        for source in configured_sources(ctx, profile="interactive"):
             try:
                 total += source.poll_once()
                 flush = getattr(source, "flush_decisions", None)

@@ -8,7 +8,7 @@ backoff; anything else fails the document with its reason. ``stop()`` cancels
 uploads at the next block; the server keeps what it has and the next start
 resumes from its offset.
 
-Uploads (tus, :mod:`practice_client.core.tus`): a document's two uploads are created
+Uploads (tus, :mod:`practice_client.platform.tus`): a document's two uploads are created
 empty, and their URLs stored with the ``encrypted -> uploading`` transition, before a
 byte is sent; then both are sent and, once the platform confirmed every byte, the
 document is ``delivered``. Resuming is a ``HEAD`` on the stored URL; an upload that is
@@ -39,7 +39,6 @@ from practice_client.core.errors import (
     SecretError,
 )
 from practice_client.core.models import Document, DocumentState
-from practice_client.core.tus import UploadGone
 from practice_client.crypto.checkpoint import Anchor
 from practice_client.delivery import outbox
 from practice_client.delivery.encrypt import KeyComparer, seal, sha256_file
@@ -47,10 +46,11 @@ from practice_client.delivery.events import Event, EventSink, ignore
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.streaming import ENCRYPTED_ANEW, STREAM_MIN_BYTES, DocumentStream
 from practice_client.delivery.terminations import Terminator
+from practice_client.platform.tus import UploadGone
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 
@@ -369,9 +369,7 @@ class Pipeline:
                 if self._client_factory is not None:
                     self._client = self._client_factory()
                 else:
-                    from practice_client.core.platform import PlatformClient
-
-                    self._client = PlatformClient.from_context(self.ctx)
+                    self._client = self.ctx.platform()
             return self._client
 
     def _warm_up(self) -> None:

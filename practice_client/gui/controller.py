@@ -32,7 +32,6 @@ from practice_client.context import Context
 from practice_client.core.config import Config
 from practice_client.core.errors import InputError
 from practice_client.core.patients import read_master_data
-from practice_client.core.platform import PlatformClient
 from practice_client.crypto import backup, trust
 from practice_client.crypto.trust import TrustCertificate
 from practice_client.delivery import agent as _agent  # noqa: F401 - see above
@@ -418,7 +417,7 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            with PlatformClient.from_context(ctx) as client:
+            with ctx.platform() as client:
                 client.patient_key("0" * 40)
             return ctx.config.server_url
 

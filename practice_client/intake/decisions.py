@@ -42,7 +42,7 @@ from practice_client.crypto.patient_keys import recipient_file, recipient_key
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,7 @@ def flush_decisions(ctx: Context, client: PlatformClient | None = None) -> int:
     if not pending:
         return 0
     if client is None:
-        from practice_client.core.platform import PlatformClient
-
-        with PlatformClient.from_context(ctx) as own:
+        with ctx.platform() as own:
             return flush_decisions(ctx, own)
     sent = 0
     for record in pending:
@@ -188,12 +186,8 @@ def try_flush(ctx: Context) -> str:
     status for the command line. Never raises for an unreachable platform."""
     if not ctx.config.server_url or ctx.config.offline:
         return "Plattform nicht eingerichtet - Entscheidung vorgemerkt / no platform configured: decision queued"
-    from practice_client.core.platform import PlatformClient, RetryPolicy, Timeouts
-
     try:  # staff wait for this: give up quickly, the agent retries in the background
-        with PlatformClient.from_context(
-            ctx, retry=RetryPolicy(attempts=2, base_delay=0.2, max_delay=0.5), timeouts=Timeouts(connect=5.0, read=10.0)
-        ) as client:
+        with ctx.platform("interactive") as client:
             flush_decisions(ctx, client)
     except PracticeClientError as exc:
         log.info("decisions stay queued: %s", exc)

@@ -32,8 +32,9 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.tls import IMAP4_TLS
 
 from practice_client.core.errors import NetworkError, NotConfigured
-from practice_client.core.network import ProxyConfig, ProxyResolver, open_connection, tls_context
 from practice_client.core.secrets import IMAP_PASSWORD
+from practice_client.platform.proxy import ProxyResolver, open_connection
+from practice_client.platform.tls import tls_context
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -143,7 +144,7 @@ class ImapSource:
             password=ctx.secrets.require(IMAP_PASSWORD), folder=cfg.imap_folder,
             processed_folder=cfg.imap_processed_folder, ca_file=cfg.imap_ca_file,
             deliver=inbox.receive, after_store=inbox.process_pending,
-            socket_factory=proxied_socket(ProxyResolver(ProxyConfig.from_context(ctx))),
+            socket_factory=proxied_socket(ctx.proxy_resolver()),
         )
 
     # -- connection ---------------------------------------------------------------------

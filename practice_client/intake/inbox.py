@@ -23,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from practice_client.core.audit import now_iso
 from practice_client.core.models import RequestRecord, RequestStatus, Verdict
@@ -35,7 +35,7 @@ from practice_client.intake.verify import Verification, verify_message
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
+    from practice_client.platform.http import ProfileName
 
 log = logging.getLogger(__name__)
 
@@ -149,21 +149,19 @@ def record_for(result: Verification, digest: str, source: str) -> RequestRecord:
 
 
 def configured_sources(
-    ctx: Context, inbox: Inbox | None = None, platform_options: dict[str, Any] | None = None
+    ctx: Context, inbox: Inbox | None = None, profile: ProfileName = "background"
 ) -> Iterator[Source]:
     """Every request source the config enables: platform API, IMAP mailbox, .eml folder.
 
-    Stored-but-unverified messages (a crash last time) are verified first.
-    ``platform_options`` (``retry``, ``timeouts``) let the command line give up sooner
-    than the agent."""
+    Stored-but-unverified messages (a crash last time) are verified first. ``profile``
+    ``interactive`` lets the command line give up sooner than the agent."""
     inbox = inbox or Inbox(ctx)
     inbox.process_pending()
     cfg = ctx.config
     if cfg.server_url and not cfg.offline:
         from practice_client.intake.platform_inbox import PlatformInboxSource
 
-        options = platform_options or {}
-        yield PlatformInboxSource(ctx, inbox, client_factory=lambda: _platform_client(ctx, options))
+        yield PlatformInboxSource(ctx, inbox, client_factory=lambda: ctx.platform(profile))
     if cfg.imap_host:
         from practice_client.intake.imap import ImapSource
 
@@ -172,9 +170,3 @@ def configured_sources(
         from practice_client.intake.folder import FolderSource
 
         yield FolderSource(ctx, inbox)
-
-
-def _platform_client(ctx: Context, options: dict[str, Any]) -> PlatformClient:
-    from practice_client.core.platform import PlatformClient
-
-    return PlatformClient.from_context(ctx, **options)

@@ -15,8 +15,8 @@ from practice_client.intake.decisions import flush_decisions
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
     from practice_client.intake.inbox import Inbox
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,7 @@ class PlatformInboxSource:
     def _client(self) -> PlatformClient:
         if self._client_factory is not None:
             return self._client_factory()
-        from practice_client.core.platform import PlatformClient
-
-        return PlatformClient.from_context(self.ctx)
+        return self.ctx.platform()
 
     def poll_once(self) -> int:
         store = self.ctx.store
