@@ -183,8 +183,8 @@ def test_imap_reaches_a_mail_server_behind_the_proxy(client_home: Path, tinyprox
     """The product's own IMAP source, set up like any practice's: the proxy and its user
     from the config, both passwords from the keyring, the mail server's CA as imap_ca_file."""
     from practice_client.core.secrets import IMAP_PASSWORD as IMAP_SECRET
-    from practice_client.intake.imap import ImapSource
     from practice_client.intake.inbox import Inbox
+    from practice_client.service.sources import imap_source
     from tests.intake.dovecot import PASSWORD as IMAP_PASSWORD
     from tests.intake.dovecot import USER as IMAP_USER
     from tests.intake.dovecot import Dovecot
@@ -196,7 +196,7 @@ def test_imap_reaches_a_mail_server_behind_the_proxy(client_home: Path, tinyprox
                           imap_ca_file=str(dovecot.ca_file), proxy=tinyproxy.url, proxy_user=USER)
         ctx.secrets.set(IMAP_SECRET, IMAP_PASSWORD)
         ctx.secrets.set(PROXY_PASSWORD, PASSWORD)
-        assert ImapSource.from_context(ctx, Inbox(ctx)).poll_once() == 0  # an empty INBOX, reached
+        assert imap_source(ctx, Inbox(ctx)).poll_once() == 0  # an empty INBOX, reached
         assert tunnelled_to(tinyproxy, dovecot.port) == 0  # logged by name: localhost
         assert any(f"localhost:{dovecot.port}" in line for line in tinyproxy.connects())
     finally:
