@@ -27,7 +27,7 @@ from practice_client.crypto.gpg import group_fingerprint, short_temp_root
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.delivery.agent import Agent
+    from practice_client.service.agent import Agent
     from practice_client.testbed.dns import TxtDnsServer
     from practice_client.testbed.identity import IdentityAuthority
     from practice_client.testbed.mail import DkimKey
@@ -161,7 +161,7 @@ class Demo:
                  "the patient sends a request (signed by her, DKIM-signed by the platform)")
 
     def fetch_and_verify(self) -> RequestRecord:
-        from practice_client.intake.inbox import configured_sources
+        from practice_client.service.sources import configured_sources
 
         assert self.ctx is not None
         received = sum(source.poll_once() for source in configured_sources(self.ctx))
@@ -189,7 +189,7 @@ class Demo:
     # -- delivery --------------------------------------------------------------------------------
 
     def start_agent(self) -> Agent:
-        from practice_client.delivery.agent import Agent
+        from practice_client.service.agent import Agent
 
         assert self.ctx is not None
         self.agent = Agent(self.ctx)
@@ -229,7 +229,7 @@ class Demo:
         raise PracticeClientError("demo: the document was not delivered in time")
 
     def patient_opens(self, doc: Document, original: bytes) -> bool:
-        from practice_client.core.platform import PlatformClient
+        from practice_client.platform.api import PlatformClient
 
         assert self.ctx is not None and self.platform is not None and self.patient is not None
         practice_key = self.ctx.gpg.export_public(self.ctx.config.practice_key_fingerprint)

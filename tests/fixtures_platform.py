@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from practice_client.core.platform import PlatformClient, RetryPolicy, Timeouts
+from practice_client.platform.api import PlatformClient
+from practice_client.platform.http import RetryPolicy, Timeouts
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import short_tmpdir
 

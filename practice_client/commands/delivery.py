@@ -21,7 +21,7 @@ DONE = (DocumentState.DELIVERED, DocumentState.FAILED)
 
 def _agent(args: argparse.Namespace) -> int:
     """Run until SIGTERM / SIGINT, then shut down cleanly and exit 0."""
-    from practice_client.delivery.agent import Agent
+    from practice_client.service.agent import Agent
 
     with stop_on_signals() as stop:
         ctx = Context()

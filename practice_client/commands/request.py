@@ -181,21 +181,16 @@ def _decline(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     """Poll every configured source once; a failing source does not stop the others."""
-    from practice_client.core.platform import RetryPolicy, Timeouts
-    from practice_client.intake.inbox import configured_sources
+    from practice_client.service.sources import configured_sources
 
     ctx = Context()
     failures: list[str] = []
     total = 0
-    quick = {"retry": RetryPolicy(attempts=2, base_delay=0.2, max_delay=0.5),
-             "timeouts": Timeouts(connect=5.0, read=30.0)}
     try:
-        for source in configured_sources(ctx, platform_options=quick):
+        for source in configured_sources(ctx, profile="interactive"):
             try:
                 total += source.poll_once()
-                flush = getattr(source, "flush_decisions", None)
-                if flush is not None:
-                    flush(ctx)
+                source.report()
             except PracticeClientError as exc:
                 failures.append(f"{type(source).__name__}: {exc}")
     finally:
@@ -210,7 +205,7 @@ def _source_imap(args: argparse.Namespace) -> int:
     """Test the mailbox with the given settings first; only then save them (and the
     password, in the OS keyring)."""
     from practice_client.core.secrets import IMAP_PASSWORD
-    from practice_client.intake.imap import ImapSource
+    from practice_client.intake.sources.imap import ImapSource
 
     if args.ca_file and not Path(args.ca_file).is_file():
         raise InputError(args.ca_file, "CA-Datei fehlt / the CA file does not exist")
@@ -222,7 +217,7 @@ def _source_imap(args: argparse.Namespace) -> int:
         source = ImapSource(host=args.host, port=args.port, user=args.user, password=password,
                             folder=args.folder, processed_folder=args.processed_folder,
                             ca_file=str(Path(args.ca_file).absolute()) if args.ca_file else "",
-                            deliver=lambda raw, src: 0)
+                            deliver=lambda raw, src: 0, settle=lambda: 0)
         waiting = source.check_connection()
         ctx.update_config(imap_host=args.host, imap_port=args.port, imap_user=args.user, imap_folder=args.folder,
                           imap_processed_folder=args.processed_folder, imap_ca_file=source.ca_file)

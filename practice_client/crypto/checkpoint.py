@@ -32,7 +32,7 @@ from practice_client.crypto.gpg import isolated
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,7 @@ def send_checkpoint(
 def verify_against_platform(ctx: Context) -> str:
     """Compare the (already verified) log with the platform's newest checkpoint; a
     one-line confirmation, or InputError naming the log and what is wrong."""
-    from practice_client.core.platform import PlatformClient
-
-    with PlatformClient.from_context(ctx) as client:
+    with ctx.platform() as client:
         found = client.audit_checkpoint()
     if found is None:
         return "Die Plattform hat noch keinen Prüfpunkt / the platform holds no checkpoint yet"

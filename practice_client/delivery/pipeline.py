@@ -8,7 +8,7 @@ backoff; anything else fails the document with its reason. ``stop()`` cancels
 uploads at the next block; the server keeps what it has and the next start
 resumes from its offset.
 
-Uploads (tus, :mod:`practice_client.core.tus`): a document's two uploads are created
+Uploads (tus, :mod:`practice_client.platform.tus`): a document's two uploads are created
 empty, and their URLs stored with the ``encrypted -> uploading`` transition, before a
 byte is sent; then both are sent and, once the platform confirmed every byte, the
 document is ``delivered``. Resuming is a ``HEAD`` on the stored URL; an upload that is
@@ -39,18 +39,29 @@ from practice_client.core.errors import (
     SecretError,
 )
 from practice_client.core.models import Document, DocumentState
-from practice_client.core.tus import UploadGone
+from practice_client.core.text import Text
 from practice_client.crypto.checkpoint import Anchor
 from practice_client.delivery import outbox
 from practice_client.delivery.encrypt import KeyComparer, seal, sha256_file
-from practice_client.delivery.events import Event, EventSink, ignore
+from practice_client.delivery.events import (
+    Alert,
+    Connected,
+    EventSink,
+    Failure,
+    Offline,
+    Phase,
+    Progress,
+    StateChanged,
+    ignore,
+)
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.streaming import ENCRYPTED_ANEW, STREAM_MIN_BYTES, DocumentStream
 from practice_client.delivery.terminations import Terminator
+from practice_client.platform.tus import UploadGone
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +74,7 @@ PROGRESS_SECONDS = 0.2  # ... or this often
 class _Progress:
     """Throttles progress callbacks (requests reads 16 KiB at a time) into events."""
 
-    def __init__(self, emit: EventSink, document_id: str, phase: str) -> None:
+    def __init__(self, emit: EventSink, document_id: str, phase: Phase) -> None:
         self._emit, self._id, self._phase = emit, document_id, phase
         self._last_done, self._last_time = -1, 0.0
 
@@ -72,7 +83,7 @@ class _Progress:
         if (done == total or done - self._last_done >= total * PROGRESS_STEP
                 or now - self._last_time >= PROGRESS_SECONDS):
             self._last_done, self._last_time = done, now
-            self._emit(Event("progress", self._id, self._phase, done, total))
+            self._emit(Progress(self._id, self._phase, done, total))
 
 
 class Pipeline:
@@ -97,7 +108,7 @@ class Pipeline:
         self._comparer = KeyComparer()
         self._ingest_lock = threading.Lock()
         # audit checkpoints after deliveries; the platform refusing one means this log went back
-        self._anchor = Anchor(ctx, self._client_required, lambda text: on_event(Event("alert", message=text)))
+        self._anchor = Anchor(ctx, self._client_required, lambda text: on_event(Alert(Text.same(text))))
         self._terminator = Terminator(ctx.store, self._client_required, self._cancel)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -173,7 +184,7 @@ class Pipeline:
                 self._process(document_id)
             except Exception:  # a bug must not kill the worker; the row stays for a restart
                 log.exception("document %s: unexpected error", document_id)
-                self._emit(Event("failure", document_id, message=f"internal error ({document_id})"))
+                self._emit(Failure(Text.same(f"internal error ({document_id})"), document_id))
             finally:
                 with self._busy_lock:
                     self._busy.discard(document_id)
@@ -235,13 +246,12 @@ class Pipeline:
         stream = self._stream_for(doc)
         if stream is None and self.ctx.store.abandon_uploads(doc.document_id, ENCRYPTED_ANEW):
             self._terminator.wake()  # an earlier encryption's uploads: never continued
-        self._emit(Event("progress", doc.document_id, "encrypting", 0, doc.size))
+        self._emit(Progress(doc.document_id, Phase.ENCRYPTING, 0, doc.size))
         sealed = seal(self.ctx, doc, self._client_or_none(), self._comparer,
-                      _Progress(self._emit, doc.document_id, "encrypting"), stream)
+                      _Progress(self._emit, doc.document_id, Phase.ENCRYPTING), stream)
         extra = {**doc.extra, **({"alert": "server_key_mismatch"} if sealed.alert else {})}
         if sealed.alert:
-            self._emit(Event("alert", doc.document_id, "server_key_mismatch",
-                             message=f"server key mismatch for document {doc.document_id}"))
+            self._emit(Alert(Text.same(f"server key mismatch for document {doc.document_id}"), doc.document_id))
         doc = self.ctx.store.transition(
             doc.document_id, DocumentState.ENCRYPTED, ciphertext_sha256=sealed.ciphertext_sha256,
             manifest_sha256=sealed.manifest_sha256, sha256=sealed.plaintext_sha256,
@@ -300,7 +310,7 @@ class Pipeline:
         self._terminator.drain(doc.document_id)
         urls = self.ctx.store.uploads_of(doc.document_id)
         for part, path in self._parts(doc):
-            progress = _Progress(self._emit, doc.document_id, "uploading") if part == "document" else None
+            progress = _Progress(self._emit, doc.document_id, Phase.UPLOADING) if part == "document" else None
             url = urls.get(part)
             try:
                 if url is None:
@@ -317,7 +327,7 @@ class Pipeline:
         self._anchor.poke()
         self._fresh.discard(doc.document_id)
         self._state(done)
-        self._emit(Event("connected"))
+        self._emit(Connected())
 
     # -- outcomes ------------------------------------------------------------------------
 
@@ -329,7 +339,7 @@ class Pipeline:
         self._terminator.wake()  # its uploads were abandoned with the failure
         self._fresh.discard(document_id)
         self._state(failed)
-        self._emit(Event("failure", document_id, "failed", message=f"document {document_id} failed"))
+        self._emit(Failure(Text.same(f"document {document_id} failed"), document_id))
 
     def _retry_later(self, document_id: str, reason: str) -> None:
         doc = self.ctx.store.get_document(document_id)
@@ -342,7 +352,7 @@ class Pipeline:
         delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** min(attempts, 10))
         delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
         log.info("document %s: transient failure, retry in %.0f s", document_id, delay)
-        self._emit(Event("offline", document_id, message=f"platform not reachable ({document_id})"))
+        self._emit(Offline(Text.same(f"platform not reachable ({document_id})"), document_id))
 
         def again() -> None:
             with self._busy_lock:
@@ -358,8 +368,8 @@ class Pipeline:
         timer.start()
 
     def _state(self, doc: Document) -> None:
-        self._emit(Event("state", doc.document_id, str(doc.state), doc.size if
-                         doc.state is DocumentState.DELIVERED else 0, doc.size))
+        self._emit(StateChanged(doc.document_id, doc.state, doc.size if
+                                doc.state is DocumentState.DELIVERED else 0, doc.size))
 
     # -- the platform client -------------------------------------------------------------
 
@@ -369,9 +379,7 @@ class Pipeline:
                 if self._client_factory is not None:
                     self._client = self._client_factory()
                 else:
-                    from practice_client.core.platform import PlatformClient
-
-                    self._client = PlatformClient.from_context(self.ctx)
+                    self._client = self.ctx.platform()
             return self._client
 
     def _warm_up(self) -> None:

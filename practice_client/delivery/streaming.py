@@ -35,8 +35,8 @@ from practice_client.core.errors import NetworkError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from practice_client.core.platform import PlatformClient
     from practice_client.core.store import Store
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 

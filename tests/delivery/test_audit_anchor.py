@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
-from practice_client.core.platform import PlatformClient
 from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.crypto.checkpoint import ROLLED_BACK, make_checkpoint, send_checkpoint
 from practice_client.crypto.gpg import Gpg
@@ -85,7 +84,7 @@ def test_a_rolled_back_home_passes_locally_and_fails_against_the_platform(
         assert result.returncode == 1 and "rolled back" in result.stderr and result.stderr.count("\n") == 1
         # the next checkpoint of the rolled-back log is refused, and staff are told
         told: list[str] = []
-        with PlatformClient.from_context(Context()) as api:
+        with Context().platform() as api:
             assert send_checkpoint(Context(), api, told.append) is None
         assert told == [ROLLED_BACK]
     finally:
@@ -112,7 +111,7 @@ def test_the_platform_keeps_the_newest_checkpoint_only(client: Context, platform
     older, older_signature, _seq = make_checkpoint(client)
     client.store.record("key.exported", n=1)
     newer, newer_signature, seq = make_checkpoint(client)
-    with PlatformClient.from_context(client) as api:
+    with client.platform() as api:
         assert api.send_audit_checkpoint(newer, newer_signature)
         assert api.send_audit_checkpoint(newer, newer_signature)  # the same again: fine
         assert not api.send_audit_checkpoint(older, older_signature)
@@ -124,7 +123,7 @@ def test_a_platform_without_checkpoints_is_no_alarm(client: Context, platform: T
     """A platform that does not take checkpoints (yet) answers 404: logged, nobody alarmed."""
     platform.faults.fail_next("audit_checkpoint", 5, status=404)
     told: list[str] = []
-    with PlatformClient.from_context(client) as api:
+    with client.platform() as api:
         assert send_checkpoint(client, api, told.append) is None
     assert told == []
 

@@ -15,8 +15,8 @@ import pytest
 from practice_client.context import Context
 from practice_client.core.gdt import build_record, parse_gdt
 from practice_client.core.models import DocumentState, RequestStatus
-from practice_client.delivery.agent import Agent
 from practice_client.delivery.events import Event
+from practice_client.service.agent import Agent
 from tests.delivery.conftest import (
     World,
     accepted_request,

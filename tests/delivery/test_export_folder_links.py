@@ -18,8 +18,8 @@ from practice_client.context import Context
 from practice_client.core.files import Folder, dir_handles_available
 from practice_client.core.models import DocumentState
 from practice_client.delivery import outbox
-from practice_client.delivery.agent import Agent
 from practice_client.delivery.watcher import scan
+from practice_client.service.agent import Agent
 from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, wait_state, write_file
 
 SECRET = b"private letter of the practice owner - never leaves this folder"

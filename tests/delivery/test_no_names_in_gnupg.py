@@ -13,7 +13,7 @@ import pytest
 from practice_client.context import Context
 from practice_client.core.models import DocumentState
 from practice_client.crypto import patient_keys
-from practice_client.delivery.agent import Agent
+from practice_client.service.agent import Agent
 from tests.delivery.conftest import PATIENTS, World, accepted_request, pin_patient, wait_state, write_file
 from tests.delivery.test_delivery_e2e import patient_reads
 

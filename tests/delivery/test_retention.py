@@ -18,7 +18,7 @@ from practice_client.core.models import DocumentState, RequestStatus
 from practice_client.core.policy import Policy
 from practice_client.core.store import Store
 from practice_client.delivery import outbox, retention
-from practice_client.delivery.agent import Agent
+from practice_client.service.agent import Agent
 from tests.delivery.conftest import World, accepted_request, pin_patient, wait_state, write_file
 from tests.delivery.test_delivery_e2e import gdt
 

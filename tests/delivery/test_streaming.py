@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from practice_client.context import Context
-from practice_client.core.platform import PlatformClient
-from practice_client.core.tus import UploadState
 from practice_client.delivery.streaming import ENCRYPTED_ANEW, DocumentStream, Plan
 from practice_client.delivery.terminations import Terminator
+from practice_client.platform.api import PlatformClient
+from practice_client.platform.tus import UploadState
 from practice_client.testbed.platform import TestbedPlatform
 from tests.delivery.conftest import World, accepted_request, pin_patient
 from tests.fixtures_platform import fast_client

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from practice_client.core.models import CheckStatus, Verdict
-from practice_client.intake.folder import FolderSource
 from practice_client.intake.inbox import Inbox
 from practice_client.intake.mail_file import read_mail_file
+from practice_client.intake.sources.folder import FolderSource
 from tests.cli import run_cli as run
 from tests.conftest import require
 
@@ -119,7 +119,7 @@ def test_import_and_the_folder_source_record_a_msg_as_needs_review(
     folder.mkdir()
     save_as_msg(outlook_writer, world.message(), folder / "anfrage.msg")
     (folder / "kaputt.msg").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)  # OLE magic, no content
-    assert FolderSource(world.ctx, inbox, folder).poll_once() == 1
+    assert FolderSource(folder, deliver=inbox.receive, settle=inbox.process_pending).poll_once() == 1
     [record] = world.ctx.store.list_requests()
     assert record.source == "folder.msg" and record.verdict is Verdict.NEEDS_REVIEW
     assert next(c for c in record.checks if c.name == "dkim").status is CheckStatus.WARN

@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from practice_client.core.errors import InputError, NetworkError, PlatformRefused
-from practice_client.core.platform import BLOCK_SIZE, PlatformClient, RetryPolicy, Timeouts, UploadCancelled
-from practice_client.core.tus import GROWING_MIN_BYTES, UploadGone, UploadState
+from practice_client.platform.api import PlatformClient
+from practice_client.platform.http import BLOCK_SIZE, RetryPolicy, Timeouts, UploadCancelled
+from practice_client.platform.tus import GROWING_MIN_BYTES, UploadGone, UploadState
 from practice_client.testbed.platform import TestbedPlatform
 from tests.fixtures_platform import fast_client, start_platform
 

@@ -28,8 +28,8 @@ from practice_client.cli import main
 from practice_client.context import Context
 from practice_client.core.models import Document, DocumentState, Patient, RequestRecord
 from practice_client.crypto.trust import pin_certificate, verify_certificate_text
-from practice_client.delivery.agent import Agent
 from practice_client.provision import SetupParams
+from practice_client.service.agent import Agent
 from practice_client.testbed.dns import TxtDnsServer
 from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.mail import DkimKey, platform_request
