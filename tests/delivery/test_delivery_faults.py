@@ -19,8 +19,8 @@ from practice_client.core.errors import NetworkError, StateError
 from practice_client.core.models import DocumentState
 from practice_client.core.platform import RetryPolicy
 from practice_client.delivery.agent import Agent
-from practice_client.delivery.encrypt import alerts
 from practice_client.delivery.events import Event
+from practice_client.delivery.key_check import alerts
 from tests.conftest import require
 from tests.delivery.conftest import (
     World,
