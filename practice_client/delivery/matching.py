@@ -263,11 +263,11 @@ def valid_request_of_patient(patient_number: str, method: str, data: MatchData) 
     if len(candidates) == 1:
         return _checked(next(iter(candidates.values())), method, data)
     if not candidates:
-        return _unassigned(Text(f"Patient {patient_number}: keine offene angenommene Anfrage",
-                                f"Patient {patient_number}: no open accepted request"))
+        return _unassigned(Text(f"Patient {patient_number}: keine gültige Anfrage (angenommen, nicht abgelaufen)",
+                                f"Patient {patient_number}: no valid request (accepted, not expired)"))
     listed = ", ".join(sorted(candidates))
-    return _unassigned(Text(f"Patient {patient_number}: {len(candidates)} offene Anfragen ({listed}), bitte zuordnen",
-                            f"Patient {patient_number}: {len(candidates)} open requests ({listed}), please assign"))
+    return _unassigned(Text(f"Patient {patient_number}: {len(candidates)} gültige Anfragen ({listed}), bitte zuordnen",
+                            f"Patient {patient_number}: {len(candidates)} valid requests ({listed}), please assign"))
 
 
 def match_file(

@@ -105,7 +105,7 @@ def ingest(ctx: Context, path: Path) -> Document:
             raise
         doc = _new_row(ctx, path, None, extra)
         return ctx.store.transition(doc.document_id, DocumentState.FAILED, source_path="", error=Text(
-            "Ein Ordner auf dem Weg ist keine normale Ordner mehr (symbolische Verknüpfung?) - nichts übernommen",
+            "Ein Ordner auf dem Weg ist kein normaler Ordner mehr (symbolische Verknüpfung?) - nichts übernommen",
             "a folder on the way is no longer a plain folder (a link?): nothing was taken").encode())
     with parent:
         try:

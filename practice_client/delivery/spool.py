@@ -4,10 +4,11 @@ The spool (``<home>/spool/<document id>/``) is the client's own folder, one per 
 
     original              the document as taken from the export folder (or copied by ``send``)
     sidecar.gdt           its GDT record, when the PMS wrote one
-    original.sealed       the same two, sealed at rest while the document waits for staff
-    sidecar.gdt.sealed    (unassigned, held, failed: :meth:`Spool.rest_parts`)
+    original.sealed       the same two *at rest* (encrypted with the spool key, core.sealedfile)
+    sidecar.gdt.sealed    while the document waits: unassigned, held, failed (:meth:`Spool.rest_parts`)
     .document.pgp.<uuid>.tmp  gpg's output while it works (one name per attempt)
-    document.pgp          the sealed document (signed + encrypted): the receipt's bytes
+    document.pgp          the sealed document (signed + encrypted to the patient, :mod:`.seal`;
+                          the state ``encrypted``): the receipt's bytes
     manifest.pgp          its sealed manifest
     .lock                 one worker per document, across processes (:mod:`.locks`)
 

@@ -121,7 +121,7 @@ def test_pattern_needs_exactly_one_open_request() -> None:
     a, name = request(FPR_A), "1001_12081964_brief.pdf"
     assert match(name, data(a)).request_id == a.request_id
     two = match(name, data(a, request(FPR_A)))
-    assert not two.matched and "2 open requests" in str(two.reason)  # never guess
+    assert not two.matched and "2 valid requests" in str(two.reason)  # never guess
     assert not match(name, data(request(FPR_A, RequestStatus.OPEN))).matched
     assert not match(name, data(request(FPR_A, expires_in=-5))).matched
     assert not match(name, data(request(FPR_B))).matched  # another patient's
