@@ -54,14 +54,12 @@ from practice_client.delivery.spool import (
     FAILED,
     ORIGINAL,
     PROCESSED,
-    SEALED,
     SIDECAR,
     Spool,
     copy_in,
     over_limit,
     refusal,
     take_entry,
-    write_reason,
 )
 
 if TYPE_CHECKING:
@@ -135,14 +133,15 @@ def add_files(ctx: Context, files: list[Path], request_id: str) -> list[Document
     for file, st in checked:
         doc = _new_row(ctx, Path(os.path.abspath(file)), st, {"origin": ORIGIN_SEND})
         try:
-            copy_in(file, spool.make(doc.document_id) / ORIGINAL)
+            spool.make(doc.document_id)
+            copy_in(file, spool.original(doc.document_id))
         except OSError as exc:
             documents.append(fail(ctx, doc, Text(f"Kopieren ins Spool fehlgeschlagen: {exc.strerror}",
                                                  f"copy to spool failed: {exc.strerror}")))
             continue
         documents.append(ctx.store.transition(
             doc.document_id, DocumentState.MATCHED, request_id=record.request_id,
-            match_method=ORIGIN_SEND, source_path=str(spool.folder(doc.document_id) / ORIGINAL),
+            match_method=ORIGIN_SEND, source_path=str(spool.original(doc.document_id)),
         ))
     return documents
 
@@ -198,7 +197,7 @@ def _take_records(parent: Folder, name: str, spool: Folder) -> Text | None:
 
 def _after_take(ctx: Context, doc: Document, sidecar_conflict: Text | None = None) -> Document:
     """The entry is ours now: check again what it is (it may have been swapped), then match."""
-    st = os.lstat(Spool.of(ctx).folder(doc.document_id) / ORIGINAL)
+    st = os.lstat(Spool.of(ctx).original(doc.document_id))
     reason = refusal(st)
     if reason is not None:
         return fail(ctx, doc, reason)
@@ -213,7 +212,7 @@ def _after_take(ctx: Context, doc: Document, sidecar_conflict: Text | None = Non
 def match(ctx: Context, doc: Document) -> Document:
     """Apply the matching rules; ``matched`` or ``unassigned`` (with the reason for staff).
     An unassigned document waits for staff with its original sealed (:func:`rest`)."""
-    original = Spool.of(ctx).folder(doc.document_id) / ORIGINAL
+    original = Spool.of(ctx).original(doc.document_id)
     found = find(ctx, doc, match_data(ctx))
     changes: dict[str, Any] = {"source_path": str(original), "size": os.lstat(original).st_size, "extra": doc.extra}
     if found.matched:
@@ -396,7 +395,7 @@ def retry(ctx: Context, document_id: str) -> Document:
     _staff_may(doc, DocumentState.FAILED, Text("fehlgeschlagene", "failed"),
                Text("erneut versucht", "retried"))
     spool = Spool.of(ctx)
-    original = spool.folder(document_id) / ORIGINAL
+    original = spool.original(document_id)
     wake(ctx, document_id)  # kept in the spool, sealed
     if not os.path.lexists(original):
         parked = spool.parked(doc.source_path)
@@ -439,13 +438,7 @@ def refuse(ctx: Context, doc: Document, parent: Folder, entry: str, reason: Text
                                   source_path=str(target) if target else "",
                                   parked_at=now_iso() if target else None)
     if target is not None:
-        with spool.own_folder(FAILED) as folder:
-            try:
-                parent.rename(entry, folder, target.name)  # rename moves a link itself, never its target
-                write_reason(folder, target.name, reason)
-            except OSError as exc:  # gone, or its folder was swapped meanwhile: nothing to move
-                if not isinstance(exc, FileNotFoundError) and exc.errno not in NOT_A_FOLDER:
-                    raise
+        spool.refuse_entry(parent, entry, target.name, reason)
     spool.remove(doc.document_id)
     log.info("document %s refused", doc.document_id)
     return failed
@@ -486,7 +479,6 @@ def settle(ctx: Context, doc: Document) -> None:
     The parking folder is ``processed/`` for a delivered document, ``failed/`` for a failed
     one, opened without following a link (:meth:`Spool.own_folder`); the name is the row's."""
     spool = Spool.of(ctx)
-    folder = spool.folder(doc.document_id)
     name = Path(doc.source_path).name if doc.source_path else None
     done = doc.state is DocumentState.DELIVERED
     if spool.kept(doc.document_id):
@@ -494,9 +486,7 @@ def settle(ctx: Context, doc: Document) -> None:
             if not done:
                 rest(ctx, doc.document_id)  # failed and sent from elsewhere: kept, sealed, for a retry
                 return
-            for part in (ORIGINAL, SEALED[ORIGINAL]):  # sent from elsewhere, or after_delivery = "remove"
-                with contextlib.suppress(FileNotFoundError):
-                    (folder / part).unlink()
+            spool.drop_original(doc.document_id)  # sent from elsewhere, or after_delivery = "remove"
         else:
             wake(ctx, doc.document_id)  # the original leaves the spool as it came
             reason = None if done else Text.decode(doc.error or "")
@@ -522,7 +512,7 @@ def resume(ctx: Context) -> list[Document]:
                 settle(ctx, doc)
     for doc in store.list_documents([DocumentState.DETECTED]):
         try:
-            if os.path.lexists(spool.folder(doc.document_id) / ORIGINAL):
+            if os.path.lexists(spool.original(doc.document_id)):
                 spool.drop_second_name(Path(doc.source_path), doc.document_id)
                 _after_take(ctx, doc, _records_after_crash(ctx, doc))
                 continue

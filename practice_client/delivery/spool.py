@@ -194,6 +194,10 @@ class Spool:
             _mkdir_private(folder)
         return Folder.root(folder)
 
+    def original(self, document_id: str) -> Path:
+        """The document's original in plain text (while it is worked on)."""
+        return self.folder(document_id) / ORIGINAL
+
     def make(self, document_id: str) -> Path:
         """The document's spool folder, created private (for ``send``'s copy)."""
         folder = self.folder(document_id)
@@ -227,6 +231,12 @@ class Spool:
         for stale in folder.glob(f".{CIPHERTEXT}.*.tmp"):
             stale.unlink(missing_ok=True)
         return folder / f".{CIPHERTEXT}.{uuid.uuid4().hex}.tmp"
+
+    def drop_original(self, document_id: str) -> None:
+        """The spool's copy of the original goes, plain or at rest (delivered, nothing to park)."""
+        for part in (ORIGINAL, SEALED[ORIGINAL]):
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder(document_id) / part).unlink()
 
     def drop_ciphertexts(self, document_id: str) -> None:
         """The sealed document and manifest of an earlier attempt go (a retry seals anew)."""
@@ -330,6 +340,18 @@ class Spool:
             with contextlib.suppress(OSError):
                 if folder.exists(f"{name}{RECORD_SUFFIX}"):
                     take_entry(folder, f"{name}{RECORD_SUFFIX}", own, SIDECAR)
+
+    def refuse_entry(self, parent: Folder, entry: str, name: str, reason: Text) -> None:
+        """An entry of the export folder that must not be read moves, as it is (a rename
+        moves a link itself, never its target), to ``failed/`` as ``name`` with the reason.
+        Gone meanwhile, or its folder swapped: nothing to move."""
+        with self.own_folder(FAILED) as folder:
+            try:
+                parent.rename(entry, folder, name)
+                write_reason(folder, name, reason)
+            except OSError as exc:
+                if not isinstance(exc, FileNotFoundError) and exc.errno not in NOT_A_FOLDER:
+                    raise
 
     def park(self, document_id: str, folder_name: str, name: str, reason: Text | None) -> bool:
         """The spooled original (and its GDT record) to ``processed/`` or ``failed/`` under
