@@ -1,26 +1,35 @@
-"""A document's way from ``matched`` to ``delivered``: the whole machine in one place.
+"""A document's life in one place: its states, the inputs each takes and what each puts out.
 
-In magic-wormhole's habit, states, inputs and outputs side by side; each step is one
-transition made by :mod:`.outbox` (atomic, audited), each network action one job of
-:mod:`.upload`, the sealing :mod:`.seal`'s::
+In magic-wormhole's habit, the whole machine side by side. This class drives the
+states the pipeline owns (``matched`` to ``delivered``); the other rows say who moves
+a document on from the states that wait (the outbox's functions, on the watcher's or
+staff's input). Each step is one transition made by :mod:`.outbox` (atomic, audited),
+each network action one job of :mod:`.upload`, the sealing :mod:`.seal`'s::
 
-    state      input                                   next state     outputs
-    ---------  --------------------------------------  -------------  --------------------------------
-    matched    the accepted key is still pinned        encrypted      progress "encrypting"; state
-               the patient was re-pinned               held           state (both fingerprints)
-    encrypted  the uploads are created (URLs stored)   uploading      state
-    uploading  every byte of both parts confirmed      delivered      GDT answer; original parked;
-                                                                      state; connected
-               an upload is gone                       uploading      its new URL stored, sent anew
-    (any)      the platform refused                    failed         state; failure
-               network, keyring, not set up            (stays)        offline; retried later
-               anything else (disk full, a changed     failed         state; failure
-               original, ...)
+    state       input                                  next state   outputs (by)
+    ----------  -------------------------------------  -----------  ------------------------------------
+    (none)      the watcher sees a complete file       detected     the row, before any work (ingest)
+    detected    taken into the spool, rules match      matched      state (outbox.match)
+                taken, no rule gives one request       unassigned   reason for staff, original at rest
+                not a file we may read                 failed       entry to failed/ with the reason
+    unassigned  staff assign (birth date confirmed)    matched      audit (outbox.assign)
+                a request is accepted, rules match     matched      (outbox.rematch)
+    matched     the accepted key is still pinned       encrypted    progress "encrypting"; state (here)
+                the patient was re-pinned              held         both fingerprints; state (here)
+    encrypted   the uploads are created (URLs stored)  uploading    state (here)
+    uploading   every byte of both parts confirmed     delivered    GDT answer; original parked; state;
+                                                                    connected (here)
+                an upload is gone                      uploading    its new URL stored, sent anew (here)
+    held        staff send to the new key              matched      audit (outbox.release)
+                staff withhold                         failed       audit (outbox.withhold)
+    failed      staff retry                            matched      original back from failed/ (outbox.retry)
+    (working)   the platform refused                   failed       state; failure (here)
+                network, keyring, not set up           (stays)      offline; again after a backoff (pipeline)
+                anything else (disk full, a changed    failed       state; failure (here)
+                original or spooled ciphertext)
 
-States before ``matched`` (``detected``, ``unassigned``) and after it for staff
-(``held``) or for good (``delivered``, ``failed``) are not this machine's: the outbox
-and staff move them. The pipeline (:mod:`.pipeline`) runs :meth:`DeliveryJob.advance`
-under the document's spool lock and owns only threads, the queue and the backoff.
+The pipeline (:mod:`.pipeline`) runs :meth:`DeliveryJob.advance` under the document's
+spool lock and owns only threads, the queue and the backoff.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from practice_client.core.errors import (
     NetworkError,
@@ -140,8 +149,12 @@ class DeliveryJob:
                     case DocumentState.UPLOADING:
                         self._state(self._send(doc))
                         self._deps.emit(Event("connected"))
-                    case _:
-                        return None
+                    case DocumentState.DETECTED | DocumentState.UNASSIGNED | DocumentState.HELD:
+                        return None  # the outbox's, on the watcher's or staff's input
+                    case DocumentState.DELIVERED | DocumentState.FAILED:
+                        return None  # done (a failed one until staff retry it)
+                    case unknown:
+                        assert_never(unknown)  # a new state must get its row above
         except KeyChanged as change:
             current = self._ctx.store.get_document(self._id)
             if current is not None:
