@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from practice_client.core.errors import PracticeClientError
 from practice_client.core.models import Document, DocumentState, RequestRecord, Verdict
 from practice_client.core.paths import Home
+from practice_client.core.text import Text
 from practice_client.crypto.gpg import group_fingerprint, short_temp_root
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ class Demo:
             if done:
                 doc = done[0]
                 if doc.state is not DocumentState.DELIVERED:
-                    raise PracticeClientError(f"demo: the document is {doc.state}: {doc.error}")
+                    raise PracticeClientError(f"demo: the document is {doc.state}: {Text.decode(doc.error or '')}")
                 self.say(f"13. Zugestellt / delivered: Dokument / document {doc.document_id}, "
                          f"zugeordnet per / matched by {doc.match_method}, "
                          f"SHA-256 {doc.ciphertext_sha256}")

@@ -14,6 +14,7 @@ from practice_client.context import Context
 from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.core.identity import PatientIdentity, german_date
 from practice_client.core.models import Document, DocumentState
+from practice_client.core.text import Text
 
 SEND_TIMEOUT_SECONDS = 24 * 3600.0
 DONE = (DocumentState.DELIVERED, DocumentState.FAILED)
@@ -61,11 +62,12 @@ def _send(args: argparse.Namespace) -> int:
             print(f"{file}: zugestellt / delivered ({doc.document_id}, sha256 {doc.ciphertext_sha256})")
         elif doc.state is DocumentState.FAILED:
             failed += 1
-            print(f"{file}: nicht zugestellt / not delivered ({doc.document_id}): {doc.error}")
+            print(f"{file}: nicht zugestellt / not delivered ({doc.document_id}): {Text.decode(doc.error or '')}")
         else:
             failed += 1
+            why = Text.decode(doc.error) if doc.error else doc.state
             print(f"{file}: noch nicht zugestellt, bleibt im Postausgang / not delivered yet, kept in the "
-                  f"outbox for 'practice-client agent' ({doc.document_id}): {doc.error or doc.state}")
+                  f"outbox for 'practice-client agent' ({doc.document_id}): {why}")
     if failed:
         raise PracticeClientError(f"{failed} von {len(final)} Dateien nicht zugestellt / "
                                   f"{failed} of {len(final)} files not delivered")
@@ -93,7 +95,8 @@ def document_json(doc: Document, identity: PatientIdentity | None = None) -> dic
     return {
         "document_id": doc.document_id, "state": str(doc.state), "file_name": doc.original_name,
         "size": doc.size, "request_id": doc.request_id, "match_method": doc.match_method,
-        "error": doc.error, "attempts": doc.attempts, "created_at": doc.created_at,
+        "error": str(Text.decode(doc.error)) if doc.error else None, "attempts": doc.attempts,
+        "created_at": doc.created_at,
         "updated_at": doc.updated_at, "delivered_at": doc.delivered_at,
         "ciphertext_sha256": doc.ciphertext_sha256, "sha256": doc.sha256 or None,
         "alert": doc.extra.get("alert"),
@@ -131,7 +134,7 @@ def _staff_action(ctx: Context, args: argparse.Namespace) -> Document | None:
 
 
 def _print_candidates(ctx: Context, as_json: bool) -> None:
-    from practice_client.delivery.outbox import assign_candidates
+    from practice_client.delivery.recipients import assign_candidates
 
     candidates = assign_candidates(ctx)
     if as_json:
@@ -150,8 +153,8 @@ def _print_candidates(ctx: Context, as_json: bool) -> None:
 def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
     """One page of the outbox, newest first; each document's patient by the PMS record of its
     request (only the requests on the page are read)."""
-    from practice_client.delivery.encrypt import alerts
-    from practice_client.delivery.outbox import identity_index
+    from practice_client.delivery.key_check import alerts
+    from practice_client.delivery.recipients import identity_index
 
     rows = ctx.store.page_documents(states=page.states, since=page.since, limit=page.fetch)
     docs, total, more = shown(rows, page, lambda: ctx.store.count_documents(page.states, page.since))
@@ -183,7 +186,7 @@ def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
         if doc.state is DocumentState.DELIVERED:
             line += f"  {doc.delivered_at}  sha256 {doc.ciphertext_sha256}"
         elif doc.error:
-            line += f"  ({doc.error})"
+            line += f"  ({Text.decode(doc.error)})"
         print(line)
     if (hidden := more_line(len(docs), total)) is not None:
         print(hidden)

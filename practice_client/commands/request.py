@@ -97,7 +97,7 @@ def _patient_line(identity: PatientIdentity) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from practice_client.delivery.outbox import identity_index
+    from practice_client.delivery.recipients import identity_index
 
     page = paging(args)
     ctx = Context()
@@ -124,7 +124,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from practice_client.delivery.outbox import identity_index
+    from practice_client.delivery.recipients import identity_index
 
     ctx = Context()
     try:

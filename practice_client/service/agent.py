@@ -34,6 +34,8 @@ from practice_client.delivery.events import (
 )
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.pipeline import Pipeline
+from practice_client.delivery.recipients import wants_record
+from practice_client.delivery.spool import Spool
 from practice_client.delivery.watcher import Watcher
 from practice_client.intake.sources import Source
 from practice_client.service.sources import configured_sources
@@ -81,12 +83,12 @@ class Agent:
         _ = self.ctx.store  # open the database (and keyring) before any thread needs it
         scrub_home(self.ctx)  # a home of an earlier version: its pinned keys (names) go
         self.pipeline.start()
-        export = outbox.export_root(self.ctx)
+        export = Spool.of(self.ctx).export
         if export is not None:
             self.watcher = Watcher(
                 export, self.pipeline.ingest, self.ctx.config.stable_seconds,
                 self.ctx.config.rescan_seconds, self.ctx.config.sidecar_grace_seconds,
-                lambda path: outbox.wants_record(self.ctx, path),
+                lambda path: wants_record(self.ctx, path),
             )
             self.watcher.start()
         if self._sources is not None:  # given by the caller; otherwise made by the first poll

@@ -672,8 +672,8 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Abgelehnt</translation>
     </message>
     <message>
-        <source>Blocked</source>
-        <translation>Gesperrt</translation>
+        <source>Failed verification</source>
+        <translation>Prüfung nicht bestanden</translation>
     </message>
     <message>
         <source>OK</source>

@@ -32,8 +32,12 @@ def platform(client: Context) -> Iterator[TestbedPlatform]:
     data = short_tmpdir("pca")
     server = TestbedPlatform(data).start()
     client.update_config(server_url=server.url, ca_file=str(server.ca_file))
+    # every home copied from the template shares one keyring entry: the session's token comes back
+    shared = client.secrets.get(PLATFORM_TOKEN)
     client.secrets.set(PLATFORM_TOKEN, server.token)
     yield server
+    if shared is not None:
+        client.secrets.set(PLATFORM_TOKEN, shared)
     server.stop()
     shutil.rmtree(data, ignore_errors=True)
 

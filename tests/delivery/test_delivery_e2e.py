@@ -156,7 +156,7 @@ def test_no_match_is_unassigned_then_staff_assign(world: World, client: Context,
 
 
 def test_two_candidates_never_guessed(world: World, client: Context, agent) -> None:
-    # Two open requests of one patient, and a name pattern / sidecar naming two patients.
+    # Two valid requests of one patient, and a name pattern / sidecar naming two patients.
     first = pin_patient(client, world, "1001")
     second = pin_patient(client, world, "1002")
     accepted_request(client, first.fingerprint, "1001")
@@ -170,7 +170,7 @@ def test_two_candidates_never_guessed(world: World, client: Context, agent) -> N
     docs = wait_state(client, DocumentState.UNASSIGNED, count=2)
     assert all(d.request_id is None for d in docs)
     reasons = " ".join(d.error or "" for d in docs)
-    assert "2 open requests" in reasons and "different patients" in reasons
+    assert "2 valid requests" in reasons and "different patients" in reasons
     assert not list((world.platform.data_dir / "documents").glob(f"{docs[0].document_id}*"))
     assert documents(client, DocumentState.DELIVERED) == []
 

@@ -17,8 +17,8 @@ from practice_client.cli import main
 from practice_client.context import Context
 from practice_client.core.errors import NetworkError, StateError
 from practice_client.core.models import DocumentState
-from practice_client.delivery.encrypt import alerts
 from practice_client.delivery.events import Event
+from practice_client.delivery.key_check import alerts
 from practice_client.platform.http import RetryPolicy
 from practice_client.service.agent import Agent
 from tests.conftest import require

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from practice_client.context import Context
 from practice_client.core.models import DocumentState, Patient, RequestStatus
+from practice_client.core.text import Text
 from practice_client.delivery import outbox
 from practice_client.gui.main_window import MainWindow
 from tests.delivery.conftest import write_file
@@ -81,6 +82,16 @@ def test_assign_to_a_request_that_is_not_accepted_is_refused(qtbot, window: Main
     assert failed.args[0] == "assign"
     doc = client.store.get_document(document_id)
     assert doc is not None and doc.state is DocumentState.UNASSIGNED and doc.request_id is None
+
+
+def test_a_failed_documents_reason_is_shown_in_the_gui_language_only(qtbot, window: MainWindow,
+                                                                     client: Context) -> None:
+    document_id = unassigned_document(client)
+    doc = client.store.get_document(document_id)
+    assert doc is not None
+    outbox.fail(client, doc, Text("Plattform lehnt ab: Datei zu groß", "the platform refused: file too large"))
+    shown = cells(select(qtbot, window, document_id))
+    assert shown[0] == "Fehlgeschlagen" and shown[-1] == "Plattform lehnt ab: Datei zu groß"  # no English beside
 
 
 def test_failed_delivery_shows_reason_and_retries(qtbot, window: MainWindow, client: Context) -> None:
