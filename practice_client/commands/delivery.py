@@ -14,6 +14,7 @@ from practice_client.context import Context
 from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.core.identity import PatientIdentity, german_date
 from practice_client.core.models import Document, DocumentState
+from practice_client.core.text import Text
 
 SEND_TIMEOUT_SECONDS = 24 * 3600.0
 DONE = (DocumentState.DELIVERED, DocumentState.FAILED)
@@ -67,8 +68,8 @@ def _send(args: argparse.Namespace) -> int:
             print(f"{file}: noch nicht zugestellt, bleibt im Postausgang / not delivered yet, kept in the "
                   f"outbox for 'practice-client agent' ({doc.document_id}): {doc.error or doc.state}")
     if failed:
-        raise PracticeClientError(f"{failed} von {len(final)} Dateien nicht zugestellt / "
-                                  f"{failed} of {len(final)} files not delivered")
+        raise PracticeClientError(Text(f"{failed} von {len(final)} Dateien nicht zugestellt",
+                                       f"{failed} of {len(final)} files not delivered"))
     return 0
 
 
@@ -117,13 +118,14 @@ def _staff_action(ctx: Context, args: argparse.Namespace) -> Document | None:
         return outbox.retry(ctx, args.retry)
     if args.assign:
         if not args.request or not args.birth_date:
-            raise InputError("--assign", "mit --request ID und --birth-date TT.MM.JJJJ / needs --request ID "
-                                         "and --birth-date DD.MM.YYYY (from the document, checked against the PMS)")
+            raise InputError("--assign", Text(
+                "mit --request ID und --birth-date TT.MM.JJJJ (aus dem Dokument, mit dem PVS abgeglichen)",
+                "needs --request ID and --birth-date DD.MM.YYYY (from the document, checked against the PMS)"))
         return outbox.assign(ctx, args.assign, args.request, args.birth_date)
     if args.send_to_new_key:
         if not args.fingerprint:
-            raise InputError("--send-to-new-key", "mit --fingerprint FPR des neuen Schlüssels / needs "
-                                                  "--fingerprint FPR of the new key (as shown)")
+            raise InputError("--send-to-new-key", Text("mit --fingerprint FPR des neuen Schlüssels (wie angezeigt)",
+                                                       "needs --fingerprint FPR of the new key (as shown)"))
         return outbox.release(ctx, args.send_to_new_key, args.fingerprint)
     if args.withhold:
         return outbox.withhold(ctx, args.withhold)

@@ -97,7 +97,7 @@ class Pipeline:
         self._comparer = KeyComparer()
         self._ingest_lock = threading.Lock()
         # audit checkpoints after deliveries; the platform refusing one means this log went back
-        self._anchor = Anchor(ctx, self._client_required, lambda text: on_event(Event("alert", message=text)))
+        self._anchor = Anchor(ctx, self._client_required, lambda text: on_event(Event("alert", message=str(text))))
         self._terminator = Terminator(ctx.store, self._client_required, self._cancel)
 
     # -- lifecycle -----------------------------------------------------------------------
