@@ -20,7 +20,8 @@ from practice_client.core.models import DocumentState
 from practice_client.delivery import outbox
 from practice_client.delivery.agent import Agent
 from practice_client.delivery.watcher import scan
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, wait_state, write_file
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
 SECRET = b"private letter of the practice owner - never leaves this folder"
 

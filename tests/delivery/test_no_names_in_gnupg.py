@@ -14,8 +14,8 @@ from practice_client.context import Context
 from practice_client.core.models import DocumentState
 from practice_client.crypto import patient_keys
 from practice_client.delivery.agent import Agent
-from tests.delivery.conftest import PATIENTS, World, accepted_request, pin_patient, wait_state, write_file
-from tests.delivery.test_delivery_e2e import patient_reads
+from tests.support.delivery import patient_reads
+from tests.support.worlds import PATIENTS, World, accepted_request, pin_patient, wait_state, write_file
 
 
 def names_in(folder: Path) -> list[str]:

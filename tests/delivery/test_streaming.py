@@ -15,8 +15,8 @@ from practice_client.core.tus import UploadState
 from practice_client.delivery.streaming import ENCRYPTED_ANEW, DocumentStream, Plan
 from practice_client.delivery.terminations import Terminator
 from practice_client.testbed.platform import TestbedPlatform
-from tests.delivery.conftest import World, accepted_request, pin_patient
-from tests.fixtures_platform import fast_client
+from tests.support.platform import fast_client
+from tests.support.worlds import World, accepted_request, pin_patient
 
 REQ = "req-00000042"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from practice_client.context import Context
 from practice_client.gui.main_window import MainWindow
-from tests.gui.conftest import refresh, settle
+from tests.support.gui_state import refresh, settle
 
 
 def audit_page(qtbot, window: MainWindow):  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from practice_client.intake.folder import FolderSource
 from practice_client.intake.inbox import Inbox
 from practice_client.intake.platform_inbox import CURSOR_KEY, PlatformInboxSource
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.support.platform import fast_client, start_platform
 
 from .conftest import World
 

@@ -28,8 +28,8 @@ from practice_client.core.platform import PlatformClient
 from practice_client.core.secrets import PLATFORM_TOKEN, PROXY_PASSWORD
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import short_tmpdir
-from tests.fixtures_platform import FAST_RETRY, fast_client, testbed_platform  # noqa: F401
 from tests.network.proxies import PASSWORD, USER, RunningProxy, start_squid_ntlm, start_tinyproxy
+from tests.support.platform import FAST_RETRY, fast_client, testbed_platform  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from practice_client.core.platform import PlatformClient, client_ssl_context, sp
 from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import require
-from tests.fixtures_platform import FAST_RETRY, fast_client, start_platform
+from tests.support.platform import FAST_RETRY, fast_client, start_platform
 
 
 @pytest.fixture(scope="module")

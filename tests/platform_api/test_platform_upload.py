@@ -18,7 +18,7 @@ from practice_client.core.errors import InputError, NetworkError, PlatformRefuse
 from practice_client.core.platform import BLOCK_SIZE, PlatformClient, RetryPolicy, Timeouts, UploadCancelled
 from practice_client.core.tus import GROWING_MIN_BYTES, UploadGone, UploadState
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.support.platform import fast_client, start_platform
 
 DOC = "3f1c2a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c"
 REQ = "req-00000001"

@@ -36,14 +36,8 @@ from practice_client.testbed.mail import DkimKey, platform_request
 from practice_client.testbed.patient import SimulatedPatient
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import require, short_tmpdir
-from tests.delivery.conftest import (
-    _keyring_ok,
-    fresh_home,
-    provisioned_template,
-    publish_server_copies,
-    tear_down,
-    wait_for,
-)
+from tests.support.waiting import wait_for
+from tests.support.worlds import fresh_home, keyring_ok, provisioned_template, publish_server_copies, tear_down
 
 DOMAIN = "plattform.test"
 PRACTICE_ID = "praxis-sicher"
@@ -76,7 +70,7 @@ class SafetyWorld:
 
 @pytest.fixture(scope="session")
 def safety_world() -> Iterator[SafetyWorld]:
-    _keyring_ok()
+    keyring_ok()
     try:
         import dnslib  # noqa: F401
     except ImportError:

@@ -9,8 +9,8 @@ import pytest
 
 from practice_client.core.models import DocumentState
 from practice_client.gui.controller import Controller
-from tests.delivery.conftest import wait_for
-from tests.gui.conftest import garbage_in_the_gui_thread, gui_app  # noqa: F401 - fixtures
+from tests.support.gui_desktop import garbage_in_the_gui_thread, gui_app  # noqa: F401 - fixtures
+from tests.support.waiting import wait_for
 
 from .conftest import Practice, never_delivered
 from .test_ambiguity import delivered_to
