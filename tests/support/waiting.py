@@ -6,6 +6,8 @@ the caller, but the suite has one place that decides how tests wait.
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -38,3 +40,23 @@ def wait_for(predicate: Callable[[], T], timeout: float = 60.0, what: str = "con
     if not value:
         raise AssertionError(f"timed out waiting for {what}")
     return value
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 20.0,
+                   output: Callable[[], str] = lambda: "") -> None:
+    """Wait until the server ``process`` accepts connections on loopback ``port``;
+    RuntimeError with ``output()`` (its last words) when it exits first, or killed and
+    RuntimeError when the deadline passes."""
+
+    def accepting() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {output()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    if not poll(accepting, timeout, interval=0.05):
+        process.kill()
+        raise RuntimeError(f"{what} did not start listening")
