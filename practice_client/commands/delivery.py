@@ -35,7 +35,7 @@ def _agent(args: argparse.Namespace) -> int:
         finally:
             agent.stop()
             ctx.close()
-    print("Agent beendet / agent stopped", flush=True)
+    print(Text("Agent beendet", "agent stopped"), flush=True)
     return 0
 
 
@@ -140,7 +140,7 @@ def _print_candidates(ctx: Context, as_json: bool) -> None:
         print_json({"candidates": [c.to_json() for c in candidates]})
         return
     if not candidates:
-        print("Keine angenommene Anfrage / no accepted request")
+        print(Text("Keine angenommene Anfrage", "no accepted request"))
     for c in candidates:
         pms = c.identity.pms
         assert pms is not None
@@ -175,7 +175,7 @@ def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
         print("HINWEIS / NOTE: Zuordnung allein über die Patientennummer ist per Richtlinie erlaubt / "
               "matching by the patient number alone is allowed by policy")
     if not docs:
-        print("Postausgang leer / outbox empty")
+        print(Text("Postausgang leer", "outbox empty"))
     for doc in docs:
         line = f"{doc.document_id}  {doc.state:<10}  {doc.original_name}"
         identity = identities[doc.document_id]

@@ -115,7 +115,7 @@ def _list(args: argparse.Namespace) -> int:
                     "total": total, "more": more})
         return 0
     if not records:
-        print("Keine Anfragen / no requests")
+        print(Text("Keine Anfragen", "no requests"))
     for r in records:
         documents = r.summary.get("documents")
         print(f"{r.request_id}  {r.status:<9} {r.verdict:<13} {r.patient_number or '-':<10} "

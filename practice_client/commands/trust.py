@@ -39,7 +39,7 @@ def confirm(question: str, assume_yes: bool) -> None:
 
 
 def _show(cert: TrustCertificate, patient: Patient) -> None:
-    print("Vertrauenszertifikat / trust certificate (verified by the platform's identity key)")
+    print(Text("Vertrauenszertifikat", "trust certificate (verified by the platform's identity key)"))
     print(f"  Name / name:                 {cert.name}")
     print(f"  Geburtsdatum / birth date:   {cert.birth_date}")
     print(f"  Telefon / phone:             {cert.phone}")
@@ -87,7 +87,7 @@ def _list(args: argparse.Namespace) -> int:
         print_json({"pins": [_pin_json(p) for p in pins]})
         return 0
     if not pins:
-        print("Keine gepinnten Schlüssel / no pinned keys")
+        print(Text("Keine gepinnten Schlüssel", "no pinned keys"))
     for pin in pins:
         print(f"{pin.patient_number:<12} {pin.name} ({pin.birth_date}) {pin.phone}  "
               f"{group_fingerprint(pin.fingerprint)}")
