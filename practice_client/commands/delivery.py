@@ -35,7 +35,7 @@ def _agent(args: argparse.Namespace) -> int:
         finally:
             agent.stop()
             ctx.close()
-    print("Agent beendet / agent stopped", flush=True)
+    print(Text("Agent beendet", "agent stopped"), flush=True)
     return 0
 
 
@@ -69,8 +69,8 @@ def _send(args: argparse.Namespace) -> int:
             print(f"{file}: noch nicht zugestellt, bleibt im Postausgang / not delivered yet, kept in the "
                   f"outbox for 'practice-client agent' ({doc.document_id}): {why}")
     if failed:
-        raise PracticeClientError(f"{failed} von {len(final)} Dateien nicht zugestellt / "
-                                  f"{failed} of {len(final)} files not delivered")
+        raise PracticeClientError(Text(f"{failed} von {len(final)} Dateien nicht zugestellt",
+                                       f"{failed} of {len(final)} files not delivered"))
     return 0
 
 
@@ -120,13 +120,14 @@ def _staff_action(ctx: Context, args: argparse.Namespace) -> Document | None:
         return outbox.retry(ctx, args.retry)
     if args.assign:
         if not args.request or not args.birth_date:
-            raise InputError("--assign", "mit --request ID und --birth-date TT.MM.JJJJ / needs --request ID "
-                                         "and --birth-date DD.MM.YYYY (from the document, checked against the PMS)")
+            raise InputError("--assign", Text(
+                "mit --request ID und --birth-date TT.MM.JJJJ (aus dem Dokument, mit dem PVS abgeglichen)",
+                "needs --request ID and --birth-date DD.MM.YYYY (from the document, checked against the PMS)"))
         return outbox.assign(ctx, args.assign, args.request, args.birth_date)
     if args.send_to_new_key:
         if not args.fingerprint:
-            raise InputError("--send-to-new-key", "mit --fingerprint FPR des neuen Schlüssels / needs "
-                                                  "--fingerprint FPR of the new key (as shown)")
+            raise InputError("--send-to-new-key", Text("mit --fingerprint FPR des neuen Schlüssels (wie angezeigt)",
+                                                       "needs --fingerprint FPR of the new key (as shown)"))
         return outbox.release(ctx, args.send_to_new_key, args.fingerprint)
     if args.withhold:
         return outbox.withhold(ctx, args.withhold)
@@ -141,7 +142,7 @@ def _print_candidates(ctx: Context, as_json: bool) -> None:
         print_json({"candidates": [c.to_json() for c in candidates]})
         return
     if not candidates:
-        print("Keine angenommene Anfrage / no accepted request")
+        print(Text("Keine angenommene Anfrage", "no accepted request"))
     for c in candidates:
         pms = c.identity.pms
         assert pms is not None
@@ -176,7 +177,7 @@ def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
         print("HINWEIS / NOTE: Zuordnung allein über die Patientennummer ist per Richtlinie erlaubt / "
               "matching by the patient number alone is allowed by policy")
     if not docs:
-        print("Postausgang leer / outbox empty")
+        print(Text("Postausgang leer", "outbox empty"))
     for doc in docs:
         line = f"{doc.document_id}  {doc.state:<10}  {doc.original_name}"
         identity = identities[doc.document_id]

@@ -64,7 +64,7 @@ class Pipeline:
         self._ingest_lock = threading.Lock()
         self._spool = Spool.of(ctx)
         # audit checkpoints after deliveries; the platform refusing one means this log went back
-        self._anchor = Anchor(ctx, self._client_required, lambda text: on_event(Alert(Text.same(text))))
+        self._anchor = Anchor(ctx, self._client_required, lambda text: on_event(Alert(text)))
         self._terminator = Terminator(ctx.store, self._client_required, self._cancel)
         self._deps = Dependencies(ctx, self._client_required, self._client_or_none, KeyComparer(),
                                   self._terminator, self._cancel, on_event, self._anchor.poke)

@@ -282,7 +282,7 @@ class Controller(QObject):
         verified like received mail; one unreadable file records none of them.
         Emits: mailsImported(number of new requests); or failed."""
         ctx = self.ctx
-        self._run("import_mails", lambda: import_mail_files(Inbox(ctx), list(paths)), self.mailsImported.emit)
+        self._run("import_mails", lambda: import_mail_files(Inbox(ctx).receive, list(paths)), self.mailsImported.emit)
 
     # -- documents ----------------------------------------------------------------
 

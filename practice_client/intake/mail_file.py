@@ -25,19 +25,21 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from practice_client.core.errors import InputError
 from practice_client.core.files import open_regular
 from practice_client.core.store import MAX_MESSAGE_BYTES
 from practice_client.core.text import Text
 
-if TYPE_CHECKING:
-    from practice_client.intake.inbox import Inbox
+# store one raw message durably and verify it; the number of new requests (the sources'
+# Deliver, written out: the sources read mail files, so this module must not import them)
+Deliver = Callable[[bytes, str], int]
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +146,9 @@ def _rebuild(msg: Any, boundary: str) -> bytes:
     return rebuilt.as_bytes()
 
 
-def import_mail_files(inbox: Inbox, paths: list[Path], source: str = "import") -> int:
+def import_mail_files(deliver: Deliver, paths: list[Path], source: str = "import") -> int:
     """Record request e-mail files like received messages (stored, then verified); returns
     the number of new requests. Every file is read first, so one unreadable file records
     nothing. The desktop app's drop and ``request import`` use this."""
     mails = [read_mail_file(path) for path in paths]
-    return sum(inbox.receive(mail.raw, mail.source(source)) for mail in mails)
+    return sum(deliver(mail.raw, mail.source(source)) for mail in mails)

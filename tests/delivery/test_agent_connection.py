@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 from practice_client.context import Context
@@ -14,8 +13,9 @@ from practice_client.delivery.events import Event
 from practice_client.intake.inbox import Inbox
 from practice_client.service.agent import Agent
 from practice_client.service.sources import folder_source, platform_source
-from tests.delivery.conftest import World
-from tests.fixtures_platform import fast_client
+from tests.support.platform import fast_client
+from tests.support.waiting import poll
+from tests.support.worlds import World
 
 
 def run_agent_until(client: Context, world: World, kind: str) -> list[Event]:
@@ -72,10 +72,8 @@ def test_a_file_in_the_request_folder_wakes_the_agent_long_before_its_next_poll(
         assert polled.wait(30)  # the poll at start is behind us: the next one is an hour away
         (folder / ".anfrage.eml.part").write_bytes(b"From: someone@example.org\r\n\r\nhello\r\n")
         os.replace(folder / ".anfrage.eml.part", folder / "anfrage.eml")
-        deadline = time.monotonic() + 30
         taken = folder / "processed" / "anfrage.eml"  # moved just after the request is recorded
-        while not (client.store.list_requests() and taken.exists()) and time.monotonic() < deadline:
-            threading.Event().wait(0.05)
+        poll(lambda: client.store.list_requests() and taken.exists(), timeout=30, interval=0.05)
         (record,) = client.store.list_requests()  # unreadable, so rejected - but taken in at once
         assert record.request_id.startswith("invalid-")
         assert (folder / "processed" / "anfrage.eml").exists()

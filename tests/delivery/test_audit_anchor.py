@@ -21,9 +21,10 @@ from practice_client.crypto.gpg import Gpg
 from practice_client.delivery.pipeline import Pipeline
 from practice_client.intake.decisions import flush_decisions
 from practice_client.testbed.platform import TestbedPlatform
-from tests.cli import run_cli as run
 from tests.conftest import kill_agents, short_tmpdir
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, write_file
+from tests.support.cli import run_cli as run
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, pin_patient, write_file
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from practice_client.delivery import outbox
 from practice_client.delivery.spool import ORIGINAL, Spool
 from practice_client.delivery.watcher import scan
 from practice_client.service.agent import Agent
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, wait_state, write_file
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
 SECRET = b"private letter of the practice owner - never leaves this folder"
 

@@ -10,10 +10,10 @@ from practice_client.core.identity import IdentityIndex
 from practice_client.core.models import Patient, Pin, RequestRecord, RequestStatus, Verdict
 from practice_client.core.text import Text
 from practice_client.delivery.matching import GDT, PATTERN, SUBFOLDER, MatchData, NameRule, match_file
+from tests.support.patients import ERIKA
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 FPR_A, FPR_B = "A" * 40, "B" * 40
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
 MAX = Patient("1002", "Max Mustermann", "1960-01-31", None)
 GDT_ERIKA = {"3000": "1001", "3101": "Mustermann", "3102": "Erika", "3103": "12081964"}
 RULE = NameRule(DEFAULT_FILENAME_PATTERN)

@@ -9,7 +9,7 @@ from practice_client.context import Context
 from practice_client.core.models import DocumentState
 from practice_client.delivery import outbox
 from practice_client.delivery.spool import ORIGINAL, Spool
-from tests.delivery.conftest import World, accepted_request, pin_patient, write_file
+from tests.support.worlds import World, accepted_request, pin_patient, write_file
 
 
 def test_crash_between_link_and_unlink_resumes_once(world: World, client: Context) -> None:

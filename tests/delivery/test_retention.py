@@ -20,8 +20,8 @@ from practice_client.core.store import Store
 from practice_client.delivery import outbox, retention
 from practice_client.delivery.spool import Spool
 from practice_client.service.agent import Agent
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_state, write_file
-from tests.delivery.test_delivery_e2e import gdt
+from tests.support.delivery import gdt
+from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
 LATER = {"soon": 10, "processed": 31, "failed": 91}
 

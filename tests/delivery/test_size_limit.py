@@ -14,8 +14,8 @@ from practice_client.core.config import Config
 from practice_client.core.errors import PolicyLocked
 from practice_client.core.policy import policy_from_mapping
 from practice_client.delivery.spool import over_limit
-from tests.delivery.conftest import World, accepted_request, documents, pin_patient, write_file
-from tests.delivery.test_delivery_faults import agent, assert_refused, export, ready_patient  # noqa: F401
+from tests.support.delivery import assert_refused, export, ready_patient
+from tests.support.worlds import World, accepted_request, documents, pin_patient, write_file
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024

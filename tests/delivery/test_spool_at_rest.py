@@ -18,8 +18,9 @@ from practice_client.core.models import DocumentState
 from practice_client.delivery import outbox
 from practice_client.delivery.spool import ORIGINAL, SEALED, Spool
 from practice_client.service.agent import Agent
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, wait_state, write_file
-from tests.delivery.test_delivery_e2e import gdt, patient_reads
+from tests.support.delivery import gdt, patient_reads
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from practice_client.delivery.upload import ENCRYPTED_ANEW, Plan, StreamUpload
 from practice_client.platform.api import PlatformClient
 from practice_client.platform.tus import UploadState
 from practice_client.testbed.platform import TestbedPlatform
-from tests.delivery.conftest import World, accepted_request, pin_patient
-from tests.fixtures_platform import fast_client
+from tests.support.platform import fast_client
+from tests.support.worlds import World, accepted_request, pin_patient
 
 REQ = "req-00000042"
 

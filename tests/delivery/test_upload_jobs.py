@@ -14,8 +14,8 @@ import pytest
 from practice_client.delivery.upload import PART_DOCUMENT, PART_MANIFEST, CreateUploads, Parts, SendUploads
 from practice_client.platform.api import PlatformClient
 from practice_client.platform.tus import UploadState
-from tests.delivery.conftest import World
-from tests.fixtures_platform import fast_client
+from tests.support.platform import fast_client
+from tests.support.worlds import World
 
 REQ = "req-00000043"
 

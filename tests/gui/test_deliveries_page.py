@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 
 from practice_client.context import Context
-from practice_client.core.models import DocumentState, Patient, RequestStatus
+from practice_client.core.models import DocumentState, RequestStatus
 from practice_client.core.text import Text
 from practice_client.delivery import outbox
 from practice_client.gui.main_window import MainWindow
-from tests.delivery.conftest import write_file
-from tests.gui.conftest import refresh, settle
-from tests.gui.state import add_request, good_checks
-
-GISELA = Patient("1003", "Gisela Beispiel", "1975-05-05", "+491711234569")
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
-
-
-def unassigned_document(ctx: Context) -> str:
-    """A file the PMS dropped that matches no request: the real intake path (ingest)."""
-    path = write_file(Path(ctx.config.export_dir) / "scan_0815.pdf", b"scan" * 100)
-    doc = outbox.ingest(ctx, path)
-    assert doc.state is DocumentState.UNASSIGNED
-    return doc.document_id
+from tests.support.delivery import unassigned_document
+from tests.support.gui_state import add_request, good_checks, refresh, settle
+from tests.support.patients import ERIKA, GISELA
 
 
 def select(qtbot, window: MainWindow, document_id: str):  # type: ignore[no-untyped-def]

@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from practice_client.context import Context
 from practice_client.core.models import Patient, Pin, RequestStatus, Verdict
 from practice_client.gui.main_window import MainWindow
-from tests.gui.conftest import refresh
-from tests.gui.state import add_request, check, good_checks
+from tests.support.gui_desktop import drag_and_drop
+from tests.support.gui_state import add_request, check, good_checks, refresh
+from tests.support.patients import ERIKA
 
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
 ERIKA_KEY = "E" * 40
 
 
@@ -113,21 +112,6 @@ def test_decline_needs_a_reason(qtbot, window: MainWindow, client: Context) -> N
     record = client.store.get_request(rid)
     assert record is not None and record.status is RequestStatus.DECLINED
     assert record.decision_reason == "Unterlagen liegen der Praxis nicht vor"
-
-
-def drag_and_drop(target, paths: list[Path]) -> tuple[bool, bool]:  # type: ignore[no-untyped-def]
-    """A real drag-enter + drop of local files on ``target``; returns (enter, drop) accepted."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(QPoint(20, 20),  # takes a QPoint (QDropEvent: QPointF)
-                            Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, enter)
-    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    if enter.isAccepted():
-        QApplication.sendEvent(target, drop)
-    return enter.isAccepted(), drop.isAccepted()
 
 
 def test_drop_files_onto_accepted_request(qtbot, window: MainWindow, client: Context, tmp_path: Path) -> None:

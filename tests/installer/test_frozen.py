@@ -104,7 +104,7 @@ def test_frozen_client_sets_up_against_a_real_https_platform(bundle: Path, clien
                                                               ident_key: Path) -> None:
     """The frozen client's network stack (truststore, the route, pins) against the source
     testbed over real HTTPS: setup registers the practice key with the platform."""
-    from tests.fixtures_platform import start_platform
+    from tests.support.platform import start_platform
 
     with start_platform() as platform:
         result = subprocess.run(

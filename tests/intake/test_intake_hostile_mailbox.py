@@ -18,7 +18,7 @@ from practice_client.intake.dkim_check import MAX_VERIFICATIONS
 from practice_client.intake.inbox import Inbox
 from practice_client.service.sources import platform_source
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.support.platform import fast_client, start_platform
 
 from .conftest import PLATFORM, World, check_of
 

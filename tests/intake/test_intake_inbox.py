@@ -24,7 +24,7 @@ from practice_client.intake.sources.folder import FolderSource
 from practice_client.intake.sources.platform import CURSOR_KEY
 from practice_client.service.sources import platform_source
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.support.platform import fast_client, start_platform
 
 from .conftest import World
 

@@ -23,8 +23,8 @@ from practice_client.core.models import CheckStatus, Verdict
 from practice_client.intake.inbox import Inbox
 from practice_client.intake.mail_file import read_mail_file
 from practice_client.intake.sources.folder import FolderSource
-from tests.cli import run_cli as run
 from tests.conftest import require
+from tests.support.cli import run_cli as run
 
 from .conftest import World
 

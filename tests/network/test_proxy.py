@@ -28,8 +28,9 @@ from practice_client.platform.proxy import (
 )
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import short_tmpdir
-from tests.fixtures_platform import FAST_RETRY, fast_client, testbed_platform  # noqa: F401
 from tests.network.proxies import PASSWORD, USER, RunningProxy, start_squid_ntlm, start_tinyproxy
+from tests.support.platform import FAST_RETRY, fast_client, testbed_platform  # noqa: F401
+from tests.support.waiting import poll
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +58,7 @@ def tunnelled_to(proxy: RunningProxy, port: int) -> int:
 
 def logged(proxy: RunningProxy, text: str, seconds: float = 30) -> bool:
     """Squid logs a tunnel when it closes: poll its log with a deadline."""
-    deadline = threading.Event()
-    for _ in range(int(seconds / 0.05)):
-        if any(text in line for line in proxy.connects()):
-            return True
-        deadline.wait(0.05)
-    return False
+    return bool(poll(lambda: any(text in line for line in proxy.connects()), seconds, interval=0.05))
 
 
 def test_basic_auth_proxy_carries_the_tls_session_end_to_end(

@@ -24,7 +24,7 @@ from practice_client.platform.http import Profile
 from practice_client.platform.tls import spki_sha256_pem, tls_context
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import require
-from tests.fixtures_platform import FAST_RETRY, fast_client, start_platform
+from tests.support.platform import FAST_RETRY, fast_client, start_platform
 
 
 @pytest.fixture(scope="module")

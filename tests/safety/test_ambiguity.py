@@ -15,7 +15,7 @@ from practice_client.core.gdt import build_record
 from practice_client.core.models import DocumentState, Patient, RequestStatus, Verdict
 from practice_client.core.policy import read_policy
 from practice_client.crypto.gpg import group_fingerprint
-from tests.delivery.conftest import wait_for
+from tests.support.waiting import wait_for
 
 from .conftest import PEOPLE, Practice, never_delivered
 
