@@ -50,6 +50,13 @@ def test_import_certificate_by_drop_compare_and_pin(
     assert pinned.args == [patient.fingerprint]
     pin = client.store.get_pin(patient.fingerprint)
     assert pin is not None and pin.patient_number == "1001"
+    # the list says how the platform checked the patient's identity before attesting the key
+    refresh(qtbot, window.controller)
+    model = page.model
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    row = next(r for r in range(model.rowCount()) if model.index(r, headers.index("Patientennr.")).data() == "1001")
+    assert pin.ident == "video"
+    assert model.index(row, headers.index("Identität geprüft durch")).data() == "Videoidentifikation"
 
 
 def test_forged_certificate_is_refused_before_any_dialog(
