@@ -20,6 +20,7 @@ from practice_client.testbed.history import build_history
 from tests.conftest import kill_agents, short_tmpdir
 from tests.support.gui_desktop import garbage_in_the_gui_thread, gui_app, x_display  # noqa: F401 - fixtures
 from tests.support.gui_state import BIG_HOME, refresh
+from tests.support.outlook import outlook_writer  # noqa: F401 - a fixture of the .msg drop test
 from tests.support.worlds import World, client, copy_home, world  # noqa: F401 - fixtures shared with delivery
 
 __all__ = ["World", "client", "garbage_in_the_gui_thread", "gui_app", "world", "x_display"]

@@ -11,8 +11,10 @@ from PySide6.QtWidgets import QApplication
 from practice_client.context import Context
 from practice_client.core.models import Patient, Pin, RequestStatus, Verdict
 from practice_client.gui.main_window import MainWindow
+from practice_client.intake.mail_file import is_reconstructed
 from tests.support.gui_desktop import drag_and_drop
 from tests.support.gui_state import add_request, check, good_checks, refresh
+from tests.support.outlook import save_as_msg
 from tests.support.patients import ERIKA
 
 ERIKA_KEY = "E" * 40
@@ -241,3 +243,24 @@ def test_request_emails_dropped_on_the_list_are_recorded_and_checked(
     with qtbot.waitSignal(window.controller.mailsImported, timeout=30000) as again:
         drag_and_drop(page, [mail])
     assert again.args == [0] and len(client.store.list_requests()) == 1, "the same e-mail twice is one request"
+
+
+def test_an_outlook_msg_dropped_on_the_list_is_recorded_and_checked(
+    qtbot, window: MainWindow, client: Context, tmp_path: Path, outlook_writer: Path
+) -> None:
+    """Outlook's drag and drop gives a .msg (written here by a real .msg writer): recorded
+    and checked like the .eml it came from - never verified, since its DKIM cannot be."""
+    raw = (b"From: anfragen@platform.test\r\nTo: praxis@example.org\r\nMessage-ID: <drop-msg@platform.test>\r\n"
+           b"Subject: Anfrage\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBitte senden Sie den Befund.\r\n"
+           b"--b\r\nContent-Type: application/json\r\nContent-Disposition: attachment; filename=\"request.json\"\r\n"
+           b"\r\n{}\r\n--b--\r\n")
+    mail = save_as_msg(outlook_writer, raw, tmp_path / "Anfrage.msg")
+    window.show_page("requests")
+    page = window.pages["requests"]
+    with qtbot.waitSignal(window.controller.mailsImported, timeout=30000) as imported:
+        assert drag_and_drop(page, [mail]) == (True, True)
+    assert imported.args == [1]
+    (record,) = client.store.list_requests()
+    assert record.verdict is not Verdict.VERIFIED
+    assert is_reconstructed(record.source), "recorded as rebuilt from Outlook's copy"

@@ -26,6 +26,7 @@ from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.mail import DkimKey, build_message, dkim_sign, request_json
 from practice_client.testbed.patient import SimulatedPatient
 from tests.conftest import kill_agents, require, short_tmpdir
+from tests.support.outlook import outlook_writer  # noqa: F401 - a fixture of the .msg tests
 from tests.support.patients import ERIKA
 
 PLATFORM = "platform.test"
