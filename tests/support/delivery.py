@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from practice_client.delivery.agent import Agent
 
 from practice_client.context import Context
 from practice_client.core.models import DocumentState
 from practice_client.delivery import outbox
 from practice_client.delivery.events import Event
+from practice_client.service.agent import Agent
 from tests.support.waiting import wait_for
 from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
