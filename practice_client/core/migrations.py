@@ -211,6 +211,38 @@ def _accepted_fingerprint(db: sqlite3.Connection) -> None:
     )
 
 
+# Version 7: documents patients share with the practice (practice_client/shares/). A row
+# exists as soon as the platform lists the share, before a byte is downloaded; ``state``
+# follows the machine of shares/states.py; ``reason`` is a code (why a share waits or is
+# quarantined), ``detail`` its words; ``manifest`` (file name, type, date) and ``handover``
+# (the files placed in the PMS import folder) are sealed. The listing's cursor is
+# ``meta.shares_cursor``, written in the transaction that adds the rows it covers.
+_V7_SHARES = """
+CREATE TABLE shares (
+    share_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    manifest_size INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    reason TEXT,
+    detail BLOB,
+    patient_number TEXT,
+    fingerprint TEXT,
+    claimed_fingerprint TEXT,
+    sha256 TEXT,
+    file_type TEXT,
+    manifest BLOB,
+    handover BLOB,
+    receipt TEXT,
+    receipt_sent INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX shares_by_state ON shares(state);
+CREATE INDEX shares_receipts_due ON shares(receipt_sent) WHERE receipt IS NOT NULL AND receipt_sent = 0;
+"""
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
@@ -219,6 +251,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "request lifetimes capped", _cap_request_lifetimes),
     Migration(5, "retention of originals and messages", _retention),
     Migration(6, "requests: the fingerprint recorded at accept", _accepted_fingerprint),
+    Migration(7, "documents patients share", _script(_V7_SHARES)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
