@@ -29,6 +29,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import os
 import random
 import re
 import socket
@@ -50,6 +51,7 @@ import urllib3.exceptions
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from practice_client.core.atomic import fsync_dir
 from practice_client.core.errors import InputError, NetworkError, NotConfigured, PlatformRefused
 from practice_client.core.logs import register_sensitive
 from practice_client.core.network import (
@@ -376,11 +378,13 @@ class PlatformClient:
 
     def _send(
         self, method: str, path: str, *, expect: tuple[int, ...], sent_bytes: int = 0,
-        transient: tuple[int, ...] = (), max_bytes: int = MAX_ANSWER_BYTES, **kwargs: Any,
+        transient: tuple[int, ...] = (), max_bytes: int = MAX_ANSWER_BYTES,
+        sink: Callable[[requests.Response], None] | None = None, **kwargs: Any,
     ) -> requests.Response:
         """One request. Returns a response whose status is in ``expect``, its body read
-        (at most ``max_bytes``: :class:`AnswerTooLarge`); raises :class:`_Transient` for
-        what a retry may cure and NetworkError otherwise."""
+        (at most ``max_bytes``: :class:`AnswerTooLarge`) - or, with ``sink``, handed to the
+        sink to stream it (to disk); raises :class:`_Transient` for what a retry may cure
+        and NetworkError otherwise."""
         what = f"{method} {path}"
         try:
             response = self._session.request(
@@ -388,7 +392,10 @@ class PlatformClient:
                 allow_redirects=False, verify=True, stream=True, **kwargs,
             )
             expected = response.status_code in expect
-            _read_capped(response, max_bytes if expected else MAX_ERROR_BYTES, what)
+            if expected and sink is not None:
+                sink(response)
+            else:
+                _read_capped(response, max_bytes if expected else MAX_ERROR_BYTES, what)
         except AnswerTooLarge:
             if expected:
                 raise
@@ -530,3 +537,123 @@ class PlatformClient:
         if not valid_platform_id(value):
             raise ValueError(f"not a valid platform id: {value[:80]!r}")
         return quote(value, safe="")
+
+    # --- shares: documents patients share with the practice -------------------------------
+
+    def shares(self, after: str | None) -> tuple[list[ShareListing], str | None]:
+        """``GET /v1/shares``: shares listed after ``after`` (id and sizes - the platform
+        knows nothing else) and the cursor to pass next time. Call again with the new
+        cursor while shares keep coming (pages)."""
+        params = {"after": after} if after else {}
+
+        def fetch() -> tuple[list[ShareListing], str | None]:
+            response = self._send("GET", "/v1/shares", expect=(200,), params=params)
+            try:
+                body = response.json()
+                listed = [ShareListing(str(s["id"]), s["size"], s["manifest_size"]) for s in body["shares"]]
+                cursor = body.get("cursor")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise NetworkError("GET /v1/shares: the platform sent a malformed answer") from None
+            if (cursor is not None and not isinstance(cursor, str)) or not all(map(ShareListing.valid, listed)):
+                raise NetworkError("GET /v1/shares: the platform sent a malformed answer")
+            return listed, cursor
+
+        return self._retrying("shares", fetch)
+
+    def download_share(self, share_id: str, part: str, target: Path, size: int, max_bytes: int,
+                       cancel: threading.Event | None = None) -> None:
+        """Stream a share's part (``document`` / ``manifest``) to ``target``: exactly ``size``
+        bytes (the listing's), refused above ``max_bytes`` before a byte is fetched.
+
+        The bytes go to ``target`` + ``.part`` first, which is kept: an interrupted download
+        (a cut connection, a crash, a kill) resumes from its end with ``Range: bytes=N-``;
+        a server that answers the whole file again (200) starts it over. Only a complete
+        part is renamed to ``target`` (fsync'd), so ``target`` existing means complete.
+        Memory does not grow with the size."""
+        if part not in PARTS:
+            raise ValueError(f"part must be one of {PARTS}")
+        if size > max_bytes:
+            raise AnswerTooLarge(f"share {share_id}: {size} bytes is larger than the limit of {max_bytes} bytes")
+        path = f"/v1/shares/{self._id(share_id)}" + ("" if part == "document" else "/manifest")
+        partial = target.with_name(target.name + ".part")
+        stop = cancel or threading.Event()
+
+        def fetch() -> None:
+            have = partial.stat().st_size if partial.exists() else 0
+            if have > size:
+                partial.unlink()
+                have = 0
+            if have < size:
+                headers = {"Range": f"bytes={have}-"} if have else {}
+                self._send("GET", path, expect=(200, 206, 416), headers=headers, sent_bytes=size - have,
+                           sink=lambda response: _store_part(response, partial, have, size, stop, path))
+            if partial.stat().st_size != size:  # a 416, or a body that ended early: again
+                raise _Transient(f"GET {path}: {partial.stat().st_size} of {size} bytes so far")
+            partial.replace(target)
+            fsync_dir(target.parent)
+
+        partial.touch(mode=0o600, exist_ok=True)
+        self._retrying(f"download share {share_id}", fetch)
+
+    def send_share_receipt(self, share_id: str, status: str) -> None:
+        """``POST /v1/shares/{id}/receipt`` (idempotent): ``accepted`` or ``refused``."""
+        if status not in ("accepted", "refused"):
+            raise ValueError(f"status must be 'accepted' or 'refused', not {status!r}")
+        path = f"/v1/shares/{self._id(share_id)}/receipt"
+        self._retrying(f"receipt {share_id}",
+                       lambda: self._send("POST", path, expect=(200, 201, 204), json={"status": status}))
+
+
+@dataclass(frozen=True)
+class ShareListing:
+    """One entry of ``GET /v1/shares``: an id and two sizes."""
+
+    share_id: str
+    size: int
+    manifest_size: int
+
+    def valid(self) -> bool:
+        sizes = (self.size, self.manifest_size)
+        return valid_platform_id(self.share_id) and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in sizes)
+
+
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+
+
+def _store_part(response: requests.Response, partial: Path, have: int, size: int,
+                cancel: threading.Event, what: str) -> None:
+    """Append the body to ``partial``: a 206 must continue exactly at ``have`` for the
+    declared total, a 200 replaces what was there; never more than ``size`` bytes kept.
+    fsync'd before returning, so what is kept survives a power cut."""
+    if response.status_code == 416:  # the server has no bytes past ``have``: start over
+        response.close()
+        partial.write_bytes(b"")
+        return
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        response.close()
+        raise NetworkError(f"GET {what}: the platform sent a compressed answer - refused")
+    offset = 0
+    if response.status_code == 206:
+        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        if match is None or int(match[1]) != have or int(match[3]) != size:
+            response.close()
+            raise NetworkError(f"GET {what}: the platform answered another range than asked for - refused")
+        offset = have
+    with partial.open("r+b") as handle:
+        handle.seek(offset)
+        handle.truncate()
+        written = offset
+        for chunk in response.raw.stream(BLOCK_SIZE, decode_content=False):
+            if cancel.is_set():
+                response.close()
+                raise UploadCancelled(f"GET {what}: cancelled")
+            written += len(chunk)
+            if written > size:
+                response.close()
+                raise AnswerTooLarge(f"GET {what}: the platform sent more than the {size} bytes it listed - refused")
+            handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+    response._content, response._content_consumed = b"", True

@@ -1,5 +1,6 @@
-"""The agent: intake sources, the export-folder watcher and the delivery pipeline,
-running together until stopped.
+"""The agent: intake sources, the export-folder watcher, the delivery pipeline and the
+shares job (documents patients share: :mod:`practice_client.shares.job`), running
+together until stopped.
 
 ``practice-client agent`` runs it headless; the GUI embeds the same object
 in-process (``start()`` / ``stop()`` and an event callback, see
@@ -42,6 +43,16 @@ def intake_sources(ctx: Context) -> list[Any]:
     return list(configured_sources(ctx))
 
 
+def shares_job(ctx: Context, on_event: EventSink) -> Any:
+    """The shares job (its own thread, ``start``/``stop``/``kick``); None when this build
+    has no shares package. The seam the practice service takes over later."""
+    try:
+        from practice_client.shares.job import SharesJob
+    except ImportError:
+        return None
+    return SharesJob(ctx, on_event)
+
+
 class Agent:
     """Intake + watcher + pipeline for one context."""
 
@@ -50,6 +61,7 @@ class Agent:
         self.ctx = ctx
         self._emit = on_event
         self.pipeline = Pipeline(ctx, self._on_event)
+        self.shares = shares_job(ctx, self._on_event)
         self._sources = sources
         self.watcher: Watcher | None = None
         self._stop = threading.Event()
@@ -77,6 +89,8 @@ class Agent:
         _ = self.ctx.store  # open the database (and keyring) before any thread needs it
         scrub_home(self.ctx)  # a home of an earlier version: its pinned keys (names) go
         self.pipeline.start()
+        if self.shares is not None:
+            self.shares.start()
         export = outbox.export_root(self.ctx)
         if export is not None:
             self.watcher = Watcher(
@@ -102,13 +116,17 @@ class Agent:
         self._unwatch.clear()
         if self.watcher is not None:
             self.watcher.stop()
+        if self.shares is not None:
+            self.shares.stop()
         self.pipeline.stop()
         self._lock.release()
         log.info("agent stopped")
 
     def poll_now(self) -> None:
-        """Fetch requests now instead of at the next interval (the GUI's refresh button)."""
+        """Fetch requests (and shares) now instead of at the next interval (the GUI's refresh button)."""
         self._poll_now.set()
+        if self.shares is not None:
+            self.shares.kick()
 
     # -- staff actions (the GUI calls these; they are safe from any thread) -------------------
 
