@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from practice_client.testbed.clamd import RunningClamd, clamd_binary, start_clamd
 from tests.conftest import require, short_tmpdir
 from tests.delivery.conftest import client, world  # noqa: F401 - fixtures shared with the delivery tests
-from tests.shares.clamd import RunningClamd, clamd_binary, start_clamd
 
 
 @pytest.fixture(scope="session")

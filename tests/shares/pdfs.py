@@ -74,10 +74,10 @@ def javascript_in_object_stream() -> bytes:
     header = b"4 0 "
     objstm = zlib.compress(header + inner)
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    stream_head = b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>" % (len(header), len(objstm))
     bodies = [b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>", *PAGES,
               None,  # 4: in the object stream
-              b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n" % (len(header), len(objstm))
-              + objstm + b"\nendstream"]
+              stream_head + b"\nstream\n" + objstm + b"\nendstream"]
     offsets: dict[int, int] = {}
     for number, body in enumerate(bodies, 1):
         if body is None:

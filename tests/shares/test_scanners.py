@@ -19,8 +19,8 @@ from practice_client.shares.scan import (
     ScannerUnavailable,
     configured_scanner,
 )
+from practice_client.testbed.clamd import EICAR, EICAR_SIGNATURE, HASHED, HASHED_SIGNATURE, RunningClamd, start_clamd
 from tests.conftest import require, short_tmpdir
-from tests.shares.clamd import EICAR, EICAR_SIGNATURE, HASHED, HASHED_SIGNATURE, RunningClamd, start_clamd
 
 
 def test_clamd_instream_clean_and_infected(clamd: RunningClamd, tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_clamd_not_reachable(tmp_path: Path) -> None:
 def test_clamscan_as_the_administrators_command(clamd: RunningClamd, tmp_path: Path) -> None:
     clamscan = shutil.which("clamscan")
     require(clamscan is not None, "clamscan (Debian clamav)")
-    database = clamd.socket.parent / "db"
+    database = clamd.database
     scanner = CommandScanner.parse(f"{clamscan} --no-summary -d {database} {{file}}", 120)
     infected = tmp_path / "eicar name with spaces.txt"
     infected.write_bytes(EICAR)

@@ -11,6 +11,7 @@ from practice_client.context import Context
 from practice_client.core.models import Patient
 from practice_client.crypto.trust import pin_certificate, verify_certificate_text
 from practice_client.shares.job import SharesJob
+from practice_client.testbed.clamd import RunningClamd
 from practice_client.testbed.implementations import TOOLS
 from practice_client.testbed.patient import SimulatedPatient
 from practice_client.testbed.shares import ShareStore
@@ -18,7 +19,6 @@ from tests.conftest import require, short_tmpdir
 from tests.delivery.conftest import World
 from tests.fixtures_platform import fast_client
 from tests.shares import pdfs
-from tests.shares.clamd import RunningClamd
 from tests.shares.test_shares_e2e import skip_earlier_shares
 
 pytestmark = pytest.mark.slow

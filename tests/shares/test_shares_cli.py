@@ -11,10 +11,10 @@ import pytest
 
 from practice_client.context import Context
 from practice_client.shares.job import SharesJob
+from practice_client.testbed.clamd import EICAR, RunningClamd
 from tests.cli import run_cli
 from tests.delivery.conftest import World, pin_patient
 from tests.fixtures_platform import fast_client
-from tests.shares.clamd import EICAR, RunningClamd
 from tests.shares.test_shares_e2e import share, skip_earlier_shares
 
 pytestmark = pytest.mark.slow

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
+from practice_client.testbed.clamd import RunningClamd
 from practice_client.testbed.shares import ShareStore
 from tests.delivery.conftest import World, pin_patient, wait_for
 from tests.delivery.test_delivery_crash import start_agent
-from tests.shares.clamd import RunningClamd
 from tests.shares.test_shares_e2e import skip_earlier_shares
 
 pytestmark = pytest.mark.slow

@@ -13,12 +13,12 @@ from practice_client.context import Context
 from practice_client.core.gdt import parse_gdt
 from practice_client.core.models import Share
 from practice_client.shares.job import SharesJob
+from practice_client.testbed.clamd import EICAR, EICAR_SIGNATURE, RunningClamd
 from practice_client.testbed.patient import SimulatedPatient
 from practice_client.testbed.shares import ShareStore
 from tests.delivery.conftest import World, pin_patient
 from tests.fixtures_platform import fast_client
 from tests.shares import pdfs
-from tests.shares.clamd import EICAR, EICAR_SIGNATURE, RunningClamd
 
 pytestmark = pytest.mark.slow
 
