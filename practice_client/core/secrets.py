@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 PRACTICE_KEY_PASSPHRASE = "practice-key-passphrase"  # noqa: S105
 PLATFORM_TOKEN = "platform-token"  # noqa: S105
 DATABASE_KEY = "database-key"
+AUDIT_KEY = "audit-key"  # keys the audit log's chain (core/audit.py)
 IMAP_PASSWORD = "imap-password"  # noqa: S105
 PROXY_PASSWORD = "proxy-password"  # noqa: S105
 

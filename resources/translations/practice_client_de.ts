@@ -186,6 +186,14 @@
         <source>Delivery failed</source>
         <translation>Versand fehlgeschlagen</translation>
     </message>
+    <message>
+        <source>Audit log keyed</source>
+        <translation>Protokollkette mit Schlüssel gesichert</translation>
+    </message>
+    <message>
+        <source>Database updated</source>
+        <translation>Datenbank aktualisiert</translation>
+    </message>
 </context>
 <context>
     <name>AuditPage</name>
@@ -196,6 +204,10 @@
     <message>
         <source>&amp;Verify again</source>
         <translation>Erneut &amp;prüfen</translation>
+    </message>
+    <message>
+        <source>Check every entry of the log, not only the new ones</source>
+        <translation>Jeden Eintrag des Protokolls prüfen, nicht nur die neuen</translation>
     </message>
     <message>
         <source>Filter: id, fingerprint, patient no. …</source>
@@ -236,6 +248,10 @@
     <message>
         <source>&lt;b&gt;Chain intact&lt;/b&gt; – all %1 entries verified; none was changed or removed.</source>
         <translation>&lt;b&gt;Kette unversehrt&lt;/b&gt; – alle %1 Einträge geprüft; keiner wurde verändert oder entfernt.</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Chain intact&lt;/b&gt; – %1 entries; the newest are verified and linked to those checked before. “Verify again” checks every entry.</source>
+        <translation>&lt;b&gt;Kette unversehrt&lt;/b&gt; – %1 Einträge; die neuesten sind geprüft und an die zuvor geprüften angeschlossen. „Erneut prüfen“ prüft jeden Eintrag.</translation>
     </message>
     <message>
         <source>&lt;b&gt;Chain broken&lt;/b&gt; – the log was altered: %1</source>
@@ -320,6 +336,10 @@
         <translation>Unterlagen</translation>
     </message>
     <message>
+        <source>Progress of %1: %2</source>
+        <translation>Fortschritt von %1: %2</translation>
+    </message>
+    <message>
         <source>Status</source>
         <translation>Status</translation>
     </message>
@@ -334,6 +354,10 @@
     <message>
         <source>Born</source>
         <translation>Geboren</translation>
+    </message>
+    <message>
+        <source>Patient no.</source>
+        <translation>Patientennr.</translation>
     </message>
     <message>
         <source>Size</source>
@@ -352,6 +376,14 @@
         <translation>&amp;Erneut senden</translation>
     </message>
     <message>
+        <source>Find: patient no. or document id</source>
+        <translation>Suchen: Patientennr. oder Dokument-ID</translation>
+    </message>
+    <message>
+        <source>Find documents</source>
+        <translation>Dokumente suchen</translation>
+    </message>
+    <message>
         <source>Retry the selected delivery</source>
         <translation>Ausgewählten Versand erneut versuchen</translation>
     </message>
@@ -362,10 +394,6 @@
     <message>
         <source>Assign the selected file to a request</source>
         <translation>Ausgewählte Datei einer Anfrage zuordnen</translation>
-    </message>
-    <message>
-        <source>Progress of %1</source>
-        <translation>Fortschritt von %1</translation>
     </message>
     <message>
         <source>%1 document(s) need your attention, %2 on the way.</source>
@@ -672,6 +700,22 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <source>Encrypting</source>
         <translation>Wird verschlüsselt</translation>
     </message>
+    <message>
+        <source>Video identification</source>
+        <translation>Videoidentifikation</translation>
+    </message>
+    <message>
+        <source>Online ID card (eID)</source>
+        <translation>Online-Ausweis (eID)</translation>
+    </message>
+    <message>
+        <source>In person</source>
+        <translation>Persönlich</translation>
+    </message>
+    <message>
+        <source>Bank identification</source>
+        <translation>Bankidentifikation</translation>
+    </message>
 </context>
 <context>
     <name>MainWindow</name>
@@ -791,6 +835,14 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Angeheftet</translation>
     </message>
     <message>
+        <source>Find: patient no. or fingerprint</source>
+        <translation>Suchen: Patientennr. oder Fingerabdruck</translation>
+    </message>
+    <message>
+        <source>Find patients</source>
+        <translation>Patienten suchen</translation>
+    </message>
+    <message>
         <source>&amp;Import trust certificate…</source>
         <translation>Vertrauenszertifikat &amp;importieren…</translation>
     </message>
@@ -811,8 +863,16 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Tipp: Ziehen Sie ein Vertrauenszertifikat (*.trust.asc) auf diese Seite.</translation>
     </message>
     <message>
+        <source>%1 (not in the PMS data)</source>
+        <translation>%1 (nicht in den PVS-Daten)</translation>
+    </message>
+    <message>
         <source>None</source>
         <translation>Keines</translation>
+    </message>
+    <message>
+        <source>Identity checked by</source>
+        <translation>Identität geprüft durch</translation>
     </message>
     <message>
         <source>%1 patient(s), %2 with a pinned trust certificate.</source>
@@ -932,8 +992,28 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
 <context>
     <name>RequestDetail</name>
     <message>
+        <source>Pinned trust certificate</source>
+        <translation>Angeheftetes Vertrauenszertifikat</translation>
+    </message>
+    <message>
+        <source>What the request states about the patient</source>
+        <translation>Was die Anfrage über die Person angibt</translation>
+    </message>
+    <message>
+        <source>Patient no.:</source>
+        <translation>Patientennr.:</translation>
+    </message>
+    <message>
         <source>Born:</source>
         <translation>Geboren:</translation>
+    </message>
+    <message>
+        <source>Trust certificate:</source>
+        <translation>Vertrauenszertifikat:</translation>
+    </message>
+    <message>
+        <source>⚠ The request states:</source>
+        <translation>⚠ Die Anfrage gibt an:</translation>
     </message>
     <message>
         <source>Documents:</source>
@@ -992,8 +1072,8 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Sie können Dateien auch hierher ziehen.</translation>
     </message>
     <message>
-        <source>(unknown patient)</source>
-        <translation>(unbekannt)</translation>
+        <source>(patient not in the PMS data)</source>
+        <translation>(Person nicht in den PVS-Daten)</translation>
     </message>
     <message>
         <source>All checks passed.</source>
@@ -1028,6 +1108,20 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Trotzdem &amp;annehmen…</translation>
     </message>
     <message>
+        <source>No trust certificate is pinned for the key that signed this request.</source>
+        <translation>Für den Schlüssel, der diese Anfrage signiert hat, ist kein Vertrauenszertifikat angeheftet.</translation>
+    </message>
+    <message>
+        <source>%1, born %2 – identity checked by: %3
+Key … %4</source>
+        <translation>%1, geb. %2 – Identität geprüft durch: %3
+Schlüssel … %4</translation>
+    </message>
+    <message>
+        <source>%1, born %2</source>
+        <translation>%1, geb. %2</translation>
+    </message>
+    <message>
         <source>Accept despite failed checks</source>
         <translation>Trotz nicht bestandener Prüfung annehmen</translation>
     </message>
@@ -1059,8 +1153,28 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
 <context>
     <name>RequestsPage</name>
     <message>
+        <source>Find: patient no. or request id</source>
+        <translation>Suchen: Patientennr. oder Anfrage-ID</translation>
+    </message>
+    <message>
+        <source>Find requests</source>
+        <translation>Anfragen suchen</translation>
+    </message>
+    <message>
         <source>Requests</source>
         <translation>Anfragen</translation>
+    </message>
+    <message>
+        <source>(not in the PMS)</source>
+        <translation>(nicht im PVS)</translation>
+    </message>
+    <message>
+        <source>The request states: %1, born %2</source>
+        <translation>Die Anfrage gibt an: %1, geb. %2</translation>
+    </message>
+    <message>
+        <source>PMS: %1, born %2 – the request states: %3, born %4</source>
+        <translation>PVS: %1, geb. %2 – die Anfrage gibt an: %3, geb. %4</translation>
     </message>
     <message>
         <source>Check</source>
@@ -1073,6 +1187,10 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>Born</source>
         <translation>Geboren</translation>
+    </message>
+    <message>
+        <source>Patient no.</source>
+        <translation>Patientennr.</translation>
     </message>
     <message>
         <source>Documents</source>
@@ -1097,10 +1215,6 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>No request is waiting for a decision.</source>
         <translation>Keine Anfrage wartet auf eine Entscheidung.</translation>
-    </message>
-    <message>
-        <source>(unknown)</source>
-        <translation>(unbekannt)</translation>
     </message>
 </context>
 <context>

@@ -198,6 +198,37 @@ def test_patient_supplied_text_is_never_rendered_as_markup(qtbot, window: MainWi
     rid = add_request(client.store, hostile, good_checks(), RequestStatus.OPEN, datetime.now(UTC),
                       ["<a href='http://phish.invalid'>Befund</a>"], None)
     detail = show(qtbot, window, rid)
-    for label in (detail.title, detail.documents, detail.consent):
+    for label in (detail.title, detail.documents, detail.consent, detail.claim, detail.certificate):
         assert label.textFormat() == Qt.TextFormat.PlainText
-    assert detail.title.text().startswith("<img src=")
+    # the PMS has no such patient: the claim is shown, as a claim, and as text
+    assert detail.claim.isVisible() and detail.claim.text().startswith("<img src=")
+
+
+def test_a_request_claiming_another_name_shows_the_pms_record(qtbot, window: MainWindow, client: Context) -> None:
+    """Patient A signs with her own key and phone, but types patient B's name and birth
+    date: every screen names A, from the PMS; the claim only beside it, marked."""
+    client.store.upsert_patients([ERIKA], "praxis.gdt")
+    fingerprint = "AB12" * 10
+    client.store.pin(Pin(fingerprint, ERIKA.patient_number, ERIKA.name, ERIKA.birth_date, ERIKA.phone or "",
+                         "video", "2026-11-01T10:00:00Z", "2026-11-02T10:00:00Z", "-----BEGIN PGP"))
+    claim = Patient(ERIKA.patient_number, "Max Mustermann", "1960-01-31", ERIKA.phone)
+    rid = add_request(client.store, claim, good_checks(), RequestStatus.OPEN, datetime.now(UTC), ["Befund"],
+                      fingerprint)
+    detail = show(qtbot, window, rid)
+    page = window.pages["requests"]
+    row = page.model.row_of(page.list.current_key())
+    shown = [page.model.index(row, c).data() for c in range(page.model.columnCount())]
+    assert shown[1].startswith("Erika Mustermann") and "⚠" in shown[1]
+    assert shown[2].startswith("12.08.1964") and shown[3] == "1001"
+    assert not any("Max" in str(text) for text in shown), "the claimed name is never the row's patient"
+    assert "Max Mustermann" in page.model.index(row, 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert detail.title.text() == "Erika Mustermann"
+    assert detail.birth.text() == "12.08.1964"
+    assert detail.claim.isVisible() and detail.claim.text() == "Max Mustermann, geb. 31.01.1960"
+    assert "Videoidentifikation" in detail.certificate.text() and "Erika Mustermann" in detail.certificate.text()
+
+
+def test_a_matching_claim_is_not_repeated(qtbot, window: MainWindow, client: Context) -> None:
+    client.store.upsert_patients([ERIKA], "praxis.gdt")
+    detail = show(qtbot, window, new_request(client, "verified"))
+    assert detail.title.text() == "Erika Mustermann" and not detail.claim.isVisible()

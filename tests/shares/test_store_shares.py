@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from practice_client.core.audit import AuditLog
+from practice_client.core.audit import AuditLog, ChainKey
 from practice_client.core.errors import StateError
 from practice_client.core.migrations import migrate
 from practice_client.core.store import Store
@@ -27,7 +27,7 @@ def test_the_shares_step_takes_a_v1_database_with_data(tmp_path: Path) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "state.db", AuditLog(tmp_path / "audit.jsonl"), CIPHER)
+    return Store(tmp_path / "state.db", AuditLog(tmp_path / "audit.jsonl", ChainKey(bytes(32)), new_key=True), CIPHER)
 
 
 def test_rows_and_cursor_in_one_transaction_new_ones_only(store: Store) -> None:
