@@ -21,6 +21,7 @@ from practice_client.context import Context
 from practice_client.core.errors import StateError
 from practice_client.core.identity import german_date
 from practice_client.core.models import Share
+from practice_client.core.text import Text
 
 
 def share_json(ctx: Context, share: Share) -> dict[str, Any]:
@@ -35,7 +36,8 @@ def share_json(ctx: Context, share: Share) -> dict[str, Any]:
         "reason": share.reason, "stage": REASONS[share.reason].stage if share.reason in REASONS else None,
         "reason_text": {"de": reason_text(share.reason, "de"), "en": reason_text(share.reason, "en")}
         if share.reason else None,
-        "detail": share.detail, "file_type": share.file_type, "sha256": share.sha256,
+        "detail": str(Text.decode(share.detail)) if share.detail else None,
+        "file_type": share.file_type, "sha256": share.sha256,
         "fingerprint": share.fingerprint, "claimed_fingerprint": share.claimed_fingerprint,
         "patient": {"patient_number": patient.patient_number, "name": patient.name,
                     "birth_date": patient.birth_date} if patient else
@@ -59,7 +61,7 @@ def _line(ctx: Context, share: Share) -> str:
         text += f"  \"{claimed['file_name']}\" ({claimed.get('document_type') or '-'})"
     if share.reason:
         text += f"  [{data['reason_text']['de']} / {data['reason_text']['en']}" + (
-            f": {share.detail}" if share.detail else "") + "]"
+            f": {data['detail']}" if data["detail"] else "") + "]"
     return text
 
 

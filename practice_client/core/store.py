@@ -54,6 +54,7 @@ from practice_client.core.models import (
     Share,
     Verdict,
 )
+from practice_client.core.text import Text
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +106,14 @@ REQUESTS_BY_URGENCY = Order(("list_rank", "received_at", "message_sha256"), (Fal
 DOCUMENTS_NEWEST = Order(("created_at", "document_id"), (True, True))
 DOCUMENTS_BY_URGENCY = Order(("list_rank", "created_at", "document_id"), (False, True, False))
 PATIENTS_BY_NUMBER = Order(("length(patient_number)", "patient_number"), (False, False))
+SHARES_BY_URGENCY = Order(("list_rank", "received_at", "share_id"), (False, True, False))
 
 # kind -> the (table, key column) whose stamps say a row of that list changed, the removed kind
 _CHANGE_SOURCES: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {
     "requests": ((("requests", "message_sha256"),), "request"),
     "documents": ((("documents", "document_id"),), "document"),
     "patients": ((("patients", "patient_number"), ("pins", "patient_number")), "patient"),
+    "shares": ((("shares", "share_id"),), "share"),
 }
 
 
@@ -866,7 +869,7 @@ class Store:
         return int(row[0] or 0)
 
     def changed_keys(self, kind: str, since: int, limit: int) -> tuple[list[str], bool]:
-        """Keys of the rows of ``kind`` (``requests``, ``documents``, ``patients``) changed
+        """Keys of the rows of ``kind`` (``requests``, ``documents``, ``patients``, ``shares``) changed
         or removed after cursor ``since``: at most ``limit``, and whether there were more."""
         own, key = _CHANGE_SOURCES[kind]
         sql = " UNION ".join(f"SELECT {column} FROM {table} WHERE change_seq > :since"  # noqa: S608 - fixed names
@@ -1227,6 +1230,8 @@ class Store:
             raise ValueError(f"unknown share fields {sorted(unknown)}")
         columns, values = ["updated_at=?"], [now_iso()]
         for key, value in changes.items():
+            if isinstance(value, Text):  # words for staff in both languages (a detail)
+                value = value.encode()
             if key in self._SHARE_JSON:
                 value = json.dumps(value, sort_keys=True)
             if key in self._SHARE_SEALED:
@@ -1311,6 +1316,27 @@ class Store:
                     "ORDER BY received_at, share_id", wanted,
                 ).fetchall()
         return [self._share(r) for r in rows]
+
+    def page_shares(
+        self, order: Order = SHARES_BY_URGENCY, *, states: Iterable[str] | None = None, search: str = "",
+        after: SortKey | None = None, keys: Iterable[str] | None = None, limit: int = 100,
+    ) -> list[tuple[SortKey, Share]]:
+        """Shares in ``order`` (those needing staff first, then newest), paged and filtered
+        like :meth:`page_requests`; ``search`` is the start of the share id or of the
+        patient number of a verified (or released) share."""
+        where, params = _filters(("state", states), ("share_id", keys))
+        if search:
+            low, high = _prefix_range(search.strip())
+            where.append("(share_id >= ? AND share_id < ? OR patient_number >= ? AND patient_number < ?)")
+            params += [low.lower(), high.lower(), low, high]
+        rows = self._page("shares", order, where, params, after, limit)
+        return [(_sort_key(r, order), self._share(r)) for r in rows]
+
+    def share_counts(self) -> dict[str, int]:
+        """How many shares are in each state (the index on state: no row is read)."""
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM shares GROUP BY state").fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def receipts_due(self) -> list[Share]:
         """Shares whose receipt the platform has not taken yet (queued until it does)."""

@@ -49,6 +49,7 @@ from practice_client.intake import imap as _imap  # noqa: F401 - see above
 from practice_client.intake import inbox as _inbox  # noqa: F401 - see above
 from practice_client.intake import platform_inbox as _platform_inbox  # noqa: F401 - see above
 from practice_client.provision import SetupParams, SetupResult, provision
+from practice_client.shares import actions as share_actions
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class Controller(QObject):
     documentReleased = Signal(str)  # document_id (a held document goes to the new key)
     documentWithheld = Signal(str)  # document_id (a held document is not sent)
     documentRetried = Signal(str)  # document_id
+    shareReleased = Signal(str)  # share_id (released from quarantine)
+    shareDiscarded = Signal(str)  # share_id
     certificateInspected = Signal(object)  # CertificatePreview
     certificatePinned = Signal(str)  # fingerprint
     pinRemoved = Signal(str)  # fingerprint
@@ -337,6 +340,34 @@ class Controller(QObject):
             return document_id
 
         self._run("retry", work, self.documentRetried.emit)
+
+    # -- shares (documents patients share with the practice) -----------------------------
+
+    def release_share(self, share_id: str, reason: str, patient_number: str | None = None,
+                      birth_date: str | None = None) -> None:
+        """Release a quarantined share (the local user must be an administrator by policy;
+        a share without a verified patient needs the PMS patient number and birth date).
+        Audited with the actor and role. Emits: shareReleased(share_id); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            share_actions.release(ctx, share_id, share_actions.local_actor(ctx), reason, patient_number, birth_date)
+            self.bridge.poll_now()  # the agent takes it on at once
+            return share_id
+
+        self._run("release_share", work, self.shareReleased.emit)
+
+    def discard_share(self, share_id: str, reason: str) -> None:
+        """Discard a quarantined or waiting share (its kept files go; the patient's app is
+        told). Emits: shareDiscarded(share_id); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            share_actions.discard(ctx, share_id, share_actions.local_actor(ctx), reason)
+            self.bridge.poll_now()  # the receipt goes to the platform soon
+            return share_id
+
+        self._run("discard_share", work, self.shareDiscarded.emit)
 
     # -- patients and trust certificates ----------------------------------------------
 

@@ -32,8 +32,10 @@ from practice_client.core.models import (
     Pin,
     RequestRecord,
     RequestStatus,
+    Share,
     Verdict,
 )
+from practice_client.core.text import Text
 from practice_client.delivery.outbox import AssignCandidate
 
 SortKey = tuple[Any, ...]
@@ -46,6 +48,7 @@ class ListKind(StrEnum):
     DOCUMENTS = "documents"
     PATIENTS = "patients"
     AUDIT = "audit"
+    SHARES = "shares"
 
 
 # Each list's order, as the directions of its sort key's values (True: descending);
@@ -55,6 +58,7 @@ DESCENDING: dict[ListKind, tuple[bool, ...]] = {
     ListKind.DOCUMENTS: (False, True, False),
     ListKind.PATIENTS: (False, False),  # by patient number (numerically)
     ListKind.AUDIT: (True,),  # newest first
+    ListKind.SHARES: (False, True, False),  # quarantined and waiting first, then newest
 }
 
 
@@ -193,6 +197,76 @@ class DocumentView(NamedByPms):
         return self.document.state
 
 
+# shares that need staff: in quarantine, or waiting (for a scanner, the import folder)
+SHARES_NEEDING_STAFF = frozenset({"quarantined", "waiting"})
+
+
+@dataclass(frozen=True)
+class ShareView(NamedByPms):
+    """A document a patient shared, with the PMS record of its patient. A share names a
+    patient only once its signature verified against that patient's pinned key (or an
+    admin released it to a PMS patient, with two identifiers): until then ``patient`` is
+    None and what the patient's app wrote (file name, type) is not shown either - an
+    unverified claim is never shown as if it were the patient's identity."""
+
+    share: Share
+    patient: Patient | None = None
+    sort: SortKey = ()
+
+    @property
+    def key(self) -> str:
+        return self.share.share_id
+
+    @property
+    def share_id(self) -> str:
+        return self.share.share_id
+
+    @property
+    def state(self) -> str:
+        return self.share.state
+
+    @property
+    def patient_number(self) -> str:
+        return self.share.patient_number or ""
+
+    @property
+    def claims_shown(self) -> bool:
+        return self.share.patient_number is not None
+
+    def _claim(self, name: str) -> str:
+        return str(self.share.manifest.get(name) or "") if self.claims_shown else ""
+
+    @property
+    def file_name(self) -> str:
+        return self._claim("file_name")
+
+    @property
+    def document_type(self) -> str:
+        return self._claim("document_type")
+
+    @property
+    def document_date(self) -> str:
+        return self._claim("document_date")
+
+    def detail(self, language: str) -> str:
+        """What was found (a signature name, a scanner's answer, staff's reason), in ``language``
+        where the client wrote it in both."""
+        return Text.decode(self.share.detail).pick(language) if self.share.detail else ""
+
+    @property
+    def needs_staff(self) -> bool:
+        return self.share.state in SHARES_NEEDING_STAFF
+
+    @property
+    def can_release(self) -> bool:
+        """Quarantined and decrypted (a share that never decrypted has nothing to hand on)."""
+        return self.share.state == "quarantined" and self.share.sha256 is not None
+
+    @property
+    def can_discard(self) -> bool:
+        return self.needs_staff
+
+
 @dataclass(frozen=True)
 class PatientRow:
     """A PMS patient and, if pinned, their trust certificate (or a pin whose patient the
@@ -227,7 +301,7 @@ class AuditRow:
         return (self.seq,)
 
 
-Row = RequestView | DocumentView | PatientRow | AuditRow
+Row = RequestView | DocumentView | PatientRow | AuditRow | ShareView
 
 
 @dataclass(frozen=True)
@@ -260,17 +334,23 @@ class Overview:
     patients: int = 0
     pinned: int = 0
     configured: bool = False
+    shares: dict[str, int] = field(default_factory=dict)  # shares by state
 
     def count(self, *states: DocumentState) -> int:
         return sum(self.documents.get(s, 0) for s in states)
+
+    @property
+    def shares_needing_staff(self) -> int:
+        return sum(self.shares.get(s, 0) for s in SHARES_NEEDING_STAFF)
 
     @property
     def stuck_documents(self) -> int:
         return self.count(DocumentState.FAILED, DocumentState.UNASSIGNED)
 
     def attention_count(self) -> int:
-        """Things that need staff: open requests, failed and unassigned documents."""
-        return self.waiting_requests + self.stuck_documents
+        """Things that need staff: open requests, failed and unassigned documents, shares in
+        quarantine or waiting."""
+        return self.waiting_requests + self.stuck_documents + self.shares_needing_staff
 
 
 class DataSource(Protocol):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from practice_client.core.errors import InputError, StateError
 from practice_client.core.patients import parse_birth_date
+from practice_client.core.text import Text
 from practice_client.shares import states
 from practice_client.shares.download import shares_root
 from practice_client.shares.states import ShareState
@@ -53,14 +54,14 @@ def local_actor(ctx: Context) -> Actor:
 def _get(ctx: Context, share_id: str) -> Share:
     share = ctx.store.get_share(share_id)
     if share is None:
-        raise StateError(f"{share_id}: no such share")
+        raise StateError(Text(f"{share_id}: kein solches geteiltes Dokument", f"{share_id}: no such share"))
     return share
 
 
 def _reason(reason: str) -> str:
     reason = " ".join(reason.split())
     if not reason:
-        raise InputError("--reason", "ein Grund ist nötig / a reason is required")
+        raise InputError("--reason", Text("ein Grund ist nötig", "a reason is required"))
     return reason[:500]
 
 
@@ -68,21 +69,25 @@ def release(ctx: Context, share_id: str, actor: Actor, reason: str, patient_numb
             birth_date: str | None = None) -> Share:
     """Release a quarantined share (admins only)."""
     if actor.role != ADMIN:
-        raise StateError(f"{share_id}: nur Administratoren geben Quarantäne frei / "
-                         "only an administrator releases from quarantine")
+        raise StateError(Text(f"{share_id}: nur Administratoren geben aus der Quarantäne frei",
+                              f"{share_id}: only an administrator releases from quarantine"))
     share = _get(ctx, share_id)
     if share.state != ShareState.QUARANTINED:
-        raise StateError(f"{share_id}: the share is {share.state}, not quarantined")
+        raise StateError(Text(f"{share_id}: das Dokument ist nicht in Quarantäne ({share.state})",
+                              f"{share_id}: the share is {share.state}, not quarantined"))
     try:
         event = states.release_input(share)
     except ValueError:
-        raise StateError(f"{share_id}: {states.reason_text(share.reason, 'en')} - "
-                         "nothing to release, discard it") from None
+        raise StateError(Text(f"{share_id}: {states.reason_text(share.reason, 'de')} - nichts freizugeben, "
+                              "bitte verwerfen",
+                              f"{share_id}: {states.reason_text(share.reason, 'en')} - nothing to release, "
+                              "discard it")) from None
     text = _reason(reason)
     # the reason is staff's words (sealed in the row); the audit says that one was given
-    changes: dict[str, object] = {"reason": None, "detail": f"freigegeben / released: {text}"}
+    changes: dict[str, object] = {"reason": None, "detail": Text(f"freigegeben: {text}", f"released: {text}")}
     if share.sha256 is None:
-        raise StateError(f"{share_id}: the share could not be decrypted - nothing to release")
+        raise StateError(Text(f"{share_id}: das Dokument war nicht entschlüsselbar - nichts freizugeben",
+                              f"{share_id}: the share could not be decrypted - nothing to release"))
     if share.patient_number is None or (patient_number and patient_number != share.patient_number):
         changes["patient_number"] = _confirmed_patient(ctx, share_id, patient_number, birth_date)
     audit = {**actor.to_audit(), "released": share.reason, "has_reason": True,
@@ -92,14 +97,16 @@ def release(ctx: Context, share_id: str, actor: Actor, reason: str, patient_numb
 
 def _confirmed_patient(ctx: Context, share_id: str, number: str | None, birth_date: str | None) -> str:
     if not number or not birth_date:
-        raise InputError(share_id, "ohne geprüfte Patientin/geprüften Patienten: --patient-number und "
-                         "--birth-date nötig / no verified patient: --patient-number and --birth-date needed")
+        raise InputError(share_id, Text("ohne geprüfte Patientin/geprüften Patienten: Patientennummer und "
+                                        "Geburtsdatum nötig (--patient-number, --birth-date)",
+                                        "no verified patient: the patient number and birth date are needed "
+                                        "(--patient-number, --birth-date)"))
     patient = ctx.store.get_patient(number)
     if patient is None:
-        raise InputError(number, "keine PVS-Stammdaten zu dieser Nummer / no PMS master data for this number")
+        raise InputError(number, Text("keine PVS-Stammdaten zu dieser Nummer", "no PMS master data for this number"))
     if parse_birth_date(birth_date) != patient.birth_date:
-        raise InputError(birth_date, "Geburtsdatum passt nicht zur PVS-Patientennummer / "
-                         "the birth date does not match the PMS record")
+        raise InputError(birth_date, Text("Geburtsdatum passt nicht zur PVS-Patientennummer",
+                                          "the birth date does not match the PMS record"))
     return number
 
 
@@ -109,9 +116,12 @@ def discard(ctx: Context, share_id: str, actor: Actor, reason: str) -> Share:
     text = _reason(reason)
     share = _get(ctx, share_id)
     if share.state not in (ShareState.QUARANTINED, ShareState.WAITING):
-        raise StateError(f"{share_id}: the share is {share.state}; only quarantined or waiting shares are discarded")
+        raise StateError(Text(f"{share_id}: nur Dokumente in Quarantäne oder in Wartestellung werden verworfen "
+                              f"({share.state})",
+                              f"{share_id}: the share is {share.state}; only quarantined or waiting shares "
+                              "are discarded"))
     done = states.apply(ctx.store, share_id, "discarded",
                         audit={**actor.to_audit(), "was": share.reason, "has_reason": True},
-                        receipt="refused", detail=f"verworfen / discarded: {text}")
+                        receipt="refused", detail=Text(f"verworfen: {text}", f"discarded: {text}"))
     shutil.rmtree(shares_root(ctx) / share_id, ignore_errors=True)
     return done

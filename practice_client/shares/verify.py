@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from practice_client.core.errors import CryptoError
+from practice_client.core.text import Text
 from practice_client.crypto.gpg import SignatureCheck, isolated
 from practice_client.crypto.patient_keys import KEY_BLOCK_RE
 
@@ -52,7 +53,7 @@ class Verification:
     (which the store seals)."""
 
     reason: str | None
-    detail: str = ""
+    detail: str | Text = ""  # what was found: an identifier, a tool's words, or staff's text
     claimed_fingerprint: str | None = None
     fingerprint: str | None = None
     patient_number: str | None = None
@@ -70,8 +71,8 @@ def verify_share(ctx: Context, share_id: str, folder: Path, work: Path, max_byte
         ctx.gpg.unwrap(folder / MANIFEST, inner_manifest, passphrase)
         ctx.gpg.unwrap(folder / DOCUMENT, inner_document, passphrase)
     except CryptoError:
-        return Verification("not_for_us", "nicht mit dem Praxisschlüssel entschlüsselbar / "
-                                          "cannot be decrypted with the practice key")
+        return Verification("not_for_us", Text("nicht mit dem Praxisschlüssel entschlüsselbar",
+                                               "cannot be decrypted with the practice key"))
     claim, _, _ = ctx.gpg.open_signed(inner_manifest, None, max_output=MAX_MANIFEST_BYTES)
     manifest, problem = parse_manifest(claim)
     if manifest is None:

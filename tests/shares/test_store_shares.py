@@ -12,6 +12,7 @@ import pytest
 from practice_client.core.audit import AuditLog, ChainKey
 from practice_client.core.errors import StateError
 from practice_client.core.migrations import migrate
+from practice_client.core.models import Patient
 from practice_client.core.store import Store
 from tests.test_migrations import CIPHER, v1_database
 
@@ -66,4 +67,44 @@ def test_receipts_queue_until_sent(store: Store) -> None:
     assert [s.share_id for s in store.receipts_due()] == ["share-0001"]
     store.receipt_sent("share-0001", "accepted")
     assert store.receipts_due() == []
+    assert store.verify_audit().ok
+
+
+def test_shares_page_in_the_order_staff_need_and_refresh_by_change_stamps(store: Store) -> None:
+    """The Eingang page's reads: pages in order (quarantined, waiting, on their way, handed
+    over), counts by state from the index, and "changed since" by the rows' stamps - a
+    share's own changes and changes of its patient's PMS record, nothing else."""
+    store.upsert_patients([Patient("1001", "Erika Mustermann", "1964-08-12", None)], "praxis.gdt")
+    ids = [f"share-{n:04d}" for n in range(1, 6)]
+    store.add_shares([(sid, 100, 10) for sid in ids], "c1")
+    for sid in ids[1:]:
+        store.share_transition(sid, "downloaded", {"received"})
+    store.share_transition(ids[1], "quarantined", {"downloaded"}, reason="unsigned")
+    for sid in ids[2:]:
+        store.share_transition(sid, "verified", {"downloaded"}, patient_number="1001")
+    store.share_transition(ids[2], "waiting", {"verified"}, reason="no_scanner")
+    store.share_transition(ids[4], "clean", {"verified"})
+    first = store.page_shares(limit=2)
+    rest = store.page_shares(after=first[-1][0], limit=10)
+    states = [s.state for _, s in first + rest]
+    assert states[:2] == ["quarantined", "waiting"] and sorted(states[2:]) == ["clean", "received", "verified"]
+    assert len({s.share_id for _, s in first + rest}) == 5
+    assert store.share_counts() == {"received": 1, "quarantined": 1, "waiting": 1, "verified": 1, "clean": 1}
+    assert {s.share_id for _, s in store.page_shares(search="1001")} == set(ids[2:])
+    assert [s.share_id for _, s in store.page_shares(search=ids[1])] == [ids[1]]
+
+    cursor = store.change_cursor()
+    assert store.changed_keys("shares", cursor, 100) == ([], False)
+    store.share_transition(ids[4], "handing_over", {"clean"})
+    assert store.changed_keys("shares", cursor, 100) == ([ids[4]], False)
+    cursor = store.change_cursor()
+    store.upsert_patients([Patient("1001", "Erika Musterfrau", "1964-08-12", None)], "praxis.gdt")  # renamed in the PMS
+    changed, more = store.changed_keys("shares", cursor, 100)
+    assert sorted(changed) == ids[2:] and not more  # the rows that show her, and only those
+    store.share_record(ids[0], "share.test", receipt="accepted")
+    cursor = store.change_cursor()
+    store.receipt_sent(ids[0], "accepted")  # a write that sets no stamp itself: the trigger does
+    store.share_record(ids[1], "share.test", attempts=2)
+    assert sorted(store.changed_keys("shares", cursor, 100)[0]) == ids[:2]
+    assert store.changed_keys("shares", cursor, 1)[1]  # more than the limit: the list is read again
     assert store.verify_audit().ok
