@@ -1,6 +1,6 @@
 """``shares list|show|release|discard``: documents patients shared with the practice.
 
-    practice-client shares list [--json]
+    practice-client shares list [--json] [--limit N] [--since TIME] [--state STATE]
     practice-client shares show SHARE_ID [--json]
     practice-client shares release SHARE_ID --reason TEXT [--patient-number N --birth-date TT.MM.JJJJ]
     practice-client shares discard SHARE_ID --reason TEXT
@@ -17,11 +17,14 @@ import argparse
 from typing import Any
 
 from practice_client.commands import print_json
+from practice_client.commands.paging import add_paging_options, more_line, paging, shown
 from practice_client.context import Context
 from practice_client.core.errors import StateError
 from practice_client.core.identity import german_date
 from practice_client.core.models import Share
+from practice_client.core.store import SHARES_NEWEST
 from practice_client.core.text import Text
+from practice_client.shares.states import ShareState
 
 
 def share_json(ctx: Context, share: Share) -> dict[str, Any]:
@@ -73,15 +76,21 @@ def _get(ctx: Context, share_id: str) -> Share:
 
 
 def _list(args: argparse.Namespace) -> int:
+    """One page of the shares, newest first (a daily command costs the same after years)."""
+    page = paging(args)  # checked before anything is opened
     ctx = Context()
     try:
-        shares = ctx.store.list_shares()
+        rows = ctx.store.page_shares(SHARES_NEWEST, states=page.states, since=page.since, limit=page.fetch)
+        shares, total, more = shown(rows, page, lambda: ctx.store.count_shares(page.states, page.since))
         if args.json:
-            print_json({"shares": [share_json(ctx, s) for s in shares]})
-        elif not shares:
+            print_json({"shares": [share_json(ctx, s) for s in shares], "total": total, "more": more})
+            return 0
+        if not shares:
             print("Keine geteilten Dokumente / no shared documents")
-        for share in shares if not args.json else []:
+        for share in shares:
             print(_line(ctx, share))
+        if (hidden := more_line(len(shares), total)) is not None:
+            print(hidden)
     finally:
         ctx.close()
     return 0
@@ -131,8 +140,9 @@ def _discard(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("shares", help="documents patients shared with the practice")
     actions = p.add_subparsers(dest="shares_action", required=True)
-    ls = actions.add_parser("list", help="every share with its state and patient")
+    ls = actions.add_parser("list", help="the shares with their state and patient, newest first")
     ls.add_argument("--json", action="store_true")
+    add_paging_options(ls, [str(state) for state in ShareState], "shares")
     ls.set_defaults(func=_list)
     show = actions.add_parser("show", help="one share in full")
     show.add_argument("share_id", metavar="SHARE_ID")

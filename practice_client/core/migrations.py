@@ -351,7 +351,7 @@ CREATE INDEX shares_by_state ON shares(state);
 CREATE INDEX shares_receipts_due ON shares(receipt_sent) WHERE receipt IS NOT NULL AND receipt_sent = 0;
 CREATE INDEX shares_changed ON shares(change_seq);
 CREATE INDEX shares_listed ON shares(list_rank, received_at DESC, share_id);
-CREATE INDEX shares_newest ON shares(received_at DESC, share_id);
+CREATE INDEX shares_newest ON shares(received_at DESC, share_id DESC);
 CREATE INDEX shares_by_patient ON shares(patient_number);
 CREATE TRIGGER patients_stamp_shares AFTER UPDATE OF change_seq ON patients BEGIN
     UPDATE shares SET change_seq = NEW.change_seq

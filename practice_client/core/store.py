@@ -107,6 +107,7 @@ DOCUMENTS_NEWEST = Order(("created_at", "document_id"), (True, True))
 DOCUMENTS_BY_URGENCY = Order(("list_rank", "created_at", "document_id"), (False, True, False))
 PATIENTS_BY_NUMBER = Order(("length(patient_number)", "patient_number"), (False, False))
 SHARES_BY_URGENCY = Order(("list_rank", "received_at", "share_id"), (False, True, False))
+SHARES_NEWEST = Order(("received_at", "share_id"), (True, True))
 
 # kind -> the (table, key column) whose stamps say a row of that list changed, the removed kind
 _CHANGE_SOURCES: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {
@@ -1318,19 +1319,23 @@ class Store:
         return [self._share(r) for r in rows]
 
     def page_shares(
-        self, order: Order = SHARES_BY_URGENCY, *, states: Iterable[str] | None = None, search: str = "",
-        after: SortKey | None = None, keys: Iterable[str] | None = None, limit: int = 100,
+        self, order: Order = SHARES_BY_URGENCY, *, states: Iterable[str] | None = None, since: str | None = None,
+        search: str = "", after: SortKey | None = None, keys: Iterable[str] | None = None, limit: int = 100,
     ) -> list[tuple[SortKey, Share]]:
-        """Shares in ``order`` (those needing staff first, then newest), paged and filtered
-        like :meth:`page_requests`; ``search`` is the start of the share id or of the
-        patient number of a verified (or released) share."""
-        where, params = _filters(("state", states), ("share_id", keys))
+        """Shares in ``order`` (by default those needing staff first, then newest), paged and
+        filtered like :meth:`page_requests`; ``search`` is the start of the share id or of
+        the patient number of a verified (or released) share."""
+        where, params = _filters(("state", states), ("received_at", since), ("share_id", keys))
         if search:
             low, high = _prefix_range(search.strip())
             where.append("(share_id >= ? AND share_id < ? OR patient_number >= ? AND patient_number < ?)")
             params += [low.lower(), high.lower(), low, high]
         rows = self._page("shares", order, where, params, after, limit)
         return [(_sort_key(r, order), self._share(r)) for r in rows]
+
+    def count_shares(self, states: Iterable[str] | None = None, since: str | None = None) -> int:
+        where, params = _filters(("state", states), ("received_at", since))
+        return self._count("shares", where, params)
 
     def share_counts(self) -> dict[str, int]:
         """How many shares are in each state (the index on state: no row is read)."""

@@ -645,12 +645,12 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Patientennr.</translation>
     </message>
     <message>
-        <source>Type (from the patient)</source>
-        <translation>Art (laut Patient/in)</translation>
+        <source>Type (from the app)</source>
+        <translation>Art (laut App)</translation>
     </message>
     <message>
-        <source>File name (from the patient)</source>
-        <translation>Dateiname (laut Patient/in)</translation>
+        <source>File name (from the app)</source>
+        <translation>Dateiname (laut App)</translation>
     </message>
     <message>
         <source>Size</source>
@@ -837,7 +837,7 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     </message>
     <message>
         <source>Handed to the PMS</source>
-        <translation>An das PVS übergeben</translation>
+        <translation>An PVS übergeben</translation>
     </message>
     <message>
         <source>Quarantined</source>

@@ -94,7 +94,7 @@ def test_each_share_with_its_patient_by_the_pms_record_and_its_state(
     keys = [row.key for row in page.model.rows()]
     assert set(keys[:2]) == {shares["infected"], shares["unsigned"]}, "what needs staff comes first"
     status, name, born, number, kind, file_name, _size, _received, details = cells(page, shares["clean"])
-    assert (status, name, born, number) == ("An das PVS übergeben", "Erika Mustermann", "12.08.1964", "1001")
+    assert (status, name, born, number) == ("An PVS übergeben", "Erika Mustermann", "12.08.1964", "1001")
     assert (kind, file_name) == ("Befund", "Befund Kardiologie.pdf")
     assert re.fullmatch(r"Im PVS-Importordner als 1001_20261130_\w{8}\.pdf", details), details
     infected = cells(page, shares["infected"])
@@ -164,7 +164,7 @@ def test_release_needs_the_admin_role_a_reason_and_two_identifiers_and_is_audite
 
     run_job(world, client)  # a released signature problem is still scanned (real clamd), then handed over
     refresh(qtbot, window.controller)
-    assert cells(page, unsigned)[0] == "An das PVS übergeben"
+    assert cells(page, unsigned)[0] == "An PVS übergeben"
     assert window.navigation.item(PAGES.index("inbox")).text() == "Eingang (1)"
 
 

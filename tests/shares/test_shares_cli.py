@@ -47,6 +47,11 @@ def test_list_show_release_and_discard(world: World, practice: Context, tmp_path
     assert by_id[infected]["patient"] == {"patient_number": "1001", "name": "Erika Mustermann",
                                           "birth_date": "1964-08-12"}
     assert by_id[unsigned]["patient"] is None and by_id[unsigned]["claimed"] is None  # unverified: no claims shown
+    first = json.loads(run_cli("shares", "list", "--json", "--limit", "1").stdout)  # a page, newest first
+    assert len(first["shares"]) == 1 and (first["total"], first["more"]) == (2, True)
+    assert "1 older not shown" in run_cli("shares", "list", "--limit", "1").stdout
+    only = json.loads(run_cli("shares", "list", "--json", "--state", "handed_over").stdout)
+    assert (only["shares"], only["total"]) == ([], 0)
     text = run_cli("shares", "list").stdout
     assert "1001 Erika Mustermann, geb. 12.08.1964" in text and "Schadsoftware gefunden / malware found" in text
 

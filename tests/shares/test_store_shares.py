@@ -24,6 +24,13 @@ def test_the_shares_step_takes_a_v1_database_with_data(tmp_path: Path) -> None:
     assert db.execute("SELECT patient_number FROM patients").fetchall() == [("1001",)]
     columns = {r[1] for r in db.execute("PRAGMA table_info(shares)")}
     assert {"share_id", "state", "reason", "manifest", "handover", "receipt", "receipt_sent"} <= columns
+    # the Eingang page and the list command read through indexes, whatever the number of shares
+    for sql in ("SELECT * FROM shares ORDER BY list_rank, received_at DESC, share_id LIMIT 5",
+                "SELECT * FROM shares ORDER BY received_at DESC, share_id DESC LIMIT 5",
+                "SELECT share_id FROM shares WHERE change_seq > 3",
+                "SELECT state, COUNT(*) FROM shares GROUP BY state"):
+        plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "USING" in plan and "TEMP B-TREE" not in plan, (sql, plan)
 
 
 @pytest.fixture

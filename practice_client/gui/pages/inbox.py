@@ -44,7 +44,7 @@ class InboxPage(QWidget):
         layout.addLayout(top)
         self.model: ListModel = controller.list_model(Query(ListKind.SHARES), self._columns(),
                                                       bold=lambda v: isinstance(v, ShareView) and v.needs_staff)
-        self.list = RecordView(self.model, self.tr("Shared documents"))
+        self.list = RecordView(self.model, self.tr("Shared documents"), widths={0: 180})
         layout.addWidget(self.list, 1)
         self.note = QLabel(self.tr("Documents are decrypted, checked against the patient's pinned key, scanned for "
                                    "malware and handed to the PMS import folder; this program never opens them."),
@@ -76,8 +76,8 @@ class InboxPage(QWidget):
             Column(self.tr("Patient"), lambda v: v.patient_name or "–"),
             Column(self.tr("Born"), lambda v: date_text(v.birth_date) if v.birth_date else "–"),
             Column(self.tr("Patient no."), lambda v: v.patient_number or "–"),
-            Column(self.tr("Type (from the patient)"), lambda v: v.document_type or "–"),
-            Column(self.tr("File name (from the patient)"), lambda v: v.file_name or "–",
+            Column(self.tr("Type (from the app)"), lambda v: v.document_type or "–"),
+            Column(self.tr("File name (from the app)"), lambda v: v.file_name or "–",
                    tooltip=lambda v: v.file_name),
             Column(self.tr("Size"), lambda v: size_text(v.share.size)),
             Column(self.tr("Received"), lambda v: short_datetime_text(v.share.received_at)),
