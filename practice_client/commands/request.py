@@ -54,14 +54,12 @@ def _import(args: argparse.Namespace) -> int:
     """Record request e-mail files (.eml, Outlook .msg) like received mail: every file is
     read first, so one unreadable file records nothing."""
     from practice_client.intake.inbox import Inbox
-    from practice_client.intake.mail_file import read_mail_file
+    from practice_client.intake.mail_file import import_mail_files
 
-    mails = [read_mail_file(Path(f)) for f in args.files]
     ctx = Context()
     try:
         _require_intake(ctx)
-        inbox = Inbox(ctx)
-        recorded = sum(inbox.receive(mail.raw, mail.source("import")) for mail in mails)
+        recorded = import_mail_files(Inbox(ctx), [Path(f) for f in args.files])
     finally:
         ctx.close()
     print(f"{recorded} neue Anfragen / new requests")

@@ -46,8 +46,9 @@ from practice_client.gui.workers import Workers
 from practice_client.intake import decisions
 from practice_client.intake import folder as _folder  # noqa: F401 - see above
 from practice_client.intake import imap as _imap  # noqa: F401 - see above
-from practice_client.intake import inbox as _inbox  # noqa: F401 - see above
 from practice_client.intake import platform_inbox as _platform_inbox  # noqa: F401 - see above
+from practice_client.intake.inbox import Inbox
+from practice_client.intake.mail_file import import_mail_files
 from practice_client.provision import SetupParams, SetupResult, provision
 from practice_client.shares import actions as share_actions
 
@@ -93,6 +94,7 @@ class Controller(QObject):
     auditEventsLoaded = Signal(object)  # list[str]
     requestDecided = Signal(str, str)  # request_id, new status
     filesAdded = Signal(str, int)  # request_id, number of files
+    mailsImported = Signal(int)  # new requests from dropped e-mail files
     documentAssigned = Signal(str)  # document_id
     assignCandidatesLoaded = Signal(object)  # list[AssignCandidate]
     documentReleased = Signal(str)  # document_id (a held document goes to the new key)
@@ -281,6 +283,13 @@ class Controller(QObject):
             return len(outbox.add_files(ctx, list(paths), request_id))
 
         self._run("add_files", work, lambda count: self.filesAdded.emit(request_id, count))
+
+    def import_mails(self, paths: list[Path]) -> None:
+        """Request e-mails dragged or saved from the mail program (.eml, Outlook .msg),
+        verified like received mail; one unreadable file records none of them.
+        Emits: mailsImported(number of new requests); or failed."""
+        ctx = self.ctx
+        self._run("import_mails", lambda: import_mail_files(Inbox(ctx), list(paths)), self.mailsImported.emit)
 
     # -- documents ----------------------------------------------------------------
 

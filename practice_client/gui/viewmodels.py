@@ -345,11 +345,11 @@ class Overview:
 
     @property
     def stuck_documents(self) -> int:
-        return self.count(DocumentState.FAILED, DocumentState.UNASSIGNED)
+        return self.count(DocumentState.FAILED, DocumentState.UNASSIGNED, DocumentState.HELD)
 
     def attention_count(self) -> int:
-        """Things that need staff: open requests, failed and unassigned documents, shares in
-        quarantine or waiting."""
+        """Things that need staff: open requests; failed, unassigned and held documents; shares
+        in quarantine or waiting."""
         return self.waiting_requests + self.stuck_documents + self.shares_needing_staff
 
 

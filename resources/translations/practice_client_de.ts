@@ -336,6 +336,14 @@
         <translation>Unterlagen</translation>
     </message>
     <message>
+        <source>&amp;Key changed: decide…</source>
+        <translation>&amp;Schlüssel geändert: entscheiden…</translation>
+    </message>
+    <message>
+        <source>Decide about the selected held file (the patient&apos;s key changed)</source>
+        <translation>Über die ausgewählte zurückgehaltene Datei entscheiden (der Schlüssel des Patienten wurde geändert)</translation>
+    </message>
+    <message>
         <source>Progress of %1: %2</source>
         <translation>Fortschritt von %1: %2</translation>
     </message>
@@ -382,6 +390,10 @@
     <message>
         <source>Find documents</source>
         <translation>Dokumente suchen</translation>
+    </message>
+    <message>
+        <source>Note: by the administrator&apos;s policy, files are matched by the patient number alone (no second identifier).</source>
+        <translation>Hinweis: Nach der Richtlinie des Administrators werden Dateien allein über die Patientennummer zugeordnet (ohne zweites Merkmal).</translation>
     </message>
     <message>
         <source>Retry the selected delivery</source>
@@ -592,6 +604,45 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>The patient could not open the letter.</source>
         <translation>Die Patientin konnte den Brief nicht öffnen.</translation>
+    </message>
+</context>
+<context>
+    <name>HeldDialog</name>
+    <message>
+        <source>Patient&apos;s key changed</source>
+        <translation>Schlüssel des Patienten geändert</translation>
+    </message>
+    <message>
+        <source>The file “%1” was meant for the key that signed the accepted request. The patient&apos;s key has been replaced since. Send it to the new key only if you have confirmed with the patient that they replaced it.</source>
+        <translation>Die Datei „%1“ war für den Schlüssel bestimmt, mit dem die angenommene Anfrage unterschrieben wurde. Der Schlüssel des Patienten wurde inzwischen ersetzt. Senden Sie an den neuen Schlüssel nur, wenn Sie mit dem Patienten geklärt haben, dass er ihn ersetzt hat.</translation>
+    </message>
+    <message>
+        <source>%1, born %2, no. %3</source>
+        <translation>%1, geb. %2, Nr. %3</translation>
+    </message>
+    <message>
+        <source>Patient (practice software):</source>
+        <translation>Patient (Praxissoftware):</translation>
+    </message>
+    <message>
+        <source>Key of the accepted request:</source>
+        <translation>Schlüssel der angenommenen Anfrage:</translation>
+    </message>
+    <message>
+        <source>Key pinned now:</source>
+        <translation>Jetzt hinterlegter Schlüssel:</translation>
+    </message>
+    <message>
+        <source>I have confirmed with the patient that the new key is theirs</source>
+        <translation>Ich habe mit dem Patienten geklärt, dass der neue Schlüssel seiner ist</translation>
+    </message>
+    <message>
+        <source>Send to the new key</source>
+        <translation>An den neuen Schlüssel senden</translation>
+    </message>
+    <message>
+        <source>Do not send</source>
+        <translation>Nicht senden</translation>
     </message>
 </context>
 <context>
@@ -1335,6 +1386,22 @@ Schlüssel … %4</translation>
         <translation>Anfragen</translation>
     </message>
     <message>
+        <source>Drop request e-mails here (.eml, Outlook .msg) to add them</source>
+        <translation>Anfrage-E-Mails hierher ziehen (.eml, Outlook .msg), um sie aufzunehmen</translation>
+    </message>
+    <message>
+        <source>Checking the dropped e-mails…</source>
+        <translation>Die abgelegten E-Mails werden geprüft…</translation>
+    </message>
+    <message>
+        <source>%1 new request(s) from the dropped e-mails.</source>
+        <translation>%1 neue Anfrage(n) aus den abgelegten E-Mails.</translation>
+    </message>
+    <message>
+        <source>The dropped e-mails hold no new request (already received).</source>
+        <translation>Die abgelegten E-Mails enthalten keine neue Anfrage (schon empfangen).</translation>
+    </message>
+    <message>
         <source>(not in the PMS)</source>
         <translation>(nicht im PVS)</translation>
     </message>
@@ -1410,6 +1477,22 @@ Schlüssel … %4</translation>
         <translation>Praxisschlüssel</translation>
     </message>
     <message>
+        <source>Retention</source>
+        <translation>Aufbewahrung</translation>
+    </message>
+    <message>
+        <source>Detailed log (for support; identifiers only, never patient data)</source>
+        <translation>Ausführliches Protokoll (für den Support; nur Kennungen, nie Patientendaten)</translation>
+    </message>
+    <message>
+        <source>&amp;Export diagnostics…</source>
+        <translation>&amp;Diagnose exportieren…</translation>
+    </message>
+    <message>
+        <source>Export a diagnostics file for your IT provider (no patient data, no secrets)</source>
+        <translation>Eine Diagnosedatei für Ihren IT-Dienstleister exportieren (keine Patientendaten, keine Geheimnisse)</translation>
+    </message>
+    <message>
         <source>Language</source>
         <translation>Sprache</translation>
     </message>
@@ -1450,12 +1533,60 @@ Schlüssel … %4</translation>
         <translation>Ergebnis</translation>
     </message>
     <message>
+        <source>Largest document:</source>
+        <translation>Größtes Dokument:</translation>
+    </message>
+    <message>
+        <source>Requests valid at most:</source>
+        <translation>Anfragen höchstens gültig:</translation>
+    </message>
+    <message>
+        <source>Delivered originals:</source>
+        <translation>Zugestellte Originale:</translation>
+    </message>
+    <message>
+        <source>Originals not delivered:</source>
+        <translation>Nicht zugestellte Originale:</translation>
+    </message>
+    <message>
+        <source>Request e-mails of finished requests:</source>
+        <translation>Anfrage-E-Mails erledigter Anfragen:</translation>
+    </message>
+    <message>
+        <source>no limit</source>
+        <translation>unbegrenzt</translation>
+    </message>
+    <message>
+        <source> days</source>
+        <translation> Tage</translation>
+    </message>
+    <message>
+        <source>keep</source>
+        <translation>behalten</translation>
+    </message>
+    <message>
         <source>Settings saved. The language changes at the next start.</source>
         <translation>Einstellungen gespeichert. Die Sprache wechselt beim nächsten Start.</translation>
     </message>
     <message>
         <source>Settings saved.</source>
         <translation>Einstellungen gespeichert.</translation>
+    </message>
+    <message>
+        <source>Export diagnostics</source>
+        <translation>Diagnose exportieren</translation>
+    </message>
+    <message>
+        <source>Zip files (*.zip)</source>
+        <translation>Zip-Dateien (*.zip)</translation>
+    </message>
+    <message>
+        <source>Writing the diagnostics file…</source>
+        <translation>Die Diagnosedatei wird geschrieben…</translation>
+    </message>
+    <message>
+        <source>Diagnostics written to %1 (no patient data, no secrets).</source>
+        <translation>Diagnose gespeichert unter %1 (keine Patientendaten, keine Geheimnisse).</translation>
     </message>
     <message>
         <source>Server:</source>

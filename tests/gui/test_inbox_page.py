@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTranslator
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from practice_client.context import Context
@@ -191,9 +191,9 @@ def test_discard_through_the_dialog(qtbot, window: MainWindow, client: Context, 
 
 @pytest.fixture
 def english(gui_app: QApplication) -> Iterator[None]:
-    """The app in English for one test (German again afterwards)."""
-    german = gui_app.property("translators") or []
-    for translator in german:
+    """The app in English for one test (German again afterwards). Every translator the app
+    holds goes (they are its children: an app set up twice in a session holds two sets)."""
+    for translator in gui_app.findChildren(QTranslator):
         gui_app.removeTranslator(translator)
     english = install_translators(gui_app, "en")
     yield

@@ -10,7 +10,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from practice_client.context import Context
-from practice_client.core.models import Patient, Pin, RequestStatus
+from practice_client.core.models import Patient, Pin, RequestStatus, Verdict
 from practice_client.gui.main_window import MainWindow
 from tests.gui.conftest import refresh
 from tests.gui.state import add_request, check, good_checks
@@ -232,3 +232,28 @@ def test_a_matching_claim_is_not_repeated(qtbot, window: MainWindow, client: Con
     client.store.upsert_patients([ERIKA], "praxis.gdt")
     detail = show(qtbot, window, new_request(client, "verified"))
     assert detail.title.text() == "Erika Mustermann" and not detail.claim.isVisible()
+
+
+def test_request_emails_dropped_on_the_list_are_recorded_and_checked(
+    qtbot, window: MainWindow, client: Context, tmp_path: Path
+) -> None:
+    """Staff drag a request e-mail out of the mail program onto the requests page: it is
+    stored and verified like mail from the mailbox (here: not signed by the platform, so
+    recorded as rejected); other files are not taken."""
+    mail = tmp_path / "Anfrage.eml"
+    mail.write_bytes(b"From: praxis-anfrage@example.org\r\nMessage-ID: <drop-1@example.org>\r\n"
+                     b"Subject: Anfrage\r\n\r\nBitte senden Sie mir meinen Befund.\r\n")
+    note = tmp_path / "notiz.txt"
+    note.write_text("keine E-Mail")
+    window.show_page("requests")
+    page = window.pages["requests"]
+    assert drag_and_drop(page, [note]) == (False, False)
+    with qtbot.waitSignal(window.controller.mailsImported, timeout=30000) as imported:
+        assert drag_and_drop(page, [mail, note]) == (True, True)
+    assert imported.args == [1]
+    (record,) = client.store.list_requests()
+    assert record.verdict is Verdict.REJECTED
+    assert "1" in page.summary.text()
+    with qtbot.waitSignal(window.controller.mailsImported, timeout=30000) as again:
+        drag_and_drop(page, [mail])
+    assert again.args == [0] and len(client.store.list_requests()) == 1, "the same e-mail twice is one request"

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from practice_client.core.models import DocumentState
 from practice_client.gui.controller import Controller
 from practice_client.gui.dialogs.assign import AssignDialog
+from practice_client.gui.dialogs.held import HeldDialog
 from practice_client.gui.formatting import date_text, datetime_text, fill, size_text
 from practice_client.gui.labels import document_state_label, phase_label
 from practice_client.gui.list_model import Column, ListModel
@@ -67,7 +68,7 @@ class DeliveriesPage(QWidget):
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        self.dialog: AssignDialog | None = None
+        self.dialog: AssignDialog | HeldDialog | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
@@ -78,6 +79,12 @@ class DeliveriesPage(QWidget):
         top.addWidget(self.summary, 1)
         top.addWidget(self.search)
         layout.addLayout(top)
+        # the admin let the patient number alone identify a file's patient: staff should know
+        self.policy_note = QLabel(self.tr("Note: by the administrator's policy, files are matched by the "
+                                          "patient number alone (no second identifier)."), wordWrap=True)
+        self.policy_note.setObjectName("policyNote")
+        self.policy_note.setVisible(controller.config.number_only_matching)
+        layout.addWidget(self.policy_note)
         self.model = controller.add_model(DocumentsModel, Query(ListKind.DOCUMENTS), self._columns())
         self.list = RecordView(self.model, self.tr("Documents"), widths={PROGRESS_COLUMN: 170})
         self.list.setItemDelegateForColumn(PROGRESS_COLUMN, ProgressDelegate(self.list))
@@ -87,13 +94,17 @@ class DeliveriesPage(QWidget):
         self.retry_button.setAccessibleName(self.tr("Retry the selected delivery"))
         self.assign_button = QPushButton(self.tr("A&ssign to a request…"))
         self.assign_button.setAccessibleName(self.tr("Assign the selected file to a request"))
+        self.held_button = QPushButton(self.tr("&Key changed: decide…"))
+        self.held_button.setAccessibleName(self.tr("Decide about the selected held file (the patient's key changed)"))
         buttons.addWidget(self.retry_button)
         buttons.addWidget(self.assign_button)
+        buttons.addWidget(self.held_button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.search.searched.connect(lambda text: self.model.set_query(Query(ListKind.DOCUMENTS, search=text)))
         self.retry_button.clicked.connect(self.retry_clicked)
         self.assign_button.clicked.connect(self.assign_clicked)
+        self.held_button.clicked.connect(self.held_clicked)
         self.list.currentKeyChanged.connect(lambda _key: self._update_buttons())
         self.model.rowChanged.connect(lambda _key: self._update_buttons())
         controller.overviewLoaded.connect(self.show_overview)
@@ -163,6 +174,7 @@ class DeliveriesPage(QWidget):
         view = self._current()
         self.retry_button.setEnabled(view is not None and view.state is DocumentState.FAILED)
         self.assign_button.setEnabled(view is not None and view.state is DocumentState.UNASSIGNED)
+        self.held_button.setEnabled(view is not None and view.state is DocumentState.HELD)
 
     def retry_clicked(self) -> None:
         view = self._current()
@@ -176,3 +188,19 @@ class DeliveriesPage(QWidget):
             return
         self.dialog = AssignDialog(self.controller, view.document_id, view.document.original_name, self)
         self.dialog.open()
+
+    def held_clicked(self) -> None:
+        """Both fingerprints and the PMS patient; staff send to the new key or withhold."""
+        view = self._current()
+        if view is None or view.state is not DocumentState.HELD:
+            return
+        dialog = HeldDialog(view, self)
+        self.dialog = dialog
+        dialog.accepted.connect(lambda: self._decided(view.document_id, dialog))
+        dialog.open()
+
+    def _decided(self, document_id: str, dialog: HeldDialog) -> None:
+        if dialog.decision == "send":
+            self.controller.release_held(document_id, dialog.current_fingerprint)
+        elif dialog.decision == "withhold":
+            self.controller.withhold(document_id)

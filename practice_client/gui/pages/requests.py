@@ -5,8 +5,10 @@ the request itself claims is shown only beside it, and only where the two differ
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QShowEvent
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from practice_client.core.models import RequestStatus
@@ -14,12 +16,18 @@ from practice_client.gui.controller import Controller
 from practice_client.gui.formatting import date_text, fill, period_text, short_datetime_text, short_period_text
 from practice_client.gui.labels import request_status_label, verdict_label
 from practice_client.gui.list_model import Column
-from practice_client.gui.pages.request_detail import RequestDetail
+from practice_client.gui.pages.request_detail import RequestDetail, local_files
 from practice_client.gui.record_view import RecordView
 from practice_client.gui.search_box import SearchBox
 from practice_client.gui.viewmodels import ListKind, Overview, Query, RequestView
+from practice_client.intake.mail_file import is_mail_file
 
 WARNING = "⚠"
+
+
+def mail_files(urls: list[QUrl]) -> list[Path]:
+    """The dropped local files that are request e-mails (.eml, .msg)."""
+    return [path for path in local_files(urls) if is_mail_file(path)]
 
 
 def patient_text(view: RequestView, unknown: str) -> str:
@@ -61,6 +69,30 @@ class RequestsPage(QWidget):
         self.model.rowChanged.connect(self._row_changed)
         self.model.reloaded.connect(self._first_if_none)
         controller.overviewLoaded.connect(self.show_overview)
+        controller.mailsImported.connect(self._imported)
+        # request e-mails dragged from the mail program (Thunderbird .eml, Outlook .msg) are
+        # recorded and verified like mail from the mailbox
+        self.setAcceptDrops(True)
+        self.list.setToolTip(self.tr("Drop request e-mails here (.eml, Outlook .msg) to add them"))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if mail_files(event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        paths = mail_files(event.mimeData().urls())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.summary.setText(self.tr("Checking the dropped e-mails…"))
+        self.controller.import_mails(paths)
+
+    def _imported(self, count: int) -> None:
+        self.summary.setText(fill(self.tr("%1 new request(s) from the dropped e-mails."), count) if count
+                             else self.tr("The dropped e-mails hold no new request (already received)."))
 
     def _columns(self) -> list[Column]:
         unknown = self.tr("(not in the PMS)")
