@@ -1,10 +1,11 @@
 """What the pages show, and the one interface they read it through (no Qt here).
 
-The window shows lists that grow for years (requests, documents, patients, the
-audit log). It never holds them whole: a list is read a :class:`Page` at a time, in
-the order the database keeps for it, and kept current with :class:`Changes` - the
-rows that changed since a *cursor* (the seq of the audit entry the list was last
-read at; every state change writes one, and stamps the rows it touched with it).
+The window shows lists that grow for years (requests, documents, documents patients
+shared, patients, the audit log). It never holds them whole: a list is read a
+:class:`Page` at a time, in the order the database keeps for it, and kept current
+with :class:`Changes` - the rows that changed since a *cursor* (the seq of the audit
+entry the list was last read at; every state change writes one, and stamps the rows
+it touched with it).
 So a refresh costs what changed, not what exists.
 
 :class:`DataSource` is that interface. :class:`~practice_client.gui.local_source.LocalSource`
