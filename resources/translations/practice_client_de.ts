@@ -1481,10 +1481,6 @@ Schlüssel … %4</translation>
         <translation>Aufbewahrung</translation>
     </message>
     <message>
-        <source>Detailed log (for support; identifiers only, never patient data)</source>
-        <translation>Ausführliches Protokoll (für den Support; nur Kennungen, nie Patientendaten)</translation>
-    </message>
-    <message>
         <source>&amp;Export diagnostics…</source>
         <translation>&amp;Diagnose exportieren…</translation>
     </message>
@@ -1549,10 +1545,6 @@ Schlüssel … %4</translation>
         <translation>Nicht zugestellte Originale:</translation>
     </message>
     <message>
-        <source>Request e-mails of finished requests:</source>
-        <translation>Anfrage-E-Mails erledigter Anfragen:</translation>
-    </message>
-    <message>
         <source>no limit</source>
         <translation>unbegrenzt</translation>
     </message>
@@ -1593,6 +1585,14 @@ Schlüssel … %4</translation>
         <translation>Server:</translation>
     </message>
     <message>
+        <source>Detailed log for support</source>
+        <translation>Ausführliches Protokoll für den Support</translation>
+    </message>
+    <message>
+        <source>Identifiers only, never patient data</source>
+        <translation>Nur Kennungen, nie Patientendaten</translation>
+    </message>
+    <message>
         <source>Practice ID:</source>
         <translation>Praxis-ID:</translation>
     </message>
@@ -1611,6 +1611,10 @@ Schlüssel … %4</translation>
     <message>
         <source>After delivery:</source>
         <translation>Nach dem Versand:</translation>
+    </message>
+    <message>
+        <source>E-mails of finished requests:</source>
+        <translation>E-Mails erledigter Anfragen:</translation>
     </message>
     <message>
         <source>Language:</source>
