@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING
 from practice_client.core.errors import PracticeClientError
 from practice_client.core.models import Document, DocumentState, RequestRecord, Verdict
 from practice_client.core.paths import Home
+from practice_client.core.text import Text
 from practice_client.crypto.gpg import group_fingerprint, short_temp_root
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.delivery.agent import Agent
+    from practice_client.service.agent import Agent
     from practice_client.testbed.dns import TxtDnsServer
     from practice_client.testbed.identity import IdentityAuthority
     from practice_client.testbed.mail import DkimKey
@@ -183,7 +184,7 @@ class Demo:
                  "the patient sends a request (signed by her, DKIM-signed by the platform)")
 
     def fetch_and_verify(self) -> RequestRecord:
-        from practice_client.intake.inbox import configured_sources
+        from practice_client.service.sources import configured_sources
 
         assert self.ctx is not None
         received = sum(source.poll_once() for source in configured_sources(self.ctx))
@@ -211,7 +212,7 @@ class Demo:
     # -- delivery --------------------------------------------------------------------------------
 
     def start_agent(self) -> Agent:
-        from practice_client.delivery.agent import Agent
+        from practice_client.service.agent import Agent
 
         assert self.ctx is not None
         self.agent = Agent(self.ctx)
@@ -242,7 +243,7 @@ class Demo:
             if done:
                 doc = done[0]
                 if doc.state is not DocumentState.DELIVERED:
-                    raise PracticeClientError(f"demo: the document is {doc.state}: {doc.error}")
+                    raise PracticeClientError(f"demo: the document is {doc.state}: {Text.decode(doc.error or '')}")
                 self.say(f"13. Zugestellt / delivered: Dokument / document {doc.document_id}, "
                          f"zugeordnet per / matched by {doc.match_method}, "
                          f"SHA-256 {doc.ciphertext_sha256}")
@@ -251,7 +252,7 @@ class Demo:
         raise PracticeClientError("demo: the document was not delivered in time")
 
     def patient_opens(self, doc: Document, original: bytes) -> bool:
-        from practice_client.core.platform import PlatformClient
+        from practice_client.platform.api import PlatformClient
 
         assert self.ctx is not None and self.platform is not None and self.patient is not None
         practice_key = self.ctx.gpg.export_public(self.ctx.config.practice_key_fingerprint)

@@ -21,8 +21,8 @@ import pytest
 from practice_client.context import Context
 from practice_client.core.audit import AuditLog
 from practice_client.core.store import Store
-from tests.cli import run_cli as run
 from tests.conftest import v1_sealed
+from tests.support.cli import run_cli as run
 
 ENTRIES = 8
 

@@ -20,10 +20,10 @@ from practice_client.core.migrations import MIGRATIONS, SCHEMA_VERSION, _bind_fi
 from practice_client.core.models import Document, DocumentState, Patient
 from practice_client.core.store import Store
 from tests.conftest import v1_sealed as sealed_as_v1
+from tests.support.patients import ERIKA
 
 KEY = os.urandom(32)
 AUDIT_KEY = ChainKey(os.urandom(32))
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
 MAX = Patient("1002", "Max Muster", "1970-01-02", "+491609876543")
 
 

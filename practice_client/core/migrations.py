@@ -1,8 +1,9 @@
 """Schema migrations of the store's database.
 
 A practice keeps its database for years while the client is updated under it, so the
-schema has a version (``meta.schema_version``) and every step from the database's
-version to the code's runs in order when the store opens:
+schema has a version (``meta.schema_version``, the highest step taken) and the steps
+taken (``meta.schema_steps``); every step the database has not taken runs, in order of
+its number, when the store opens:
 
 - version 1 is the schema the first releases created; a new database starts there
   and takes the same steps as an old one, so there is one way to every version;
@@ -11,8 +12,15 @@ version to the code's runs in order when the store opens:
 - before the first step, a copy of the database is written next to it
   (``<name>.v<old version>.bak``, via SQLite's backup API, so the copy is consistent
   even in WAL mode): an update that goes wrong can be undone by the IT admin;
-- a database newer than the code (an older client started after an update) is
-  refused with a clear message rather than written with an old idea of the schema.
+- a database newer than the code (an older client started after an update), or one
+  that took a step this code does not know, is refused with a clear message rather than
+  written with an old idea of the schema;
+- step numbers may have gaps while branches are merged (the practice service's step 8
+  after the shares' 9): a database that took 9 before its code knew 8 takes 8 when it
+  arrives, because the runner asks which steps were taken, not only the highest. Steps
+  that can arrive out of order touch tables of their own (8: workstations, commands; 9:
+  shares), so each is still correct after the other. Databases of clients before
+  ``schema_steps`` was kept took their steps without gaps: every step up to their version.
 
 A step is a function of the open connection (a *keyed* step also gets the field
 cipher, to re-seal personal fields). It MUST NOT commit itself and MUST be written
@@ -30,6 +38,7 @@ from typing import cast
 
 from practice_client.core.errors import StateError
 from practice_client.core.fieldcrypt import FieldCipher
+from practice_client.core.text import Text
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -389,6 +398,9 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
+STEPS_KEY = "schema_steps"
+
+
 def current_version(db: sqlite3.Connection) -> int:
     """The database's schema version; 0 for a new, empty database."""
     has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
@@ -397,6 +409,23 @@ def current_version(db: sqlite3.Connection) -> int:
     row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     # the first releases created 'meta' with the schema and wrote the version after it
     return int(row[0]) if row else 1
+
+
+def applied_steps(db: sqlite3.Connection) -> set[int]:
+    """The step numbers this database has taken (empty for a new database)."""
+    version = current_version(db)
+    if version == 0:
+        return set()
+    row = db.execute("SELECT value FROM meta WHERE key=?", (STEPS_KEY,)).fetchone()
+    if row is None:  # kept since the shares' step: before, steps were taken without gaps
+        return set(range(1, version + 1))
+    return {int(step) for step in str(row[0]).split(",") if step}
+
+
+def _record_step(db: sqlite3.Connection, taken: set[int]) -> None:
+    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(max(taken)),))
+    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+               (STEPS_KEY, ",".join(str(step) for step in sorted(taken))))
 
 
 def backup(db: sqlite3.Connection, database: Path, version: int) -> Path:
@@ -423,32 +452,40 @@ def migrate(
     ``db`` must be in autocommit mode (``isolation_level=None``); each step is its own
     ``BEGIN IMMEDIATE`` transaction, so a second process opening the store meanwhile
     waits instead of seeing half a step."""
-    target = steps[-1].version
+    known = {step.version for step in steps}
+    target = max(known)
     start = current_version(db)
-    if start > target:
-        raise StateError(
-            f"{database}: the database has schema version {start}, this program knows up to "
-            f"{target}: it was written by a newer Practice Client; install that version again"
-        )
-    if start == target:
+    unknown = applied_steps(db) - known
+    if unknown:
+        raise StateError(Text(
+            f"{database}: die Datenbank hat Schema-Version {start} (Schritte {_numbers(unknown)} sind hier "
+            f"unbekannt), dieses Programm kennt bis {target}: ein neuerer Practice Client hat sie geschrieben; "
+            "installieren Sie diese Version wieder",
+            f"{database}: the database has schema version {start} (steps {_numbers(unknown)} unknown here), "
+            f"this program knows up to {target}: it was written by a newer Practice Client; "
+            "install that version again",
+        ))
+    missing = [step for step in sorted(steps, key=lambda s: s.version) if step.version not in applied_steps(db)]
+    if not missing:
         return start, target
     if start > 0:
         backup(db, database, start)
-    for step in steps:
-        if step.version <= start:
-            continue
+    for step in missing:
         db.execute("BEGIN IMMEDIATE")
         try:
-            if current_version(db) >= step.version:  # another process took this step first
+            taken = applied_steps(db)
+            if step.version in taken:  # another process took this step first
                 db.execute("ROLLBACK")
                 continue
             step.run(db, cipher)
-            db.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(step.version),)
-            )
+            _record_step(db, taken | {step.version})
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
     return start, target
+
+
+def _numbers(versions: set[int]) -> str:
+    return ", ".join(str(v) for v in sorted(versions))

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from practice_client.core.audit import VerifyResult
 from practice_client.core.models import Document, RequestRecord, Share
 from practice_client.core.store import DOCUMENTS_BY_URGENCY, REQUESTS_BY_URGENCY, SHARES_BY_URGENCY, SortKey
-from practice_client.delivery import outbox
-from practice_client.delivery.outbox import AssignCandidate
+from practice_client.delivery.recipients import AssignCandidate, assign_candidates
 from practice_client.gui.viewmodels import (
     MAX_CHANGES,
     PAGE_ROWS,
@@ -78,7 +77,7 @@ class LocalSource:
         return Changes(cursor, tuple(current), tuple(k for k in keys if k not in found))
 
     def assign_candidates(self) -> list[AssignCandidate]:
-        return outbox.assign_candidates(self.ctx)
+        return assign_candidates(self.ctx)
 
     def audit_events(self) -> list[str]:
         return self.ctx.store.audit_events()

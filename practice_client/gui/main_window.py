@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         controller.connectionChanged.connect(self._connection)
         controller.newRequests.connect(tray.new_requests)
         controller.agentFailure.connect(tray.failure)
+        controller.shareQuarantined.connect(lambda _share_id, message: tray.share_quarantined(message))
         controller.requestDecided.connect(self._decided)
         controller.filesAdded.connect(
             lambda _rid, n: self.statusBar().showMessage(fill(self.tr("%1 file(s) added to the outbox."), n), 8000))

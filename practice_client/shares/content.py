@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from practice_client.core.text import Text
+
 log = logging.getLogger(__name__)
 
 # type -> (GDT 6303 format, file extension)
@@ -48,7 +50,7 @@ class ContentVerdict:
 
     file_type: str | None
     reason: str | None = None
-    detail: str = ""
+    detail: Text | str = ""  # a text for staff, or what was found (identifiers)
 
     @property
     def allowed(self) -> bool:
@@ -95,12 +97,12 @@ def check_content(path: Path) -> ContentVerdict:
     """The type by content against the allowlist; a PDF also for active content."""
     kind = detect_type(path)
     if kind is None:
-        return ContentVerdict(None, "type_not_allowed", "unbekannter Inhalt / unknown content")
+        return ContentVerdict(None, "type_not_allowed", Text("unbekannter Inhalt", "unknown content"))
     if kind == "pdf":
         try:
             findings = pdf_active_content(path)
         except PdfUnreadable as exc:
-            return ContentVerdict("pdf", "pdf_unreadable", str(exc))
+            return ContentVerdict("pdf", "pdf_unreadable", exc.text)
         if findings:
             return ContentVerdict("pdf", "pdf_active_content", ", ".join(findings))
     return ContentVerdict(kind)
@@ -108,6 +110,10 @@ def check_content(path: Path) -> ContentVerdict:
 
 class PdfUnreadable(Exception):
     """The PDF cannot be checked (damaged, repaired, encrypted): one line, no content."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
 
 
 # Action types (/S) and keys that make a PDF active.
@@ -129,7 +135,7 @@ def pdf_active_content(path: Path) -> list[str]:
     try:
         reader = PdfReader(path, strict=True)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise PdfUnreadable("verschlüsseltes PDF / encrypted PDF")
+            raise PdfUnreadable(Text("verschlüsseltes PDF", "encrypted PDF"))
         found: set[str] = set()
         for obj in _objects(reader):
             _inspect(obj, found)
@@ -142,7 +148,8 @@ def pdf_active_content(path: Path) -> list[str]:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError,
             AssertionError, IndexError, UnicodeError, OverflowError, MemoryError) as exc:
-        raise PdfUnreadable(f"PDF nicht lesbar / PDF not readable ({type(exc).__name__})") from None
+        why = type(exc).__name__
+        raise PdfUnreadable(Text(f"PDF nicht lesbar ({why})", f"PDF not readable ({why})")) from None
     return sorted(found)
 
 
@@ -156,7 +163,7 @@ def _objects(reader: Any) -> list[Any]:
         numbers |= {(int(n), int(generation)) for n in table}
     numbers |= {(int(n), 0) for n in reader.xref_objStm}
     if len(numbers) > MAX_PDF_OBJECTS:
-        raise PdfUnreadable(f"zu viele PDF-Objekte / too many PDF objects ({len(numbers)})")
+        raise PdfUnreadable(Text(f"zu viele PDF-Objekte ({len(numbers)})", f"too many PDF objects ({len(numbers)})"))
     return [reader.get_object(IndirectObject(n, g, reader)) for n, g in sorted(numbers)]
 
 
@@ -166,7 +173,7 @@ def _inspect(obj: Any, found: set[str], depth: int = 0) -> None:
     from pypdf.generic import ArrayObject, DictionaryObject
 
     if depth > 100:
-        raise PdfUnreadable("PDF zu tief verschachtelt / PDF nested too deeply")
+        raise PdfUnreadable(Text("PDF zu tief verschachtelt", "PDF nested too deeply"))
     if isinstance(obj, DictionaryObject):  # streams are dictionaries too
         for key, value in obj.items():
             name = str(key)

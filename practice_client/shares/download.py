@@ -19,7 +19,7 @@ from practice_client.shares.verify import DOCUMENT, MANIFEST, MAX_MANIFEST_BYTES
 if TYPE_CHECKING:
     from practice_client.context import Context
     from practice_client.core.models import Share
-    from practice_client.core.platform import PlatformClient
+    from practice_client.platform.api import PlatformClient
 
 MAX_PAGES = 100  # per poll; the next poll goes on from the cursor
 

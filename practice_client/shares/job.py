@@ -29,16 +29,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from practice_client.core.errors import CryptoError, NetworkError, NotConfigured, PlatformRefused, SecretError
-from practice_client.core.platform import AnswerTooLarge
-from practice_client.delivery.events import Event, EventSink, ignore
+from practice_client.core.text import Text
+from practice_client.platform.http import AnswerTooLarge
 from practice_client.shares import content, download, handover, scan
+from practice_client.shares.events import (
+    NewShares,
+    ShareChanged,
+    ShareEvent,
+    ShareEventSink,
+    ShareQuarantined,
+    SharesOffline,
+    ignore,
+)
 from practice_client.shares.states import FINAL, ShareState, apply
 from practice_client.shares.verify import decrypt_document, verify_share
 
 if TYPE_CHECKING:
     from practice_client.context import Context
     from practice_client.core.models import Share
-    from practice_client.core.platform import PlatformClient
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +57,13 @@ MAX_STEPS = 8  # per share and pass: enough for the whole way, bounded against a
 
 
 def _client(ctx: Context) -> PlatformClient:
-    from practice_client.core.platform import PlatformClient
-
-    return PlatformClient.from_context(ctx)
+    return ctx.platform(profile="background")
 
 
 class SharesJob:
     """Intake of shares for one context: :meth:`run_once`, or a thread (start/stop/kick)."""
 
-    def __init__(self, ctx: Context, on_event: EventSink = ignore, client: ClientFactory = _client,
+    def __init__(self, ctx: Context, on_event: ShareEventSink = ignore, client: ClientFactory = _client,
                  interval: float | None = None) -> None:
         self.ctx = ctx
         self._emit = on_event
@@ -97,7 +104,7 @@ class SharesJob:
             self._wake.wait(interval)
             self._wake.clear()
 
-    def _event(self, event: Event) -> None:
+    def _event(self, event: ShareEvent) -> None:
         try:
             self._emit(event)
         except Exception:  # a listener's bug must not stop the intake
@@ -114,10 +121,10 @@ class SharesJob:
             try:
                 added = download.poll_listing(self.ctx, client)
                 if added:
-                    self._event(Event("new_shares", count=len(added)))
+                    self._event(NewShares(len(added)))
             except NetworkError as exc:
                 log.info("shares: listing failed (%s)", type(exc).__name__)
-                self._event(Event("offline", message=str(exc)))
+                self._event(SharesOffline(exc.text))
         moved = 0
         for share in self.ctx.store.list_shares([str(s) for s in S if s not in FINAL and s != S.QUARANTINED]):
             if self._stop.is_set():
@@ -161,7 +168,7 @@ class SharesJob:
             if current is None or (current.state, current.reason) == before:
                 break
             steps += 1
-            self._event(Event("share", document_id=current.share_id, phase=str(current.state)))
+            self._event(ShareChanged(current.share_id, S(current.state)))
         return steps
 
     # -- the steps -------------------------------------------------------------------------------
@@ -176,7 +183,8 @@ class SharesJob:
             download.download(self.ctx, client, share, self._stop)
         except AnswerTooLarge:
             return apply(self.ctx.store, share.share_id, "too_large", reason="too_large",
-                         detail="larger than listed or than the limit")
+                         detail=Text("größer als angekündigt oder als die Grenze",
+                                             "larger than listed or than the limit"))
         except PlatformRefused as exc:
             if "404" not in str(exc):
                 raise
@@ -193,9 +201,7 @@ class SharesJob:
                  "patient_number": result.patient_number}
         if result.reason is not None:
             log.warning("share %s quarantined: %s", share.share_id, result.reason)
-            self._event(Event("alert", document_id=share.share_id,
-                              message=f"Geteiltes Dokument {share.share_id} in Quarantäne / "
-                                      f"shared document quarantined: {result.reason}"))
+            self._event(ShareQuarantined(share.share_id, _quarantined(share.share_id, result.reason)))
             return apply(self.ctx.store, share.share_id, "refused_signature", audit=audit,
                          reason=result.reason, detail=result.detail, **fields)
         return apply(self.ctx.store, share.share_id, "verified", audit=audit, patient_number=result.patient_number,
@@ -209,7 +215,8 @@ class SharesJob:
                 plain = decrypt_document(self.ctx, folder, work, share.sha256 or "", download.max_bytes(self.ctx))
             except CryptoError:
                 return apply(self.ctx.store, share.share_id, "refused_content", reason="type_not_allowed",
-                             detail="the kept share cannot be decrypted again")
+                             detail=Text("das aufbewahrte Dokument ist nicht mehr entschlüsselbar",
+                                         "the kept share cannot be decrypted again"))
             verdict = content.check_content(plain)
             if not verdict.allowed:
                 return self._quarantine(share, verdict.reason or "type_not_allowed", verdict.detail,
@@ -222,25 +229,23 @@ class SharesJob:
                 if share.state == S.WAITING and share.reason == exc.reason:
                     return share  # still waiting, nothing new to record
                 log.warning("share %s waits for a virus scanner (%s)", share.share_id, exc.reason)
-                return apply(self.ctx.store, share.share_id, "no_scanner", reason=exc.reason, detail=str(exc),
+                return apply(self.ctx.store, share.share_id, "no_scanner", reason=exc.reason, detail=exc.detail,
                              file_type=verdict.file_type)
             except scan.ScanLimitExceeded as exc:
-                return self._quarantine(share, "scan_limit", str(exc), file_type=verdict.file_type)
+                return self._quarantine(share, "scan_limit", Text.same(str(exc)), file_type=verdict.file_type)
             except FileNotFoundError:  # a real-time scanner removed the plaintext meanwhile
-                return self._quarantine(share, "infected", "vom Virenscanner entfernt / removed by the scanner",
+                return self._quarantine(share, "infected", Text("vom Virenscanner entfernt", "removed by the scanner"),
                                         file_type=verdict.file_type)
         if not result.clean:
-            return self._quarantine(share, "infected", result.signature or "", file_type=verdict.file_type,
-                                    scanner=result.scanner, signature=result.signature)
+            return self._quarantine(share, "infected", result.signature or Text("ohne Namen", "unnamed"),
+                                    file_type=verdict.file_type, scanner=result.scanner, signature=result.signature)
         return apply(self.ctx.store, share.share_id, "scanned_clean", audit={"scanner": result.scanner},
                      reason=None, detail=None, file_type=verdict.file_type)
 
-    def _quarantine(self, share: Share, reason: str, detail: str, file_type: str | None,
+    def _quarantine(self, share: Share, reason: str, detail: Text | str, file_type: str | None,
                     **audit: object) -> Share:
         log.warning("share %s quarantined: %s", share.share_id, reason)
-        self._event(Event("alert", document_id=share.share_id,
-                          message=f"Geteiltes Dokument {share.share_id} in Quarantäne / "
-                                  f"shared document quarantined: {reason} {audit.get('signature') or ''}".strip()))
+        self._event(ShareQuarantined(share.share_id, _quarantined(share.share_id, reason, audit.get("signature"))))
         return apply(self.ctx.store, share.share_id, "refused_content", audit=dict(audit), reason=reason,
                      detail=detail, file_type=file_type)
 
@@ -309,6 +314,13 @@ class SharesJob:
             except NetworkError:
                 return  # later
             self.ctx.store.receipt_sent(share.share_id, share.receipt or "accepted")
+
+
+def _quarantined(share_id: str, reason: str, signature: object = None) -> Text:
+    """The alert for staff: the share's id and why (a reason code and a virus's name,
+    identifiers only - never a patient's name or a file's name)."""
+    why = f"{reason} {signature or ''}".strip()
+    return Text(f"Geteiltes Dokument {share_id} in Quarantäne: {why}", f"shared document {share_id} quarantined: {why}")
 
 
 class _work:  # noqa: N801 - used like a function: ``with _work(folder) as work``

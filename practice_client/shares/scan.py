@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from practice_client.core.text import Text
+
 CHUNK = 1024 * 1024
 MAX_ANSWER = 4096
 CLAMD_SOCKETS = ("/run/clamav/clamd.ctl", "/var/run/clamav/clamd.ctl", "/var/run/clamd.scan/clamd.sock",
@@ -53,16 +55,17 @@ _THREAT = re.compile(r"^\s*Threat\s*:\s*(?P<name>.+?)\s*$", re.MULTILINE)
 @dataclass(frozen=True)
 class ScanVerdict:
     clean: bool
-    signature: str | None  # the malware's name when not clean
+    signature: str | None  # the malware's name when not clean (None: the scanner named none)
     scanner: str  # which scanner said so (for the audit)
 
 
 class ScannerUnavailable(Exception):
     """No answer that can be trusted: ``reason`` is ``no_scanner`` or ``scanner_unreachable``."""
 
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, reason: str, detail: Text) -> None:
+        super().__init__(str(detail))
         self.reason = reason
+        self.detail = detail  # for staff (the Eingang page), German and English apart
 
 
 class ScanLimitExceeded(Exception):
@@ -124,13 +127,15 @@ class Clamd:
             return self._answer(sock, deadline)
 
     def _unreachable(self, exc: OSError) -> ScannerUnavailable:
-        return ScannerUnavailable("scanner_unreachable", f"{self.name}: {exc.strerror or type(exc).__name__}")
+        return ScannerUnavailable("scanner_unreachable",
+                                  Text.same(f"{self.name}: {exc.strerror or type(exc).__name__}"))
 
     def _stream(self, sock: socket.socket, body: Path, deadline: float) -> None:
         with body.open("rb") as handle:
             while chunk := handle.read(CHUNK):
                 if time.monotonic() > deadline:
-                    raise ScannerUnavailable("scanner_unreachable", f"{self.name}: the scan took too long")
+                    raise ScannerUnavailable("scanner_unreachable", Text(f"{self.name}: der Scan dauerte zu lange",
+                                                                      f"{self.name}: the scan took too long"))
                 sock.sendall(struct.pack("!L", len(chunk)) + chunk)
         sock.sendall(struct.pack("!L", 0))
 
@@ -144,10 +149,13 @@ class Clamd:
                     break
                 answer += chunk
         except OSError as exc:
-            raise ScannerUnavailable("scanner_unreachable", f"{self.name}: no answer ({type(exc).__name__})") from None
+            why = type(exc).__name__
+            raise ScannerUnavailable("scanner_unreachable", Text(f"{self.name}: keine Antwort ({why})",
+                                                                  f"{self.name}: no answer ({why})")) from None
         text = answer.split(b"\0", 1)[0].decode("utf-8", "replace").strip()
         if not text:
-            raise ScannerUnavailable("scanner_unreachable", f"{self.name}: no answer")
+            raise ScannerUnavailable("scanner_unreachable",
+                                     Text(f"{self.name}: keine Antwort", f"{self.name}: no answer"))
         return text
 
     def version(self) -> str:
@@ -162,7 +170,7 @@ class Clamd:
         found = _FOUND.match(answer)
         if found and not answer.endswith("ERROR"):
             return ScanVerdict(False, found["name"], self.name)
-        raise ScannerUnavailable("scanner_unreachable", f"{self.name}: {answer[:200]}")
+        raise ScannerUnavailable("scanner_unreachable", Text.same(f"{self.name}: {answer[:200]}"))
 
 
 # -- Microsoft Defender -----------------------------------------------------------------------
@@ -193,7 +201,7 @@ class Defender:
             return ScanVerdict(True, None, self.name)
         if code == 2 and threats:
             return ScanVerdict(False, ", ".join(dict.fromkeys(threats)), self.name)
-        raise ScannerUnavailable("scanner_unreachable", f"{self.name}: exit code {code}")
+        raise _exit_code(self.name, code)
 
 
 # -- a command the administrator configures ----------------------------------------------------
@@ -226,8 +234,13 @@ class CommandScanner:
             return ScanVerdict(True, None, self.name)
         if code == 1:
             names = [m["name"] for line in output.splitlines() if (m := _FOUND.match(line.strip()))]
-            return ScanVerdict(False, names[0] if names else "unbekannt / unknown", self.name)
-        raise ScannerUnavailable("scanner_unreachable", f"{self.name}: exit code {code}")
+            return ScanVerdict(False, names[0] if names else None, self.name)
+        raise _exit_code(self.name, code)
+
+
+def _exit_code(name: str, code: int) -> ScannerUnavailable:
+    """A scanner program ended with a code that means neither clean nor infected."""
+    return ScannerUnavailable("scanner_unreachable", Text(f"{name}: Rückgabewert {code}", f"{name}: exit code {code}"))
 
 
 def _run(argv: list[str], timeout: float, name: str) -> tuple[int, str]:
@@ -235,9 +248,10 @@ def _run(argv: list[str], timeout: float, name: str) -> tuple[int, str]:
     try:
         done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)  # noqa: S603
     except FileNotFoundError:
-        raise ScannerUnavailable("scanner_unreachable", f"{name}: program not found") from None
+        raise ScannerUnavailable("scanner_unreachable", Text(f"{name}: Programm nicht gefunden",
+                                                             f"{name}: program not found")) from None
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ScannerUnavailable("scanner_unreachable", f"{name}: {type(exc).__name__}") from None
+        raise ScannerUnavailable("scanner_unreachable", Text.same(f"{name}: {type(exc).__name__}")) from None
     return done.returncode, (done.stdout[-65536:] + done.stderr[-65536:]).decode("utf-8", "replace")
 
 
@@ -249,14 +263,16 @@ def configured_scanner(scanner: str, clamd_address: str, defender_path: str, com
     """The scanner the settings name. ``auto``: clamd at the configured address or its usual
     sockets, else Defender where it is installed. Raises :class:`ScannerUnavailable`."""
     if scanner == "none":
-        raise ScannerUnavailable("no_scanner", "scanner = none")
+        raise ScannerUnavailable("no_scanner", Text.same("scanner = none"))
     if scanner == "command":
         if not command:
-            raise ScannerUnavailable("no_scanner", "scanner = command, but no scanner_command in the policy")
+            raise ScannerUnavailable("no_scanner", Text(
+                "scanner = command, aber kein scanner_command in der Richtlinie",
+                "scanner = command, but no scanner_command in the policy"))
         try:
             return CommandScanner.parse(command, timeout)
         except ValueError as exc:
-            raise ScannerUnavailable("no_scanner", str(exc)) from None
+            raise ScannerUnavailable("no_scanner", Text.same(str(exc))) from None
     if scanner == "defender" or (scanner == "auto" and sys.platform == "win32" and not clamd_address):
         program = Path(defender_path) if defender_path else DEFENDER
         if scanner == "defender" or program.is_file():
@@ -267,5 +283,7 @@ def configured_scanner(scanner: str, clamd_address: str, defender_path: str, com
         with contextlib.suppress(StopIteration):
             return Clamd(next(p for p in CLAMD_SOCKETS if Path(p).exists()))
     if scanner not in ("auto", "clamd", "defender"):
-        raise ScannerUnavailable("no_scanner", f"unknown scanner setting {scanner!r}")
-    raise ScannerUnavailable("no_scanner", "no virus scanner found (clamd, Defender)")
+        raise ScannerUnavailable("no_scanner", Text(f"unbekannte Einstellung scanner = {scanner!r}",
+                                                   f"unknown scanner setting {scanner!r}"))
+    raise ScannerUnavailable("no_scanner", Text("kein Virenscanner gefunden (clamd, Defender)",
+                                               "no virus scanner found (clamd, Defender)"))

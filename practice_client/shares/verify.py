@@ -94,7 +94,7 @@ def verify_share(ctx: Context, share_id: str, folder: Path, work: Path, max_byte
     for check in (manifest_check, document_check):
         reason = signature_reason(check) if not check.valid or check.signer != pin.fingerprint else None
         if reason is not None:
-            return Verification(reason, check.problem or "another signer", **base)
+            return Verification(reason, check.problem or Text("ein anderer Unterzeichner", "another signer"), **base)
     mismatch = manifest_mismatch(manifest, share_id, ctx.config.practice_id, sha256, size)
     if mismatch:
         return Verification("manifest_mismatch", mismatch, **base)
@@ -117,14 +117,14 @@ def signature_reason(check: SignatureCheck, unsigned_only: bool = False) -> str 
     return "bad_signature"
 
 
-def parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, str]:
+def parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, Text | str]:
     """The manifest JSON (docs/formats.md) with every field checked; (None, why) otherwise."""
     try:
         manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return None, "kein JSON / not JSON"
+        return None, Text("kein JSON", "not JSON")
     if not isinstance(manifest, dict) or manifest.get("version") != 1:
-        return None, "Version / version"
+        return None, Text("Version", "version")
     checks: dict[str, Callable[[Any], bool]] = {
         "share_id": lambda v: isinstance(v, str),
         "practice_id": lambda v: isinstance(v, str),
@@ -137,7 +137,7 @@ def parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, str]:
     }
     for key, valid in checks.items():
         if not valid(manifest.get(key)):
-            return None, f"Feld / field {key}"
+            return None, Text(f"Feld {key}", f"field {key}")
     return manifest, ""
 
 

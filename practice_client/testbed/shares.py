@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from practice_client.core.atomic import atomic_write
-from practice_client.core.platform import valid_platform_id
+from practice_client.platform.ids import valid_platform_id
 
 PAGE = 100
 RECEIPTS = ("accepted", "refused")

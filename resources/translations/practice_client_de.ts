@@ -779,8 +779,8 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Abgelehnt</translation>
     </message>
     <message>
-        <source>Blocked</source>
-        <translation>Gesperrt</translation>
+        <source>Failed verification</source>
+        <translation>Prüfung nicht bestanden</translation>
     </message>
     <message>
         <source>OK</source>
@@ -1717,6 +1717,10 @@ Schlüssel … %4</translation>
     <message>
         <source>A delivery failed.</source>
         <translation>Ein Versand ist fehlgeschlagen.</translation>
+    </message>
+    <message>
+        <source>Shared document quarantined</source>
+        <translation>Geteiltes Dokument in Quarantäne</translation>
     </message>
 </context>
 </TS>

@@ -28,12 +28,15 @@ from practice_client.gui.tray import Tray
 from practice_client.shares import actions
 from practice_client.shares.job import SharesJob
 from practice_client.testbed.clamd import EICAR, EICAR_SIGNATURE, RunningClamd
-from tests.delivery.conftest import World, pin_patient
-from tests.fixtures_platform import fast_client
-from tests.gui.conftest import refresh, settle
-from tests.shares import pdfs
-from tests.shares.conftest import clamd  # noqa: F401 - the session's clamd
-from tests.shares.test_shares_e2e import share, skip_earlier_shares
+from tests.support import pdfs
+from tests.support.gui_state import refresh, settle
+from tests.support.platform import fast_client
+from tests.support.shares import (
+    clamd,  # noqa: F401 - the session's clamd
+    scanning_practice,
+    share,
+)
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +45,7 @@ pytestmark = pytest.mark.slow
 def shares(world: World, client: Context, clamd: RunningClamd, tmp_path: Path) -> dict[str, str]:  # noqa: F811
     """Three real shares through the real job: Erika's clean PDF (handed over), her lab
     values with EICAR (quarantined: malware) and an unsigned one (quarantined, no patient)."""
-    (tmp_path / "import").mkdir()
-    client.update_config(pms_import_dir=str(tmp_path / "import"), scanner="clamd", clamd_address=str(clamd.socket))
-    pin_patient(client, world, "1001")
-    skip_earlier_shares(world, client)
+    scanning_practice(world, client, clamd, tmp_path)
     erika = world.patients["1001"]
     made = {
         "clean": share(world, erika, pdfs.clean_pdf(), "Befund Kardiologie.pdf"),
@@ -128,7 +128,8 @@ def test_release_needs_the_admin_role_a_reason_and_two_identifiers_and_is_audite
     assert page.discard_button.isEnabled()
     with qtbot.waitSignal(window.controller.failed, timeout=30000) as failed:  # the domain refuses it too
         window.controller.release_share(unsigned, "Patientin angerufen", "1001", "12.08.1964")
-    assert "only an administrator releases" in failed.args[1]
+    assert "nur Administratoren geben aus der Quarantäne frei" in failed.args[1]  # the German GUI: German only
+    assert "administrator" not in failed.args[1]
     assert client.store.get_share(unsigned).state == "quarantined"  # type: ignore[union-attr]
 
     admin(client, tmp_path, monkeypatch)

@@ -8,17 +8,19 @@ import uuid
 
 from PySide6.QtWidgets import QSystemTrayIcon
 
-from practice_client.delivery.events import Event
+from practice_client.core.text import Text
+from practice_client.delivery.events import Connected, Failure, NewRequests
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.single_instance import SingleInstance
 from practice_client.gui.tray import TrayStatus
+from practice_client.shares.events import ShareQuarantined, SharesOffline
 
 
 def test_new_request_event_from_an_agent_thread_notifies(qtbot, window: MainWindow) -> None:
     tray = window.tray
     bridge = window.controller.bridge
     # the agent calls its sink from its own threads: post from a real other thread
-    poster = threading.Thread(target=bridge.post, args=(Event("new_requests", count=2),))
+    poster = threading.Thread(target=bridge.post, args=(NewRequests(2),))
     with qtbot.waitSignal(tray.shown, timeout=5000) as shown:
         poster.start()
     poster.join()
@@ -31,10 +33,10 @@ def test_new_request_event_from_an_agent_thread_notifies(qtbot, window: MainWind
 def test_failure_event_notifies_and_connection_state_is_shown(qtbot, window: MainWindow) -> None:
     bridge = window.controller.bridge
     with qtbot.waitSignal(window.tray.shown, timeout=5000) as shown:
-        bridge.post(Event("failure", message="Dokument 1234: Hochladen fehlgeschlagen"))
+        bridge.post(Failure(Text.same("Dokument 1234: Hochladen fehlgeschlagen")))
     assert shown.args[0] == "Problem beim Versand"
     with qtbot.waitSignal(window.controller.connectionChanged, timeout=5000):
-        bridge.post(Event("connected"))
+        bridge.post(Connected())
     assert "verbunden" in window.connection.text()
     assert window.tray.status in (TrayStatus.CONNECTED, TrayStatus.ATTENTION)
 
@@ -63,3 +65,15 @@ def test_second_start_focuses_the_running_instance(qtbot) -> None:
     finally:
         first.close()
     assert not SingleInstance(instance_id).notify_running(), "after quitting, a new start runs"
+
+
+def test_a_quarantined_share_notifies_in_the_gui_language_only(qtbot, window: MainWindow) -> None:
+    bridge = window.controller.bridge
+    event = ShareQuarantined("s-0000001", Text("Geteiltes Dokument s-0000001 in Quarantäne: infected Eicar",
+                                               "shared document s-0000001 quarantined: infected Eicar"))
+    with qtbot.waitSignal(window.tray.shown, timeout=5000) as shown:
+        bridge.post(event)
+    assert shown.args == ["Geteiltes Dokument in Quarantäne", event.message.de]  # German GUI: no English
+    with qtbot.waitSignal(window.controller.connectionChanged, timeout=5000) as changed:
+        bridge.post(SharesOffline(Text.same("GET /v1/shares: timed out")))
+    assert changed.args == ["offline"]

@@ -76,7 +76,7 @@ def test_the_product_holds_no_test_server(bundle: Path) -> None:
     """The testbed (a web server, a DNS server, a simulated patient) and the demo are not
     in what a practice installs; the client's own network stack is."""
     modules = bundled_modules(bundle)
-    assert {"practice_client.cli", "practice_client.core.network", "truststore", "pypac", "spnego"} <= modules
+    assert {"practice_client.cli", "practice_client.platform.proxy", "truststore", "pypac", "spnego"} <= modules
     for server in ("practice_client.testbed", "practice_client.demo", "uvicorn", "starlette", "dnslib",
                    "h11", "keyrings"):
         found = sorted(m for m in modules if m == server or m.startswith(server + "."))
@@ -104,7 +104,7 @@ def test_frozen_client_sets_up_against_a_real_https_platform(bundle: Path, clien
                                                               ident_key: Path) -> None:
     """The frozen client's network stack (truststore, the route, pins) against the source
     testbed over real HTTPS: setup registers the practice key with the platform."""
-    from tests.fixtures_platform import start_platform
+    from tests.support.platform import start_platform
 
     with start_platform() as platform:
         result = subprocess.run(

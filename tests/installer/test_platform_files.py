@@ -12,10 +12,8 @@ import pytest
 
 from practice_client.core import policy
 from tests.conftest import require
-from tests.installer.conftest import INSTALLER, ROOT
+from tests.support.installer import INSTALLER, LINUX, MACOS, ROOT, postinstall, read_policy_at
 
-MACOS = INSTALLER / "macos"
-LINUX = INSTALLER / "linux"
 POLICY_PROPERTIES = set(policy._ALIASES)
 
 
@@ -73,28 +71,6 @@ def test_mobileconfig_has_the_msi_keys_and_the_client_reads_them() -> None:
 def test_entitlements_relax_only_executable_memory() -> None:
     with (MACOS / "entitlements.plist").open("rb") as handle:
         assert plistlib.load(handle) == {"com.apple.security.cs.allow-unsigned-executable-memory": True}
-
-
-@pytest.fixture
-def mac_root(tmp_path: Path) -> Path:
-    """A stand-in target volume holding what the pkg's payload installs."""
-    root = tmp_path / "volume"
-    support = root / "Library" / "Application Support" / "PracticeClient"
-    support.mkdir(parents=True)
-    shutil.copy(MACOS / "de.practiceclient.agent.plist", support)
-    return root
-
-
-def postinstall(pkg_dir: Path, root: Path) -> subprocess.CompletedProcess[str]:
-    pkg_dir.mkdir(exist_ok=True)
-    return subprocess.run(
-        ["bash", str(MACOS / "scripts" / "postinstall"), str(pkg_dir / "practice-client.pkg"), "/", str(root)],
-        capture_output=True, text=True, timeout=60,
-    )
-
-
-def read_policy_at(root: Path) -> policy.Policy | None:
-    return policy.read_macos_managed(root / "no-profile", root / "Library" / "Preferences")
 
 
 def test_postinstall_writes_managed_defaults_and_enables_the_agent(mac_root: Path, tmp_path: Path) -> None:

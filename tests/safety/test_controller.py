@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QLabel
 
 from practice_client.core.models import DocumentState
 from practice_client.gui.controller import Controller
-from tests.delivery.conftest import wait_for
-from tests.gui.conftest import garbage_in_the_gui_thread, gui_app  # noqa: F401 - fixtures
+from tests.support.gui_desktop import garbage_in_the_gui_thread, gui_app  # noqa: F401 - fixtures
+from tests.support.waiting import wait_for
 
 from .conftest import Practice, never_delivered
 from .test_ambiguity import delivered_to
@@ -95,7 +95,7 @@ def test_staff_decide_a_held_document_in_the_window(qtbot, practice: Practice, c
     from practice_client.gui.formatting import fingerprint_groups
     from practice_client.gui.main_window import MainWindow
     from practice_client.gui.tray import Tray
-    from tests.gui.conftest import refresh, settle
+    from tests.support.gui_state import refresh, settle
 
     old, new = (practice.world.people[key].fingerprint for key in ("erika", "erika_new"))
     practice.accepted("erika")

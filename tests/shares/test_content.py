@@ -11,7 +11,7 @@ import pytest
 
 from practice_client.shares.content import check_content, detect_type
 from tests.conftest import require
-from tests.shares import pdfs
+from tests.support import pdfs
 
 CONVERT = shutil.which("convert", path="/usr/bin:/bin")  # /usr/local/bin may hold a stand-in
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from practice_client.core.errors import NetworkError, PlatformRefused
-from practice_client.core.platform import AnswerTooLarge, Timeouts
+from practice_client.platform.http import AnswerTooLarge, Timeouts
 from practice_client.testbed.platform import TestbedPlatform
 from practice_client.testbed.shares import ShareStore
-from tests.fixtures_platform import fast_client, testbed_platform  # noqa: F401 - fixture
+from tests.support.platform import fast_client, testbed_platform  # noqa: F401 - fixture
 
 
 def test_listing_pages_with_a_cursor(testbed_platform: TestbedPlatform) -> None:  # noqa: F811

@@ -16,10 +16,10 @@ from practice_client.testbed.implementations import TOOLS
 from practice_client.testbed.patient import SimulatedPatient
 from practice_client.testbed.shares import ShareStore
 from tests.conftest import require, short_tmpdir
-from tests.delivery.conftest import World
-from tests.fixtures_platform import fast_client
-from tests.shares import pdfs
-from tests.shares.test_shares_e2e import skip_earlier_shares
+from tests.support import pdfs
+from tests.support.platform import fast_client
+from tests.support.shares import skip_earlier_shares
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.slow
 

@@ -12,21 +12,17 @@ import pytest
 from practice_client.context import Context
 from practice_client.shares.job import SharesJob
 from practice_client.testbed.clamd import EICAR, RunningClamd
-from tests.cli import run_cli
-from tests.delivery.conftest import World, pin_patient
-from tests.fixtures_platform import fast_client
-from tests.shares.test_shares_e2e import share, skip_earlier_shares
+from tests.support.cli import run_cli
+from tests.support.platform import fast_client
+from tests.support.shares import scanning_practice, share
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def practice(world: World, client: Context, clamd: RunningClamd, tmp_path: Path) -> Context:
-    (tmp_path / "import").mkdir()
-    client.update_config(pms_import_dir=str(tmp_path / "import"), scanner="clamd", clamd_address=str(clamd.socket))
-    pin_patient(client, world, "1001")
-    skip_earlier_shares(world, client)
-    return client
+    return scanning_practice(world, client, clamd, tmp_path)
 
 
 def admin_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

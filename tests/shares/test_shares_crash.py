@@ -16,9 +16,10 @@ import pytest
 from practice_client.context import Context
 from practice_client.testbed.clamd import RunningClamd
 from practice_client.testbed.shares import ShareStore
-from tests.delivery.conftest import World, pin_patient, wait_for
-from tests.delivery.test_delivery_crash import start_agent
-from tests.shares.test_shares_e2e import skip_earlier_shares
+from tests.support.delivery import start_agent
+from tests.support.shares import scanning_practice
+from tests.support.waiting import wait_for
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.slow
 ATTEMPTS = 8
@@ -36,12 +37,7 @@ def handed_over_entries(ctx: Context, share_id: str) -> int:
 
 @pytest.fixture
 def practice(world: World, client: Context, clamd: RunningClamd, tmp_path: Path) -> Context:
-    (tmp_path / "import").mkdir()
-    client.update_config(pms_import_dir=str(tmp_path / "import"), scanner="clamd",
-                         clamd_address=str(clamd.socket), poll_seconds=3600.0)
-    pin_patient(client, world, "1001")
-    skip_earlier_shares(world, client)
-    return client
+    return scanning_practice(world, client, clamd, tmp_path, poll_seconds=3600.0)
 
 
 def publish(world: World, data: bytes, name: str) -> str:

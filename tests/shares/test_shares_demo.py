@@ -11,13 +11,13 @@ import pytest
 
 from practice_client.testbed.clamd import clamd_binary
 from tests.conftest import require
-from tests.delivery.conftest import _keyring_ok
+from tests.support.worlds import keyring_ok
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_demo_ends_with_a_shared_document_in_the_pms_import_folder() -> None:
-    _keyring_ok()
+    keyring_ok()
     require(clamd_binary() is not None, "clamd (Debian clamav-daemon)")
     env = {k: v for k, v in os.environ.items() if k != "PRACTICE_CLIENT_HOME"}
     result = subprocess.run([sys.executable, "-m", "practice_client", "demo", "--headless"],  # noqa: S603

@@ -12,41 +12,21 @@ import pytest
 from practice_client.context import Context
 from practice_client.core.gdt import parse_gdt
 from practice_client.core.models import Share
+from practice_client.shares.events import ShareQuarantined
 from practice_client.shares.job import SharesJob
 from practice_client.testbed.clamd import EICAR, EICAR_SIGNATURE, RunningClamd
-from practice_client.testbed.patient import SimulatedPatient
 from practice_client.testbed.shares import ShareStore
-from tests.delivery.conftest import World, pin_patient
-from tests.fixtures_platform import fast_client
-from tests.shares import pdfs
+from tests.support import pdfs
+from tests.support.platform import fast_client
+from tests.support.shares import scanning_practice, share
+from tests.support.worlds import World, pin_patient
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def practice(world: World, client: Context, clamd: RunningClamd, tmp_path: Path) -> Iterator[Context]:
-    (tmp_path / "import").mkdir()
-    client.update_config(pms_import_dir=str(tmp_path / "import"), scanner="clamd",
-                         clamd_address=str(clamd.socket))
-    pin_patient(client, world, "1001")
-    skip_earlier_shares(world, client)
-    yield client
-
-
-def skip_earlier_shares(world: World, ctx: Context) -> None:
-    """The platform is shared by the module's tests: this practice starts after the shares
-    other tests published (the cursor as a practice that was set up later would have it)."""
-    with fast_client(world.platform) as api:
-        cursor, listed = None, True
-        while listed:
-            listed, cursor = api.shares(cursor)
-    ctx.store.set_meta("shares_cursor", cursor or "")
-
-
-def share(world: World, patient: SimulatedPatient, data: bytes, name: str, **options: object) -> str:
-    shared = patient.share(data, name, world.practice_key, "praxis-test", document_type="Befund",
-                           document_date="2026-11-30", **options)  # type: ignore[arg-type]
-    return ShareStore(world.platform.data_dir).publish(shared.document, shared.manifest, shared.share_id)
+    yield scanning_practice(world, client, clamd, tmp_path)
 
 
 def run(world: World, ctx: Context) -> SharesJob:
@@ -88,15 +68,17 @@ def test_a_clean_share_reaches_the_import_folder_with_a_gdt_record(world: World,
 
 def test_the_eicar_share_is_quarantined_with_the_signature_name(world: World, practice: Context) -> None:
     share_id = share(world, world.patients["1001"], b"Laborwerte\n" + EICAR + b"\n", "labor.txt")
-    alerts: list[str] = []
-    job = SharesJob(practice, on_event=lambda e: alerts.append(e.message) if e.kind == "alert" else None,
+    alerts: list[ShareQuarantined] = []
+    job = SharesJob(practice, on_event=lambda e: alerts.append(e) if isinstance(e, ShareQuarantined) else None,
                     client=lambda _ctx: fast_client(world.platform))
     job.run_once()
     job.stop()
     quarantined = state(practice, share_id)
     assert (quarantined.state, quarantined.reason, quarantined.detail) == ("quarantined", "infected", EICAR_SIGNATURE)
     assert list(Path(practice.config.pms_import_dir).iterdir()) == []
-    assert any(EICAR_SIGNATURE in a for a in alerts)
+    assert [a.share_id for a in alerts] == [share_id]  # the alert names the share (and the GUI's language only)
+    assert EICAR_SIGNATURE in alerts[0].message.de and EICAR_SIGNATURE in alerts[0].message.en
+    assert "Quarantäne" in alerts[0].message.de and "Quarantäne" not in alerts[0].message.en
     entry = next(e for e in practice.store.audit.entries()
                  if e["event"] == "share.quarantined" and e["details"]["share_id"] == share_id)
     assert entry["details"]["signature"] == EICAR_SIGNATURE and entry["details"]["reason"] == "infected"

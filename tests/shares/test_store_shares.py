@@ -14,7 +14,7 @@ from practice_client.core.errors import StateError
 from practice_client.core.migrations import migrate
 from practice_client.core.models import Patient
 from practice_client.core.store import Store
-from tests.test_migrations import CIPHER, assert_read_through_indexes, v1_database
+from tests.support.database import CIPHER, assert_read_through_indexes, v1_database
 
 
 def test_the_shares_step_takes_a_v1_database_with_data(tmp_path: Path) -> None:
