@@ -71,7 +71,7 @@ def _line(ctx: Context, share: Share) -> str:
 def _get(ctx: Context, share_id: str) -> Share:
     share = ctx.store.get_share(share_id)
     if share is None:
-        raise StateError(f"{share_id}: keine solche Freigabe / no such share")
+        raise StateError(Text(f"{share_id}: kein solches geteiltes Dokument", f"{share_id}: no such share"))
     return share
 
 
@@ -86,7 +86,7 @@ def _list(args: argparse.Namespace) -> int:
             print_json({"shares": [share_json(ctx, s) for s in shares], "total": total, "more": more})
             return 0
         if not shares:
-            print("Keine geteilten Dokumente / no shared documents")
+            print(Text("Keine geteilten Dokumente", "no shared documents"))
         for share in shares:
             print(_line(ctx, share))
         if (hidden := more_line(len(shares), total)) is not None:
@@ -118,8 +118,8 @@ def _release(args: argparse.Namespace) -> int:
     ctx = Context()
     try:
         share = release(ctx, args.share_id, local_actor(ctx), args.reason, args.patient_number, args.birth_date)
-        print(f"{share.share_id}: freigegeben, jetzt {share.state}; der Agent macht weiter / "
-              f"released, now {share.state}; the agent carries on")
+        print(Text(f"{share.share_id}: freigegeben, jetzt {share.state}; der Agent macht weiter",
+                   f"{share.share_id}: released, now {share.state}; the agent carries on"))
     finally:
         ctx.close()
     return 0
@@ -131,7 +131,8 @@ def _discard(args: argparse.Namespace) -> int:
     ctx = Context()
     try:
         share = discard(ctx, args.share_id, local_actor(ctx), args.reason)
-        print(f"{share.share_id}: verworfen / discarded (die App der Patientin erfährt es / the patient's app is told)")
+        print(Text(f"{share.share_id}: verworfen (die App der Patientin erfährt es)",
+                   f"{share.share_id}: discarded (the patient's app is told)"))
     finally:
         ctx.close()
     return 0

@@ -2,7 +2,7 @@
 
 ``python -m tests.gui.make_screenshots DIR`` (``make screenshots``): a throw-away home
 is set up offline (real practice key), filled through the store with the demo
-state of :mod:`tests.gui.state`, and each page is rendered with the real command
+state of :mod:`tests.support.gui_state`, and each page is rendered with the real command
 ``practice-client gui --screenshot``. Run it under ``scripts/with-keyring``.
 """
 
