@@ -10,6 +10,7 @@ same scenario with the main window instead (``say`` receives each line).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -67,6 +68,7 @@ class Demo:
         self.ctx: Context | None = None
         self.agent: Agent | None = None
         self._dkim: DkimKey | None = None
+        self._clamd: contextlib.ExitStack = contextlib.ExitStack()
 
     # -- the world -------------------------------------------------------------------------
 
@@ -116,11 +118,31 @@ class Demo:
             ident_key_file=self.root / "ident.asc", dns_server=self.dns.address,
             ca_file=self.platform.ca_file, export_dir=self.root / "export", token=self.platform.token,
         ))
-        self.ctx.update_config(stable_seconds=0.3, poll_seconds=2.0)
+        self.ctx.update_config(stable_seconds=0.3, poll_seconds=2.0, pms_import_dir=str(self._import_dir()),
+                               **self._scanner())
         self.say("5. Praxis-Client eingerichtet / practice client set up: Praxisschlüssel / practice key "
                  f"{group_fingerprint(result.practice_key_fingerprint)}, bei der Plattform registriert / "
                  "registered with the platform")
         return self.ctx
+
+    def _import_dir(self) -> Path:
+        folder = self.root / "pvs-import"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def _scanner(self) -> dict[str, str]:
+        """ClamAV where it is installed: a clamd of the demo's own (the system's may have no
+        database without freshclam); none otherwise - shared documents then wait."""
+        from practice_client.testbed.clamd import clamd_binary, start_clamd
+
+        if clamd_binary() is None:
+            return {"scanner": "none"}
+        try:
+            running = self._clamd.enter_context(start_clamd(self.root / "clamd"))
+        except (OSError, RuntimeError) as exc:
+            self.say(f"   Hinweis / note: ClamAV startet nicht / does not start ({exc})")
+            return {"scanner": "none"}
+        return {"scanner": "clamd", "clamd_address": str(running.socket)}
 
     def import_master_data(self) -> None:
         from practice_client.core.patients import read_master_data
@@ -250,6 +272,53 @@ class Demo:
                  f"{'JA / YES' if leaked else 'nein / no'}")
         return identical and signed and manifest_signed and not leaked and bool(manifest)
 
+    # -- a document the patient shares ---------------------------------------------------------
+
+    def patient_shares(self) -> str:
+        from practice_client.testbed.shares import ShareStore
+
+        assert self.ctx is not None and self.platform is not None and self.patient is not None
+        practice_key = self.ctx.gpg.export_public(self.ctx.config.practice_key_fingerprint)
+        data = ("Befund der Kardiologie für Erika Mustermann\n" * 200).encode("utf-8")
+        shared = self.patient.share(data, "Befund Kardiologie.txt", practice_key, PRACTICE_ID,
+                                    document_type="Befund", document_date="2026-11-30")
+        ShareStore(self.platform.data_dir).publish(shared.document, shared.manifest, shared.share_id)
+        self.say(f"17. Die Patientin teilt ein Dokument mit der Praxis (signiert, für die Praxis verschlüsselt) / "
+                 f"the patient shares a document with the practice (signed, encrypted to the practice): "
+                 f"{shared.share_id}")
+        if self.agent is not None:
+            self.agent.poll_now()
+        return shared.share_id
+
+    def wait_received(self, share_id: str, timeout: float = 120.0) -> bool:
+        """True when the share reached the PMS import folder, or - without a scanner - waits
+        for one, as it must; False otherwise."""
+        from practice_client.shares.states import reason_text
+
+        assert self.ctx is not None
+        deadline, pause = time.monotonic() + timeout, threading.Event()
+        while time.monotonic() < deadline:
+            share = self.ctx.store.get_share(share_id)
+            if share is not None and share.state == "handed_over":
+                files = ", ".join(str(share.handover.get(k)) for k in ("file", "record"))
+                self.say(f"18. Geprüft (Signatur der gepinnten Patientin, Dateityp, Virenscan: ClamAV) und an das PVS "
+                         f"übergeben / verified (the pinned patient's signature, file type, ClamAV scan) and "
+                         f"handed to the PMS: {self.ctx.config.pms_import_dir}: {files}")
+                return True
+            if share is not None and share.state == "waiting":
+                self.say("18. KEIN VIRENSCANNER / NO VIRUS SCANNER: das geteilte Dokument wird zurückgehalten, "
+                         "bis ein Scanner antwortet / the shared document is held until a scanner answers "
+                         f"({reason_text(share.reason)} / {reason_text(share.reason, 'en')}; "
+                         "ClamAV: Debian-Paket clamav-daemon)")
+                return True
+            if share is not None and share.state == "quarantined":
+                self.say(f"18. Quarantäne / quarantined: {reason_text(share.reason)} / "
+                         f"{reason_text(share.reason, 'en')}")
+                return False
+            pause.wait(0.1)
+        self.say("18. Das geteilte Dokument kam nicht an / the shared document did not arrive")
+        return False
+
     def close(self) -> None:
         if self.agent is not None:
             self.agent.stop()
@@ -260,6 +329,7 @@ class Demo:
                 party.close()
         if self.dns is not None:
             self.dns.stop()
+        self._clamd.close()
         if self.platform is not None:
             self.platform.stop()
         if self.owns_root:
@@ -288,6 +358,7 @@ def run_headless(say: Say = print) -> int:
         _, original = demo.drop_document()
         doc = demo.wait_delivered()
         ok = demo.patient_opens(doc, original)
+        ok = demo.wait_received(demo.patient_shares()) and ok
     finally:
         demo.close()
     say("Demo erfolgreich / demo succeeded" if ok else "Demo FEHLGESCHLAGEN / demo FAILED")

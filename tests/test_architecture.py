@@ -42,7 +42,11 @@ ATTACKS = [
     ("core/zz_attack.py", "import requests\n", "core does no network"),
     ("core/zz_attack.py", "import ssl\n", "core does no network"),
     ("core/zz_attack.py", "from practice_client.delivery import outbox\n", "Layers"),
-    ("intake/zz_attack.py", "from practice_client.delivery import outbox\n", "intake and delivery"),
+    ("intake/zz_attack.py", "from practice_client.delivery import outbox\n", "intake, delivery and shares"),
+    ("shares/zz_attack.py", "from practice_client.delivery import events\n", "intake, delivery and shares"),
+    ("shares/zz_attack.py", "from practice_client.intake import inbox\n", "intake, delivery and shares"),
+    ("shares/zz_attack.py", "from practice_client.service import agent\n", "Layers"),
+    ("shares/zz_attack.py", "from PySide6 import QtWidgets\n", "No Qt below the GUI"),
     ("gui/zz_attack.py", "from practice_client.testbed import platform\n", "Only the testbed"),
     ("core/zz_attack.py", "from practice_client.core import zz_attack_b\n", "No import cycles"),
 ]

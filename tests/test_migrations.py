@@ -9,33 +9,16 @@ from pathlib import Path
 import pytest
 
 from practice_client.core.errors import StateError
-from practice_client.core.fieldcrypt import FieldCipher
 from practice_client.core.migrations import (
     MIGRATIONS,
     SCHEMA_VERSION,
     Migration,
     _accepted_fingerprint,
+    applied_steps,
     current_version,
     migrate,
 )
-from tests.conftest import v1_sealed as sealed_as_v1
-
-KEY = bytes(range(32))
-CIPHER = FieldCipher(KEY)
-
-
-def v1_sealed(column: str, value: str) -> bytes:
-    return sealed_as_v1(KEY, column, value)
-
-
-def v1_database(path: Path) -> sqlite3.Connection:
-    """A database as the first releases left it: their schema, 'meta' with version 1, rows."""
-    db = sqlite3.connect(path, isolation_level=None)
-    MIGRATIONS[0].run(db, None)
-    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
-    db.execute("INSERT INTO patients VALUES ('1001', ?, ?, NULL, '2026-01-01T00:00:00Z')",
-               (v1_sealed("patients.name", "Erika Mustermann"), v1_sealed("patients.birth_date", "1964-08-12")))
-    return db
+from tests.support.database import CIPHER, assert_read_through_indexes, v1_database, v1_sealed
 
 
 def add_note(db: sqlite3.Connection) -> None:
@@ -159,11 +142,60 @@ def test_version_7_keeps_the_rows_ranks_them_and_stamps_what_changes(tmp_path: P
     assert backup.execute("SELECT COUNT(*) FROM documents").fetchone() == (2,)
 
 
+
 def test_version_7_lists_read_through_the_indexes(tmp_path: Path) -> None:
     db = migrated_v1_with_data(tmp_path / "client.db")
-    for sql in ("SELECT * FROM requests ORDER BY list_rank, received_at DESC, message_sha256 LIMIT 5",
-                "SELECT * FROM documents ORDER BY list_rank, created_at DESC, document_id LIMIT 5",
-                "SELECT * FROM documents ORDER BY created_at DESC, document_id LIMIT 5",
-                "SELECT document_id FROM documents WHERE change_seq > 3"):
-        plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
-        assert "USING" in plan and "TEMP B-TREE" not in plan, (sql, plan)
+    assert_read_through_indexes(
+        db, "SELECT * FROM requests ORDER BY list_rank, received_at DESC, message_sha256 LIMIT 5",
+        "SELECT * FROM documents ORDER BY list_rank, created_at DESC, document_id LIMIT 5",
+        "SELECT * FROM documents ORDER BY created_at DESC, document_id LIMIT 5",
+        "SELECT document_id FROM documents WHERE change_seq > 3")
+
+
+# -- a gap in the step numbers: the service's step 8 arrives after the shares' 9 ---------------
+
+_V8_LIKE_SERVICE = """
+CREATE TABLE workstations (workstation_id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE commands (idempotency_key TEXT PRIMARY KEY, outcome TEXT NOT NULL);
+"""
+
+
+def service_step(db: sqlite3.Connection) -> None:
+    """A step 8 as the practice service's branch writes it: tables of its own."""
+    for statement in filter(str.strip, _V8_LIKE_SERVICE.split(";")):
+        db.execute(statement)
+
+
+def test_a_database_that_took_9_before_8_takes_8_when_it_arrives(tmp_path: Path) -> None:
+    assert [m.version for m in MIGRATIONS][-2:] == [7, 9], "this test is for the gap; drop it once 8 is merged"
+    db = migrated_v1_with_data(tmp_path / "client.db")
+    db.execute("INSERT INTO shares(share_id, state, size, manifest_size, received_at, updated_at) "
+               "VALUES ('s-0000001', 'received', 10, 2, 't', 't')")
+    assert applied_steps(db) == {1, 2, 3, 4, 5, 6, 7, 9}
+    with_8 = tuple(sorted((*MIGRATIONS, Migration(8, "the practice service", service_step)), key=lambda m: m.version))
+    assert migrate(db, tmp_path / "client.db", with_8, CIPHER) == (9, 9)
+    assert applied_steps(db) == set(range(1, 10)) and current_version(db) == 9
+    assert db.execute("SELECT COUNT(*) FROM workstations").fetchone() == (0,)
+    assert db.execute("SELECT share_id FROM shares").fetchall() == [("s-0000001",)]
+    assert (tmp_path / "client.db.v9.bak").exists()  # backed up before step 8 too
+    assert migrate(db, tmp_path / "client.db", with_8, CIPHER) == (9, 9)  # nothing left to do
+
+
+def test_a_database_that_took_8_before_this_client_knew_it_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "client.db"
+    db = v1_database(path)
+    with_8 = tuple(sorted((*MIGRATIONS, Migration(8, "the practice service", service_step)), key=lambda m: m.version))
+    migrate(db, path, with_8, CIPHER)
+    with pytest.raises(StateError, match=r"steps 8 unknown here.*newer Practice Client"):
+        migrate(db, path, MIGRATIONS, CIPHER)
+
+
+def test_a_database_of_a_client_before_the_steps_were_recorded_took_every_step_to_its_version(
+        tmp_path: Path) -> None:
+    path = tmp_path / "client.db"
+    db = v1_database(path)
+    migrate(db, path, MIGRATIONS[:7], CIPHER)  # 1..7, as main's clients left it
+    db.execute("DELETE FROM meta WHERE key = 'schema_steps'")  # they kept the version only
+    assert applied_steps(db) == set(range(1, 8))
+    assert migrate(db, path, MIGRATIONS, CIPHER) == (7, 9)
+    assert applied_steps(db) == {1, 2, 3, 4, 5, 6, 7, 9}

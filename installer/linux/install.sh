@@ -22,7 +22,7 @@ fi
 # /etc/practice-client/policy.toml (root-owned, mode 0644), replacing the one there; without
 # any, the policy already on the machine is kept (an update changes nothing). All are
 # checked before anything is installed.
-policy_keys=" SERVER_URL PRACTICE_ID PLATFORM_DOMAIN EXPORT_DIR IDENT_KEY_FINGERPRINT CA_FILE SPKI_PINS DNS_SERVER GPG_BINARY PROXY PROXY_PAC_URL PROXY_USER LOCK_SETTINGS "
+policy_keys=" SERVER_URL PRACTICE_ID PLATFORM_DOMAIN EXPORT_DIR IDENT_KEY_FINGERPRINT CA_FILE SPKI_PINS DNS_SERVER GPG_BINARY PROXY PROXY_PAC_URL PROXY_USER LOCK_SETTINGS NUMBER_ONLY_MATCHING PMS_IMPORT_DIR SHARE_NAME_PATTERN MAX_SHARE_MB SCANNER CLAMD_ADDRESS SCANNER_COMMAND LOCAL_USER_IS_ADMIN "
 policy_lines=()
 for arg in "${@:2}"; do
   [[ $arg == *=* ]] || { echo "install.sh: $arg: not KEY=value" >&2; exit 1; }

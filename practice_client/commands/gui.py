@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-PAGES = ("requests", "deliveries", "patients", "audit", "settings")
+PAGES = ("requests", "deliveries", "inbox", "patients", "audit", "settings")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -6,6 +6,9 @@ the platform's identity authority, for the demo, the tests and manual trials.
                            [--implementation gnupg|sequoia|openpgpjs|rnp] [--key-type T] [--structure S]
     testbed patient certificate --dir D --authority A [--output F.trust.asc]
     testbed patient decrypt --dir D FILE --practice-key K.asc --output OUT
+    testbed patient share --dir D FILE... --platform-data P --practice-key K.asc --practice-id ID
+                          [--type T] [--date YYYY-MM-DD] [--unsigned]
+    testbed patient receipts --dir D --platform-data P SHARE_ID...
 """
 
 from __future__ import annotations
@@ -104,6 +107,48 @@ def _patient_decrypt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _patient_share(args: argparse.Namespace) -> int:
+    """Each FILE becomes one share on the platform: signed by the patient (unless
+    --unsigned, an attack for trials) and encrypted to the practice's key."""
+    from practice_client.testbed.shares import ShareStore
+
+    try:
+        practice_key = Path(args.practice_key).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        raise InputError(args.practice_key, "cannot read the practice's public key") from None
+    if "BEGIN PGP PUBLIC KEY BLOCK" not in practice_key:
+        raise InputError(args.practice_key, "not an ASCII-armored OpenPGP public key")
+    if args.date and parse_birth_date(args.date) != args.date:
+        raise InputError(args.date, "not a date (YYYY-MM-DD)")
+    files = [Path(f) for f in args.files]
+    for file in files:
+        if not file.is_file():
+            raise InputError(file, "no such file")
+    store = ShareStore(Path(args.platform_data))
+    patient = SimulatedPatient.open(Path(args.dir))
+    try:
+        for file in files:
+            shared = patient.share(file.read_bytes(), file.name, practice_key, args.practice_id,
+                                   document_type=args.type, document_date=args.date, signed=not args.unsigned)
+            store.publish(shared.document, shared.manifest, shared.share_id)
+            print(f"{file}: geteilt / shared as {shared.share_id}"
+                  + (" (UNSIGNIERT / UNSIGNED)" if args.unsigned else ""))
+    finally:
+        patient.close()
+    return 0
+
+
+def _patient_receipts(args: argparse.Namespace) -> int:
+    """What the patient's app shows for each share: the practice's receipt, if any."""
+    from practice_client.testbed.shares import ShareStore
+
+    store = ShareStore(Path(args.platform_data))
+    for share_id in args.share_ids:
+        status = store.receipt_of(share_id)
+        print(f"{share_id}: {status or 'noch keine Empfangsbestätigung / no receipt yet'}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Adds ``patient`` and ``authority`` to the ``testbed`` sub-commands."""
     auth = sub.add_parser("authority", help="the platform's identity-verification authority (testbed)")
@@ -142,4 +187,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="the practice's public key (practice-client key export)")
     dec.add_argument("--output", required=True, metavar="OUT")
     dec.set_defaults(func=_patient_decrypt)
+    sh = p.add_parser("share", help="share documents with the practice (signed, encrypted to the practice)")
+    sh.add_argument("--dir", required=True, metavar="DIR")
+    sh.add_argument("files", nargs="+", metavar="FILE")
+    sh.add_argument("--platform-data", required=True, metavar="DIR", help="the testbed platform's data folder")
+    sh.add_argument("--practice-key", required=True, metavar="K.asc",
+                    help="the practice's public key (practice-client key export)")
+    sh.add_argument("--practice-id", required=True, metavar="ID")
+    sh.add_argument("--type", metavar="TYPE", help="the document type the manifest names (e.g. Befund)")
+    sh.add_argument("--date", metavar="YYYY-MM-DD", help="the document's date the manifest names")
+    sh.add_argument("--unsigned", action="store_true", help="an attack: share without the patient's signature")
+    sh.set_defaults(func=_patient_share)
+    rc = p.add_parser("receipts", help="the practice's receipts of shares, as the patient's app shows them")
+    rc.add_argument("--dir", required=True, metavar="DIR")
+    rc.add_argument("--platform-data", required=True, metavar="DIR")
+    rc.add_argument("share_ids", nargs="+", metavar="SHARE_ID")
+    rc.set_defaults(func=_patient_receipts)
     testbed_request.register_patient_request(p)

@@ -26,7 +26,10 @@ DEFAULT_FILENAME_PATTERN = (
     r"^(?P<patient_number>[0-9A-Za-z]+)_(?:(?P<birth_date>\d{8}|\d{4}-\d{2}-\d{2})(?=[_.]|$)_?)?.+$"
 )
 # Settings only the administrator's policy can give: a user's own file may not.
-POLICY_ONLY = frozenset({"number_only_matching"})
+# The scanner command runs a program on every shared document and the local admin switch
+# lets the desktop user release quarantined shares: the administrator's alone.
+POLICY_ONLY = frozenset({"number_only_matching", "scanner_command", "local_user_is_admin"})
+DEFAULT_SHARE_NAME_PATTERN = "{patient_number}_{date}_{share}.{ext}"
 
 
 @dataclass
@@ -71,6 +74,16 @@ class Config:
     language: str = "de"
     debug_logging: bool = False  # DEBUG lines in the log (identifiers only); also --debug / PRACTICE_CLIENT_DEBUG
     max_document_mb: int = 500  # larger documents are refused before anything is copied; 0 = no limit
+    # documents patients share (practice_client/shares/)
+    pms_import_dir: str = ""  # where clean shares go with their GDT record; empty: shares wait
+    share_name_pattern: str = DEFAULT_SHARE_NAME_PATTERN  # the file's name in the import folder
+    max_share_mb: int = 100  # larger shares are never downloaded (quarantined for staff)
+    scanner: str = "auto"  # auto | clamd | defender | command | none (none: shares wait)
+    clamd_address: str = ""  # clamd's unix socket or HOST:PORT; empty: its usual sockets
+    defender_path: str = ""  # MpCmdRun.exe; empty: its usual place
+    scanner_command: str = ""  # policy only: a command line with {file}; exit 0 clean, 1 infected
+    scanner_timeout_seconds: float = 300.0
+    local_user_is_admin: bool = False  # policy only: the desktop user may release from quarantine
     close_to_tray: bool = True
     offline: bool = False
     locked: frozenset[str] = field(default=frozenset(), compare=False, repr=False)

@@ -157,3 +157,14 @@ def build_record(record_type: str, fields: list[tuple[str, str]]) -> bytes:
     head = _line(RECORD_TYPE, record_type)
     length_line = MIN_LINE + 5
     return head + _line(RECORD_LENGTH, f"{len(head) + length_line + len(body):05d}") + body
+
+
+def gdt_date(iso: str) -> str:
+    """An ISO date (YYYY-MM-DD) as GDT writes dates: TTMMJJJJ."""
+    return f"{iso[8:10]}{iso[5:7]}{iso[:4]}"
+
+
+def file_reference(file_id: str, file_format: str, description: str, location: str) -> list[tuple[str, str]]:
+    """The file archive fields of a record: 6302 the file's id, 6303 its format (PDF, JPG,
+    ...), 6304 what it is, 6305 where it is (the PMS opens or imports it from there)."""
+    return [("6302", file_id), ("6303", file_format), ("6304", description), ("6305", location)]

@@ -1,8 +1,9 @@
 """Schema migrations of the store's database.
 
 A practice keeps its database for years while the client is updated under it, so the
-schema has a version (``meta.schema_version``) and every step from the database's
-version to the code's runs in order when the store opens:
+schema has a version (``meta.schema_version``, the highest step taken) and the steps
+taken (``meta.schema_steps``); every step the database has not taken runs, in order of
+its number, when the store opens:
 
 - version 1 is the schema the first releases created; a new database starts there
   and takes the same steps as an old one, so there is one way to every version;
@@ -11,8 +12,15 @@ version to the code's runs in order when the store opens:
 - before the first step, a copy of the database is written next to it
   (``<name>.v<old version>.bak``, via SQLite's backup API, so the copy is consistent
   even in WAL mode): an update that goes wrong can be undone by the IT admin;
-- a database newer than the code (an older client started after an update) is
-  refused with a clear message rather than written with an old idea of the schema.
+- a database newer than the code (an older client started after an update), or one
+  that took a step this code does not know, is refused with a clear message rather than
+  written with an old idea of the schema;
+- step numbers may have gaps while branches are merged (the practice service's step 8
+  after the shares' 9): a database that took 9 before its code knew 8 takes 8 when it
+  arrives, because the runner asks which steps were taken, not only the highest. Steps
+  that can arrive out of order touch tables of their own (8: workstations, commands; 9:
+  shares), so each is still correct after the other. Databases of clients before
+  ``schema_steps`` was kept took their steps without gaps: every step up to their version.
 
 A step is a function of the open connection (a *keyed* step also gets the field
 cipher, to re-seal personal fields). It MUST NOT commit itself and MUST be written
@@ -30,6 +38,7 @@ from typing import cast
 
 from practice_client.core.errors import StateError
 from practice_client.core.fieldcrypt import FieldCipher
+from practice_client.core.text import Text
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -314,6 +323,66 @@ def _lists_that_scale(db: sqlite3.Connection) -> None:
         _script(_STAMPING.replace("@TABLE@", table).replace("@STAMP@", STAMP))(db)
 
 
+# Version 9: documents patients share with the practice (practice_client/shares/). A row
+# exists as soon as the platform lists the share, before a byte is downloaded; ``state``
+# follows the machine of shares/states.py; ``reason`` is a code (why a share waits or is
+# quarantined), ``detail`` its words; ``manifest`` (file name, type, date) and ``handover``
+# (the files placed in the PMS import folder) are sealed. The listing's cursor is
+# ``meta.shares_cursor``, written in the transaction that adds the rows it covers.
+# ``change_seq`` and ``list_rank`` as for the lists of version 7.
+_V9_SHARES = """
+CREATE TABLE shares (
+    share_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    manifest_size INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    reason TEXT,
+    detail BLOB,
+    patient_number TEXT,
+    fingerprint TEXT,
+    claimed_fingerprint TEXT,
+    sha256 TEXT,
+    file_type TEXT,
+    manifest BLOB,
+    handover BLOB,
+    receipt TEXT,
+    receipt_sent INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    change_seq INTEGER NOT NULL DEFAULT 0,
+    list_rank INTEGER GENERATED ALWAYS AS (CASE state
+        WHEN 'quarantined' THEN 0 WHEN 'waiting' THEN 1 WHEN 'received' THEN 2 WHEN 'downloaded' THEN 2
+        WHEN 'verified' THEN 2 WHEN 'clean' THEN 2 WHEN 'handing_over' THEN 2 WHEN 'handed_over' THEN 3
+        WHEN 'discarded' THEN 4 ELSE 9 END) VIRTUAL
+);
+CREATE INDEX shares_by_state ON shares(state);
+CREATE INDEX shares_receipts_due ON shares(receipt_sent) WHERE receipt IS NOT NULL AND receipt_sent = 0;
+CREATE INDEX shares_changed ON shares(change_seq);
+CREATE INDEX shares_listed ON shares(list_rank, received_at DESC, share_id);
+CREATE INDEX shares_newest ON shares(received_at DESC, share_id DESC);
+CREATE INDEX shares_by_patient ON shares(patient_number);
+CREATE TRIGGER patients_stamp_shares AFTER UPDATE OF change_seq ON patients BEGIN
+    UPDATE shares SET change_seq = NEW.change_seq
+        WHERE patient_number = NEW.patient_number AND change_seq IS NOT NEW.change_seq;
+END;
+CREATE TRIGGER patients_gone_from_shares AFTER DELETE ON patients BEGIN
+    UPDATE shares SET change_seq = @STAMP@ WHERE patient_number = OLD.patient_number;
+END;
+CREATE TRIGGER shares_gone AFTER DELETE ON shares BEGIN
+    INSERT INTO removed(kind, key, change_seq) VALUES ('share', OLD.share_id, @STAMP@);
+END;
+"""
+
+
+def _shares(db: sqlite3.Connection) -> None:
+    """Version 9: documents patients share, stamped like the lists of version 7 - a share's
+    row by its own changes and by changes of its patient's PMS record (which the Eingang
+    page shows), its order as an indexed column (quarantined and waiting first)."""
+    _script(_V9_SHARES.replace("@STAMP@", STAMP))(db)
+    _script(_STAMPING.replace("@TABLE@", "shares").replace("@STAMP@", STAMP))(db)
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
@@ -323,9 +392,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "retention of originals and messages", _retention),
     Migration(6, "requests: the fingerprint recorded at accept", _accepted_fingerprint),
     Migration(7, "lists that page and refresh incrementally: audit index, change stamps", _lists_that_scale),
+    Migration(9, "documents patients share", _shares),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+STEPS_KEY = "schema_steps"
 
 
 def current_version(db: sqlite3.Connection) -> int:
@@ -336,6 +409,23 @@ def current_version(db: sqlite3.Connection) -> int:
     row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     # the first releases created 'meta' with the schema and wrote the version after it
     return int(row[0]) if row else 1
+
+
+def applied_steps(db: sqlite3.Connection) -> set[int]:
+    """The step numbers this database has taken (empty for a new database)."""
+    version = current_version(db)
+    if version == 0:
+        return set()
+    row = db.execute("SELECT value FROM meta WHERE key=?", (STEPS_KEY,)).fetchone()
+    if row is None:  # kept since the shares' step: before, steps were taken without gaps
+        return set(range(1, version + 1))
+    return {int(step) for step in str(row[0]).split(",") if step}
+
+
+def _record_step(db: sqlite3.Connection, taken: set[int]) -> None:
+    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(max(taken)),))
+    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+               (STEPS_KEY, ",".join(str(step) for step in sorted(taken))))
 
 
 def backup(db: sqlite3.Connection, database: Path, version: int) -> Path:
@@ -362,32 +452,40 @@ def migrate(
     ``db`` must be in autocommit mode (``isolation_level=None``); each step is its own
     ``BEGIN IMMEDIATE`` transaction, so a second process opening the store meanwhile
     waits instead of seeing half a step."""
-    target = steps[-1].version
+    known = {step.version for step in steps}
+    target = max(known)
     start = current_version(db)
-    if start > target:
-        raise StateError(
-            f"{database}: the database has schema version {start}, this program knows up to "
-            f"{target}: it was written by a newer Practice Client; install that version again"
-        )
-    if start == target:
+    unknown = applied_steps(db) - known
+    if unknown:
+        raise StateError(Text(
+            f"{database}: die Datenbank hat Schema-Version {start} (Schritte {_numbers(unknown)} sind hier "
+            f"unbekannt), dieses Programm kennt bis {target}: ein neuerer Practice Client hat sie geschrieben; "
+            "installieren Sie diese Version wieder",
+            f"{database}: the database has schema version {start} (steps {_numbers(unknown)} unknown here), "
+            f"this program knows up to {target}: it was written by a newer Practice Client; "
+            "install that version again",
+        ))
+    missing = [step for step in sorted(steps, key=lambda s: s.version) if step.version not in applied_steps(db)]
+    if not missing:
         return start, target
     if start > 0:
         backup(db, database, start)
-    for step in steps:
-        if step.version <= start:
-            continue
+    for step in missing:
         db.execute("BEGIN IMMEDIATE")
         try:
-            if current_version(db) >= step.version:  # another process took this step first
+            taken = applied_steps(db)
+            if step.version in taken:  # another process took this step first
                 db.execute("ROLLBACK")
                 continue
             step.run(db, cipher)
-            db.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(step.version),)
-            )
+            _record_step(db, taken | {step.version})
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
     return start, target
+
+
+def _numbers(versions: set[int]) -> str:
+    return ", ".join(str(v) for v in sorted(versions))

@@ -164,3 +164,33 @@ class Document:
     manifest_sha256: str | None = None
     delivered_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Share:
+    """A document a patient shared with the practice (a row of the shares table).
+
+    ``state`` is one of :class:`practice_client.shares.states.ShareState` (kept a string
+    here: the machine lives with the shares, the store checks the transitions it is
+    given). ``manifest`` is what the patient's signed manifest says (file name, document
+    type, date) - shown only once its signature is verified; ``handover`` the files placed
+    in the PMS import folder."""
+
+    share_id: str
+    state: str
+    size: int
+    manifest_size: int
+    received_at: str
+    updated_at: str
+    reason: str | None = None  # a code: why it waits or is quarantined
+    detail: str | None = None  # the reason in words (a signature name, the types found)
+    patient_number: str | None = None
+    fingerprint: str | None = None  # the pinned key whose signature verified
+    claimed_fingerprint: str | None = None  # what the manifest claims (never trusted alone)
+    sha256: str | None = None
+    file_type: str | None = None  # the type found by content (pdf, jpeg, ...)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    handover: dict[str, Any] = field(default_factory=dict)
+    receipt: str | None = None  # the receipt due to the platform (accepted / refused)
+    receipt_sent: bool = False
+    attempts: int = 0

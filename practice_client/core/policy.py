@@ -59,6 +59,13 @@ _ALIASES = {
     "PROXY_USER": "proxy_user",
     "LOCK_SETTINGS": "lock_settings",
     "NUMBER_ONLY_MATCHING": "number_only_matching",
+    "PMS_IMPORT_DIR": "pms_import_dir",
+    "SHARE_NAME_PATTERN": "share_name_pattern",
+    "MAX_SHARE_MB": "max_share_mb",
+    "SCANNER": "scanner",
+    "CLAMD_ADDRESS": "clamd_address",
+    "SCANNER_COMMAND": "scanner_command",
+    "LOCAL_USER_IS_ADMIN": "local_user_is_admin",
 }
 # Older spellings that mean the same setting.
 _RENAMED = {"spki_pin": "spki_pins"}

@@ -51,8 +51,10 @@ from practice_client.core.models import (
     Pin,
     RequestRecord,
     RequestStatus,
+    Share,
     Verdict,
 )
+from practice_client.core.text import Text
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +106,15 @@ REQUESTS_BY_URGENCY = Order(("list_rank", "received_at", "message_sha256"), (Fal
 DOCUMENTS_NEWEST = Order(("created_at", "document_id"), (True, True))
 DOCUMENTS_BY_URGENCY = Order(("list_rank", "created_at", "document_id"), (False, True, False))
 PATIENTS_BY_NUMBER = Order(("length(patient_number)", "patient_number"), (False, False))
+SHARES_BY_URGENCY = Order(("list_rank", "received_at", "share_id"), (False, True, False))
+SHARES_NEWEST = Order(("received_at", "share_id"), (True, True))
 
 # kind -> the (table, key column) whose stamps say a row of that list changed, the removed kind
 _CHANGE_SOURCES: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {
     "requests": ((("requests", "message_sha256"),), "request"),
     "documents": ((("documents", "document_id"),), "document"),
     "patients": ((("patients", "patient_number"), ("pins", "patient_number")), "patient"),
+    "shares": ((("shares", "share_id"),), "share"),
 }
 
 
@@ -865,7 +870,7 @@ class Store:
         return int(row[0] or 0)
 
     def changed_keys(self, kind: str, since: int, limit: int) -> tuple[list[str], bool]:
-        """Keys of the rows of ``kind`` (``requests``, ``documents``, ``patients``) changed
+        """Keys of the rows of ``kind`` (``requests``, ``documents``, ``patients``, ``shares``) changed
         or removed after cursor ``since``: at most ``limit``, and whether there were more."""
         own, key = _CHANGE_SOURCES[kind]
         sql = " UNION ".join(f"SELECT {column} FROM {table} WHERE change_seq > :since"  # noqa: S608 - fixed names
@@ -1186,3 +1191,162 @@ class Store:
         details = {"kept_days": days, "count": len(digests), "sha256": digests}
         with self.transaction("retention.messages_removed", details) as db:
             db.executemany("UPDATE messages SET raw=?, processed=2 WHERE sha256=? AND processed=1", empty)
+
+    # -- shares (documents patients share with the practice) ----------------------
+
+    _SHARE_FIELDS = frozenset(
+        {"reason", "detail", "patient_number", "fingerprint", "claimed_fingerprint", "sha256",
+         "file_type", "manifest", "handover", "receipt", "attempts"}
+    )
+    _SHARE_SEALED = frozenset({"detail", "manifest", "handover"})
+    _SHARE_JSON = frozenset({"manifest", "handover"})
+
+    def add_shares(self, shares: Iterable[tuple[str, int, int]], cursor: str | None) -> list[str]:
+        """Rows for shares the platform lists ((id, size, manifest size); new ones only, in
+        state ``received``) and the listing's new cursor, in one transaction: a crash never
+        moves the cursor past a share that has no row. Returns the ids added."""
+        listed = list(shares)
+        with self._lock:
+            known = {r[0] for r in self._db.execute(
+                f"SELECT share_id FROM shares WHERE share_id IN ({','.join('?' * len(listed))})",  # noqa: S608
+                [s[0] for s in listed]).fetchall()} if listed else set()
+        new = [s for s in listed if s[0] not in known]
+        if not new and cursor in (None, self.get_meta("shares_cursor")):
+            return []
+        now = now_iso()
+        details = {"share_ids": [s[0] for s in new], "count": len(new)}
+        with self.transaction("share.received", details) as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO shares(share_id, state, size, manifest_size, received_at, updated_at) "
+                "VALUES (?, 'received', ?, ?, ?, ?)",
+                [(sid, size, msize, now, now) for sid, size, msize in new],
+            )
+            if cursor is not None:
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('shares_cursor', ?)", (cursor,))
+        return [s[0] for s in new]
+
+    def _share_values(self, share_id: str, changes: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+        unknown = set(changes) - self._SHARE_FIELDS
+        if unknown:
+            raise ValueError(f"unknown share fields {sorted(unknown)}")
+        columns, values = ["updated_at=?"], [now_iso()]
+        for key, value in changes.items():
+            if isinstance(value, Text):  # words for staff in both languages (a detail)
+                value = value.encode()
+            if key in self._SHARE_JSON:
+                value = json.dumps(value, sort_keys=True)
+            if key in self._SHARE_SEALED:
+                value = self._cipher.seal(f"shares.{key}", share_id, value)
+            columns.append(f"{key}=?")
+            values.append(value)
+        return columns, values
+
+    def share_transition(
+        self, share_id: str, new: str, allowed_from: Iterable[str], *,
+        audit: Mapping[str, Any] | None = None, **changes: Any,
+    ) -> Share:
+        """Move a share to ``new`` if its state (read inside the write transaction) is one
+        of ``allowed_from`` (the machine's rule, :mod:`practice_client.shares.states`);
+        ``changes`` in the same transaction, one audit entry ``share.<new>`` with the
+        share's id, the old state and ``audit`` (identifiers only, never patient data)."""
+        allowed = frozenset(allowed_from)
+        columns, values = self._share_values(share_id, changes)
+        columns.insert(0, "state=?")
+        values.insert(0, new)
+        details: dict[str, Any] = {"share_id": share_id, **(audit or {})}
+        if changes.get("reason"):
+            details["reason"] = changes["reason"]
+        with self.transaction(f"share.{new}", details) as db:
+            found = db.execute("SELECT state FROM shares WHERE share_id=?", (share_id,)).fetchone()
+            if found is None:
+                raise StateError(f"{share_id}: no such share")
+            if found[0] not in allowed:
+                raise StateError(f"{share_id}: cannot go from {found[0]} to {new}")
+            details["from"] = found[0]
+            row = db.execute(
+                f"UPDATE shares SET {', '.join(columns)} WHERE share_id=? RETURNING *",  # noqa: S608
+                (*values, share_id),
+            ).fetchone()
+        return self._share(row)
+
+    def share_record(self, share_id: str, event: str, *, audit: Mapping[str, Any] | None = None,
+                     **changes: Any) -> Share:
+        """A change of a share that is no state change (a hand-over step, a receipt sent,
+        another attempt), audited as ``event``."""
+        columns, values = self._share_values(share_id, changes)
+        with self.transaction(event, {"share_id": share_id, **(audit or {})}) as db:
+            row = db.execute(
+                f"UPDATE shares SET {', '.join(columns)} WHERE share_id=? RETURNING *",  # noqa: S608
+                (*values, share_id),
+            ).fetchone()
+            if row is None:
+                raise StateError(f"{share_id}: no such share")
+        return self._share(row)
+
+    def receipt_sent(self, share_id: str, receipt: str) -> None:
+        with self.transaction("share.receipt_sent", {"share_id": share_id, "receipt": receipt}) as db:
+            db.execute("UPDATE shares SET receipt_sent=1 WHERE share_id=? AND receipt=?", (share_id, receipt))
+
+    def _share(self, row: sqlite3.Row) -> Share:
+        op, key = self._cipher.open, row["share_id"]
+        return Share(
+            share_id=key, state=row["state"], size=row["size"], manifest_size=row["manifest_size"],
+            received_at=row["received_at"], updated_at=row["updated_at"], reason=row["reason"],
+            detail=op("shares.detail", key, row["detail"]), patient_number=row["patient_number"],
+            fingerprint=row["fingerprint"], claimed_fingerprint=row["claimed_fingerprint"],
+            sha256=row["sha256"], file_type=row["file_type"],
+            manifest=json.loads(op("shares.manifest", key, row["manifest"]) or "{}"),
+            handover=json.loads(op("shares.handover", key, row["handover"]) or "{}"),
+            receipt=row["receipt"], receipt_sent=bool(row["receipt_sent"]), attempts=row["attempts"],
+        )
+
+    def get_share(self, share_id: str) -> Share | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM shares WHERE share_id=?", (share_id,)).fetchone()
+        return None if row is None else self._share(row)
+
+    def list_shares(self, states: Iterable[str] | None = None) -> list[Share]:
+        """Shares, oldest first (all, or those in ``states``)."""
+        with self._lock:
+            if states is None:
+                rows = self._db.execute("SELECT * FROM shares ORDER BY received_at, share_id").fetchall()
+            else:
+                wanted = [str(s) for s in states]
+                rows = self._db.execute(
+                    f"SELECT * FROM shares WHERE state IN ({','.join('?' * len(wanted))}) "  # noqa: S608
+                    "ORDER BY received_at, share_id", wanted,
+                ).fetchall()
+        return [self._share(r) for r in rows]
+
+    def page_shares(
+        self, order: Order = SHARES_BY_URGENCY, *, states: Iterable[str] | None = None, since: str | None = None,
+        search: str = "", after: SortKey | None = None, keys: Iterable[str] | None = None, limit: int = 100,
+    ) -> list[tuple[SortKey, Share]]:
+        """Shares in ``order`` (by default those needing staff first, then newest), paged and
+        filtered like :meth:`page_requests`; ``search`` is the start of the share id or of
+        the patient number of a verified (or released) share."""
+        where, params = _filters(("state", states), ("received_at", since), ("share_id", keys))
+        if search:
+            low, high = _prefix_range(search.strip())
+            where.append("(share_id >= ? AND share_id < ? OR patient_number >= ? AND patient_number < ?)")
+            params += [low.lower(), high.lower(), low, high]
+        rows = self._page("shares", order, where, params, after, limit)
+        return [(_sort_key(r, order), self._share(r)) for r in rows]
+
+    def count_shares(self, states: Iterable[str] | None = None, since: str | None = None) -> int:
+        where, params = _filters(("state", states), ("received_at", since))
+        return self._count("shares", where, params)
+
+    def share_counts(self) -> dict[str, int]:
+        """How many shares are in each state (the index on state: no row is read)."""
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM shares GROUP BY state").fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def receipts_due(self) -> list[Share]:
+        """Shares whose receipt the platform has not taken yet (queued until it does)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM shares WHERE receipt IS NOT NULL AND receipt_sent=0 ORDER BY updated_at"
+            ).fetchall()
+        return [self._share(r) for r in rows]

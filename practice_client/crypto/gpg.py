@@ -420,11 +420,15 @@ class Gpg:
             and "DECRYPTION_FAILED" not in found and all(k in found for k in required)
         )
 
-    def open_signed(self, source: Path, output: Path | None = None) -> tuple[bytes, SignatureCheck, str]:
+    def open_signed(self, source: Path, output: Path | None = None,
+                    max_output: int = 0) -> tuple[bytes, SignatureCheck, str]:
         """The content of a signed (not encrypted) message: data (empty when written to
-        ``output``), the signature check against this home's keys, the literal file name."""
+        ``output``), the signature check against this home's keys, the literal file name.
+        ``max_output``: gpg stops past that many bytes (a compressed message can unpack to
+        any size; 0 = no limit) - the caller sees the check fail and the output cut."""
+        extra = ["--max-output", str(max_output)] if max_output else []
         with open(source, "rb") as handle:
-            result = self._gpg.decrypt_file(handle, output=str(output) if output else None)
+            result = self._gpg.decrypt_file(handle, output=str(output) if output else None, extra_args=extra)
         return bytes(result.data or b""), self._judge(result), self._plaintext_name(result)
 
     @staticmethod

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import InputError
-from practice_client.core.gdt import build_record
+from practice_client.core.gdt import build_record, file_reference, gdt_date
 from practice_client.core.models import Document
 from practice_client.delivery.sidecar import read_sidecar
 
@@ -40,14 +40,12 @@ def answer_record(doc: Document, patient_number: str, birth_date: str, names: di
     fields = [("3000", patient_number)]
     fields += [(field, names[field]) for field in ("3101", "3102") if names.get(field)]
     fields += [
-        ("3103", f"{birth_date[8:10]}{birth_date[5:7]}{birth_date[:4]}"),
+        ("3103", gdt_date(birth_date)),
         ("6200", when.strftime("%d%m%Y")),
         ("6201", when.strftime("%H%M%S")),
         ("6220", f"Dokument an die Patienten-App übermittelt: {doc.original_name}"),
-        ("6302", doc.document_id),
-        ("6303", Path(doc.original_name).suffix.lstrip(".").upper() or "DAT"),
-        ("6304", "Übermittelt an Patienten-App"),
-        ("6305", str(original) if original else doc.original_name),
+        *file_reference(doc.document_id, Path(doc.original_name).suffix.lstrip(".").upper() or "DAT",
+                        "Übermittelt an Patienten-App", str(original) if original else doc.original_name),
     ]
     return build_record(RESULTS, fields)
 

@@ -12,24 +12,24 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from practice_client.delivery.events import (
     Alert,
     Connected,
-    Event,
     Failure,
     NewRequests,
     Offline,
     Progress,
     StateChanged,
 )
+from practice_client.shares.events import NewShares, ShareChanged, ShareQuarantined, SharesOffline
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.service.agent import Agent
+    from practice_client.service.agent import Agent, AgentEvent
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,13 @@ class AgentBridge(QObject):
     documentProgress = Signal(str, str, int, int)  # document_id, phase, bytes_done, bytes_total
     newRequests = Signal(int)
     failure = Signal(str)  # one-line message (identifiers only), in the GUI's language
+    shareQuarantined = Signal(str, str)  # share_id, why (identifiers only), in the GUI's language
     connectionChanged = Signal(str)  # "connected" | "offline"
     stateChanged = Signal()  # something in the store changed: reload
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[AgentEvent] = queue.SimpleQueue()
         self._agent: Agent | None = None
         self._language = "de"  # the GUI's, once an agent is created for a context
         self._lock = threading.Lock()
@@ -72,7 +73,7 @@ class AgentBridge(QObject):
         if agent is not None:
             agent.poll_now()
 
-    def post(self, event: Event) -> None:
+    def post(self, event: AgentEvent) -> None:
         """The agent's callback. Runs in agent threads: only enqueue, nothing else."""
         self.events.put(event)
 
@@ -115,7 +116,7 @@ class AgentBridge(QObject):
         if changed:
             self.stateChanged.emit()
 
-    def _dispatch(self, event: Event) -> bool:
+    def _dispatch(self, event: AgentEvent) -> bool:
         """Emit the signal for one event; True when the store changed."""
         match event:
             case Progress(document_id, phase, done, total):
@@ -125,9 +126,16 @@ class AgentBridge(QObject):
                 self.newRequests.emit(count)
             case Failure(message) | Alert(message):
                 self.failure.emit(message.pick(self._language))
+            case ShareQuarantined(share_id, message):
+                self.shareQuarantined.emit(share_id, message.pick(self._language))
             case Connected() | Offline():
                 self.connectionChanged.emit(event.kind)
                 return False
-            case StateChanged():
+            case SharesOffline():
+                self.connectionChanged.emit(Offline.kind)
+                return False
+            case StateChanged() | ShareChanged() | NewShares():
                 pass
+            case _:
+                assert_never(event)
         return True

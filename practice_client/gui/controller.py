@@ -46,6 +46,7 @@ from practice_client.intake.inbox import Inbox
 from practice_client.intake.mail_file import import_mail_files
 from practice_client.provision import SetupParams, SetupResult, provision
 from practice_client.service import agent as _agent  # noqa: F401 - see above (and it loads every source)
+from practice_client.shares import actions as share_actions
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class Controller(QObject):
     documentReleased = Signal(str)  # document_id (a held document goes to the new key)
     documentWithheld = Signal(str)  # document_id (a held document is not sent)
     documentRetried = Signal(str)  # document_id
+    shareReleased = Signal(str)  # share_id (released from quarantine)
+    shareDiscarded = Signal(str)  # share_id
     certificateInspected = Signal(object)  # CertificatePreview
     certificatePinned = Signal(str)  # fingerprint
     pinRemoved = Signal(str)  # fingerprint
@@ -111,6 +114,7 @@ class Controller(QObject):
     documentProgress = Signal(str, str, int, int)  # document_id, phase, bytes_done, bytes_total
     newRequests = Signal(int)
     agentFailure = Signal(str)
+    shareQuarantined = Signal(str, str)  # share_id, why (the Eingang page has the rest)
     connectionChanged = Signal(str)  # "connected" | "offline"
 
     def __init__(self, ctx: Context, source: DataSource | None = None, parent: QObject | None = None) -> None:
@@ -125,6 +129,7 @@ class Controller(QObject):
         self.bridge.documentProgress.connect(self.documentProgress)
         self.bridge.newRequests.connect(self.newRequests)
         self.bridge.failure.connect(self.agentFailure)
+        self.bridge.shareQuarantined.connect(self.shareQuarantined)
         self.bridge.connectionChanged.connect(self.connectionChanged)
         self.bridge.stateChanged.connect(self._refresh_soon)
         self._loading = False
@@ -343,6 +348,34 @@ class Controller(QObject):
 
         self._run("retry", work, self.documentRetried.emit)
 
+    # -- shares (documents patients share with the practice) -----------------------------
+
+    def release_share(self, share_id: str, reason: str, patient_number: str | None = None,
+                      birth_date: str | None = None) -> None:
+        """Release a quarantined share (the local user must be an administrator by policy;
+        a share without a verified patient needs the PMS patient number and birth date).
+        Audited with the actor and role. Emits: shareReleased(share_id); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            share_actions.release(ctx, share_id, share_actions.local_actor(ctx), reason, patient_number, birth_date)
+            self.bridge.poll_now()  # the agent takes it on at once
+            return share_id
+
+        self._run("release_share", work, self.shareReleased.emit)
+
+    def discard_share(self, share_id: str, reason: str) -> None:
+        """Discard a quarantined or waiting share (its kept files go; the patient's app is
+        told). Emits: shareDiscarded(share_id); or failed."""
+        ctx = self.ctx
+
+        def work() -> str:
+            share_actions.discard(ctx, share_id, share_actions.local_actor(ctx), reason)
+            self.bridge.poll_now()  # the receipt goes to the platform soon
+            return share_id
+
+        self._run("discard_share", work, self.shareDiscarded.emit)
+
     # -- patients and trust certificates ----------------------------------------------
 
     def inspect_certificate(self, path: Path) -> None:
@@ -454,7 +487,7 @@ class Controller(QObject):
     def start_agent(self) -> None:
         """Run intake, the watched folder and uploads in the agent's own threads (started from a worker).
         Emits: agentStarted or failed("agent", ...); later, per event: documentProgress, newRequests,
-        agentFailure, connectionChanged."""
+        agentFailure, shareQuarantined, connectionChanged."""
         if self.bridge.running:
             return
         ctx, bridge = self.ctx, self.bridge

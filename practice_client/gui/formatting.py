@@ -5,6 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import QDate, QDateTime, QLocale, Qt
 
 
+def language() -> str:
+    """The GUI's language (``de`` or ``en``), for texts the domain keeps in both."""
+    return "de" if QLocale().language() == QLocale.Language.German else "en"
+
+
 def date_text(iso_date: str) -> str:
     """``1964-08-12`` -> ``12.08.1964`` (German) / ``12/08/1964`` (English)."""
     date = QDate.fromString(iso_date[:10], Qt.DateFormat.ISODate)

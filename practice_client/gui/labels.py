@@ -91,3 +91,24 @@ def ident_label(ident: str) -> str:
         "bank": QCoreApplication.translate("Labels", "Bank identification"),
     }
     return methods.get(ident, ident or "–")
+
+
+def share_state_label(state: str) -> tuple[QIcon, str]:
+    """A share's state (:mod:`practice_client.shares.states`) as staff read it: received,
+    checking (downloaded, decrypted and verified, being scanned), waiting, scanned clean,
+    handed to the PMS, quarantined, discarded."""
+    translate = QCoreApplication.translate
+    checking = ("status-busy", translate("Labels", "Checking"))
+    clean = ("status-ok", translate("Labels", "Scanned clean"))
+    name, text = {
+        "received": ("status-pending", translate("Labels", "Received")),
+        "downloaded": checking,
+        "verified": checking,
+        "waiting": ("status-warn", translate("Labels", "Waiting")),
+        "clean": clean,
+        "handing_over": clean,
+        "handed_over": ("status-ok", translate("Labels", "Handed to the PMS")),
+        "quarantined": ("status-fail", translate("Labels", "Quarantined")),
+        "discarded": ("status-closed", translate("Labels", "Discarded")),
+    }.get(state, ("status-question", state))
+    return icon(name), text

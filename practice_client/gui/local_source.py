@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from practice_client.core.audit import VerifyResult
-from practice_client.core.models import Document, RequestRecord
-from practice_client.core.store import DOCUMENTS_BY_URGENCY, REQUESTS_BY_URGENCY, SortKey
+from practice_client.core.models import Document, RequestRecord, Share
+from practice_client.core.store import DOCUMENTS_BY_URGENCY, REQUESTS_BY_URGENCY, SHARES_BY_URGENCY, SortKey
 from practice_client.delivery.recipients import AssignCandidate, assign_candidates
 from practice_client.gui.viewmodels import (
     MAX_CHANGES,
@@ -29,6 +29,7 @@ from practice_client.gui.viewmodels import (
     Query,
     RequestView,
     Row,
+    ShareView,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class LocalSource:
         return Overview(
             cursor=cursor, waiting_requests=store.waiting_requests(), documents=store.document_counts(),
             patients=patients, pinned=pinned, configured=bool(self.ctx.config.practice_key_fingerprint),
+            shares=store.share_counts(),
         )
 
     def verify_audit(self, full: bool = False) -> VerifyResult:
@@ -94,6 +96,9 @@ class LocalSource:
         if query.kind is ListKind.PATIENTS:
             return list(self._patient_rows(store.page_patient_numbers(
                 search=query.search, after=after, keys=keys, limit=limit)))
+        if query.kind is ListKind.SHARES:
+            return list(self._share_views(store.page_shares(
+                SHARES_BY_URGENCY, search=query.search, after=after, keys=keys, limit=limit)))
         before = int(after[0]) if after else None
         return list(self._audit(query, before=before, limit=limit))
 
@@ -114,6 +119,11 @@ class LocalSource:
             number = numbers.get(doc.request_id or "") or ""
             views.append(DocumentView(doc, patients.get(number), number, sort))
         return views
+
+    def _share_views(self, pairs: list[tuple[SortKey, Share]]) -> list[ShareView]:
+        """Each share with the PMS record of its verified patient (one query for the page)."""
+        patients = self.ctx.store.patients_by_number(s.patient_number for _, s in pairs if s.patient_number)
+        return [ShareView(share, patients.get(share.patient_number or ""), sort) for sort, share in pairs]
 
     def _patient_rows(self, pairs: list[tuple[SortKey, str]]) -> list[PatientRow]:
         store = self.ctx.store

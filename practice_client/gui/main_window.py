@@ -23,6 +23,7 @@ from practice_client.gui.controller import Controller
 from practice_client.gui.formatting import fill
 from practice_client.gui.pages.audit import AuditPage
 from practice_client.gui.pages.deliveries import DeliveriesPage
+from practice_client.gui.pages.inbox import InboxPage
 from practice_client.gui.pages.patients import PatientsPage
 from practice_client.gui.pages.requests import RequestsPage
 from practice_client.gui.pages.settings import SettingsPage
@@ -30,7 +31,7 @@ from practice_client.gui.resources import app_icon, icon
 from practice_client.gui.tray import Tray, TrayStatus
 from practice_client.gui.viewmodels import Overview
 
-PAGES = ("requests", "deliveries", "patients", "audit", "settings")
+PAGES = ("requests", "deliveries", "inbox", "patients", "audit", "settings")
 
 
 class MainWindow(QMainWindow):
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.pages = {
             "requests": RequestsPage(controller),
             "deliveries": DeliveriesPage(controller),
+            "inbox": InboxPage(controller),
             "patients": PatientsPage(controller),
             "audit": AuditPage(controller),
             "settings": SettingsPage(controller),
@@ -75,6 +77,7 @@ class MainWindow(QMainWindow):
         titles = {
             "requests": self.tr("Requests"),
             "deliveries": self.tr("Deliveries"),
+            "inbox": self.tr("Incoming"),
             "patients": self.tr("Patients"),
             "audit": self.tr("Audit log"),
             "settings": self.tr("Settings"),
@@ -105,6 +108,7 @@ class MainWindow(QMainWindow):
         controller.connectionChanged.connect(self._connection)
         controller.newRequests.connect(tray.new_requests)
         controller.agentFailure.connect(tray.failure)
+        controller.shareQuarantined.connect(lambda _share_id, message: tray.share_quarantined(message))
         controller.requestDecided.connect(self._decided)
         controller.filesAdded.connect(
             lambda _rid, n: self.statusBar().showMessage(fill(self.tr("%1 file(s) added to the outbox."), n), 8000))
@@ -171,6 +175,9 @@ class MainWindow(QMainWindow):
             f"{self.titles['requests']} ({waiting})" if waiting else self.titles["requests"])
         self.navigation.item(1).setText(
             f"{self.titles['deliveries']} ({stuck})" if stuck else self.titles["deliveries"])
+        held = overview.shares_needing_staff
+        self.navigation.item(PAGES.index("inbox")).setText(
+            f"{self.titles['inbox']} ({held})" if held else self.titles["inbox"])
 
     def _connection(self, state: str) -> None:
         if self.tray.status is not TrayStatus.ATTENTION:

@@ -96,6 +96,11 @@ class Tray(QObject):
     def failure(self, message: str) -> None:
         self.notify(self.tr("Delivery problem"), message or self.tr("A delivery failed."), warning=True)
 
+    def share_quarantined(self, message: str) -> None:
+        """A document a patient shared was quarantined (malware, no valid signature, active
+        content): staff look on the Eingang page."""
+        self.notify(self.tr("Shared document quarantined"), message, warning=True)
+
     def hide(self) -> None:
         if self.icon is not None:
             self.icon.hide()

@@ -1,10 +1,11 @@
 """What the pages show, and the one interface they read it through (no Qt here).
 
-The window shows lists that grow for years (requests, documents, patients, the
-audit log). It never holds them whole: a list is read a :class:`Page` at a time, in
-the order the database keeps for it, and kept current with :class:`Changes` - the
-rows that changed since a *cursor* (the seq of the audit entry the list was last
-read at; every state change writes one, and stamps the rows it touched with it).
+The window shows lists that grow for years (requests, documents, documents patients
+shared, patients, the audit log). It never holds them whole: a list is read a
+:class:`Page` at a time, in the order the database keeps for it, and kept current
+with :class:`Changes` - the rows that changed since a *cursor* (the seq of the audit
+entry the list was last read at; every state change writes one, and stamps the rows
+it touched with it).
 So a refresh costs what changed, not what exists.
 
 :class:`DataSource` is that interface. :class:`~practice_client.gui.local_source.LocalSource`
@@ -32,8 +33,10 @@ from practice_client.core.models import (
     Pin,
     RequestRecord,
     RequestStatus,
+    Share,
     Verdict,
 )
+from practice_client.core.text import Text
 from practice_client.delivery.recipients import AssignCandidate
 
 SortKey = tuple[Any, ...]
@@ -46,6 +49,7 @@ class ListKind(StrEnum):
     DOCUMENTS = "documents"
     PATIENTS = "patients"
     AUDIT = "audit"
+    SHARES = "shares"
 
 
 # Each list's order, as the directions of its sort key's values (True: descending);
@@ -55,6 +59,7 @@ DESCENDING: dict[ListKind, tuple[bool, ...]] = {
     ListKind.DOCUMENTS: (False, True, False),
     ListKind.PATIENTS: (False, False),  # by patient number (numerically)
     ListKind.AUDIT: (True,),  # newest first
+    ListKind.SHARES: (False, True, False),  # quarantined and waiting first, then newest
 }
 
 
@@ -193,6 +198,76 @@ class DocumentView(NamedByPms):
         return self.document.state
 
 
+# shares that need staff: in quarantine, or waiting (for a scanner, the import folder)
+SHARES_NEEDING_STAFF = frozenset({"quarantined", "waiting"})
+
+
+@dataclass(frozen=True)
+class ShareView(NamedByPms):
+    """A document a patient shared, with the PMS record of its patient. A share names a
+    patient only once its signature verified against that patient's pinned key (or an
+    admin released it to a PMS patient, with two identifiers): until then ``patient`` is
+    None and what the patient's app wrote (file name, type) is not shown either - an
+    unverified claim is never shown as if it were the patient's identity."""
+
+    share: Share
+    patient: Patient | None = None
+    sort: SortKey = ()
+
+    @property
+    def key(self) -> str:
+        return self.share.share_id
+
+    @property
+    def share_id(self) -> str:
+        return self.share.share_id
+
+    @property
+    def state(self) -> str:
+        return self.share.state
+
+    @property
+    def patient_number(self) -> str:
+        return self.share.patient_number or ""
+
+    @property
+    def claims_shown(self) -> bool:
+        return self.share.patient_number is not None
+
+    def _claim(self, name: str) -> str:
+        return str(self.share.manifest.get(name) or "") if self.claims_shown else ""
+
+    @property
+    def file_name(self) -> str:
+        return self._claim("file_name")
+
+    @property
+    def document_type(self) -> str:
+        return self._claim("document_type")
+
+    @property
+    def document_date(self) -> str:
+        return self._claim("document_date")
+
+    def detail(self, language: str) -> str:
+        """What was found (a signature name, a scanner's answer, staff's reason), in ``language``
+        where the client wrote it in both."""
+        return Text.decode(self.share.detail).pick(language) if self.share.detail else ""
+
+    @property
+    def needs_staff(self) -> bool:
+        return self.share.state in SHARES_NEEDING_STAFF
+
+    @property
+    def can_release(self) -> bool:
+        """Quarantined and decrypted (a share that never decrypted has nothing to hand on)."""
+        return self.share.state == "quarantined" and self.share.sha256 is not None
+
+    @property
+    def can_discard(self) -> bool:
+        return self.needs_staff
+
+
 @dataclass(frozen=True)
 class PatientRow:
     """A PMS patient and, if pinned, their trust certificate (or a pin whose patient the
@@ -227,7 +302,7 @@ class AuditRow:
         return (self.seq,)
 
 
-Row = RequestView | DocumentView | PatientRow | AuditRow
+Row = RequestView | DocumentView | PatientRow | AuditRow | ShareView
 
 
 @dataclass(frozen=True)
@@ -260,17 +335,23 @@ class Overview:
     patients: int = 0
     pinned: int = 0
     configured: bool = False
+    shares: dict[str, int] = field(default_factory=dict)  # shares by state
 
     def count(self, *states: DocumentState) -> int:
         return sum(self.documents.get(s, 0) for s in states)
+
+    @property
+    def shares_needing_staff(self) -> int:
+        return sum(self.shares.get(s, 0) for s in SHARES_NEEDING_STAFF)
 
     @property
     def stuck_documents(self) -> int:
         return self.count(DocumentState.FAILED, DocumentState.UNASSIGNED, DocumentState.HELD)
 
     def attention_count(self) -> int:
-        """Things that need staff: open requests; failed, unassigned and held documents."""
-        return self.waiting_requests + self.stuck_documents
+        """Things that need staff: open requests; failed, unassigned and held documents; shares
+        in quarantine or waiting."""
+        return self.waiting_requests + self.stuck_documents + self.shares_needing_staff
 
 
 class DataSource(Protocol):

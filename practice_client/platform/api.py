@@ -15,15 +15,16 @@ import base64
 import binascii
 import json
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import quote
 
 from practice_client.core.errors import NetworkError
 from practice_client.platform.http import HttpSession, RetryPolicy, Timeouts
-from practice_client.platform.ids import PARTS, valid_platform_id
+from practice_client.platform.ids import PARTS, path_segment
 from practice_client.platform.proxy import ProxyResolver
+from practice_client.platform.shares import ShareListing, download, list_shares, send_receipt
 from practice_client.platform.tus import Tus
 
 FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
@@ -178,6 +179,19 @@ class PlatformClient:
 
     @staticmethod
     def _id(value: str) -> str:
-        if not valid_platform_id(value):
-            raise ValueError(f"not a valid platform id: {value[:80]!r}")
-        return quote(value, safe="")
+        return path_segment(value)
+
+    # --- shares: documents patients share with the practice (platform/shares.py) -------
+
+    def shares(self, after: str | None) -> tuple[list[ShareListing], str | None]:
+        """``GET /v1/shares``: see :func:`practice_client.platform.shares.list_shares`."""
+        return list_shares(self.http, after)
+
+    def download_share(self, share_id: str, part: str, target: Path, size: int, max_bytes: int,
+                       cancel: threading.Event | None = None) -> None:
+        """A share's part streamed to ``target``: see :func:`practice_client.platform.shares.download`."""
+        download(self.http, share_id, part, target, size, max_bytes, cancel)
+
+    def send_share_receipt(self, share_id: str, status: str) -> None:
+        """``POST /v1/shares/{id}/receipt``: see :func:`practice_client.platform.shares.send_receipt`."""
+        send_receipt(self.http, share_id, status)

@@ -283,11 +283,13 @@ class HttpSession:
 
     def send(
         self, method: str, path: str, *, expect: tuple[int, ...], sent_bytes: int = 0,
-        transient: tuple[int, ...] = (), max_bytes: int = MAX_ANSWER_BYTES, **kwargs: Any,
+        transient: tuple[int, ...] = (), max_bytes: int = MAX_ANSWER_BYTES,
+        sink: Callable[[requests.Response], None] | None = None, **kwargs: Any,
     ) -> requests.Response:
         """One request. Returns a response whose status is in ``expect``, its body read
-        (at most ``max_bytes``: :class:`AnswerTooLarge`); raises :class:`Transient` for
-        what a retry may cure and NetworkError otherwise."""
+        (at most ``max_bytes``: :class:`AnswerTooLarge`) - or, with ``sink``, handed to the
+        sink to stream it (to disk); raises :class:`Transient` for what a retry may cure
+        and NetworkError otherwise."""
         what = f"{method} {path}"
         try:
             response = self._session.request(
@@ -295,7 +297,10 @@ class HttpSession:
                 allow_redirects=False, verify=True, stream=True, **kwargs,
             )
             expected = response.status_code in expect
-            _read_capped(response, max_bytes if expected else MAX_ERROR_BYTES, what)
+            if expected and sink is not None:
+                sink(response)
+            else:
+                _read_capped(response, max_bytes if expected else MAX_ERROR_BYTES, what)
         except AnswerTooLarge:
             if expected:
                 raise

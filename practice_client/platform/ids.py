@@ -4,6 +4,7 @@ both sides (the client, the testbed platform) keep ids out of path traversal."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 PLATFORM_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 PARTS = ("document", "manifest")
@@ -12,3 +13,10 @@ PARTS = ("document", "manifest")
 def valid_platform_id(value: str) -> bool:
     """Document and request ids the platform accepts: a uuid or ``[A-Za-z0-9-]{8,64}``."""
     return bool(PLATFORM_ID_RE.match(value))
+
+
+def path_segment(value: str) -> str:
+    """An id as one segment of a request path; ValueError for anything not an id."""
+    if not valid_platform_id(value):
+        raise ValueError(f"not a valid platform id: {value[:80]!r}")
+    return quote(value, safe="")

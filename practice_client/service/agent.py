@@ -1,10 +1,11 @@
-"""The agent: intake sources, the export-folder watcher and the delivery pipeline,
-running together until stopped.
+"""The agent: intake sources, the export-folder watcher, the delivery pipeline and the
+shares job (documents patients share: :mod:`practice_client.shares.job`), running
+together until stopped.
 
 ``practice-client agent`` runs it headless; the GUI embeds the same object
 in-process (``start()`` / ``stop()`` and an event callback, see
 :mod:`practice_client.delivery.events`). Nothing here knows about Qt. It sits above
-intake and delivery (which never import each other): the sources come from
+intake, delivery and shares (which never import each other): the sources come from
 :mod:`practice_client.service.sources`, each a :class:`~practice_client.intake.sources.Source`.
 """
 
@@ -25,12 +26,10 @@ from practice_client.delivery import outbox, retention
 from practice_client.delivery.events import (
     Connected,
     Event,
-    EventSink,
     Failure,
     NewRequests,
     Offline,
     StateChanged,
-    ignore,
 )
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.pipeline import Pipeline
@@ -39,6 +38,8 @@ from practice_client.delivery.spool import Spool
 from practice_client.delivery.watcher import Watcher
 from practice_client.intake.sources import Source
 from practice_client.service.sources import configured_sources
+from practice_client.shares.events import ShareEvent
+from practice_client.shares.job import SharesJob
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -47,15 +48,25 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 2.0  # pick up rows staff changed in another process
 
+AgentEvent = Event | ShareEvent
+"""What the agent tells its host: the delivery's kinds and the shares' (both tagged
+unions of frozen dataclasses; a host ``match``es on the class)."""
+AgentEventSink = Callable[[AgentEvent], None]
+
+
+def ignore(event: AgentEvent) -> None:
+    """The sink when nobody listens."""
+
 
 class Agent:
     """Intake + watcher + pipeline for one context."""
 
-    def __init__(self, ctx: Context, on_event: EventSink = ignore,
+    def __init__(self, ctx: Context, on_event: AgentEventSink = ignore,
                  sources: Sequence[Source] | None = None) -> None:
         self.ctx = ctx
         self._emit = on_event
         self.pipeline = Pipeline(ctx, self._on_event)
+        self.shares = SharesJob(ctx, self._on_event)
         self._sources = sources
         self.watcher: Watcher | None = None
         self._stop = threading.Event()
@@ -64,7 +75,7 @@ class Agent:
         self._thread: threading.Thread | None = None
         self._lock = FileLock(ctx.home.root / "agent.lock")
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: AgentEvent) -> None:
         try:
             self._emit(event)
         except Exception:  # a listener's bug must not stop deliveries
@@ -83,6 +94,7 @@ class Agent:
         _ = self.ctx.store  # open the database (and keyring) before any thread needs it
         scrub_home(self.ctx)  # a home of an earlier version: its pinned keys (names) go
         self.pipeline.start()
+        self.shares.start()
         export = Spool.of(self.ctx).export
         if export is not None:
             self.watcher = Watcher(
@@ -108,13 +120,15 @@ class Agent:
         self._unwatch.clear()
         if self.watcher is not None:
             self.watcher.stop()
+        self.shares.stop()
         self.pipeline.stop()
         self._lock.release()
         log.info("agent stopped")
 
     def poll_now(self) -> None:
-        """Fetch requests now instead of at the next interval (the GUI's refresh button)."""
+        """Fetch requests (and shares) now instead of at the next interval (the GUI's refresh button)."""
         self._poll_now.set()
+        self.shares.kick()
 
     # -- staff actions (the GUI calls these; they are safe from any thread) -------------------
 

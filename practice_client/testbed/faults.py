@@ -6,7 +6,7 @@ delay) so a forgotten fault can never hang a test run.
 
 Route names: ``inbox``, ``decision``, ``upload.options``, ``upload.create``,
 ``upload.head``, ``upload.patch``, ``upload.delete``, ``document``, ``patient_key``,
-``practice_key``; ``*`` matches every route.
+``practice_key``, ``shares``, ``share``, ``share.receipt``; ``*`` matches every route.
 
 Besides failures and delays, attacks of a hostile or broken platform on uploads: a
 creation answered with ``Upload-Offset`` equal to the length (nothing was received), a
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 ROUTES = frozenset(
     {
         "inbox", "decision", "upload.options", "upload.create", "upload.head", "upload.patch",
-        "upload.delete", "document", "patient_key", "practice_key", "audit_checkpoint", "*",
+        "upload.delete", "document", "patient_key", "practice_key", "audit_checkpoint", "shares", "share",
+        "share.receipt", "*",
     }
 )
 MAX_COUNT = 1000
@@ -45,6 +46,8 @@ class Faults:
         self._drops: _Armed | None = None
         self._forged_offsets = 0
         self._corruptions = 0
+        self._stalls: _Armed | None = None
+        self._stall_after = 0
 
     @staticmethod
     def _check(route: str, count: int) -> None:
@@ -92,6 +95,26 @@ class Faults:
         with self._lock:
             self._corruptions = count
 
+    def stall_next_downloads(self, after_bytes: int, seconds: float, count: int = 1) -> None:
+        """Send the next ``count`` share downloads' first ``after_bytes`` bytes, then hold
+        the rest back for ``seconds`` (a slow line: a client killed meanwhile resumes)."""
+        self._check("share", count)
+        if after_bytes < 0 or not 0 < seconds <= MAX_DELAY:
+            raise ValueError(f"after_bytes must be >= 0 and the stall 0..{MAX_DELAY} s")
+        with self._lock:
+            self._stalls, self._stall_after = _Armed(count, seconds), after_bytes
+
+    def take_stall(self) -> tuple[int, float] | None:
+        """(bytes before the stall, its seconds) for this download, or None."""
+        with self._lock:
+            armed = self._stalls
+            if armed is None:
+                return None
+            armed.count -= 1
+            if armed.count <= 0:
+                self._stalls = None
+            return self._stall_after, armed.value
+
     def take_forged_offset(self) -> bool:
         with self._lock:
             forged, self._forged_offsets = self._forged_offsets > 0, max(0, self._forged_offsets - 1)
@@ -108,6 +131,7 @@ class Faults:
             self._delays.clear()
             self._drops = None
             self._forged_offsets = self._corruptions = 0
+            self._stalls = None
 
     @staticmethod
     def _take(table: dict[str, _Armed], route: str) -> float | None:

@@ -128,6 +128,13 @@ class Tool(ABC):
         """Decrypt ``source`` to ``output`` (replaced) and check it is signed by ``signer_key``
         (armored public key). Raises :class:`CryptoError` when it cannot decrypt."""
 
+    @abstractmethod
+    def encrypt(self, data: bytes, recipient_key: str, sign: bool, filename: str) -> bytes:
+        """A binary OpenPGP message of ``data`` encrypted to ``recipient_key`` (armored public
+        key: the practice's) and, with ``sign``, signed by the party's key - what a patient's
+        app uploads when the patient shares a document. ``filename`` goes into the literal
+        packet where the implementation lets the app set it."""
+
     def close(self) -> None:  # noqa: B027 - only GnuPG leaves something running
         """Stop what the tool left running (gpg-agent)."""
 
@@ -215,6 +222,16 @@ class GnuPG(Tool):
             self.gpg.unwrap(source, inner, self.passphrase)
             _, check, name = verifier.open_signed(inner, output)
         return Opened(name, check.valid)
+
+    def encrypt(self, data: bytes, recipient_key: str, sign: bool, filename: str) -> bytes:
+        with self.scratch() as scratch:
+            key, source, target = (Path(scratch) / n for n in ("recipient.asc", "input", "output"))
+            key.write_text(recipient_key, encoding="ascii")
+            source.write_bytes(data)
+            signing = ("--sign", "--local-user", self.fingerprint) if sign else ()
+            self._cli("--trust-model", "always", "--recipient-file", str(key), *signing, "--encrypt",
+                      "--set-filename", filename, "--output", str(target), str(source))
+            return target.read_bytes()
 
     def close(self) -> None:
         self.gpg.kill_agent()
@@ -307,6 +324,15 @@ class Sequoia(Tool):
         names = re.findall(r"^[\W]*Filename: (.*)$", dump, re.MULTILINE)
         return Opened(names[0] if names else "", done.returncode == 0)
 
+    def encrypt(self, data: bytes, recipient_key: str, sign: bool, filename: str) -> bytes:
+        """sq 0.27 sets no file name in the literal packet (the manifest carries it)."""
+        del filename
+        with self.scratch() as scratch:
+            cert = Path(scratch) / "recipient.asc"
+            cert.write_text(recipient_key, encoding="ascii")
+            signing = ("--signer-key", str(self.key)) if sign else ()
+            return self._sq("encrypt", "--binary", "--recipient-cert", str(cert), *signing, data=data)
+
 
 # -- OpenPGP.js ----------------------------------------------------------------------------
 
@@ -378,6 +404,15 @@ class OpenPgpJs(Tool):
             opened = json.loads(self._node("decrypt", "--in", str(source), "--out", str(output),
                                            "--signer", str(cert)))
         return Opened(str(opened.get("filename") or ""), opened.get("signed") is True)
+
+    def encrypt(self, data: bytes, recipient_key: str, sign: bool, filename: str) -> bytes:
+        with self.scratch() as scratch:
+            cert, source, target = (Path(scratch) / n for n in ("recipient.asc", "input", "output"))
+            cert.write_text(recipient_key, encoding="ascii")
+            source.write_bytes(data)
+            self._node("encrypt", "--in", str(source), "--out", str(target), "--recipient", str(cert),
+                       "--filename", filename, *(["--sign"] if sign else []))
+            return target.read_bytes()
 
 
 # -- rnp -------------------------------------------------------------------------------------
@@ -459,6 +494,25 @@ class Rnp(Tool):
         used = {k.upper() for k in re.findall(r"using \w+ key ([0-9a-fA-F]{16})", report)}
         signed = bool(used) and used <= signer_ids and "Signature(s) verified successfully" in report
         return Opened("", signed)
+
+    def encrypt(self, data: bytes, recipient_key: str, sign: bool, filename: str) -> bytes:
+        """The recipient's key is imported into a copy of the party's keyring (rnp encrypts
+        to keys of its keyring only); rnp sets the literal packet's name from the input file."""
+        with self.scratch() as scratch:
+            home, folder = Path(scratch) / "rnp", Path(scratch) / "in"
+            shutil.copytree(self.home, home)
+            folder.mkdir()
+            cert = Path(scratch) / "recipient.asc"
+            cert.write_text(recipient_key, encoding="ascii")
+            before = set(self.fingerprints(home))
+            run(["rnpkeys", "--homedir", str(home), "--import", str(cert)], "rnpkeys")
+            recipient = next(f for f in self.fingerprints(home) if f not in before)
+            source, target = folder / (Path(filename).name or "input"), Path(scratch) / "output"
+            source.write_bytes(data)
+            signing = ["-u", self.fingerprint, "--sign"] if sign else []
+            run(["rnp", "--homedir", str(home), "--password", "", *signing, "--encrypt", "-r", recipient,
+                 "--output", str(target), str(source)], "rnp")
+            return target.read_bytes()
 
 
 TOOLS: dict[str, type[Tool]] = {tool.name: tool for tool in (GnuPG, Sequoia, OpenPgpJs, Rnp)}

@@ -80,6 +80,9 @@ class KeyHome:
     def clearsign(self, data: bytes) -> bytes:
         return self.tool.clearsign(data)
 
+    def encrypt(self, data: bytes, recipient_key: str, sign: bool, filename: str) -> bytes:
+        return self.tool.encrypt(data, recipient_key, sign, filename)
+
     def open_document(self, source: Path, output: Path, signer_key: str) -> Opened:
         return self.tool.open(source, output, signer_key)
 

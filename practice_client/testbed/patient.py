@@ -10,10 +10,13 @@ OpenPGP.js, rnp), with the key type and layout that implementation makes.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from practice_client.testbed.identity import IdentityAuthority
@@ -90,5 +93,37 @@ class SimulatedPatient(KeyHolder):
         data, _, signed = self.decrypt(message.encode("ascii"), None, practice_public_key)
         return json.loads(data), signed
 
+    def share(
+        self, data: bytes, file_name: str, practice_key: str, practice_id: str, *,
+        document_type: str | None = None, document_date: str | None = None, signed: bool = True,
+        claimed_fingerprint: str | None = None, share_id: str | None = None,
+    ) -> SharedDocument:
+        """What the patient's app uploads to share a document with the practice: the document
+        and its manifest (docs/formats.md), each signed by the patient's key (unless
+        ``signed`` is False - an attack) and encrypted to the practice's key.
+        ``claimed_fingerprint`` lets a test claim another patient's key in the manifest."""
+        share_id = share_id or str(uuid.uuid4())
+        manifest = {
+            "version": 1, "share_id": share_id, "practice_id": practice_id,
+            "patient_fingerprint": claimed_fingerprint or self.fingerprint, "file_name": file_name,
+            "document_type": document_type, "document_date": document_date,
+            "shared_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+        }
+        text = json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        return SharedDocument(
+            share_id, self.keys.encrypt(data, practice_key, signed, file_name),
+            self.keys.encrypt(text, practice_key, signed, "manifest.json"),
+        )
+
     def close(self) -> None:
         self.keys.close()
+
+
+@dataclass(frozen=True)
+class SharedDocument:
+    """A share as the patient's app uploads it: two opaque messages under a random id."""
+
+    share_id: str
+    document: bytes
+    manifest: bytes

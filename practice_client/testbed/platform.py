@@ -10,7 +10,8 @@ Data directory (``DIR``): ``ca.pem``, ``token``, ``inbox/*.eml`` (served by
 (+ ``.manifest.pgp``, ``.json``), ``patients/<FPR>.asc`` (the server's copy of a
 patient key), ``practice/key.asc``, ``practice/audit-checkpoint.json`` (the newest signed
 checkpoint of the practice's audit log), ``uploads/`` (the tus uploads, under ids the server
-chooses), ``finishes/`` (which upload finished which part: :mod:`.uploads`).
+chooses), ``finishes/`` (which upload finished which part: :mod:`.uploads`), ``shares/``
+and ``receipts/`` (documents patients share with the practice: :mod:`.shares`).
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ import secrets
 import socket
 import ssl
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from practice_client.core.atomic import atomic_write
@@ -43,6 +44,7 @@ from practice_client.platform.ids import valid_platform_id
 from practice_client.platform.tls import spki_sha256_pem
 from practice_client.testbed.ca import ensure_ca
 from practice_client.testbed.faults import Faults, Stats
+from practice_client.testbed.shares import ShareError, ShareStore
 from practice_client.testbed.uploads import MAX_UPLOAD_LENGTH, ApiError, Upload, UploadStore
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,7 @@ class PlatformApp:
         self.faults = faults
         self.stats = stats
         self.uploads = UploadStore(data_dir)
+        self.shares = ShareStore(data_dir)
         self.app = Starlette(
             routes=[
                 Route("/v1/inbox", self._guard("inbox", self.inbox), methods=["GET"]),
@@ -164,6 +167,11 @@ class PlatformApp:
                       methods=["PUT"]),
                 Route("/v1/practice/audit-checkpoint", self._guard("audit_checkpoint", self.audit_checkpoint),
                       methods=["GET", "PUT"]),
+                Route("/v1/shares", self._guard("shares", self.share_list), methods=["GET"]),
+                Route("/v1/shares/{share_id}", self._guard("share", self.share), methods=["GET"]),
+                Route("/v1/shares/{share_id}/manifest", self._guard("share", self.share), methods=["GET"]),
+                Route("/v1/shares/{share_id}/receipt", self._guard("share.receipt", self.share_receipt),
+                      methods=["POST"]),
             ]
         )
 
@@ -186,6 +194,8 @@ class PlatformApp:
                 return _error(status, "injected fault")
             try:
                 response = await handler(request)
+            except ShareError as exc:
+                response = _error(exc.status, str(exc))
             except ApiError as exc:
                 response = _error(exc.status, str(exc), TUS_HEADERS if "upload" in route else None)
             delay = self.faults.take_delay(route)
@@ -435,6 +445,60 @@ class PlatformApp:
         atomic_write(path, json.dumps({"checkpoint": checkpoint, "signature": signature}).encode(), 0o644)
         return Response(status_code=204)
 
+    # --- shares (documents patients share with the practice) ------------------------------
+
+    async def share_list(self, request: Request) -> Response:
+        after = request.query_params.get("after")
+        listed, last = self.shares.listing(_decode_cursor(after) if after else "")
+        return JSONResponse({"shares": [s.to_json() for s in listed],
+                             "cursor": _encode_cursor(last) if last else None})
+
+    async def share(self, request: Request) -> Response:
+        """A share's ciphertext (or its manifest), with ``Range: bytes=N-`` answered 206 so
+        an interrupted download resumes where it stopped."""
+        part = "manifest" if request.url.path.endswith("/manifest") else "document"
+        path = self.shares.path(request.path_params["share_id"], part)
+        if not path.is_file():
+            raise ShareError(404, "no such share")
+        size = path.stat().st_size
+        start, status, headers = 0, 200, {"Accept-Ranges": "bytes"}
+        wanted = request.headers.get("range")
+        if wanted is not None:
+            match = re.fullmatch(r"bytes=(\d+)-", wanted.strip())
+            if match is None or int(match[1]) >= max(size, 1):
+                return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+            start, status = int(match[1]), 206
+            headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
+            self.stats.count_call("share.ranged")
+        headers["Content-Length"] = str(size - start)
+        return StreamingResponse(self._share_bytes(path, start), status_code=status, headers=headers,
+                                 media_type="application/octet-stream")
+
+    async def _share_bytes(self, path: Path, start: int) -> AsyncIterator[bytes]:
+        stall = self.faults.take_stall()
+        with path.open("rb") as handle:
+            handle.seek(start)
+            sent = 0
+            while chunk := handle.read(256 * 1024):
+                if stall is not None and sent + len(chunk) >= stall[0]:
+                    head, chunk = chunk[: stall[0] - sent], chunk[stall[0] - sent:]
+                    if head:
+                        yield head
+                        sent += len(head)
+                    await asyncio.sleep(stall[1])
+                    stall = None
+                yield chunk
+                sent += len(chunk)
+
+    async def share_receipt(self, request: Request) -> Response:
+        share_id = request.path_params["share_id"]
+        try:
+            body = json.loads(await _read_limited(request, JSON_LIMIT))
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "body is not JSON") from None
+        status = body.get("status") if isinstance(body, dict) else None
+        return JSONResponse(self.shares.receipt(share_id, status))
+
 
 class _Server(uvicorn.Server):
     """uvicorn, telling a waiting thread when it listens."""
@@ -462,7 +526,7 @@ class TestbedPlatform:
         self.checksum = checksum  # offer the tus checksum extension
         self.faults = Faults()
         self.stats = Stats()
-        for sub in ("inbox", "documents", "decisions", "uploads", "patients", "practice"):
+        for sub in ("inbox", "documents", "decisions", "uploads", "patients", "practice", "shares", "receipts"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         self.tls = ensure_ca(self.data_dir)
         self.token = self._ensure_token()

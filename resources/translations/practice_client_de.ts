@@ -646,6 +646,113 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     </message>
 </context>
 <context>
+    <name>InboxPage</name>
+    <message>
+        <source>Find: patient no. or share id</source>
+        <translation>Suchen: Patientennr. oder Freigabe-ID</translation>
+    </message>
+    <message>
+        <source>Find shared documents</source>
+        <translation>Geteilte Dokumente suchen</translation>
+    </message>
+    <message>
+        <source>Shared documents</source>
+        <translation>Geteilte Dokumente</translation>
+    </message>
+    <message>
+        <source>Documents are decrypted, checked against the patient&apos;s pinned key, scanned for malware and handed to the PMS import folder; this program never opens them.</source>
+        <translation>Dokumente werden entschlüsselt, gegen den gepinnten Schlüssel der Patientin/des Patienten geprüft, auf Schadsoftware untersucht und in den PVS-Importordner übergeben; dieses Programm öffnet sie nie.</translation>
+    </message>
+    <message>
+        <source>&amp;Release from quarantine…</source>
+        <translation>Aus der Quarantäne &amp;freigeben…</translation>
+    </message>
+    <message>
+        <source>Release the selected document from quarantine</source>
+        <translation>Das ausgewählte Dokument aus der Quarantäne freigeben</translation>
+    </message>
+    <message>
+        <source>&amp;Discard…</source>
+        <translation>&amp;Verwerfen…</translation>
+    </message>
+    <message>
+        <source>Discard the selected document</source>
+        <translation>Das ausgewählte Dokument verwerfen</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>Status</translation>
+    </message>
+    <message>
+        <source>Patient</source>
+        <translation>Patient/in</translation>
+    </message>
+    <message>
+        <source>Born</source>
+        <translation>Geboren</translation>
+    </message>
+    <message>
+        <source>Patient no.</source>
+        <translation>Patientennr.</translation>
+    </message>
+    <message>
+        <source>Type (from the app)</source>
+        <translation>Art (laut App)</translation>
+    </message>
+    <message>
+        <source>File name (from the app)</source>
+        <translation>Dateiname (laut App)</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>Größe</translation>
+    </message>
+    <message>
+        <source>Received</source>
+        <translation>Eingegangen</translation>
+    </message>
+    <message>
+        <source>Details</source>
+        <translation>Details</translation>
+    </message>
+    <message>
+        <source>In the PMS import folder as %1</source>
+        <translation>Im PVS-Importordner als %1</translation>
+    </message>
+    <message>
+        <source>Being checked; nothing to do.</source>
+        <translation>Wird geprüft; nichts zu tun.</translation>
+    </message>
+    <message>
+        <source>%1 shared document(s) need your attention.</source>
+        <translation>%1 geteilte(s) Dokument(e) brauchen Ihre Aufmerksamkeit.</translation>
+    </message>
+    <message>
+        <source>Nothing needs your attention.</source>
+        <translation>Nichts braucht Ihre Aufmerksamkeit.</translation>
+    </message>
+    <message>
+        <source>Only an administrator releases from quarantine (set by the administrator&apos;s policy).</source>
+        <translation>Nur Administratoren geben aus der Quarantäne frei (durch die Richtlinie der Administration festgelegt).</translation>
+    </message>
+    <message>
+        <source>Finding: %1. The document stays in quarantine unless you release it. A released document goes on to the remaining checks or straight to the PMS. Your name and reason are recorded.</source>
+        <translation>Befund: %1. Das Dokument bleibt in Quarantäne, bis Sie es freigeben. Ein freigegebenes Dokument durchläuft die übrigen Prüfungen oder geht direkt an das PVS. Ihr Name und Ihr Grund werden protokolliert.</translation>
+    </message>
+    <message>
+        <source>Discard shared document</source>
+        <translation>Geteiltes Dokument verwerfen</translation>
+    </message>
+    <message>
+        <source>The document is deleted from this computer; the patient&apos;s app is told that the practice did not accept it.</source>
+        <translation>Das Dokument wird von diesem Computer gelöscht; die App der Patientin/des Patienten erfährt, dass die Praxis es nicht angenommen hat.</translation>
+    </message>
+    <message>
+        <source>&amp;Discard</source>
+        <translation>&amp;Verwerfen</translation>
+    </message>
+</context>
+<context>
     <name>Labels</name>
     <message>
         <source>Verified</source>
@@ -767,6 +874,30 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <source>Bank identification</source>
         <translation>Bankidentifikation</translation>
     </message>
+    <message>
+        <source>Checking</source>
+        <translation>Wird geprüft</translation>
+    </message>
+    <message>
+        <source>Scanned clean</source>
+        <translation>Geprüft, sauber</translation>
+    </message>
+    <message>
+        <source>Received</source>
+        <translation>Eingegangen</translation>
+    </message>
+    <message>
+        <source>Handed to the PMS</source>
+        <translation>An PVS übergeben</translation>
+    </message>
+    <message>
+        <source>Quarantined</source>
+        <translation>In Quarantäne</translation>
+    </message>
+    <message>
+        <source>Discarded</source>
+        <translation>Verworfen</translation>
+    </message>
 </context>
 <context>
     <name>MainWindow</name>
@@ -785,6 +916,10 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>Deliveries</source>
         <translation>Versand</translation>
+    </message>
+    <message>
+        <source>Incoming</source>
+        <translation>Eingang</translation>
     </message>
     <message>
         <source>Patients</source>
@@ -1038,6 +1173,41 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>Reason</source>
         <translation>Begründung</translation>
+    </message>
+</context>
+<context>
+    <name>ReleaseShareDialog</name>
+    <message>
+        <source>Release from quarantine</source>
+        <translation>Aus der Quarantäne freigeben</translation>
+    </message>
+    <message>
+        <source>&amp;Release</source>
+        <translation>&amp;Freigeben</translation>
+    </message>
+    <message>
+        <source>I have checked the finding and take responsibility for releasing the document.</source>
+        <translation>Ich habe den Befund geprüft und übernehme die Verantwortung für die Freigabe des Dokuments.</translation>
+    </message>
+    <message>
+        <source>Patient number in the PMS</source>
+        <translation>Patientennummer im PVS</translation>
+    </message>
+    <message>
+        <source>Birth date as in the PMS</source>
+        <translation>Geburtsdatum wie im PVS</translation>
+    </message>
+    <message>
+        <source>DD.MM.YYYY</source>
+        <translation>TT.MM.JJJJ</translation>
+    </message>
+    <message>
+        <source>Patient &amp;number:</source>
+        <translation>Patienten&amp;nummer:</translation>
+    </message>
+    <message>
+        <source>&amp;Birth date:</source>
+        <translation>&amp;Geburtsdatum:</translation>
     </message>
 </context>
 <context>
@@ -1547,6 +1717,10 @@ Schlüssel … %4</translation>
     <message>
         <source>A delivery failed.</source>
         <translation>Ein Versand ist fehlgeschlagen.</translation>
+    </message>
+    <message>
+        <source>Shared document quarantined</source>
+        <translation>Geteiltes Dokument in Quarantäne</translation>
     </message>
 </context>
 </TS>

@@ -2,7 +2,7 @@
 
 ``python -m tests.gui.make_screenshots DIR`` (``make screenshots``): a throw-away home
 is set up offline (real practice key), filled through the store with the demo
-state of :mod:`tests.gui.state`, and each page is rendered with the real command
+state of :mod:`tests.support.gui_state`, and each page is rendered with the real command
 ``practice-client gui --screenshot``. Run it under ``scripts/with-keyring``.
 """
 
@@ -17,15 +17,15 @@ from pathlib import Path
 
 from practice_client.gui.main_window import PAGES
 
-NAMES = {"requests": "anfragen", "deliveries": "versand", "patients": "patienten", "audit": "protokoll",
-         "settings": "einstellungen"}
+NAMES = {"requests": "anfragen", "deliveries": "versand", "inbox": "eingang", "patients": "patienten",
+         "audit": "protokoll", "settings": "einstellungen"}
 
 
 def prepare_home(root: Path) -> None:
     from practice_client.context import Context
     from practice_client.crypto.gpg import Gpg
     from practice_client.provision import SetupParams, provision
-    from tests.support.gui_state import populate
+    from tests.support.gui_state import populate, populate_shares
 
     gpg = Gpg(root / "ident")
     fpr = gpg.generate_key("Plattform Identitaet", "ident@platform.test", "x" * 16, "ed25519")
@@ -41,6 +41,7 @@ def prepare_home(root: Path) -> None:
             offline=True, practice_name="Hausarztpraxis Dr. Müller",
         ))
         populate(ctx.store)
+        populate_shares(ctx.store)
     finally:
         ctx.close()
 

@@ -13,6 +13,7 @@ from practice_client.delivery.events import Connected, Failure, NewRequests
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.single_instance import SingleInstance
 from practice_client.gui.tray import TrayStatus
+from practice_client.shares.events import ShareQuarantined, SharesOffline
 
 
 def test_new_request_event_from_an_agent_thread_notifies(qtbot, window: MainWindow) -> None:
@@ -64,3 +65,15 @@ def test_second_start_focuses_the_running_instance(qtbot) -> None:
     finally:
         first.close()
     assert not SingleInstance(instance_id).notify_running(), "after quitting, a new start runs"
+
+
+def test_a_quarantined_share_notifies_in_the_gui_language_only(qtbot, window: MainWindow) -> None:
+    bridge = window.controller.bridge
+    event = ShareQuarantined("s-0000001", Text("Geteiltes Dokument s-0000001 in Quarantäne: infected Eicar",
+                                               "shared document s-0000001 quarantined: infected Eicar"))
+    with qtbot.waitSignal(window.tray.shown, timeout=5000) as shown:
+        bridge.post(event)
+    assert shown.args == ["Geteiltes Dokument in Quarantäne", event.message.de]  # German GUI: no English
+    with qtbot.waitSignal(window.controller.connectionChanged, timeout=5000) as changed:
+        bridge.post(SharesOffline(Text.same("GET /v1/shares: timed out")))
+    assert changed.args == ["offline"]

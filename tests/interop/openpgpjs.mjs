@@ -6,6 +6,8 @@
 //   node openpgpjs.mjs sign      --dir D --in F [--notation NAME=HEX]...  -> armored detached signature
 //   node openpgpjs.mjs clearsign --dir D --in F                           -> cleartext-signed message
 //   node openpgpjs.mjs decrypt   --dir D --in F --out O --signer K.asc   -> {"filename", "signed"}
+//   node openpgpjs.mjs encrypt   --dir D --in F --out O --recipient K.asc --filename N [--sign]
+//                                                     -> binary message to O, encrypted to K (signed by D's key)
 // D holds secret.asc and public.asc (the key is a test party's: unprotected, in a private folder).
 // Errors: one line on stderr, exit 1.
 import { readFile, writeFile } from 'node:fs/promises';
@@ -90,7 +92,17 @@ async function decrypt({ dir, in: input, out, signer }) {
   return { filename: result.filename, signed };
 }
 
-const COMMANDS = { generate, sign, clearsign, decrypt };
+// what a patient's app uploads when the patient shares a document with the practice
+async function encrypt({ dir, in: input, out, recipient, filename, sign }) {
+  const encryptionKeys = await openpgp.readKey({ armoredKey: await readFile(recipient, 'utf8') });
+  const message = await openpgp.createMessage({ binary: await readFile(input), filename });
+  const options = { message, encryptionKeys, format: 'binary' };
+  if (sign) options.signingKeys = await secretKey(dir);
+  await writeFile(out, await openpgp.encrypt(options), { mode: 0o600 });
+  return { written: out };
+}
+
+const COMMANDS = { generate, sign, clearsign, decrypt, encrypt };
 
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
@@ -99,7 +111,8 @@ async function main() {
     options: {
       dir: { type: 'string' }, type: { type: 'string' }, structure: { type: 'string', default: 'default' },
       uid: { type: 'string' }, in: { type: 'string' }, out: { type: 'string' }, signer: { type: 'string' },
-      notation: { type: 'string', multiple: true },
+      notation: { type: 'string', multiple: true }, recipient: { type: 'string' },
+      filename: { type: 'string' }, sign: { type: 'boolean', default: false },
     },
   });
   const run = COMMANDS[command];

@@ -196,6 +196,48 @@ def populate(store: Store) -> DemoState:
     return state
 
 
+def add_share(store: Store, inputs: list[str], manifest: dict[str, str] | None = None,
+              patient_number: str | None = None, reason: str | None = None, detail: str | None = None,
+              handover: dict[str, str] | None = None) -> str:
+    """A shared document taken through the shares' state machine (``inputs``, its rows in
+    order) the way the job leaves it: verified with the patient, quarantined with a reason."""
+    from practice_client.shares.states import apply
+
+    share_id = str(uuid.uuid4())
+    store.add_shares([(share_id, 180_000 + len(inputs) * 91_234, 912)], None)
+    for event in inputs:
+        changes: dict[str, object] = {}
+        if event == "verified":
+            changes = {"patient_number": patient_number, "fingerprint": _fingerprint(), "manifest": manifest or {},
+                       "sha256": hashlib.sha256(share_id.encode()).hexdigest()}
+        elif event in ("refused_signature", "refused_content"):
+            changes = {"reason": reason, "detail": detail, "manifest": manifest or {},
+                       "sha256": hashlib.sha256(share_id.encode()).hexdigest()}
+        elif event == "handed_over":
+            changes = {"handover": handover or {}, "receipt": "accepted"}
+        apply(store, share_id, event, **changes)
+    return share_id
+
+
+def populate_shares(store: Store) -> list[str]:
+    """Documents patients shared (the Eingang page): one in the PMS, one being checked, one
+    with malware, one signed by a key pinned for nobody (no patient shown)."""
+    def manifest(name: str, kind: str) -> dict[str, str]:
+        return {"file_name": name, "document_type": kind, "document_date": "2026-11-25"}
+
+    return [
+        add_share(store, ["downloaded", "verified", "scanned_clean", "handover_started", "handed_over"],
+                  manifest("Arztbrief Kardiologie.pdf", "Arztbrief"), "10234",
+                  handover={"file": "/srv/pvs-import/10234_20261125_5f2c81d0.pdf",
+                            "record": "/srv/pvs-import/10234_20261125_5f2c81d0.gdt"}),
+        add_share(store, ["downloaded", "verified"], manifest("Impfpass.jpg", "Impfnachweis"), "11002"),
+        add_share(store, ["downloaded", "verified", "refused_content"], manifest("Laborwerte.pdf", "Laborbefund"),
+                  "10871", reason="infected", detail="Win.Test.EICAR_HDB-1"),
+        add_share(store, ["downloaded", "refused_signature"], manifest("Befund.pdf", "Befund"),
+                  reason="unpinned_signer", detail=_fingerprint()),
+    ]
+
+
 def refresh(qtbot, controller: Controller, full_audit_check: bool = False) -> None:  # type: ignore[no-untyped-def]
     """Bring the window up to date and wait until every read it caused has finished
     (the refresh, and the first pages of lists shown meanwhile)."""
