@@ -22,6 +22,7 @@ from practice_client.commands import (
     key,
     patients,
     request,
+    service,
     setup,
     source_only,
     trust,
@@ -32,7 +33,8 @@ from practice_client.core.logs import DEBUG_ENV
 log = logging.getLogger(__name__)
 
 # demo and testbed only where the testbed is installed (a source checkout): commands/source_only.py
-MODULES = (gui, delivery, setup, key, patients, trust, request, audit, diagnostics, *source_only.modules())
+MODULES = (gui, delivery, setup, key, patients, trust, request, audit, diagnostics, service,
+           *source_only.modules())
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from practice_client.core.logs import debug_requested, register_sensitive, setup
 from practice_client.core.paths import Home, resolve_home
 from practice_client.core.policy import Policy, read_policy
 from practice_client.core.sealedfile import derive_key
-from practice_client.core.secrets import DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, Secrets
+from practice_client.core.secrets import DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, Secrets, SecretStore
 from practice_client.core.store import Store, database_key_bytes
 
 if TYPE_CHECKING:
@@ -29,11 +29,13 @@ if TYPE_CHECKING:
 class Context:
     """Everything a command needs, for one home."""
 
-    def __init__(self, home: Home | None = None, policy: Policy | None = None) -> None:
+    def __init__(self, home: Home | None = None, policy: Policy | None = None,
+                 secrets: SecretStore | None = None) -> None:
         self.home = (home or resolve_home()).ensure()
         self.policy = read_policy() if policy is None else policy
         self.config: Config = load_config(self.home.config, self.policy)
-        self.secrets = Secrets(self.home.instance_id())
+        # the user's keyring; the practice service passes its vault
+        self.secrets: SecretStore = secrets or Secrets(self.home.instance_id())
         self._lock = threading.Lock()
         setup_logging(self.home.logs, debug=debug_requested(self.config.debug_logging,
                                                             self.config.is_locked("debug_logging")))

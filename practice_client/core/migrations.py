@@ -211,6 +211,31 @@ def _accepted_fingerprint(db: sqlite3.Connection) -> None:
     )
 
 
+# Version 7: the practice service. ``workstations``: each paired workstation, its role and
+# the SHA-256 of its credential (the credential itself stays in the workstation's keyring);
+# ``commands``: the idempotency key of every staff command the service applied or refused,
+# written in the same transaction as the command's first change, with its result.
+_V7_SERVICE = """
+CREATE TABLE workstations (
+    workstation_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    credential_sha256 TEXT NOT NULL,
+    paired_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE commands (
+    idempotency_key TEXT PRIMARY KEY,
+    workstation_id TEXT NOT NULL,
+    command TEXT NOT NULL,
+    request_sha256 TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    result TEXT
+);
+"""
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
@@ -219,6 +244,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "request lifetimes capped", _cap_request_lifetimes),
     Migration(5, "retention of originals and messages", _retention),
     Migration(6, "requests: the fingerprint recorded at accept", _accepted_fingerprint),
+    Migration(7, "the practice service: workstations and idempotent commands", _script(_V7_SERVICE)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -19,11 +19,12 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from practice_client.core import acting
 from practice_client.core.audit import EMPTY_HEAD, AuditHead, AuditLog, VerifyResult, now_iso
 from practice_client.core.errors import StateError
 from practice_client.core.fieldcrypt import FieldCipher
@@ -54,6 +55,28 @@ class PendingTermination(NamedTuple):
     attempts: int
 
 
+class Workstation(NamedTuple):
+    """A workstation paired with the practice service (its credential's SHA-256 only)."""
+
+    workstation_id: str
+    name: str
+    role: str
+    credential_sha256: str
+    paired_at: str
+    revoked_at: str | None
+
+
+class StoredCommand(NamedTuple):
+    """A staff command the service applied or refused, by its idempotency key."""
+
+    key: str
+    workstation_id: str
+    command: str
+    request_sha256: str
+    outcome: str  # "applied" | "refused"
+    result: Any  # the JSON result or refusal; None: applied, the service stopped before the result
+
+
 class StoredMessage(NamedTuple):
     """A raw message as kept, with the time it arrived (how long DNS has been waited for)."""
 
@@ -82,6 +105,7 @@ class Store:
         self.audit = audit
         self._cipher = cipher
         self._lock = threading.RLock()
+        self._listeners: list[Callable[[int], None]] = []
         self._db = sqlite3.connect(
             database, isolation_level=None, check_same_thread=False, timeout=30.0
         )
@@ -108,6 +132,7 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                details = self._acting(self._db, details)
                 head = self._head()
                 entry = self.audit.make_entry(head, event, details)
                 new_head = self.audit.append(entry)
@@ -121,6 +146,35 @@ class Store:
                     self._db.execute("ROLLBACK")
                 raise
         log.debug("audit %s", event)
+        self._changed(new_head.seq)
+
+    def _acting(self, db: sqlite3.Connection, details: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Inside a staff command (:mod:`practice_client.core.acting`): the entry names the
+        workstation and OS user, and the command's first change records its idempotency key
+        in this same transaction - applied once, whatever happens after the commit."""
+        command = acting.current()
+        if command is None:
+            return details
+        if not command.recorded:
+            db.execute(
+                "INSERT INTO commands(idempotency_key, workstation_id, command, request_sha256, applied_at, "
+                "outcome) VALUES (?, ?, ?, ?, ?, 'applied')",
+                (command.key, command.actor.workstation_id, command.command, command.request_sha256, now_iso()),
+            )
+            command.recorded = True
+        return {**details, "by": command.actor.audit()}
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """``listener(seq)`` after every committed change (the practice service's change feed).
+        Called in the writer's thread, after the lock is released: it must only hand on."""
+        self._listeners.append(listener)
+
+    def _changed(self, seq: int) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(seq)
+            except Exception:  # a listener's bug must never fail a committed change
+                log.exception("store listener failed")
 
     def record(self, event: str, **details: Any) -> None:
         """An audit entry with no other state change (setup, key export, ...)."""
@@ -684,3 +738,61 @@ class Store:
         details = {"kept_days": days, "count": len(digests), "sha256": digests}
         with self.transaction("retention.messages_removed", details) as db:
             db.executemany("UPDATE messages SET raw=?, processed=2 WHERE sha256=? AND processed=1", empty)
+
+    # -- the practice service: workstations and idempotent commands ---------------------
+
+    def add_workstation(self, workstation: Workstation) -> None:
+        details = {"workstation_id": workstation.workstation_id, "workstation": workstation.name,
+                   "role": workstation.role}
+        with self.transaction("service.workstation_paired", details) as db:
+            db.execute(
+                "INSERT INTO workstations(workstation_id, name, role, credential_sha256, paired_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (workstation.workstation_id, workstation.name, workstation.role,
+                 workstation.credential_sha256, workstation.paired_at),
+            )
+
+    def revoke_workstation(self, workstation_id: str) -> Workstation:
+        found = self.workstation(workstation_id)
+        if found is None or found.revoked_at is not None:
+            raise StateError(f"{workstation_id}: no paired workstation with this id")
+        details = {"workstation_id": workstation_id, "workstation": found.name}
+        with self.transaction("service.workstation_unpaired", details) as db:
+            db.execute("UPDATE workstations SET revoked_at=? WHERE workstation_id=?", (now_iso(), workstation_id))
+        revoked = self.workstation(workstation_id)
+        assert revoked is not None
+        return revoked
+
+    def workstation(self, workstation_id: str) -> Workstation | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM workstations WHERE workstation_id=?", (workstation_id,)).fetchone()
+        return None if row is None else Workstation(*(row[k] for k in Workstation._fields))
+
+    def list_workstations(self) -> list[Workstation]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM workstations ORDER BY paired_at").fetchall()
+        return [Workstation(*(r[k] for k in Workstation._fields)) for r in rows]
+
+    def stored_command(self, key: str) -> StoredCommand | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM commands WHERE idempotency_key=?", (key,)).fetchone()
+        if row is None:
+            return None
+        return StoredCommand(row["idempotency_key"], row["workstation_id"], row["command"], row["request_sha256"],
+                             row["outcome"], None if row["result"] is None else json.loads(row["result"]))
+
+    def finish_command(self, command: acting.Acting, outcome: str, result: Any) -> None:
+        """Bookkeeping after a command: its result (applied) or refusal. A command that
+        changed nothing gets its key here, so a retry is refused the same way."""
+        text = json.dumps(result, sort_keys=True)
+        with self._lock:
+            if command.recorded:
+                self._db.execute("UPDATE commands SET outcome=?, result=? WHERE idempotency_key=?",
+                                 (outcome, text, command.key))
+            else:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO commands(idempotency_key, workstation_id, command, request_sha256, "
+                    "applied_at, outcome, result) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (command.key, command.actor.workstation_id, command.command, command.request_sha256,
+                     now_iso(), outcome, text),
+                )

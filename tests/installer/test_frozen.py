@@ -73,16 +73,18 @@ def bundled_modules(bundle: Path) -> set[str]:
 
 
 def test_the_product_holds_no_test_server(bundle: Path) -> None:
-    """The testbed (a web server, a DNS server, a simulated patient) and the demo are not
-    in what a practice installs; the client's own network stack is."""
+    """The testbed (the reference platform, a DNS server, a simulated patient) and the demo
+    are not in what a practice installs; the client's own network stack is, and so is the
+    practice service's server stack (uvicorn, Starlette, its protocols) and its pairing."""
     modules = bundled_modules(bundle)
     assert {"practice_client.cli", "practice_client.core.network", "truststore", "pypac", "spnego"} <= modules
-    for server in ("practice_client.testbed", "practice_client.demo", "uvicorn", "starlette", "dnslib",
-                   "h11", "keyrings"):
+    assert {"practice_client.service.api", "practice_client.service.daemon", "uvicorn", "starlette",
+            "uvicorn.protocols.http.h11_impl", "uvicorn.loops.asyncio", "spake2"} <= modules
+    for server in ("practice_client.testbed", "practice_client.demo", "dnslib", "keyrings"):
         found = sorted(m for m in modules if m == server or m.startswith(server + "."))
         assert not found, found
     dists = {p.name.split("-")[0].lower() for p in (bundle / "_internal").glob("*.dist-info")}
-    assert not dists & {"uvicorn", "starlette", "dnslib"}, dists
+    assert not dists & {"dnslib"}, dists
 
 
 def test_the_demo_and_testbed_commands_say_where_they_run(bundle: Path, client_home: Path) -> None:

@@ -1,0 +1,197 @@
+"""The practice service process: the one owner of the practice's data, serving the workstations.
+
+:class:`PracticeService` opens the service's home with its vault (the OS's store for
+services holds the vault key), its TLS identity, the store; runs the agent (intake,
+the watched export folder, encryption, uploads - ``delivery.agent.Agent``, unchanged)
+when the practice is set up; and serves the API (:mod:`practice_client.service.api`)
+with uvicorn until it is stopped: SIGTERM/SIGINT (systemd, launchd, a terminal), or
+:meth:`PracticeService.stop` (the Windows service's stop, tests).
+
+Files in the home's ``service/`` folder: ``vault`` (sealed secrets), ``cert.pem``
+(the public certificate workstations pin), ``endpoint.json`` (the address it listens
+on, written once it does); ``control-token`` (the admin's token for this start) in
+``$RUNTIME_DIRECTORY`` where systemd gives one (memory), else there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets as _random
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from practice_client.core.atomic import atomic_write
+from practice_client.core.paths import Home
+from practice_client.service.vault import KeyProvider, Vault, os_key_provider
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8471
+SERVICE_FOLDER = "service"
+
+
+def default_service_home() -> Home:
+    """Where the installers put the service's data (writable by the service's account only)."""
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        return Home(Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "PracticeClient" / "service")
+    if sys.platform == "darwin":  # pragma: no cover - macOS only
+        return Home(Path("/Library/Application Support/PracticeClient/service"))
+    return Home(Path(os.environ.get("STATE_DIRECTORY", "/var/lib/practice-client")))
+
+
+@dataclass(frozen=True)
+class ServiceFiles:
+    """The service's own files in its home."""
+
+    home: Home
+
+    @property
+    def folder(self) -> Path:
+        return self.home.root / SERVICE_FOLDER
+
+    @property
+    def vault(self) -> Path:
+        return self.folder / "vault"
+
+    @property
+    def cert(self) -> Path:
+        return self.folder / "cert.pem"
+
+    @property
+    def endpoint(self) -> Path:
+        return self.folder / "endpoint.json"
+
+    @property
+    def control_token(self) -> Path:
+        runtime = os.environ.get("RUNTIME_DIRECTORY")
+        return (Path(runtime.split(":")[0]) if runtime else self.folder) / "control-token"
+
+    def read_endpoint(self) -> dict[str, Any]:
+        from practice_client.core.errors import StateError
+
+        try:
+            value = json.loads(self.endpoint.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise StateError(f"{self.endpoint}: the practice service is not running here "
+                             "(or this account may not read its files)") from None
+        return value if isinstance(value, dict) else {}
+
+
+class PracticeService:
+    """One running service. ``run()`` blocks until stopped."""
+
+    def __init__(self, home: Home, host: str = "0.0.0.0", port: int = DEFAULT_PORT,  # noqa: S104 - the LAN
+                 provider: KeyProvider | None = None) -> None:
+        self.home = home.ensure()
+        self.files = ServiceFiles(self.home)
+        self.host, self.port = host, port
+        self._provider = provider
+        self._server: Any = None
+        self._stopping = threading.Event()
+        self.ready = threading.Event()  # set once the API listens (tests, the Windows service)
+        self.runtime: Any = None
+        self.feed: Any = None
+
+    def run(self) -> None:
+        import uvicorn
+
+        from practice_client.context import Context
+        from practice_client.service.api import ServiceApi, build_app
+        from practice_client.service.commands import Dispatcher, Runtime
+        from practice_client.service.feed import Feed
+        from practice_client.service.pairing import Offers
+        from practice_client.service.tls import load_or_create
+
+        self.files.folder.mkdir(mode=0o700, exist_ok=True)
+        vault = Vault(self.files.vault, self._provider or os_key_provider(self.files.folder))
+        vault.check()
+        ctx = Context(self.home, secrets=vault)
+        identity = load_or_create(vault, self.files.cert)
+        feed = self.feed = Feed()
+        store = ctx.store
+        feed.cursor = store.audit_head().seq
+        store.add_listener(lambda seq: feed.publish({"type": "change", "cursor": seq}))
+        runtime = self.runtime = Runtime(ctx)
+        runtime.start_agent = lambda: self._start_agent(runtime)
+        token = _random.token_urlsafe(32)
+        self.files.control_token.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.files.control_token, token.encode("ascii"))
+        api = ServiceApi(Dispatcher(runtime), feed, Offers(identity.pin), token, _views(ctx))
+        if ctx.config.practice_key_fingerprint:
+            self._start_agent(runtime)
+        config = uvicorn.Config(
+            build_app(api), host=self.host, port=self.port, log_config=None, access_log=False, lifespan="off",
+            ssl_context_factory=lambda _config, _default: identity.server_context(),
+            timeout_graceful_shutdown=3, server_header=False,
+        )
+        self._server = uvicorn.Server(config)
+        try:
+            asyncio.run(self._serve(identity.pin))
+        finally:
+            feed.close()
+            if runtime.agent is not None:
+                runtime.agent.stop()
+            ctx.close()
+            self.files.endpoint.unlink(missing_ok=True)
+            log.info("practice service stopped")
+
+    async def _serve(self, pin: str) -> None:
+        assert self.feed is not None and self._server is not None
+        self.feed.bind(asyncio.get_running_loop())
+        announce = asyncio.create_task(self._announce(pin))
+        try:
+            await self._server.serve()
+        finally:
+            announce.cancel()
+
+    async def _announce(self, pin: str) -> None:
+        """Once uvicorn listens: the endpoint file (the port really bound, the pin)."""
+        while not self._server.started:
+            if self._stopping.is_set():
+                return
+            await asyncio.sleep(0.02)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        atomic_write(self.files.endpoint, json.dumps({"port": port, "pin": pin, "pid": os.getpid()}).encode(),
+                     mode=0o644)
+        log.info("practice service listening on port %s", port)
+        self.ready.set()
+
+    def _start_agent(self, runtime: Any) -> None:
+        from practice_client.delivery.agent import Agent
+        from practice_client.service.feed import agent_event
+
+        if runtime.agent is not None:
+            return
+        feed = self.feed
+
+        def on_event(event: Any) -> None:
+            value = agent_event(event)
+            if value is not None and feed is not None:
+                feed.publish(value)
+
+        agent = Agent(runtime.ctx, on_event=on_event)
+        agent.start()
+        runtime.agent = agent
+
+    def stop(self) -> None:
+        """From any thread: stop serving (open feeds end), then the agent."""
+        self._stopping.set()
+        if self.feed is not None:
+            self.feed.close()
+        if self._server is not None:
+            self._server.should_exit = True
+
+
+def _views(ctx: Any) -> Any:
+    """The GUI's DataSource over the service's store, where this build has it."""
+    try:
+        from practice_client.gui.local_source import LocalSource  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return LocalSource(ctx)
