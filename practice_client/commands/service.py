@@ -53,7 +53,7 @@ def control(home: Home, method: str, path: str, body: dict[str, Any] | None = No
     files = ServiceFiles(home)
     endpoint = files.read_endpoint()
     try:
-        token = files.control_token.read_text(encoding="ascii").strip()
+        token = Path(str(endpoint.get("control_token", files.control_token))).read_text(encoding="ascii").strip()
         cert = files.cert.read_bytes()
     except OSError:
         raise StateError(f"{files.folder}: cannot read the service's control token or certificate "

@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -154,7 +155,7 @@ class ServiceClient:
                 timeout=(5.0, timeout or self.timeout), allow_redirects=False,
             )
         except requests.RequestException as exc:
-            if isinstance(_cause(exc), _PinMismatch):
+            if isinstance(_cause(exc), (_PinMismatch, ssl.SSLCertVerificationError)):
                 raise WrongService(
                     f"{self.connection.address}: this is not the practice service this workstation was paired "
                     "with (its certificate differs) - refused") from None

@@ -157,8 +157,8 @@ class PracticeService:
                 return
             await asyncio.sleep(0.02)
         port = self._server.servers[0].sockets[0].getsockname()[1]
-        atomic_write(self.files.endpoint, json.dumps({"port": port, "pin": pin, "pid": os.getpid()}).encode(),
-                     mode=0o644)
+        endpoint = {"port": port, "pin": pin, "pid": os.getpid(), "control_token": str(self.files.control_token)}
+        atomic_write(self.files.endpoint, json.dumps(endpoint).encode(), mode=0o600)
         log.info("practice service listening on port %s", port)
         self.ready.set()
 

@@ -1,0 +1,185 @@
+"""Fixtures for the practice service: a real service process (``practice-client service run``)
+over real TLS on loopback, its vault key a real systemd credential, workstations paired
+with real one-time codes, and a testbed platform behind it.
+
+The vault key is made with ``systemd-creds encrypt`` (this machine's host key) and
+decrypted with ``systemd-creds decrypt`` into a private folder in memory, which is what
+systemd does for ``LoadCredentialEncrypted=`` before it starts the unit; the service
+reads it from ``$CREDENTIALS_DIRECTORY`` exactly as under systemd.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from practice_client.core.paths import Home
+from practice_client.service.client import ServiceClient
+from practice_client.service.connection import Connection
+from practice_client.service.daemon import ServiceFiles
+from practice_client.service.pairing import pair_with_service
+from practice_client.service.vault import VAULT_KEY_NAME, create_systemd_credential
+from tests.conftest import kill_agents, require, short_tmpdir
+
+ROOT = Path(__file__).resolve().parents[2]
+EMPTY_POLICY = ROOT / "tests" / "data" / "empty-policy.toml"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll with a deadline (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        pause.wait(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def decrypt_credential(cred: Path, folder: Path, name: str = VAULT_KEY_NAME) -> None:
+    """What systemd does for LoadCredentialEncrypted=NAME:FILE before the unit starts."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    subprocess.run(["systemd-creds", "decrypt", f"--name={name}", str(cred), str(folder / name)],
+                   check=True, capture_output=True, timeout=60)
+    (folder / name).chmod(0o400)
+
+
+@pytest.fixture(scope="session")
+def credentials_dir() -> Iterator[Path]:
+    """A vault key as a systemd credential of this machine, decrypted as systemd would."""
+    require(shutil.which("systemd-creds") is not None, "systemd-creds (systemd 250+)")
+    root = short_tmpdir("pcsc")
+    cred = root / "vault-key.cred"
+    create_systemd_credential(cred)
+    shm = Path(tempfile_dir())
+    decrypt_credential(cred, shm)
+    yield shm
+    shutil.rmtree(shm, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="pccreds", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    """``practice-client service run`` in a process of its own (killable, restartable)."""
+
+    home: Path
+    credentials: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def files(self) -> ServiceFiles:
+        return ServiceFiles(Home(self.home))
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, CREDENTIALS_DIRECTORY=str(self.credentials), PRACTICE_CLIENT_POLICY=str(EMPTY_POLICY))
+        env.pop("PRACTICE_CLIENT_HOME", None)
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> ServiceProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "practice_client", "service", "run", "--home", str(self.home),
+             "--listen", f"127.0.0.1:{self.port}"],
+            env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        process = self.process
+        assert process is not None
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"the service exited ({process.returncode}): "
+                                     f"{process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+            try:
+                return int(json.loads(self.files.endpoint.read_text())["pid"]) == process.pid
+            except (OSError, ValueError, KeyError):
+                return False
+
+        wait_for(ready, timeout, "the practice service to listen")
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(30)
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        from practice_client.commands.service import control
+
+        return control(Home(self.home), method, path, body)
+
+    def code(self, role: str = "staff", name: str = "") -> str:
+        return str(self.control("POST", "/v1/control/pair", {"role": role, "name": name})["code"])
+
+    def workstation(self, role: str = "staff", name: str = "Empfang", os_user: str = "mfa1") -> ServiceClient:
+        paired = pair_with_service("127.0.0.1", self.port, self.code(role, name),
+                                   {"hostname": "ws", "os_user": os_user})
+        connection = Connection("127.0.0.1", self.port, paired.pin, paired.cert_pem, paired.workstation_id,
+                                paired.name, paired.role)
+        return ServiceClient(connection, paired.credential, os_user=os_user)
+
+
+@pytest.fixture
+def service_home() -> Iterator[Path]:
+    home = short_tmpdir("pcsv")
+    yield home
+    kill_agents(home)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def service(service_home: Path, credentials_dir: Path) -> Iterator[ServiceProcess]:
+    """A running service with a fresh home (not set up)."""
+    running = ServiceProcess(service_home, credentials_dir).start()
+    yield running
+    running.stop()
+
+
+def setup_args(world: Any, export_dir: Path) -> dict[str, Any]:
+    """The admin's setup of the practice, as the wizard sends it (testbed platform)."""
+    return {"server_url": world.platform.url, "practice_id": "praxis-test", "platform_domain": "testbed.invalid",
+            "ident_key": world.authority.public_key(), "ca": world.platform.ca_file.read_text(),
+            "token": world.platform.token, "export_dir": str(export_dir), "offline": False}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
