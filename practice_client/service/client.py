@@ -35,6 +35,7 @@ import requests
 import requests.adapters
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.exceptions
 
 from practice_client.core.errors import NetworkError, PracticeClientError
 from practice_client.service.api import bearer
@@ -168,9 +169,14 @@ class ServiceClient:
         return answer
 
     def _json(self, answer: requests.Response) -> dict[str, Any]:
-        data = answer.raw.read(MAX_ANSWER + 1, decode_content=False)
+        try:
+            data = answer.raw.read(MAX_ANSWER + 1, decode_content=False)
+        except (OSError, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise ServiceUnavailable(f"the practice service's answer broke off ({type(exc).__name__})") from None
         if len(data) > MAX_ANSWER:
             raise NetworkError("the practice service's answer is too large")
+        answer._content, answer._content_consumed = data, True  # so close() returns the connection to the pool
+        answer.close()
         try:
             value = json.loads(data)
         except ValueError:

@@ -267,8 +267,12 @@ def request_digest(name: str, args: Any) -> str:
     return hashlib.sha256(json.dumps({"command": name, "args": args}, sort_keys=True).encode()).hexdigest()
 
 
+SETTLED = "settled"  # the command name of a key closed as not applied (:meth:`Dispatcher.settle`)
+
+
 def _replay(stored: StoredCommand, actor: Actor, digest: str) -> Outcome:
-    if stored.workstation_id != actor.workstation_id or stored.request_sha256 != digest:
+    settled = stored.command == SETTLED and stored.workstation_id == actor.workstation_id
+    if not settled and (stored.workstation_id != actor.workstation_id or stored.request_sha256 != digest):
         raise Refused("this idempotency key belongs to another command: send a new key for a new action")
     if stored.outcome == "applied":
         return Outcome("applied", stored.result, replayed=True)
@@ -294,7 +298,7 @@ class Dispatcher:
                 if stored.workstation_id != actor.workstation_id:
                     raise Refused("this idempotency key belongs to another workstation")
                 return _replay(stored, actor, stored.request_sha256)
-            closed = Acting(actor, key, "settled", "")
+            closed = Acting(actor, key, SETTLED, "")
             message = "not applied: the workstation stopped waiting for the practice service"
             store.finish_command(closed, "refused", {"error": message})
         return Outcome("refused", error=message)
