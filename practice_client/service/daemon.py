@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets as _random
+import signal
 import sys
 import threading
 from dataclasses import dataclass
@@ -131,6 +132,11 @@ class PracticeService:
             timeout_graceful_shutdown=3, server_header=False,
         )
         self._server = uvicorn.Server(config)
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn re-raises the signal that stopped it once it is done; with ours in place
+            # that ends here, and the agent below still stops cleanly (exit 0 for systemd)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: self.stop())
         try:
             asyncio.run(self._serve(identity.pin))
         finally:
