@@ -22,7 +22,6 @@ import hmac
 import json
 import logging
 import random
-import socket
 import ssl
 import threading
 import time
@@ -184,7 +183,8 @@ class ServiceClient:
         if not isinstance(value, dict):
             raise NetworkError("the practice service's answer is not a JSON object")
         if answer.status_code >= 500:
-            raise ServiceUnavailable(str(value.get("error", "")) or f"the practice service failed ({answer.status_code})")
+            raise ServiceUnavailable(str(value.get("error", ""))
+                                     or f"the practice service failed ({answer.status_code})")
         return value
 
     def get(self, path: str) -> dict[str, Any]:
@@ -253,7 +253,7 @@ class ServiceClient:
             raise ServiceRefused(_error(answer) or f"HTTP {answer.status_code}")
         try:
             yield from parse_sse(answer.iter_content(chunk_size=None))
-        except (requests.RequestException, OSError, socket.timeout) as exc:
+        except (requests.RequestException, OSError) as exc:
             raise ServiceUnavailable(f"the feed ended ({type(_cause(exc)).__name__})") from None
         finally:
             answer.close()
@@ -286,14 +286,14 @@ class ServiceClient:
 
 
 def backoff(failures: int, base: float = 0.2, cap: float = 5.0) -> float:
-    ceiling = min(cap, base * 2 ** (failures - 1))
+    ceiling = min(cap, base * 2.0 ** (failures - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter
 
 
 def parse_sse(chunks: Iterator[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Server-sent events from a byte stream (``event:``/``data:`` lines, blank line ends one)."""
     buffer = b""
-    name, data = "message", []
+    name, data = "message", list[str]()
     for chunk in chunks:
         buffer += chunk
         while b"\n" in buffer:
@@ -306,7 +306,7 @@ def parse_sse(chunks: Iterator[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:
                     except ValueError:
                         value = {}
                     yield name, value if isinstance(value, dict) else {}
-                name, data = "message", []
+                name, data = "message", list[str]()
             elif line.startswith(":"):
                 continue
             elif line.startswith("event:"):

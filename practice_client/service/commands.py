@@ -229,7 +229,8 @@ def _setup(rt: Runtime, a: Args) -> Any:
         )
         result = provision(rt.ctx, params)
     rt.start_agent()
-    return {"practice_key": result.fingerprint, "created": result.created, "registered": result.registered}
+    return {"practice_key": result.practice_key_fingerprint, "created": result.key_created,
+            "registered": result.registered}
 
 
 def _poll(rt: Runtime, a: Args) -> Any:

@@ -197,7 +197,7 @@ class PracticeService:
 def _views(ctx: Any) -> Any:
     """The GUI's DataSource over the service's store, where this build has it."""
     try:
-        from practice_client.gui.local_source import LocalSource  # type: ignore[import-not-found]
+        from practice_client.gui.local_source import LocalSource
     except ImportError:
         return None
     return LocalSource(ctx)

@@ -16,6 +16,7 @@ line every :data:`HEARTBEAT_SECONDS` lets a workstation notice a dead connection
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -54,10 +55,8 @@ class Feed:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is shutting down
             loop.call_soon_threadsafe(self._deliver, event)
-        except RuntimeError:  # the loop is shutting down
-            pass
 
     def _deliver(self, event: dict[str, Any] | None, only: str | None = None) -> None:
         for subscriber in list(self._subscribers):
@@ -71,10 +70,8 @@ class Feed:
         """End the streams of one workstation (unpaired) or of all (shutdown). Any thread."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._deliver, None, workstation_id)
-            except RuntimeError:
-                pass
 
     async def stream(self, workstation_id: str) -> AsyncIterator[str]:
         """One workstation's SSE stream (runs in the event loop)."""

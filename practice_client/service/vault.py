@@ -130,7 +130,7 @@ class WindowsDpapi:  # pragma: no cover - Windows only
         self.blob = blob
 
     def vault_key(self) -> bytes:
-        import win32crypt  # type: ignore[import-not-found]  # pywin32, Windows only
+        import win32crypt  # pywin32, Windows only
 
         if not self.blob.exists():
             plain = new_key_text()

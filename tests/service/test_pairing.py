@@ -124,6 +124,7 @@ def test_admin_control_needs_the_token(service: ServiceProcess) -> None:
 
     from practice_client.service.tls import client_context
 
-    conn = http.client.HTTPSConnection("127.0.0.1", service.port, context=client_context(service.files.cert.read_bytes()))
+    context = client_context(service.files.cert.read_bytes())
+    conn = http.client.HTTPSConnection("127.0.0.1", service.port, context=context)
     conn.request("POST", "/v1/control/pair", b"{}", {"Authorization": "Control guessed"})
     assert conn.getresponse().status == 403

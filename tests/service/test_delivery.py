@@ -1,0 +1,67 @@
+"""The service is the practice: set up by an admin workstation, it pins, accepts and delivers
+while no GUI is connected (no feed, no workstation process at all) - the agent runs inside
+the service, started at its start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from practice_client.context import Context
+from practice_client.core.models import DocumentState, RequestStatus
+from practice_client.core.paths import Home
+from practice_client.service.vault import SystemdCredential, Vault
+from tests.delivery.conftest import PATIENTS, World, accepted_request, world  # noqa: F401 - the fixture
+from tests.service.conftest import ServiceProcess, b64, setup_args, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def practice(service: ServiceProcess, world: World) -> Iterator[ServiceProcess]:  # noqa: F811
+    admin = service.workstation("admin", "Chefin")
+    export = service.home / "export"
+    outcome = admin.command("setup", setup_args(world, export))
+    assert outcome.applied and not outcome.error, outcome.error
+    assert outcome.result["registered"] and outcome.result["created"]
+    admin.command("settings.save", {"changes": {"stable_seconds": 0.3, "rescan_seconds": 2.0,
+                                                "sidecar_grace_seconds": 1.0}})
+    yield service
+
+
+def service_context(service: ServiceProcess, monkeypatch: pytest.MonkeyPatch) -> Context:
+    """The test's own view of the service's store (as an admin's diagnostics would read it)."""
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(service.credentials))
+    return Context(Home(service.home), secrets=Vault(service.files.vault, SystemdCredential()))
+
+
+def test_the_service_delivers_with_no_gui_connected(practice: ServiceProcess, world: World,  # noqa: F811
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    staff = practice.workstation("staff", "Empfang", os_user="mfa")
+    number, name, birth, phone = PATIENTS[0]
+    csv = f"patient_number,name,birth_date,phone\n{number},{name},{birth},{phone}\n".encode()
+    staff.command("patients.import", {"name": "stamm.csv", "data": b64(csv)})
+    patient = world.patients[number]
+    text = patient.trust_certificate(world.authority)
+    preview = staff.command("trust.inspect", {"name": "erika.trust.asc", "text": text}).result
+    assert preview["fingerprint"] == patient.fingerprint and preview["suggested_patient_number"] == number
+    staff.command("trust.pin", {"name": "erika.trust.asc", "text": text, "patient_number": number})
+    ctx = service_context(practice, monkeypatch)
+    try:
+        request_id = accepted_request(ctx, patient.fingerprint, number, status=RequestStatus.OPEN)  # intake's part
+        staff.command("accept", {"request_id": request_id})
+        staff.close()  # no workstation talks to the service from here on
+        folder = Path(ctx.config.export_dir) / request_id
+        wait_for(folder.is_dir, 30, "the request's export folder")
+        (folder / "befund.pdf").write_bytes(b"%PDF-1.7 Befund " + os.urandom(2000))
+        delivered = wait_for(lambda: ctx.store.list_documents([DocumentState.DELIVERED]), 90, "the delivery")
+        assert delivered[0].request_id == request_id
+        assert len(list((world.platform.data_dir / "documents").glob("*.pgp"))) >= 2  # document + manifest
+        accepted = [e for e in ctx.store.audit.entries() if e["event"] == "request.accepted"]
+        assert accepted[0]["details"]["by"]["workstation"] == "Empfang"
+        assert accepted[0]["details"]["by"]["os_user"] == "mfa"
+    finally:
+        ctx.close()
