@@ -37,12 +37,13 @@ def _listen(value: str) -> tuple[str, int]:
 def _run(args: argparse.Namespace) -> int:
     from practice_client.service.daemon import PracticeService
 
-    if args.windows_service:  # pragma: no cover - started by the Windows service control manager
+    host, port = _listen(args.listen)
+    home = _home(args)
+    if args.windows_service:  # started by the Windows service control manager
         from practice_client.service.windows import dispatch
 
-        return dispatch()
-    host, port = _listen(args.listen)
-    PracticeService(_home(args), host, port).run()
+        return dispatch(home.root, lambda: PracticeService(home, host, port))
+    PracticeService(home, host, port).run()
     return 0
 
 
@@ -122,6 +123,27 @@ def _credential(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adopt(args: argparse.Namespace) -> int:
+    from practice_client.core.policy import read_policy
+    from practice_client.core.secrets import Secrets
+    from practice_client.service.adopt import adopt
+    from practice_client.service.vault import Vault, os_key_provider
+
+    source = Home(Path(args.source).expanduser().absolute())
+    if not source.root.is_dir():
+        raise InputError(args.source, "no such folder")
+    target = _home(args)
+    files = ServiceFiles(target)
+    files.folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    vault = Vault(files.vault, os_key_provider(files.folder))
+    vault.check()
+    done = adopt(source, Secrets(source.instance_id()), target, vault, read_policy())
+    print(f"Übernommen / adopted: {source.root} -> {target.root} (practice key {done.practice_key}, "
+          f"{done.requests} requests, {done.documents} documents)")
+    print(f"Die alten Daten liegen in / the old data was moved to: {done.moved_aside}")
+    return 0
+
+
 def _connect(args: argparse.Namespace) -> int:
     from practice_client.context import Context
     from practice_client.service.client import ServiceClient
@@ -194,6 +216,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add("status", "the running service's state (JSON)", _status)
     cred = add("credential", "create the vault key as a systemd credential (the installer, as root)", _credential)
     cred.add_argument("--create", metavar="FILE", required=True)
+
+    adopt = add("adopt", "take over an existing single-user home (service stopped; see docs/admin.md)", _adopt)
+    adopt.add_argument("--from", dest="source", required=True, metavar="HOME",
+                       help="the home to adopt (its user's OS keyring holds its secrets)")
 
     connect = subparsers.add_parser("connect", help="pair this workstation with the practice service")
     connect.add_argument("address", help="the service's HOST or HOST:PORT")

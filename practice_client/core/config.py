@@ -72,6 +72,7 @@ class Config:
     max_document_mb: int = 500  # larger documents are refused before anything is copied; 0 = no limit
     close_to_tray: bool = True
     offline: bool = False
+    service_address: str = ""  # a workstation's practice service, HOST[:PORT] (the MSI's SERVICE_ADDRESS)
     locked: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def is_locked(self, key: str) -> bool:

@@ -59,6 +59,7 @@ _ALIASES = {
     "PROXY_USER": "proxy_user",
     "LOCK_SETTINGS": "lock_settings",
     "NUMBER_ONLY_MATCHING": "number_only_matching",
+    "SERVICE_ADDRESS": "service_address",
 }
 # Older spellings that mean the same setting.
 _RENAMED = {"spki_pin": "spki_pins"}

@@ -103,12 +103,17 @@ class PracticeService:
         import uvicorn
 
         from practice_client.context import Context
+        from practice_client.core.errors import StateError
+        from practice_client.service.adopt import unfinished
         from practice_client.service.api import ServiceApi, build_app
         from practice_client.service.commands import Dispatcher, Runtime
         from practice_client.service.feed import Feed
         from practice_client.service.pairing import Offers
         from practice_client.service.tls import load_or_create
 
+        if unfinished(self.home):
+            raise StateError(f"{self.home.root}: the adoption of a home is not finished: run "
+                             "'practice-client service adopt' again (it continues where it stopped)")
         self.files.folder.mkdir(mode=0o700, exist_ok=True)
         vault = Vault(self.files.vault, self._provider or os_key_provider(self.files.folder))
         vault.check()
@@ -132,6 +137,8 @@ class PracticeService:
             timeout_graceful_shutdown=3, server_header=False,
         )
         self._server = uvicorn.Server(config)
+        if self._stopping.is_set():  # stopped while starting (a service manager's stop)
+            self._server.should_exit = True
         if threading.current_thread() is threading.main_thread():
             # uvicorn re-raises the signal that stopped it once it is done; with ours in place
             # that ends here, and the agent below still stops cleanly (exit 0 for systemd)
