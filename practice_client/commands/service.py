@@ -135,6 +135,10 @@ def _adopt(args: argparse.Namespace) -> int:
     target = _home(args)
     files = ServiceFiles(target)
     files.folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        from practice_client.service.windows import secure_folder
+
+        secure_folder(target.root)
     vault = Vault(files.vault, os_key_provider(files.folder))
     vault.check()
     done = adopt(source, Secrets(source.instance_id()), target, vault, read_policy())

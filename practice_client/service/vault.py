@@ -10,8 +10,11 @@ offers services their own store, and each holds one thing here, the **vault key*
   the unit's ``LoadCredentialEncrypted=`` has systemd decrypt it at every start into
   ``$CREDENTIALS_DIRECTORY`` (memory, readable by the service alone). The installer
   creates it once: ``practice-client service credential --create FILE``.
-- Windows: DPAPI (``CryptProtectData``) in the service account's context; only that
-  account on that machine can unwrap the blob kept in the service's data folder.
+- Windows: DPAPI (``CryptProtectData``) with the machine's key (``CRYPTPROTECT_LOCAL_MACHINE``),
+  the blob in the service's data folder, whose access list admits LocalSystem and the
+  Administrators only (``windows.secure_folder``): the service (LocalSystem) and an
+  administrator adopting a home can unwrap it, no other user can read it, and the blob
+  opens on no other machine.
 - macOS: the System keychain, as a generic password that root (the LaunchDaemon) reads.
 
 Every secret of the practice (database key, practice key passphrase, platform token,
@@ -122,9 +125,11 @@ def create_systemd_credential(path: Path, name: str = VAULT_KEY_NAME) -> None:
 
 
 class WindowsDpapi:  # pragma: no cover - Windows only
-    """The vault key wrapped with DPAPI for the service account (LocalSystem)."""
+    """The vault key wrapped with the machine's DPAPI key, in a folder for LocalSystem and
+    the Administrators only."""
 
-    description = "DPAPI (service account)"
+    description = "DPAPI (this machine)"
+    CRYPTPROTECT_LOCAL_MACHINE = 0x4
 
     def __init__(self, blob: Path) -> None:
         self.blob = blob
@@ -134,7 +139,8 @@ class WindowsDpapi:  # pragma: no cover - Windows only
 
         if not self.blob.exists():
             plain = new_key_text()
-            wrapped = win32crypt.CryptProtectData(plain, "practice-client vault key", None, None, None, 0)
+            wrapped = win32crypt.CryptProtectData(plain, "practice-client vault key", None, None, None,
+                                                  self.CRYPTPROTECT_LOCAL_MACHINE)
             atomic_write(self.blob, bytes(wrapped))
         try:
             _desc, plain = win32crypt.CryptUnprotectData(self.blob.read_bytes(), None, None, None, 0)
