@@ -6,7 +6,9 @@ shell baseline an admin would script, on the same data and the same testbed serv
   --data-binary @-`` reads everything into memory and fails at 1 GiB, see NOTES.md);
 - small: 500 files of 100 KiB, files/s; baseline one ``gpg | curl`` per file, in a loop;
 - peak RSS of the client process (the agent, ``VmHWM``) during the 1 GiB file;
-- drop-to-delivered latency of one 100 KiB file, median of 20.
+- drop-to-delivered latency of one 100 KiB file, median of 20;
+- scale (:mod:`scale`): the daily commands and the window on a fresh home and on five
+  years of history the bench builds through the store.
 
 The baseline speaks the same tus API with one ``curl`` per file: a ``POST`` that creates
 the upload and carries gpg's stdout as its body (``creation-with-upload``, streaming). A
@@ -57,6 +59,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
+
+from scale import measure_scale, print_scale  # noqa: E402 - bench/scale.py: five years of history
 
 from practice_client.demo import Demo, prepare  # noqa: E402
 
@@ -448,6 +452,7 @@ def main() -> int:
         measure_small(demo, baseline, data, workers, results, table)
     finally:
         demo.close()
+    scale_rows = measure_scale(results)
 
     (ROOT / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     targets = {"big_ratio": ">= 0.9", "small_ratio": ">= 1.5", "small_ratio_same_work": ">= 1.0",
@@ -463,6 +468,7 @@ def main() -> int:
         print(f"\nsmall_ratio >= 1.5 is out of reach on this machine ({os.cpu_count()} CPUs): only making each "
               f"document's two OpenPGP messages and uploading them, nothing else, runs at "
               f"{results['small_floor_ratio']:.2f} x the baseline.")
+    print_scale(scale_rows, results)
     return 0
 
 

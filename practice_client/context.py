@@ -12,14 +12,14 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from practice_client.core.audit import AuditLog
+from practice_client.core.audit import AuditLog, ChainKey
 from practice_client.core.config import Config, load_config, require_configured, save_settings
 from practice_client.core.fieldcrypt import FieldCipher
 from practice_client.core.logs import debug_requested, register_sensitive, setup_logging
 from practice_client.core.paths import Home, resolve_home
 from practice_client.core.policy import Policy, read_policy
 from practice_client.core.sealedfile import derive_key
-from practice_client.core.secrets import DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, Secrets, SecretStore
+from practice_client.core.secrets import AUDIT_KEY, DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, Secrets, SecretStore
 from practice_client.core.store import Store, database_key_bytes
 
 if TYPE_CHECKING:
@@ -52,7 +52,12 @@ class Context:
     def store(self) -> Store:
         key = self.secrets.get_or_create(DATABASE_KEY)
         register_sensitive(key)
-        return Store(self.home.database, AuditLog(self.home.audit), FieldCipher(database_key_bytes(key)))
+        audit_key = self.secrets.get(AUDIT_KEY)
+        new_audit_key = audit_key is None  # a log keyed before cannot have an untagged head
+        audit_key = audit_key or self.secrets.get_or_create(AUDIT_KEY)
+        register_sensitive(audit_key)
+        audit = AuditLog(self.home.audit, ChainKey(database_key_bytes(audit_key)), new_key=new_audit_key)
+        return Store(self.home.database, audit, FieldCipher(database_key_bytes(key)))
 
     @cached_property
     def spool_key(self) -> bytes:

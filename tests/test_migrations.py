@@ -115,3 +115,58 @@ def test_the_accepted_key_step_records_the_key_of_requests_accepted_before(tmp_p
     _accepted_fingerprint(db)  # the step itself: the keyed steps before it need real sealed rows
     rows = dict(db.execute("SELECT request_id, accepted_fingerprint FROM requests").fetchall())
     assert rows == {"r-accepted": "F" * 40, "r-open": None}  # an open request is recorded when accepted
+
+
+# -- version 7: lists that scale, from a first-release database with data ------------------------
+
+FPR = "A" * 40
+
+
+def migrated_v1_with_data(path: Path) -> sqlite3.Connection:
+    """A first-release database with a patient, a pin, a request and two documents, brought up to date."""
+    db = v1_database(path)
+    db.execute("INSERT INTO pins VALUES (?, '1001', ?, ?, ?, 'video', 't', 't', ?)",
+               (FPR, v1_sealed("pins.name", "Erika Mustermann"), v1_sealed("pins.birth_date", "1964-08-12"),
+                v1_sealed("pins.phone", "+49301234567"), v1_sealed("pins.certificate", "-----BEGIN-----")))
+    db.execute("INSERT INTO messages VALUES ('m1', '2026-01-01T00:00:00Z', 'imap', ?, 1)",
+               (v1_sealed("messages.raw", "From: x"),))
+    db.execute("INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, checks, status, "
+               "patient_fingerprint, patient_number, summary) VALUES ('m1', 'r1', '2026-01-01T00:00:00Z', "
+               "'imap', 'needs_review', ?, 'open', ?, '1001', ?)",
+               (v1_sealed("requests.checks", "[]"), FPR, v1_sealed("requests.summary", "{}")))
+    for doc, state, created in (("d1", "failed", "2026-01-01T00:00:00Z"), ("d2", "delivered", "2026-01-02T00:00:00Z")):
+        db.execute("INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, created_at, "
+                   "updated_at, request_id) VALUES (?, ?, ?, ?, 1, 'x', ?, 't', 'r1')",
+                   (doc, state, v1_sealed("documents.original_name", "brief.pdf"),
+                    v1_sealed("documents.source_path", "/export/brief.pdf"), created))
+    assert migrate(db, path, cipher=CIPHER) == (1, SCHEMA_VERSION)
+    return db
+
+
+def test_version_7_keeps_the_rows_ranks_them_and_stamps_what_changes(tmp_path: Path) -> None:
+    db = migrated_v1_with_data(tmp_path / "client.db")
+    assert db.execute("SELECT list_rank, change_seq FROM requests").fetchall() == [(0, 0)]
+    assert db.execute("SELECT document_id, list_rank FROM documents ORDER BY list_rank").fetchall() == [
+        ("d1", 0), ("d2", 6)]
+    # a change in a transaction whose audit entry will be 7: the row, and the rows that show it
+    db.execute("INSERT INTO audit_index VALUES (6, 0, 1, 'x')")
+    db.execute("UPDATE patients SET updated_at = 'now' WHERE patient_number = '1001'")
+    assert db.execute("SELECT change_seq FROM patients").fetchone() == (7,)
+    assert db.execute("SELECT change_seq FROM requests").fetchone() == (7,), "the patient's request shows the name"
+    assert db.execute("SELECT COUNT(*) FROM documents WHERE change_seq = 7").fetchone() == (2,)
+    db.execute("INSERT INTO audit_index VALUES (7, 1, 1, 'x')")
+    db.execute("DELETE FROM pins")
+    assert db.execute("SELECT kind, key, change_seq FROM removed").fetchall() == [("patient", "1001", 8)]
+    assert db.execute("SELECT change_seq FROM patients").fetchone() == (8,)
+    backup = sqlite3.connect(tmp_path / "client.db.v1.bak")
+    assert backup.execute("SELECT COUNT(*) FROM documents").fetchone() == (2,)
+
+
+def test_version_7_lists_read_through_the_indexes(tmp_path: Path) -> None:
+    db = migrated_v1_with_data(tmp_path / "client.db")
+    for sql in ("SELECT * FROM requests ORDER BY list_rank, received_at DESC, message_sha256 LIMIT 5",
+                "SELECT * FROM documents ORDER BY list_rank, created_at DESC, document_id LIMIT 5",
+                "SELECT * FROM documents ORDER BY created_at DESC, document_id LIMIT 5",
+                "SELECT document_id FROM documents WHERE change_seq > 3"):
+        plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "USING" in plan and "TEMP B-TREE" not in plan, (sql, plan)

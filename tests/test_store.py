@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
-from practice_client.core.audit import AuditLog
 from practice_client.core.errors import StateError
 from practice_client.core.models import Document, DocumentState, Patient, Pin
 from practice_client.core.store import Store
@@ -52,7 +51,7 @@ def test_wrong_database_key_is_a_clear_error(ctx: Context) -> None:
     from practice_client.core.errors import SecretError
     from practice_client.core.fieldcrypt import FieldCipher
 
-    other = Store(ctx.home.database, AuditLog(ctx.home.audit), FieldCipher(b"\x01" * 32))
+    other = Store(ctx.home.database, ctx.store.audit, FieldCipher(b"\x01" * 32))
     with pytest.raises(SecretError, match="wrong database key"):
         other.get_patient("4711")
     other.close()
@@ -101,7 +100,7 @@ def test_audit_line_written_but_not_committed_is_adopted_and_flagged(ctx: Contex
     ctx.store.record("setup.completed", offline=True)
     head = ctx.store.audit_head()
     entry = ctx.store.audit.make_entry(head, "document.matched", {"document_id": "x"})
-    ctx.store.audit.append(entry)  # as if the process died before COMMIT
+    ctx.store.audit.append([entry.to_line()])  # as if the process died before COMMIT
     ctx.store.close()
     del ctx.__dict__["store"]
     assert ctx.store.verify_audit().ok

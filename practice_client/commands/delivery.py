@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from practice_client.commands import print_json, stop_on_signals
+from practice_client.commands.paging import Paging, add_paging_options, more_line, paging, shown
 from practice_client.context import Context
 from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.core.identity import PatientIdentity, german_date
@@ -108,7 +109,6 @@ def matching_json(ctx: Context) -> dict[str, Any]:
             "sidecar_grace_seconds": config.sidecar_grace_seconds,
             "gdt_answer_dir": config.gdt_answer_dir or None}
 
-
 def _staff_action(ctx: Context, args: argparse.Namespace) -> Document | None:
     """--retry, --assign, --send-to-new-key, --withhold: one decision, then the agent goes on."""
     from practice_client.delivery import outbox
@@ -147,17 +147,22 @@ def _print_candidates(ctx: Context, as_json: bool) -> None:
               f"{', '.join(c.documents)}{flag}")
 
 
-def _print_outbox(ctx: Context, as_json: bool) -> None:
+def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
+    """One page of the outbox, newest first; each document's patient by the PMS record of its
+    request (only the requests on the page are read)."""
     from practice_client.delivery.encrypt import alerts
     from practice_client.delivery.outbox import identity_index
 
-    docs = ctx.store.list_documents()
+    rows = ctx.store.page_documents(states=page.states, since=page.since, limit=page.fetch)
+    docs, total, more = shown(rows, page, lambda: ctx.store.count_documents(page.states, page.since))
     warnings = alerts(ctx)
     index = identity_index(ctx)
-    requests = {r.request_id: r for r in ctx.store.list_requests()}
+    requests = {r.request_id: r for rid in {d.request_id for d in docs if d.request_id}
+                if (r := ctx.store.get_request(rid)) is not None}
     identities = {d.document_id: index.of_document(d, requests) for d in docs}
     if as_json:
         print_json({"documents": [document_json(d, identities[d.document_id]) for d in docs],
+                    "total": total, "more": more,
                     "alerts": [{"kind": "server_key_mismatch", "fingerprint": f} for f in warnings],
                     "matching": matching_json(ctx)})
         return
@@ -180,9 +185,12 @@ def _print_outbox(ctx: Context, as_json: bool) -> None:
         elif doc.error:
             line += f"  ({doc.error})"
         print(line)
+    if (hidden := more_line(len(docs), total)) is not None:
+        print(hidden)
 
 
 def _outbox(args: argparse.Namespace) -> int:
+    page = paging(args)  # checked before anything is opened
     ctx = Context()
     try:
         doc = _staff_action(ctx, args)
@@ -191,7 +199,7 @@ def _outbox(args: argparse.Namespace) -> int:
         elif args.candidates:
             _print_candidates(ctx, args.json)
         else:
-            _print_outbox(ctx, args.json)
+            _print_outbox(ctx, page, args.json)
     finally:
         ctx.close()
     return 0
@@ -205,8 +213,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--request", required=True, metavar="ID")
     p.add_argument("--timeout", type=float, default=SEND_TIMEOUT_SECONDS, help=argparse.SUPPRESS)
     p.set_defaults(func=_send)
-    p = sub.add_parser("outbox", help="documents on their way, delivered and failed")
+    p = sub.add_parser("outbox", help="documents on their way, delivered and failed (newest first)")
     p.add_argument("--json", action="store_true")
+    add_paging_options(p, [str(state) for state in DocumentState], "documents")
     p.add_argument("--retry", metavar="DOCUMENT_ID", help="try a failed document again")
     p.add_argument("--candidates", action="store_true",
                    help="the requests an unassigned document may be assigned to (PMS record)")

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from practice_client.commands import print_json
+from practice_client.commands.paging import add_paging_options, more_line, paging, shown
 from practice_client.context import Context
 from practice_client.core.errors import InputError, NotConfigured, PracticeClientError, StateError
 from practice_client.core.identity import PatientIdentity, german_date
-from practice_client.core.models import CheckStatus, RequestRecord, Verdict
+from practice_client.core.models import CheckStatus, RequestRecord, RequestStatus, Verdict
 
 EXIT_CODES = {Verdict.VERIFIED: 0, Verdict.NEEDS_REVIEW: 3, Verdict.REJECTED: 1}
 SYMBOLS = {CheckStatus.PASS: "OK  ", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "FAIL"}
@@ -53,14 +54,12 @@ def _import(args: argparse.Namespace) -> int:
     """Record request e-mail files (.eml, Outlook .msg) like received mail: every file is
     read first, so one unreadable file records nothing."""
     from practice_client.intake.inbox import Inbox
-    from practice_client.intake.mail_file import read_mail_file
+    from practice_client.intake.mail_file import import_mail_files
 
-    mails = [read_mail_file(Path(f)) for f in args.files]
     ctx = Context()
     try:
         _require_intake(ctx)
-        inbox = Inbox(ctx)
-        recorded = sum(inbox.receive(mail.raw, mail.source("import")) for mail in mails)
+        recorded = import_mail_files(Inbox(ctx), [Path(f) for f in args.files])
     finally:
         ctx.close()
     print(f"{recorded} neue Anfragen / new requests")
@@ -100,14 +99,17 @@ def _patient_line(identity: PatientIdentity) -> str:
 def _list(args: argparse.Namespace) -> int:
     from practice_client.delivery.outbox import identity_index
 
+    page = paging(args)
     ctx = Context()
     try:
-        records = ctx.store.list_requests()
+        rows = ctx.store.page_requests(statuses=page.states, since=page.since, limit=page.fetch)
+        records, total, more = shown(rows, page, lambda: ctx.store.count_requests(page.states, page.since))
         index = identity_index(ctx)
     finally:
         ctx.close()
     if args.json:
-        print_json({"requests": [_record_json(r, index.of_request(r)) for r in records]})
+        print_json({"requests": [_record_json(r, index.of_request(r)) for r in records],
+                    "total": total, "more": more})
         return 0
     if not records:
         print("Keine Anfragen / no requests")
@@ -116,6 +118,8 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{r.request_id}  {r.status:<9} {r.verdict:<13} {r.patient_number or '-':<10} "
               f"{_patient_line(index.of_request(r))}  "
               f"{', '.join(map(str, documents)) if isinstance(documents, list) else ''}")
+    if (hidden := more_line(len(records), total)) is not None:
+        print(hidden)
     return 0
 
 
@@ -255,8 +259,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ri = s.add_parser("import", help="record request e-mails saved from the mail program (.eml, Outlook .msg)")
     ri.add_argument("files", nargs="+", metavar="FILE.eml|FILE.msg")
     ri.set_defaults(func=_import)
-    ls = s.add_parser("list", help="received requests")
+    ls = s.add_parser("list", help="received requests (newest first)")
     ls.add_argument("--json", action="store_true")
+    add_paging_options(ls, [str(status) for status in RequestStatus], "requests")
     ls.set_defaults(func=_list)
     sh = s.add_parser("show", help="one request: the patient by the PMS record, the certificate, the claim, the checks")
     sh.add_argument("request_id", metavar="ID")

@@ -1,13 +1,22 @@
 """Typed errors. One place at the edge (cli.py, the GUI) turns them into messages.
 
-Every error a user can act on derives from :class:`PracticeClientError`; its ``str()``
-is a single line, in German and English where the GUI shows it, naming the file
-and the problem where there is one. Anything else that escapes is a bug.
+Every error a user can act on derives from :class:`PracticeClientError`. It carries a
+:class:`~practice_client.core.text.Text` (German and English kept apart): the GUI
+shows ``err.text.pick(language)``, the command line ``str(err)`` - one line, both
+languages, naming the file and the problem where there is one. Anything else that
+escapes is a bug.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from practice_client.core.text import Text, as_text
+
+
+def _one_line(text: Text) -> Text:
+    return Text(" ".join(text.de.split()), " ".join(text.en.split()))
 
 
 class PracticeClientError(Exception):
@@ -15,14 +24,20 @@ class PracticeClientError(Exception):
 
     exit_code = 1
 
+    def __init__(self, message: Text | str = "", *args: Any) -> None:
+        self.text = as_text(message)
+        super().__init__(str(self.text), *args)
+
 
 class InputError(PracticeClientError):
     """Bad input from a file: the message names the file and the problem."""
 
-    def __init__(self, source: str | Path, problem: str) -> None:
+    def __init__(self, source: str | Path, problem: Text | str) -> None:
         self.source = str(source)
-        self.problem = " ".join(problem.split())  # one line, always
-        super().__init__(f"{self.source}: {self.problem}")
+        self.problem_text = _one_line(as_text(problem))  # one line, always
+        self.problem = str(self.problem_text)
+        super().__init__(self.problem_text.prefixed(f"{self.source}: "))
+        self.args = (f"{self.source}: {self.problem}",)  # the file named once on the command line
 
 
 class NotConfigured(PracticeClientError):

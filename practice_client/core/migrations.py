@@ -138,10 +138,17 @@ class Migration:
 
 
 def _script(sql: str) -> Step:
+    """A step running the statements of ``sql`` one by one (``executescript`` would commit
+    the step's transaction; a trigger's inner ';' does not end its statement)."""
     def apply(db: sqlite3.Connection) -> None:
-        for statement in sql.split(";"):
-            if statement.strip():
+        statement = ""
+        for line in sql.splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
                 db.execute(statement)
+                statement = ""
+        if statement.strip():
+            raise ValueError(f"incomplete SQL statement in a migration: {statement[:60]!r}")
 
     return apply
 
@@ -203,7 +210,7 @@ def _retention(db: sqlite3.Connection) -> None:
 
 
 def _accepted_fingerprint(db: sqlite3.Connection) -> None:
-    """Version 2: the key a document goes to is the one that signed the accepted request,
+    """Version 6: the key a document goes to is the one that signed the accepted request,
     recorded at accept. Requests accepted before were verified against their own key."""
     db.execute("ALTER TABLE requests ADD COLUMN accepted_fingerprint TEXT")
     db.execute(
@@ -211,11 +218,107 @@ def _accepted_fingerprint(db: sqlite3.Connection) -> None:
     )
 
 
-# Version 7: the practice service. ``workstations``: each paired workstation, its role and
+# The stamp a changed row gets: the seq of the audit entry its transaction writes (the
+# store indexes that entry after the change, in the same transaction).
+STAMP = "(SELECT IFNULL(MAX(seq), 0) + 1 FROM audit_index)"
+
+_V7 = """
+CREATE TABLE audit_index (
+    seq INTEGER PRIMARY KEY, offset INTEGER NOT NULL, length INTEGER NOT NULL, event TEXT NOT NULL
+);
+CREATE INDEX audit_by_event ON audit_index(event, seq);
+CREATE TABLE audit_terms (term TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (term, seq)) WITHOUT ROWID;
+CREATE TABLE removed (kind TEXT NOT NULL, key TEXT NOT NULL, change_seq INTEGER NOT NULL);
+CREATE INDEX removed_since ON removed(change_seq);
+ALTER TABLE patients ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pins ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE documents ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN list_rank INTEGER GENERATED ALWAYS AS (CASE
+    WHEN status = 'open' AND verdict = 'needs_review' THEN 0 WHEN status = 'open' AND verdict = 'verified' THEN 1
+    WHEN status = 'open' THEN 2 WHEN status = 'accepted' THEN 3 WHEN status = 'declined' THEN 4
+    WHEN status = 'rejected' THEN 5 ELSE 9 END) VIRTUAL;
+ALTER TABLE documents ADD COLUMN list_rank INTEGER GENERATED ALWAYS AS (CASE state
+    WHEN 'failed' THEN 0 WHEN 'held' THEN 1 WHEN 'unassigned' THEN 1 WHEN 'uploading' THEN 2 WHEN 'encrypted' THEN 3
+    WHEN 'matched' THEN 4 WHEN 'detected' THEN 5 WHEN 'delivered' THEN 6 ELSE 9 END) VIRTUAL;
+CREATE INDEX patients_changed ON patients(change_seq);
+CREATE INDEX pins_changed ON pins(change_seq);
+CREATE INDEX requests_changed ON requests(change_seq);
+CREATE INDEX documents_changed ON documents(change_seq);
+CREATE INDEX requests_listed ON requests(list_rank, received_at DESC, message_sha256);
+CREATE INDEX requests_newest ON requests(received_at DESC, message_sha256);
+CREATE INDEX requests_by_status ON requests(status, verdict);
+CREATE INDEX requests_open ON requests(status, expires_at);
+CREATE INDEX requests_by_patient ON requests(patient_number);
+CREATE INDEX requests_by_fingerprint ON requests(patient_fingerprint);
+CREATE INDEX documents_listed ON documents(list_rank, created_at DESC, document_id);
+CREATE INDEX documents_newest ON documents(created_at DESC, document_id);
+CREATE INDEX documents_by_request ON documents(request_id);
+CREATE TRIGGER patients_stamped AFTER UPDATE OF change_seq ON patients BEGIN
+    UPDATE requests SET change_seq = NEW.change_seq
+        WHERE patient_number = NEW.patient_number AND change_seq IS NOT NEW.change_seq;
+END;
+CREATE TRIGGER patients_gone AFTER DELETE ON patients BEGIN
+    INSERT INTO removed(kind, key, change_seq) VALUES ('patient', OLD.patient_number, @STAMP@);
+    UPDATE requests SET change_seq = @STAMP@ WHERE patient_number = OLD.patient_number;
+END;
+CREATE TRIGGER pins_stamped AFTER UPDATE OF change_seq ON pins BEGIN
+    UPDATE patients SET change_seq = NEW.change_seq
+        WHERE patient_number = NEW.patient_number AND change_seq IS NOT NEW.change_seq;
+    UPDATE requests SET change_seq = NEW.change_seq
+        WHERE patient_fingerprint = NEW.fingerprint AND change_seq IS NOT NEW.change_seq;
+END;
+CREATE TRIGGER pins_gone AFTER DELETE ON pins BEGIN
+    INSERT INTO removed(kind, key, change_seq) VALUES ('patient', OLD.patient_number, @STAMP@);
+    UPDATE patients SET change_seq = @STAMP@ WHERE patient_number = OLD.patient_number;
+    UPDATE requests SET change_seq = @STAMP@ WHERE patient_fingerprint = OLD.fingerprint;
+END;
+CREATE TRIGGER requests_stamped AFTER UPDATE OF change_seq ON requests BEGIN
+    UPDATE documents SET change_seq = NEW.change_seq
+        WHERE request_id = NEW.request_id AND change_seq IS NOT NEW.change_seq;
+END;
+CREATE TRIGGER requests_gone AFTER DELETE ON requests BEGIN
+    INSERT INTO removed(kind, key, change_seq) VALUES ('request', OLD.message_sha256, @STAMP@);
+END;
+CREATE TRIGGER documents_gone AFTER DELETE ON documents BEGIN
+    INSERT INTO removed(kind, key, change_seq) VALUES ('document', OLD.document_id, @STAMP@);
+END;
+"""
+
+# every shown table: a row written without a stamp gets one (once: the stamp is a change too)
+_STAMPING = """
+CREATE TRIGGER @TABLE@_new AFTER INSERT ON @TABLE@ WHEN NEW.change_seq = 0 BEGIN
+    UPDATE @TABLE@ SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER @TABLE@_changed AFTER UPDATE ON @TABLE@ WHEN NEW.change_seq IS OLD.change_seq BEGIN
+    UPDATE @TABLE@ SET change_seq = @STAMP@ WHERE rowid = NEW.rowid;
+END;
+"""
+
+
+def _lists_that_scale(db: sqlite3.Connection) -> None:
+    """Version 7: what lets lists page and refresh incrementally at any size.
+
+    - ``audit_index``/``audit_terms``: where each audit line lies in the file, its event
+      and the identifiers it names, so the log is paged and searched without reading
+      it (filled on the next open from the file, then with every entry);
+    - ``change_seq`` on every row the screens show, stamped by triggers with the seq of
+      the audit entry of the transaction that changed it - and passed on to the rows
+      that show it (a patient's record to their requests, a request to its documents);
+      deleted rows leave their key in ``removed``: "what changed since entry N" is one
+      indexed query (a writer that stamps the row itself, see :data:`STAMP`, spares the
+      trigger a second write of it);
+    - the lists' orders as indexed (virtual) columns, and indexes for filters."""
+    _script(_V7.replace("@STAMP@", STAMP))(db)
+    for table in ("patients", "pins", "requests", "documents"):
+        _script(_STAMPING.replace("@TABLE@", table).replace("@STAMP@", STAMP))(db)
+
+
+# Version 8: the practice service. ``workstations``: each paired workstation, its role and
 # the SHA-256 of its credential (the credential itself stays in the workstation's keyring);
 # ``commands``: the idempotency key of every staff command the service applied or refused,
 # written in the same transaction as the command's first change, with its result.
-_V7_SERVICE = """
+_V8_SERVICE = """
 CREATE TABLE workstations (
     workstation_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -244,7 +347,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "request lifetimes capped", _cap_request_lifetimes),
     Migration(5, "retention of originals and messages", _retention),
     Migration(6, "requests: the fingerprint recorded at accept", _accepted_fingerprint),
-    Migration(7, "the practice service: workstations and idempotent commands", _script(_V7_SERVICE)),
+    Migration(7, "lists that page and refresh incrementally: audit index, change stamps", _lists_that_scale),
+    Migration(8, "the practice service: workstations and idempotent commands", _script(_V8_SERVICE)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -28,6 +28,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 import random
 import re
@@ -73,6 +74,8 @@ FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
 BLOCK_SIZE = 1024 * 1024  # bytes per socket write and file read
 MAX_PATCH_BYTES = 64 * 1024 * 1024  # one PATCH at most: the server checkpoints in between
 PARTS = ("document", "manifest")
+AUDIT_CHECKPOINT_PATH = "/v1/practice/audit-checkpoint"
+MAX_CHECKPOINT_BYTES = 64 * 1024  # a checkpoint and its signature are a few hundred bytes
 MAX_ANSWER_BYTES = 1024 * 1024  # any answer of the platform, unless the call allows more
 MAX_ERROR_BYTES = 64 * 1024  # the body of an error answer (only its message is shown)
 MAX_INBOX_BYTES = 64 * 1024 * 1024  # one inbox page (request messages are at most 2 MiB each)
@@ -511,6 +514,31 @@ class PlatformClient:
                 headers={"Content-Type": "application/pgp-keys"}, sent_bytes=len(data),
             ),
         )
+
+    def send_audit_checkpoint(self, checkpoint: bytes, signature: bytes) -> bool:
+        """``PUT /v1/practice/audit-checkpoint``: the signed head of the audit chain (see
+        :mod:`practice_client.crypto.checkpoint`). The platform keeps the newest; sending
+        the same again is a no-op. False: it refused it for an older one than it holds (409)."""
+        body = {"checkpoint": checkpoint.decode("ascii"), "signature": signature.decode("ascii")}
+        response = self._retrying(
+            "audit checkpoint",
+            lambda: self._send("PUT", AUDIT_CHECKPOINT_PATH, expect=(200, 201, 204, 409), json=body),
+        )
+        return response.status_code != 409
+
+    def audit_checkpoint(self) -> tuple[bytes, bytes] | None:
+        """The newest checkpoint the platform holds (checkpoint, signature), or None."""
+        response = self._retrying(
+            "audit checkpoint",
+            lambda: self._send("GET", AUDIT_CHECKPOINT_PATH, expect=(200, 404), max_bytes=MAX_CHECKPOINT_BYTES),
+        )
+        if response.status_code == 404:
+            return None
+        try:
+            body = json.loads(response.content)
+            return body["checkpoint"].encode("ascii"), body["signature"].encode("ascii")
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError):
+            raise NetworkError("GET /v1/practice/audit-checkpoint: the platform sent a malformed answer") from None
 
     def download(self, document_id: str, part: str = "document",
                  max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:

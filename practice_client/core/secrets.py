@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 PRACTICE_KEY_PASSPHRASE = "practice-key-passphrase"  # noqa: S105
 PLATFORM_TOKEN = "platform-token"  # noqa: S105
 DATABASE_KEY = "database-key"
+AUDIT_KEY = "audit-key"  # keys the audit log's chain (core/audit.py)
 IMAP_PASSWORD = "imap-password"  # noqa: S105
 PROXY_PASSWORD = "proxy-password"  # noqa: S105
 
@@ -88,7 +89,7 @@ class SecretStore(Protocol):
 
 
 # Every entry a home may hold: what the practice service takes over when it adopts a home.
-HOME_SECRETS = (DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, PLATFORM_TOKEN, IMAP_PASSWORD, PROXY_PASSWORD)
+HOME_SECRETS = (DATABASE_KEY, AUDIT_KEY, PRACTICE_KEY_PASSPHRASE, PLATFORM_TOKEN, IMAP_PASSWORD, PROXY_PASSWORD)
 
 
 class Secrets:

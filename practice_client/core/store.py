@@ -3,7 +3,10 @@
 Every state change of a patient, pin, request or document goes through one
 method here and writes exactly one audit entry *in the same transaction*: the
 audit line is appended while the database write lock is held, and the audit head
-is committed with the change. A crash between the two is repaired on open.
+(authenticated with the audit key) is committed with the change, together with
+the entry's place in the file (``audit_index``). A crash between the two is
+repaired on open. Every row the change touched is stamped with the entry's seq
+(triggers, see migration 7), so readers ask for "what changed since entry N".
 
 SQLite in WAL mode; ``BEGIN IMMEDIATE`` so writers queue instead of failing.
 Personal fields are sealed with :class:`FieldCipher` under the database key
@@ -20,15 +23,26 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from practice_client.core import acting
-from practice_client.core.audit import EMPTY_HEAD, AuditHead, AuditLog, VerifyResult, now_iso
-from practice_client.core.errors import StateError
+from practice_client.core.audit import (
+    EMPTY_HEAD,
+    KEYED,
+    AuditHead,
+    AuditLog,
+    Position,
+    VerifyResult,
+    now_iso,
+    parse_line,
+    terms_of,
+)
+from practice_client.core.errors import PracticeClientError, StateError
 from practice_client.core.fieldcrypt import FieldCipher
-from practice_client.core.migrations import migrate
+from practice_client.core.migrations import STAMP, migrate
 from practice_client.core.models import (
     TRANSITIONS,
     Check,
@@ -98,6 +112,85 @@ def database_key_bytes(secret: str) -> bytes:
     return raw if len(raw) == 32 else hashlib.sha256(raw).digest()
 
 
+SortKey = tuple[Any, ...]
+
+
+class Order(NamedTuple):
+    """A list's order: SQL expressions and their directions; the last makes it total."""
+
+    columns: tuple[str, ...]
+    descending: tuple[bool, ...]
+
+
+REQUESTS_NEWEST = Order(("received_at", "message_sha256"), (True, True))
+REQUESTS_BY_URGENCY = Order(("list_rank", "received_at", "message_sha256"), (False, True, False))
+DOCUMENTS_NEWEST = Order(("created_at", "document_id"), (True, True))
+DOCUMENTS_BY_URGENCY = Order(("list_rank", "created_at", "document_id"), (False, True, False))
+PATIENTS_BY_NUMBER = Order(("length(patient_number)", "patient_number"), (False, False))
+
+# kind -> the (table, key column) whose stamps say a row of that list changed, the removed kind
+_CHANGE_SOURCES: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {
+    "requests": ((("requests", "message_sha256"),), "request"),
+    "documents": ((("documents", "document_id"),), "document"),
+    "patients": ((("patients", "patient_number"), ("pins", "patient_number")), "patient"),
+}
+
+
+def _order_by(order: Order) -> str:
+    return ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in zip(order.columns, order.descending, strict=True))
+
+
+def _after(order: Order, key: SortKey) -> tuple[str, list[Any]]:
+    """The condition for rows after ``key`` in ``order`` (keyset paging: stable while rows
+    are added or change elsewhere in the list, unlike an offset)."""
+    if len(key) != len(order.columns):
+        raise ValueError("a sort key must have one value per column of the order")
+    clauses, params = [], []
+    for i, (column, descending) in enumerate(zip(order.columns, order.descending, strict=True)):
+        equal = [f"{c} = ?" for c in order.columns[:i]]
+        clauses.append(" AND ".join([*equal, f"{column} {'<' if descending else '>'} ?"]))
+        params += [*key[:i], key[i]]
+    return "(" + " OR ".join(f"({c})" for c in clauses) + ")", params
+
+
+def _sort_key(row: sqlite3.Row, order: Order) -> SortKey:
+    return tuple(row[f"k{i}"] for i in range(len(order.columns)))
+
+
+def _filters(*conditions: tuple[str, Iterable[str] | str | None]) -> tuple[list[str], list[Any]]:
+    """``column IN (...)`` for a collection of values (an empty one matches nothing),
+    ``column >= value`` for a text (from that time on); ``None`` or "" is no filter."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in conditions:
+        if value is None:
+            continue
+        if isinstance(value, str):
+            if value:
+                where.append(f"{column} >= ?")
+                params.append(value)
+            continue
+        values = list(value)
+        where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+        params += values
+    return where, params
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """[low, high) of the texts that start with ``prefix`` (an index range, unlike LIKE)."""
+    return prefix, prefix + "\U0010ffff"
+
+
+@dataclass
+class _Batch:
+    """Audit lines of a batch's changes, written at its end (one write, one fsync)."""
+
+    end: int
+    head: AuditHead  # the newest entry of the batch; tagged and stored once, at its end
+    authentic: bool  # whether the head the batch builds on was (then its heads are tagged)
+    lines: list[bytes] = field(default_factory=list)
+
+
 class Store:
     """Database + audit log of one home. Thread-safe (one connection behind a lock)."""
 
@@ -105,6 +198,7 @@ class Store:
         self.audit = audit
         self._cipher = cipher
         self._lock = threading.RLock()
+        self._batch: _Batch | None = None
         self._listeners: list[Callable[[int], None]] = []
         self._db = sqlite3.connect(
             database, isolation_level=None, check_same_thread=False, timeout=30.0
@@ -115,7 +209,7 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             old, new = migrate(self._db, database, cipher=cipher)
-        self._repair_audit()
+        self._open_audit()
         if 0 < old < new:
             self.record("store.migrated", from_version=old, to_version=new)
 
@@ -127,26 +221,39 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self, event: str, details: Mapping[str, Any]) -> Iterator[sqlite3.Connection]:
-        """One atomic state change with its one audit entry."""
+        """One atomic state change with its one audit entry (inside :meth:`batch`: one
+        savepoint of the batch's transaction, its line written with the batch's)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            batch = self._batch
+            self._db.execute("SAVEPOINT change" if batch is not None else "BEGIN IMMEDIATE")
             try:
+                if batch is None:
+                    authentic = self._authentic(self._head())
+                    end = self._settle_tail(authentic)[0]
+                else:
+                    authentic, end = batch.authentic, batch.end
                 yield self._db
                 details = self._acting(self._db, details)
-                head = self._head()
-                entry = self.audit.make_entry(head, event, details)
-                new_head = self.audit.append(entry)
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)",
-                    (new_head.encode(),),
-                )
-                self._db.execute("COMMIT")
+                line, head = self._write_entry(event, details, end)
+                if batch is None:
+                    self._set_head(self.audit.tagged(head) if authentic else head)
+                    self.audit.append([line])
+                    self._db.execute("COMMIT")
+                else:
+                    self._db.execute("RELEASE change")
+                    batch.lines.append(line)
+                    batch.end += len(line)
+                    batch.head = head
             except BaseException:
-                if self._db.in_transaction:
+                if batch is not None:
+                    self._db.execute("ROLLBACK TO change")
+                    self._db.execute("RELEASE change")
+                elif self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
         log.debug("audit %s", event)
-        self._changed(new_head.seq)
+        if batch is None:
+            self._changed(head.seq)
 
     def _acting(self, db: sqlite3.Connection, details: Mapping[str, Any]) -> Mapping[str, Any]:
         """Inside a staff command (:mod:`practice_client.core.acting`): the entry names the
@@ -176,12 +283,63 @@ class Store:
             except Exception:  # a listener's bug must never fail a committed change
                 log.exception("store listener failed")
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many state changes as one database transaction whose audit lines are written
+        with one write and one fsync at the end: for bulk work (seeding a home for the
+        benchmarks, large imports). Each change inside is still checked and audited as
+        its own entry; a change that fails is undone alone (its savepoint); an error
+        that leaves the block undoes them all and writes no line. Holds the write lock
+        throughout: keep batches to a few thousand changes."""
+        with self._lock:
+            if self._batch is not None:  # a batch inside a batch joins it
+                yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                authentic = self._authentic(self._head())
+                self._batch = _Batch(self._settle_tail(authentic)[0], self._head(), authentic)
+                yield
+                changed = bool(self._batch.lines)
+                head = self._batch.head
+                if changed:
+                    self._set_head(self.audit.tagged(head) if authentic else head)
+                    self.audit.append(self._batch.lines)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._batch = None
+        if changed:
+            self._changed(head.seq)
+
+    def _write_entry(self, event: str, details: Mapping[str, Any], offset: int) -> tuple[bytes, AuditHead]:
+        """The entry's line, indexed at ``offset`` in the open transaction, and the head it
+        makes (untagged). The caller stores the head and writes the line to the file."""
+        entry = self.audit.make_entry(self._head(), event, details)
+        line = entry.to_line()
+        self._index_entry(entry.seq, offset, len(line), event, entry.details)
+        return line, AuditHead(entry.seq, self.audit.key.link(line))
+
+    def _index_entry(self, seq: int, offset: int, length: int, event: str, details: Mapping[str, Any]) -> None:
+        self._db.execute("INSERT OR REPLACE INTO audit_index(seq, offset, length, event) VALUES (?, ?, ?, ?)",
+                         (seq, offset, length, event))
+        self._db.executemany("INSERT OR IGNORE INTO audit_terms(term, seq) VALUES (?, ?)",
+                             [(term, seq) for term in terms_of(details)])
+
+    def _set_head(self, head: AuditHead) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)", (head.encode(),))
+
     def record(self, event: str, **details: Any) -> None:
         """An audit entry with no other state change (setup, key export, ...)."""
         with self.transaction(event, details):
             pass
 
     def _head(self) -> AuditHead:
+        if self._batch is not None:
+            return self._batch.head
         row = self._db.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()
         return AuditHead.decode(row[0]) if row else EMPTY_HEAD
 
@@ -189,25 +347,152 @@ class Store:
         with self._lock:
             return self._head()
 
-    def _repair_audit(self) -> None:
-        """A crash after the audit append but before COMMIT leaves one extra line whose
-        state change never happened. Adopt it as history and say so in a new entry."""
+    def _end_of(self, seq: int) -> int | None:
+        """Where the line of entry ``seq`` ends in the file (0 before the first)."""
+        if seq == 0:
+            return 0
+        row = self._db.execute("SELECT offset + length FROM audit_index WHERE seq=?", (seq,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _open_audit(self) -> None:
+        """Bring index, file and head into line when the store opens - reading only the
+        file's tail, whatever its length (the whole file once, after the update that
+        introduced the index):
+
+        - lines of entries the database does not index yet are indexed;
+        - a crash after the audit append but before COMMIT left lines whose state change
+          never happened: they are adopted as history and a new entry says so;
+        - the head of a database of the first releases gets its tag, once, when the
+          audit key was created just now (a key that existed means the head was tagged
+          before: an untagged one is then a forgery, which verification reports)."""
+        with self._lock:
+            if not self._audit_needs_care():
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._index_missing_lines()
+                head = self._head()
+                keyed_now = head.seq > 0 and not head.tag and self.audit.new_key
+                if keyed_now:
+                    self._set_head(self.audit.tagged(head))
+                elif head.seq and not head.tag:
+                    log.error("audit log: the head is not authenticated although the audit key existed")
+                _end, adopted = self._settle_tail(self._authentic(self._head()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        if keyed_now:
+            self.record("audit.keyed", earlier_entries=head.seq)
+        if adopted:
+            self.record("audit.uncommitted_entry", seq=adopted[-1], count=len(adopted))
+
+    def _audit_needs_care(self) -> bool:
+        head = self._head()
+        return head.seq > 0 and not head.tag or self._end_of(head.seq) != self.audit.size()
+
+    def _index_missing_lines(self) -> None:
+        """Index the committed lines the database has no row for (a database of the first
+        releases: once). Numbered by their place in the file; verification judges them."""
+        head = self._head()
+        last = self._db.execute("SELECT seq, offset + length FROM audit_index ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, end = (int(last[0]), int(last[1])) if last else (0, 0)
+        for offset, line in self.audit.lines_from(end):
+            if seq >= head.seq or not line.endswith(b"\n"):
+                break
+            seq += 1
+            try:
+                record = parse_line(self.audit.path, seq, line)
+                event, details = str(record.get("event", "")), record.get("details")
+            except PracticeClientError:
+                event, details = "", None
+            self._index_entry(seq, offset, len(line), event, details if isinstance(details, dict) else {})
+
+    def _authentic(self, head: AuditHead) -> bool:
+        """Whether the head the next entry builds on was written by this store (its tag),
+        or is the empty start of a new store. Only on an authentic head is the next one
+        tagged: a forged head is never laundered by the changes that follow it."""
+        if head.seq:
+            return self.audit.head_is_authentic(head)
+        return self.audit.size() == 0 and not self._holds_data()
+
+    def _settle_tail(self, authentic: bool) -> tuple[int, list[int]]:
+        """Where the next line goes, and the entries adopted on the way. MUST run inside
+        the write transaction (so no other process appends meanwhile).
+
+        Normally the file ends where the head's line ends. Beyond it: whole lines that
+        chain to the head are a crashed transaction's, adopted; a torn last line (a crash
+        in the middle of the write) is cut; anything else is left for verification to
+        report and the log continues after it. A file shorter than the head says is
+        reported by verification too."""
+        head = self._head()
+        end, size = self._end_of(head.seq), self.audit.size()
+        if end is None or size <= end:
+            return size, []
+        seq, previous, position, adopted = head.seq, head.digest, end, []
+        for line in self.audit.read(end, size).splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                log.warning("audit log: a torn write after entry %d is removed", seq)
+                self.audit.truncate(position)
+                size = position
+                break
+            if not self._continues(line, seq, previous):
+                log.error("audit log: %d bytes after entry %d do not belong to the chain", size - position, seq)
+                break
+            seq, previous = seq + 1, self.audit.key.link(line)
+            record = json.loads(line)
+            self._index_entry(seq, position, len(line), str(record["event"]), record.get("details") or {})
+            position += len(line)
+            adopted.append(seq)
+        if adopted:
+            head = AuditHead(seq, previous)
+            self._set_head(self.audit.tagged(head) if authentic else head)
+            log.warning("audit log: entries up to %d were written but never committed; adopted", seq)
+        return size, adopted
+
+    @staticmethod
+    def _continues(line: bytes, seq: int, previous: str) -> bool:
+        try:
+            record = json.loads(line)
+            return bool(record["seq"] == seq + 1 and record["prev"] == previous and record.get("chain") == KEYED
+                        and isinstance(record["event"], str) and isinstance(record.get("details", {}), dict))
+        except (ValueError, KeyError, TypeError):
+            return False
+
+    def verify_audit(self, full: bool = False) -> VerifyResult:
+        """Check the audit chain up to the head: only what was added since the last
+        verification (and the seam to it), or every line (``full``). The verified place
+        is remembered with a tag, so nobody without the key can claim one."""
         with self._lock:
             head = self._head()
-            file_head, _ = self.audit.last()
-            if file_head.seq == head.seq + 1 and self.audit.verify().ok:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)",
-                    (file_head.encode(),),
-                )
-                uncommitted = file_head.seq
-            else:
-                return
-        self.record("audit.uncommitted_entry", seq=uncommitted)
+            start = None if full else self._verified_position()
+            emptied = head.seq == 0 and self._holds_data()
+        if emptied:
+            return VerifyResult(False, 0, "the audit log is empty although the database holds data: it was removed")
+        if start is not None and start.seq > head.seq:
+            return VerifyResult(
+                False, head.seq, f"entry {start.seq} was verified before, but the log now ends at entry {head.seq}: "
+                "lines were removed", full=False)
+        result = self.audit.verify(head, start)
+        if result.ok and result.position is not None and (start is None or result.position.seq > start.seq):
+            tag = self.audit.key.tag("verified", result.position.text())
+            self.set_meta("audit_verified", f"{result.position.text()}:{tag}")
+        return result
 
-    def verify_audit(self) -> VerifyResult:
-        with self._lock:
-            return self.audit.verify(self._head())
+    def _verified_position(self) -> Position | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='audit_verified'").fetchone()
+        if row is None:
+            return None
+        text, _, tag = str(row[0]).rpartition(":")
+        if not self.audit.key.valid("verified", text, tag):
+            log.warning("audit log: the remembered verified position is not authentic; checking everything")
+            return None
+        return Position.decode(text)
+
+    def _holds_data(self) -> bool:
+        return any(self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()  # noqa: S608 - fixed names
+                   for table in ("patients", "pins", "requests", "documents"))
 
     # -- meta -------------------------------------------------------------------
 
@@ -424,9 +709,9 @@ class Store:
     def _insert_request(self, db: sqlite3.Connection, record: RequestRecord) -> None:
         seal = self._cipher.seal
         db.execute(
-            "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "
-            "checks, status, patient_fingerprint, patient_number, summary, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO requests(message_sha256, request_id, received_at, source, verdict, "  # noqa: S608
+            "checks, status, patient_fingerprint, patient_number, summary, expires_at, change_seq) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {STAMP})",
             (
                 record.message_sha256, record.request_id, record.received_at, record.source,
                 str(record.verdict),
@@ -493,8 +778,8 @@ class Store:
             details["fingerprint"] = accepted
         with self.transaction(f"request.{status}", details) as db:
             db.execute(
-                "UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=?, "
-                "accepted_fingerprint=? WHERE message_sha256=?",
+                "UPDATE requests SET status=?, decided_at=?, decision_reason=?, override=?, "  # noqa: S608
+                f"accepted_fingerprint=?, change_seq={STAMP} WHERE message_sha256=?",
                 (str(status), now_iso(), self._cipher.seal("requests.decision_reason", current.message_sha256, reason),
                  int(override), accepted, current.message_sha256),
             )
@@ -522,7 +807,8 @@ class Store:
     def _mark_decision(self, request_id: str, value: int, event: str, details: dict[str, Any]) -> None:
         with self.transaction(event, {"request_id": request_id, **details}) as db:
             db.execute(
-                "UPDATE requests SET decision_sent=? WHERE request_id=? AND status != 'rejected'",
+                f"UPDATE requests SET decision_sent=?, change_seq={STAMP} "  # noqa: S608 - a fixed sub-query
+                "WHERE request_id=? AND status != 'rejected'",
                 (value, request_id),
             )
 
@@ -534,9 +820,9 @@ class Store:
         details = {"document_id": doc.document_id, "state": str(doc.state), "size": doc.size}
         with self.transaction("document.detected", details) as db:
             db.execute(
-                "INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, "
-                "created_at, updated_at, request_id, match_method, extra) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents(document_id, state, original_name, source_path, size, sha256, "  # noqa: S608
+                f"created_at, updated_at, request_id, match_method, extra, change_seq) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {STAMP})",
                 (
                     doc.document_id, str(doc.state),
                     seal("documents.original_name", doc.document_id, doc.original_name),
@@ -566,7 +852,7 @@ class Store:
         unknown = set(changes) - self._DOC_FIELDS
         if unknown:
             raise ValueError(f"unknown document fields {sorted(unknown)}")
-        columns, values = ["state=?", "updated_at=?"], [str(new), now_iso()]
+        columns, values = ["state=?", "updated_at=?", f"change_seq={STAMP}"], [str(new), now_iso()]
         for key, value in changes.items():
             if key == "extra":
                 value = json.dumps(value)
@@ -626,6 +912,226 @@ class Store:
                     wanted,
                 ).fetchall()
         return [self._document(r) for r in rows]
+
+    # -- pages: lists of any length, a page at a time (the GUI, the list commands) -----------
+
+    def change_cursor(self) -> int:
+        """The seq of the last committed audit entry: rows stamped after it are "changes
+        since" this cursor (see :meth:`changed_keys`)."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(seq) FROM audit_index").fetchone()
+        return int(row[0] or 0)
+
+    def changed_keys(self, kind: str, since: int, limit: int) -> tuple[list[str], bool]:
+        """Keys of the rows of ``kind`` (``requests``, ``documents``, ``patients``) changed
+        or removed after cursor ``since``: at most ``limit``, and whether there were more."""
+        own, key = _CHANGE_SOURCES[kind]
+        sql = " UNION ".join(f"SELECT {column} FROM {table} WHERE change_seq > :since"  # noqa: S608 - fixed names
+                             for table, column in own)
+        sql += " UNION SELECT key FROM removed WHERE kind = :kind AND change_seq > :since LIMIT :limit"
+        with self._lock:
+            rows = self._db.execute(sql, {"since": since, "kind": key, "limit": limit + 1}).fetchall()
+        return [str(r[0]) for r in rows[:limit]], len(rows) > limit
+
+    def page_requests(
+        self, order: Order = REQUESTS_NEWEST, *, statuses: Iterable[str] | None = None, since: str | None = None,
+        search: str = "", expiring_after: str | None = None, after: SortKey | None = None,
+        keys: Iterable[str] | None = None, limit: int = 100,
+    ) -> list[tuple[SortKey, RequestRecord]]:
+        """Requests in ``order``: those after ``after`` (the sort key of the last row of the
+        previous page), or those among ``keys`` (message digests); filtered by status, by
+        the time they arrived (``since``, ISO 8601), by the start of their patient number
+        or request id (``search``), by an expiry not before ``expiring_after``."""
+        where, params = _filters(("status", statuses), ("received_at", since), ("message_sha256", keys))
+        if search:
+            low, high = _prefix_range(search.strip())
+            where.append("(patient_number >= ? AND patient_number < ? OR request_id >= ? AND request_id < ?)")
+            params += [low, high, low.lower(), high.lower()]
+        if expiring_after is not None:
+            where.append("(expires_at IS NULL OR expires_at >= ?)")
+            params.append(expiring_after)
+        rows = self._page("requests", order, where, params, after, limit)
+        return [(_sort_key(r, order), self._request(r)) for r in rows]
+
+    def page_documents(
+        self, order: Order = DOCUMENTS_NEWEST, *, states: Iterable[str] | None = None, since: str | None = None,
+        search: str = "", after: SortKey | None = None, keys: Iterable[str] | None = None, limit: int = 100,
+    ) -> list[tuple[SortKey, Document]]:
+        """Documents in ``order``, paged and filtered like :meth:`page_requests`; ``search``
+        is the start of the document id or of the patient number of its request."""
+        where, params = _filters(("state", states), ("created_at", since), ("document_id", keys))
+        if search:
+            low, high = _prefix_range(search.strip())
+            where.append("(document_id >= ? AND document_id < ? OR request_id IN (SELECT request_id FROM requests "
+                         "WHERE patient_number >= ? AND patient_number < ?))")
+            params += [low.lower(), high.lower(), low, high]
+        rows = self._page("documents", order, where, params, after, limit)
+        return [(_sort_key(r, order), self._document(r)) for r in rows]
+
+    def page_patient_numbers(
+        self, *, search: str = "", after: SortKey | None = None, keys: Iterable[str] | None = None,
+        limit: int = 100,
+    ) -> list[tuple[SortKey, str]]:
+        """Numbers of the patients the PMS knows or a pin names, in number order; ``search``
+        is the start of a patient number or of a pinned key's fingerprint (spaces ignored)."""
+        where, params = _filters(("patient_number", keys))
+        needle = "".join(search.split())
+        if needle:
+            low, high = _prefix_range(needle)
+            fpr_low, fpr_high = _prefix_range(needle.upper())
+            where.append("(patient_number >= ? AND patient_number < ? OR patient_number IN "
+                         "(SELECT patient_number FROM pins WHERE fingerprint >= ? AND fingerprint < ?))")
+            params += [low, high, fpr_low, fpr_high]
+        table = "(SELECT patient_number FROM patients UNION SELECT patient_number FROM pins)"
+        rows = self._page(table, PATIENTS_BY_NUMBER, where, params, after, limit)
+        return [(_sort_key(r, PATIENTS_BY_NUMBER), str(r["patient_number"])) for r in rows]
+
+    def _page(self, table: str, order: Order, where: list[str], params: list[Any],
+              after: SortKey | None, limit: int) -> list[sqlite3.Row]:
+        if after is not None:
+            clause, values = _after(order, after)
+            where, params = [*where, clause], [*params, *values]
+        keys = ", ".join(f"{column} AS k{i}" for i, column in enumerate(order.columns))
+        sql = (f"SELECT *, {keys} FROM {table}"  # noqa: S608 - fixed names and placeholders only
+               + (f" WHERE {' AND '.join(where)}" if where else "")
+               + f" ORDER BY {_order_by(order)} LIMIT ?")
+        with self._lock:
+            return self._db.execute(sql, [*params, limit]).fetchall()
+
+    def count_requests(self, statuses: Iterable[str] | None = None, since: str | None = None) -> int:
+        where, params = _filters(("status", statuses), ("received_at", since))
+        return self._count("requests", where, params)
+
+    def count_documents(self, states: Iterable[str] | None = None, since: str | None = None) -> int:
+        where, params = _filters(("state", states), ("created_at", since))
+        return self._count("documents", where, params)
+
+    def _count(self, table: str, where: list[str], params: list[Any]) -> int:
+        sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")  # noqa: S608
+        with self._lock:
+            return int(self._db.execute(sql, params).fetchone()[0])
+
+    def document_counts(self) -> dict[DocumentState, int]:
+        """How many documents are in each state (the index on state: no row is read)."""
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM documents GROUP BY state").fetchall()
+        return {DocumentState(r[0]): int(r[1]) for r in rows}
+
+    def acceptances(self) -> tuple[int, str]:
+        """(how many requests are accepted, when the last was): changes exactly when staff
+        accept one - the agent's cue to match waiting files again, from the index alone."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), IFNULL(MAX(decided_at), '') FROM requests WHERE status = 'accepted'").fetchone()
+        return int(row[0]), str(row[1])
+
+    def waiting_requests(self) -> int:
+        """Open requests staff can decide (a rejected one never needs them)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM requests WHERE status = 'open' AND verdict != 'rejected'").fetchone()
+        return int(row[0])
+
+    def patient_counts(self) -> tuple[int, int]:
+        """(patients the PMS knows or a pin names, pinned ones)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT (SELECT COUNT(*) FROM (SELECT patient_number FROM patients UNION "
+                "SELECT patient_number FROM pins)), (SELECT COUNT(*) FROM pins)").fetchone()
+        return int(row[0]), int(row[1])
+
+    def patients_by_number(self, numbers: Iterable[str]) -> dict[str, Patient]:
+        wanted = sorted(set(numbers))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM patients WHERE patient_number IN ({','.join('?' * len(wanted))})",  # noqa: S608
+                wanted).fetchall() if wanted else []
+        return {r["patient_number"]: self._patient(r) for r in rows}
+
+    def pins_by(self, column: str, values: Iterable[str]) -> dict[str, Pin]:
+        """Pins by ``fingerprint`` or ``patient_number``."""
+        if column not in ("fingerprint", "patient_number"):
+            raise ValueError(column)
+        wanted = sorted(set(values))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM pins WHERE {column} IN ({','.join('?' * len(wanted))})",  # noqa: S608
+                wanted).fetchall() if wanted else []
+        return {r[column]: self._pin(r) for r in rows}
+
+    def request_patients(self, request_ids: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+        """(patient number, key fingerprint) of the actionable request of each id."""
+        wanted = sorted(set(request_ids))
+        with self._lock:
+            marks = ",".join("?" * len(wanted))
+            rows = self._db.execute(
+                "SELECT request_id, patient_number, patient_fingerprint FROM requests "  # noqa: S608 - placeholders
+                f"WHERE status != 'rejected' AND request_id IN ({marks})", wanted).fetchall() if wanted else []
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    # -- the audit log, a page at a time ------------------------------------------------------
+
+    def audit_page(self, *, before: int | None = None, after: int | None = None, event: str = "",
+                   search: str = "", limit: int = 200) -> list[dict[str, Any]]:
+        """Entries newest first: older than seq ``before`` or newer than ``after``, of one
+        ``event``, naming an identifier that starts with ``search``. Found in the index and
+        read from the file by offset: the log's length does not matter."""
+        where: list[str] = []
+        params: list[Any] = []
+        if before is not None:
+            where.append("i.seq < ?")
+            params.append(before)
+        if after is not None:
+            where.append("i.seq > ?")
+            params.append(after)
+        if event:
+            where.append("i.event = ?")
+            params.append(event)
+        needle = search.strip().casefold()
+        if needle:
+            low, high = _prefix_range(needle)
+            where.append("i.seq IN (SELECT seq FROM audit_terms WHERE term >= ? AND term < ?)")
+            params += [low, high]
+        sql = ("SELECT i.seq, i.offset, i.length FROM audit_index i"  # noqa: S608 - placeholders only
+               + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY i.seq DESC LIMIT ?")
+        with self._lock:
+            rows = self._db.execute(sql, [*params, limit]).fetchall()
+        return [self._audit_entry(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def _audit_entry(self, seq: int, offset: int, length: int) -> dict[str, Any]:
+        line = self.audit.read(offset, offset + length)
+        try:
+            record = parse_line(self.audit.path, seq, line)
+        except PracticeClientError:
+            record = {}
+        if record.get("seq") != seq:  # the file no longer holds what was indexed: say so, show nothing
+            return {"seq": seq, "time": "", "event": "audit.unreadable", "details": {}}
+        return record
+
+    def audit_link(self, seq: int) -> str | None:
+        """The link (keyed hash) of entry ``seq`` as the file holds it, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT offset, length FROM audit_index WHERE seq=?", (seq,)).fetchone()
+        if row is None:
+            return None
+        line = self.audit.read(int(row[0]), int(row[0]) + int(row[1]))
+        try:
+            if json.loads(line).get("seq") != seq:
+                return None
+        except (ValueError, AttributeError):
+            return None
+        return self.audit.key.link(line)
+
+    def audit_events(self) -> list[str]:
+        """The distinct events in the log, each found with one step through the index."""
+        found: list[str] = []
+        with self._lock:
+            while True:
+                row = self._db.execute("SELECT event FROM audit_index WHERE event > ? ORDER BY event LIMIT 1",
+                                       (found[-1] if found else "",)).fetchone()
+                if row is None:
+                    return found
+                found.append(str(row[0]))
 
     # -- upload URLs and pending terminations (tus) ------------------------------
 

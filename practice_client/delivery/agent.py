@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from practice_client.core.errors import NetworkError, PracticeClientError, StateError
-from practice_client.core.models import Document, RequestStatus
+from practice_client.core.models import Document
 from practice_client.crypto.patient_keys import scrub_home
 from practice_client.delivery import outbox, retention
 from practice_client.delivery.events import Event, EventSink, ignore
@@ -140,7 +140,7 @@ class Agent:
 
     def _loop(self) -> None:
         next_poll = next_retention = time.monotonic()
-        accepted: frozenset[str] = frozenset()
+        accepted: tuple[int, str] = (0, "")
         while not self._stop.is_set():
             if time.monotonic() >= next_retention:
                 next_retention = time.monotonic() + retention.INTERVAL_SECONDS
@@ -176,9 +176,8 @@ class Agent:
                 log.info("intake source %s: no live watching (%s); polling only",
                          type(source).__name__, type(exc).__name__)
 
-    def _accepted_requests(self) -> frozenset[str]:
-        return frozenset(r.request_id for r in self.ctx.store.list_requests()
-                         if r.status is RequestStatus.ACCEPTED)
+    def _accepted_requests(self) -> tuple[int, str]:
+        return self.ctx.store.acceptances()
 
     def _poll_intake(self) -> None:
         if self._sources is None:

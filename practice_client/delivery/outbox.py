@@ -29,8 +29,8 @@ import os
 import shutil
 import stat
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from practice_client.core.config import Config
 from practice_client.core.errors import InputError, PracticeClientError, StateError
 from practice_client.core.files import NOT_A_FOLDER, Folder, open_regular
 from practice_client.core.identity import IdentityIndex, PatientIdentity
-from practice_client.core.models import Document, DocumentState, Pin, RequestRecord
+from practice_client.core.models import Document, DocumentState, Pin, RequestRecord, RequestStatus
 from practice_client.core.patients import parse_birth_date
 from practice_client.core.sealedfile import seal_file, unseal_bytes, unseal_file
 from practice_client.crypto.gpg import group_fingerprint, normalize_fingerprint
@@ -343,10 +343,27 @@ def identity_index(ctx: Context) -> IdentityIndex:
     return IdentityIndex.from_store(ctx.store)
 
 
+OPEN_PAGE = 500
+
+
+def open_requests(ctx: Context, now: datetime) -> list[RequestRecord]:
+    """The requests a document may go to: accepted and not expired. Read through the index
+    on (status, expiry), a page at a time: years of decided requests are never read."""
+    found: list[RequestRecord] = []
+    after = None
+    expiring_after = (now - timedelta(days=1)).strftime("%Y-%m-%d")  # coarse; is_open decides
+    while True:
+        page = ctx.store.page_requests(statuses=[str(RequestStatus.ACCEPTED)], expiring_after=expiring_after,
+                                       after=after, limit=OPEN_PAGE)
+        found += [record for _key, record in page if matching.is_open(record, now)]
+        if len(page) < OPEN_PAGE:
+            return found
+        after = page[-1][0]
+
+
 def match_data(ctx: Context) -> matching.MatchData:
-    return matching.MatchData(
-        requests=ctx.store.list_requests(), identities=identity_index(ctx), now=datetime.now(UTC),
-    )
+    now = datetime.now(UTC)
+    return matching.MatchData(requests=open_requests(ctx, now), identities=identity_index(ctx), now=now)
 
 
 def wants_record(ctx: Context, path: Path) -> bool:
@@ -380,6 +397,11 @@ def _find(ctx: Context, doc: Document, data: matching.MatchData) -> matching.Mat
         problem = exc.problem if isinstance(exc, InputError) else str(exc)
         return matching.Match(None, None, f"GDT-Datei unlesbar / GDT sidecar unreadable: {problem}")
     folder, conflict = doc.extra.get("folder"), doc.extra.get("sidecar_conflict")
+    if isinstance(folder, str) and matching.looks_like_request_id(folder) and \
+            all(r.request_id != folder.lower() for r in data.requests):
+        named = ctx.store.get_request(folder.lower())  # staff learn why that folder's request cannot take it
+        if named is not None:
+            data = replace(data, requests=[*data.requests, named])
     return matching.match_file(
         folder if isinstance(folder, str) else None, doc.original_name, fields, name_rule(ctx.config), data,
         conflict if isinstance(conflict, str) else None,
@@ -518,9 +540,9 @@ def assign_candidates(ctx: Context) -> list[AssignCandidate]:
     now = datetime.now(UTC)
     index = identity_index(ctx)
     found = []
-    for record in ctx.store.list_requests():
+    for record in open_requests(ctx, now):
         identity = index.of_request(record)
-        if not matching.is_open(record, now) or identity.pms is None:
+        if identity.pms is None:
             continue
         period = record.summary.get("period")
         period = period if isinstance(period, dict) else {}

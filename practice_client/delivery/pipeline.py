@@ -40,6 +40,7 @@ from practice_client.core.errors import (
 )
 from practice_client.core.models import Document, DocumentState
 from practice_client.core.tus import UploadGone
+from practice_client.crypto.checkpoint import Anchor
 from practice_client.delivery import outbox
 from practice_client.delivery.encrypt import KeyComparer, seal, sha256_file
 from practice_client.delivery.events import Event, EventSink, ignore
@@ -95,6 +96,8 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._comparer = KeyComparer()
         self._ingest_lock = threading.Lock()
+        # audit checkpoints after deliveries; the platform refusing one means this log went back
+        self._anchor = Anchor(ctx, self._client_required, lambda text: on_event(Event("alert", message=text)))
         self._terminator = Terminator(ctx.store, self._client_required, self._cancel)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -108,6 +111,7 @@ class Pipeline:
             thread = threading.Thread(target=self._work, name=f"delivery-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._anchor.start()
         # The platform client (system CAs, the token from the keyring) takes a fifth of a
         # second to build: ready before the first document, not on its clock.
         threading.Thread(target=self._warm_up, name="platform-client", daemon=True).start()
@@ -124,6 +128,7 @@ class Pipeline:
         for thread in self._threads:
             thread.join(timeout=60)
         self._threads.clear()
+        self._anchor.stop()
         self._terminator.stop()
         with self._client_lock:
             if self._client is not None:
@@ -309,6 +314,7 @@ class Pipeline:
                 doc = self.ctx.store.transition(doc.document_id, DocumentState.UPLOADING, uploads={part: url})
                 client.tus.send(url, path, fresh=True, progress=progress, cancel=self._cancel)
         done = outbox.delivered(self.ctx, doc, doc.ciphertext_sha256 or "")
+        self._anchor.poke()
         self._fresh.discard(doc.document_id)
         self._state(done)
         self._emit(Event("connected"))

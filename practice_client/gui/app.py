@@ -14,7 +14,7 @@ from practice_client.context import Context
 from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.gui.binding_check import check_binding
 from practice_client.gui.controller import Controller
-from practice_client.gui.gc_guard import collect_in_gui_thread
+from practice_client.gui.gc_guard import collect_in_gui_thread, freeze_startup
 from practice_client.gui.i18n import install_translators
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.resources import app_icon
@@ -50,11 +50,18 @@ def build_window(ctx: Context) -> tuple[Controller, Tray, MainWindow]:
     controller = Controller(ctx)
     tray = Tray(controller)
     window = MainWindow(controller, tray)
+
+    def first_screen(_overview: object) -> None:
+        controller.overviewLoaded.disconnect(first_screen)
+        freeze_startup()
+
+    controller.overviewLoaded.connect(first_screen)
     return controller, tray, window
 
 
 def load_once(controller: Controller, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
-    """Load the window's data and wait for it (screenshots): raises on failure or timeout."""
+    """Load the window's data - the overview and the first page of the lists shown - and
+    wait until every read has finished (screenshots): raises on failure or timeout."""
     loop = QEventLoop()
     outcome: list[str | None] = []
 
@@ -62,7 +69,7 @@ def load_once(controller: Controller, timeout_ms: int = LOAD_TIMEOUT_MS) -> None
         outcome.append(problem)
         loop.quit()
 
-    controller.snapshotLoaded.connect(lambda _snapshot: finish(None))
+    controller.workers.busyChanged.connect(lambda busy: None if busy else finish(None))
     controller.failed.connect(lambda _action, message: finish(message))
     QTimer.singleShot(timeout_ms, lambda: finish("the window's data did not load in time"))
     controller.refresh()
@@ -157,7 +164,7 @@ def run(ctx: Context, page: str = "requests", start_agent: bool = True) -> int:
         if start_agent:
             controller.start_agent()  # a failure shows in the window's message bar
 
-    if controller.snapshot.configured:
+    if controller.overview.configured:
         open_main()
     else:
         wizard = SetupWizard(controller)

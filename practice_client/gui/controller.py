@@ -8,6 +8,11 @@ the command line (intake, delivery, crypto), which go through the store.
 
 Each method's docstring names the signals it emits. Every failure is reported
 through ``failed(action, message)`` with the error's one-line message.
+
+What the window shows it reads through one :class:`~practice_client.gui.viewmodels.DataSource`
+(here :class:`~practice_client.gui.local_source.LocalSource`; the practice service's
+over HTTPS later): lists a page at a time into list models (:mod:`~practice_client.gui.list_model`),
+and on every refresh only what changed since each list's cursor, plus the overview.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -34,16 +39,22 @@ from practice_client.delivery import agent as _agent  # noqa: F401 - see above
 from practice_client.delivery import outbox
 from practice_client.diagnostics import export_diagnostics
 from practice_client.gui.agent_bridge import AgentBridge
-from practice_client.gui.viewmodels import Snapshot, load_snapshot
+from practice_client.gui.list_model import Column, ListModel
+from practice_client.gui.local_source import LocalSource
+from practice_client.gui.viewmodels import MAX_CHANGES, DataSource, Overview, Page, PatientRow, Query, SortKey
 from practice_client.gui.workers import Workers
 from practice_client.intake import decisions
 from practice_client.intake import folder as _folder  # noqa: F401 - see above
 from practice_client.intake import imap as _imap  # noqa: F401 - see above
-from practice_client.intake import inbox as _inbox  # noqa: F401 - see above
 from practice_client.intake import platform_inbox as _platform_inbox  # noqa: F401 - see above
+from practice_client.intake.inbox import Inbox
+from practice_client.intake.mail_file import import_mail_files
 from practice_client.provision import SetupParams, SetupResult, provision
 
 log = logging.getLogger(__name__)
+
+POLL_MS = 5000
+M = TypeVar("M", bound=ListModel)
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,7 @@ class CertificatePreview:
     certificate: TrustCertificate
     suggested_patient_number: str
     already_pinned_for: str
+    candidates: tuple[PatientRow, ...] = ()  # PMS patients with the certificate's birth date
 
     @property
     def fingerprint(self) -> str:
@@ -76,9 +88,12 @@ class CertificatePreview:
 class Controller(QObject):
     """Qt-side service over one :class:`Context`. Lives in the GUI thread."""
 
-    snapshotLoaded = Signal(object)  # Snapshot
+    overviewLoaded = Signal(object)  # Overview, after each refresh reached the lists
+    auditChecked = Signal(object)  # VerifyResult of the audit chain
+    auditEventsLoaded = Signal(object)  # list[str]
     requestDecided = Signal(str, str)  # request_id, new status
     filesAdded = Signal(str, int)  # request_id, number of files
+    mailsImported = Signal(int)  # new requests from dropped e-mail files
     documentAssigned = Signal(str)  # document_id
     assignCandidatesLoaded = Signal(object)  # list[AssignCandidate]
     documentReleased = Signal(str)  # document_id (a held document goes to the new key)
@@ -102,12 +117,14 @@ class Controller(QObject):
     agentFailure = Signal(str)
     connectionChanged = Signal(str)  # "connected" | "offline"
 
-    def __init__(self, ctx: Context, parent: QObject | None = None) -> None:
+    def __init__(self, ctx: Context, source: DataSource | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self.source: DataSource = source or LocalSource(ctx)
         self.workers = Workers(parent=self)
         self.workers.busyChanged.connect(self.busyChanged)
-        self.snapshot = Snapshot(configured=bool(ctx.config.practice_key_fingerprint))
+        self.overview = Overview(configured=bool(ctx.config.practice_key_fingerprint))
+        self.models: list[ListModel] = []
         self.bridge = AgentBridge(parent=self)
         self.bridge.documentProgress.connect(self.documentProgress)
         self.bridge.newRequests.connect(self.newRequests)
@@ -116,8 +133,15 @@ class Controller(QObject):
         self.bridge.stateChanged.connect(self._refresh_soon)
         self._loading = False
         self._reload = False
+        self._full_check = False
+        self._checking = False
         self._refresh_timer = QTimer(self, singleShot=True, interval=250)
         self._refresh_timer.timeout.connect(self.refresh)
+        # other processes (the command line, an agent of its own) change the store too: a
+        # refresh costs what changed, so the window simply asks every few seconds
+        self._poll_timer = QTimer(self, interval=POLL_MS)
+        self._poll_timer.timeout.connect(self.refresh)
+        self._poll_timer.start()
 
     @property
     def config(self) -> Config:
@@ -143,32 +167,87 @@ class Controller(QObject):
 
     # -- reading ------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Reload everything the window shows; at most one load runs, a request during it
-        causes exactly one more. Emits: snapshotLoaded(Snapshot) or failed."""
+    def list_model(self, query: Query, columns: list[Column], bold: Callable[[Any], bool] | None = None) -> ListModel:
+        """A list for a page; it reads its first page when the page calls ``reload()``, and
+        every refresh brings it what changed since."""
+        return self.add_model(ListModel, query, columns, bold)
+
+    def add_model(self, kind: type[M], query: Query, columns: list[Column],
+                  bold: Callable[[Any], bool] | None = None) -> M:
+        """:meth:`list_model` with a subclass of :class:`ListModel` (a list that shows more)."""
+        model = kind(query, columns, lambda q, after, done: self._load_page(model, q, after, done), bold)
+        model.setParent(self)
+        self.models.append(model)
+        return model
+
+    def _load_page(self, model: ListModel, query: Query, after: SortKey | None,
+                   done: Callable[[Page], None]) -> None:
+        source = self.source
+
+        def failed(message: str) -> None:
+            model.failed()
+            self.failed.emit("refresh", message)
+
+        self.workers.start("page", lambda: source.page(query, after), done, failed)
+
+    def refresh(self, full_audit_check: bool = False) -> None:
+        """Bring the overview and every loaded list up to date (only what changed since
+        each list's cursor), then check the audit chain (``full_audit_check``: every entry,
+        not only the new ones). At most one of each runs; a request during it causes
+        exactly one more. Emits: overviewLoaded(Overview), auditChecked(VerifyResult); or failed."""
+        self._full_check = self._full_check or full_audit_check
         if self._loading:
             self._reload = True
             return
         self._loading, self._reload = True, False
-        ctx = self.ctx
+        source = self.source
+        targets = [(model, model.generation, model.query, model.cursor) for model in self.models if model.cursor >= 0]
 
-        def loaded(snapshot: Snapshot) -> None:
-            self.snapshot = snapshot
-            self.snapshotLoaded.emit(snapshot)
+        def work() -> tuple[Overview, list[Any]]:
+            overview = source.overview()
+            return overview, [source.changes(query, cursor, MAX_CHANGES) for _m, _g, query, cursor in targets]
+
+        def loaded(result: tuple[Overview, list[Any]]) -> None:
+            overview, changes = result
+            for (model, generation, _query, _cursor), change in zip(targets, changes, strict=True):
+                model.apply(generation, change)
+            self.overview = overview
+            self.overviewLoaded.emit(overview)
 
         def ended() -> None:
             self._loading = False
+            self._check_audit()
             if self._reload:
                 self.refresh()
 
-        self.workers.start("refresh", lambda: load_snapshot(ctx.store, ctx.config), loaded,
+        self.workers.start("refresh", work, loaded, lambda message: self.failed.emit("refresh", message), ended)
+
+    def _check_audit(self) -> None:
+        """The audit chain, in a job of its own: a full check of a long log takes seconds,
+        and the lists must not wait for it."""
+        if self._checking:
+            return
+        self._checking = True
+        full, self._full_check = self._full_check, False
+        source = self.source
+
+        def ended() -> None:
+            self._checking = False
+            if self._full_check:
+                self._check_audit()
+
+        self.workers.start("audit", lambda: source.verify_audit(full), self.auditChecked.emit,
                            lambda message: self.failed.emit("refresh", message), ended)
+
+    def load_audit_events(self) -> None:
+        """Emits: auditEventsLoaded(list[str]) or failed."""
+        self._run("refresh", self.source.audit_events, self.auditEventsLoaded.emit, refresh=False)
 
     # -- requests -----------------------------------------------------------------
 
     def accept(self, request_id: str, override: bool, reason: str) -> None:
         """Accept a request (an unverified one only with ``override`` and a reason).
-        Emits: requestDecided(request_id, "accepted"), snapshotLoaded; or failed."""
+        Emits: requestDecided(request_id, "accepted"), overviewLoaded; or failed."""
         ctx = self.ctx
 
         def work() -> str:
@@ -202,15 +281,21 @@ class Controller(QObject):
 
         self._run("add_files", work, lambda count: self.filesAdded.emit(request_id, count))
 
+    def import_mails(self, paths: list[Path]) -> None:
+        """Request e-mails dragged or saved from the mail program (.eml, Outlook .msg),
+        verified like received mail; one unreadable file records none of them.
+        Emits: mailsImported(number of new requests); or failed."""
+        ctx = self.ctx
+        self._run("import_mails", lambda: import_mail_files(Inbox(ctx), list(paths)), self.mailsImported.emit)
+
     # -- documents ----------------------------------------------------------------
 
     def load_assign_candidates(self) -> None:
         """The requests a file may be assigned to - accepted, not expired, each named by the
         PMS record (number, name, birth date) with the certificate and the claim beside it.
         Emits: assignCandidatesLoaded(list[AssignCandidate]); or failed."""
-        ctx = self.ctx
-        self._run("assign_candidates", lambda: outbox.assign_candidates(ctx),
-                  self.assignCandidatesLoaded.emit, refresh=False)
+        self._run("assign_candidates", self.source.assign_candidates, self.assignCandidatesLoaded.emit,
+                  refresh=False)
 
     def assign(self, document_id: str, request_id: str, birth_date: str) -> None:
         """Assign an unassigned file to an accepted request; ``birth_date`` is what staff typed
@@ -276,9 +361,12 @@ class Controller(QObject):
                 suggested = trust.find_patient(ctx, cert, None, path).patient_number
             except InputError:  # none or several match: staff choose
                 suggested = ""
+            # a certificate is pinned only to a patient with its birth date (crypto.trust): offer those
+            candidates = tuple(PatientRow(p.patient_number, p.name, p.birth_date, p.phone or "", None)
+                               for p in ctx.store.list_patients() if p.birth_date == cert.birth_date)
             return CertificatePreview(
                 path, cert, pinned.patient_number if pinned else suggested,
-                pinned.patient_number if pinned else "",
+                pinned.patient_number if pinned else "", candidates,
             )
 
         self._run("inspect_certificate", work, self.certificateInspected.emit, refresh=False)
@@ -383,5 +471,6 @@ class Controller(QObject):
 
     def shutdown(self, msecs: int = 30000) -> None:
         """Wait for running jobs, then stop the agent politely (never terminate a thread)."""
+        self._poll_timer.stop()
         self.workers.wait(msecs)
         self.bridge.stop()

@@ -25,6 +25,7 @@ from practice_client.gui.controller import Controller
 from practice_client.gui.display import choose_platform
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.tray import Tray
+from practice_client.gui.viewmodels import Overview
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class GuiDemo(QObject):
         self._dropped: str | None = None
         self._original = b""
         controller.requestDecided.connect(self._decided)
-        controller.snapshotLoaded.connect(self._check_delivered)
+        controller.overviewLoaded.connect(self._check_delivered)
 
     def start(self, delay_ms: int = REQUEST_DELAY_MS) -> None:
         self.window.statusBar().showMessage(
@@ -70,16 +71,20 @@ class GuiDemo(QObject):
         self.window.show_page("deliveries")
         self.tray.notify(self.tr("Demo"), self.tr("The practice software exported a letter for the patient."))
 
-    def _check_delivered(self, snapshot: object) -> None:
-        if not self._dropped:
+    def _check_delivered(self, overview: Overview) -> None:
+        if not self._dropped or not overview.count(DocumentState.DELIVERED):
             return
-        done = [d.document for d in getattr(snapshot, "documents", []) if d.state is DocumentState.DELIVERED]
-        if done:
-            self._dropped = None
-            doc = done[0]
-            self.controller.workers.start("demo_patient", lambda: self.demo.patient_opens(doc, self._original),
-                                          lambda ok: self._opened(doc, bool(ok)),
-                                          lambda message: self.controller.failed.emit("demo", message))
+        name, self._dropped = self._dropped, None
+        store = self.demo.ctx.store if self.demo.ctx is not None else None
+
+        def opened() -> tuple[Document, bool]:
+            assert store is not None
+            doc = next(d for _, d in store.page_documents(states=[str(DocumentState.DELIVERED)], limit=100)
+                       if d.original_name == name)
+            return doc, bool(self.demo.patient_opens(doc, self._original))
+
+        self.controller.workers.start("demo_patient", opened, lambda result: self._opened(*result),
+                                      lambda message: self.controller.failed.emit("demo", message))
 
     def _opened(self, doc: Document, ok: bool) -> None:
         del doc

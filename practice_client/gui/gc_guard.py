@@ -39,6 +39,17 @@ class MainThreadCollector(QObject):
             gc.collect(max(due))
 
 
+def freeze_startup() -> None:
+    """Once the first screen is up, what exists (modules, classes, the window, the lists'
+    first pages) lives as long as the app: a full collection would walk all of it again
+    and again - 50 ms and more in the GUI thread for a window over a big home. The young
+    generations are collected, then everything is moved to the permanent generation, so
+    later collections walk only what came after. (Objects are still freed by reference
+    counting; only cycles among the frozen would stay - the app's own long-lived ones.)"""
+    gc.collect(1)
+    gc.freeze()
+
+
 def collect_in_gui_thread(parent: QObject) -> MainThreadCollector:
     """Install the collector once per application (idempotent); automatic collection stays off."""
     existing = parent.findChild(MainThreadCollector)

@@ -78,3 +78,15 @@ def phase_label(phase: str) -> str:
         "encrypting": QCoreApplication.translate("Labels", "Encrypting"),
         "uploading": QCoreApplication.translate("Labels", "Uploading"),
     }.get(phase, phase)
+
+
+def ident_label(ident: str) -> str:
+    """How the platform verified the patient's identity before attesting the key (the
+    trust certificate's ``ident``); an unknown method is shown as the certificate names it."""
+    methods = {
+        "video": QCoreApplication.translate("Labels", "Video identification"),
+        "eid": QCoreApplication.translate("Labels", "Online ID card (eID)"),
+        "in_person": QCoreApplication.translate("Labels", "In person"),
+        "bank": QCoreApplication.translate("Labels", "Bank identification"),
+    }
+    return methods.get(ident, ident or "–")

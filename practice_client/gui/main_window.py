@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from practice_client.core.models import DocumentState
 from practice_client.gui.controller import Controller
 from practice_client.gui.formatting import fill
 from practice_client.gui.pages.audit import AuditPage
@@ -29,7 +28,7 @@ from practice_client.gui.pages.requests import RequestsPage
 from practice_client.gui.pages.settings import SettingsPage
 from practice_client.gui.resources import app_icon, icon
 from practice_client.gui.tray import Tray, TrayStatus
-from practice_client.gui.viewmodels import Snapshot
+from practice_client.gui.viewmodels import Overview
 
 PAGES = ("requests", "deliveries", "patients", "audit", "settings")
 
@@ -102,7 +101,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy)
         controller.busyChanged.connect(self.busy.setVisible)
         controller.failed.connect(self.show_error)
-        controller.snapshotLoaded.connect(self._snapshot)
+        controller.overviewLoaded.connect(self._overview)
         controller.connectionChanged.connect(self._connection)
         controller.newRequests.connect(tray.new_requests)
         controller.agentFailure.connect(tray.failure)
@@ -158,8 +157,8 @@ class MainWindow(QMainWindow):
         text = self.tr("Request accepted.") if status == "accepted" else self.tr("Request declined.")
         self.statusBar().showMessage(text, 8000)
 
-    def _snapshot(self, snapshot: Snapshot) -> None:
-        count = snapshot.attention_count()
+    def _overview(self, overview: Overview) -> None:
+        count = overview.attention_count()
         self.attention.setText(
             fill(self.tr("⚠ %1 item(s) need your attention"), count) if count else self.tr("✔ Nothing to do")
         )
@@ -167,12 +166,11 @@ class MainWindow(QMainWindow):
             self.tray.set_status(TrayStatus.ATTENTION)
         elif self.tray.status is TrayStatus.ATTENTION:
             self.tray.set_status(TrayStatus.CONNECTED if self.controller.bridge.running else TrayStatus.OFFLINE)
-        requests_item = self.navigation.item(0)
-        waiting = sum(1 for r in snapshot.requests if r.needs_action)
-        requests_item.setText(f"{self.titles['requests']} ({waiting})" if waiting else self.titles["requests"])
-        stuck = sum(1 for d in snapshot.documents if d.state in (DocumentState.FAILED, DocumentState.UNASSIGNED))
-        deliveries_item = self.navigation.item(1)
-        deliveries_item.setText(f"{self.titles['deliveries']} ({stuck})" if stuck else self.titles["deliveries"])
+        waiting, stuck = overview.waiting_requests, overview.stuck_documents
+        self.navigation.item(0).setText(
+            f"{self.titles['requests']} ({waiting})" if waiting else self.titles["requests"])
+        self.navigation.item(1).setText(
+            f"{self.titles['deliveries']} ({stuck})" if stuck else self.titles["deliveries"])
 
     def _connection(self, state: str) -> None:
         if self.tray.status is not TrayStatus.ATTENTION:

@@ -1,15 +1,28 @@
-"""What the pages show, computed from the store in a worker thread (no Qt here).
+"""What the pages show, and the one interface they read it through (no Qt here).
 
-One :class:`Snapshot` is the whole state the window displays. It is built off the
-GUI thread (it decrypts personal fields and reads the audit log) and handed to
-the widgets as plain frozen data, so a page never queries the store itself.
+The window shows lists that grow for years (requests, documents, patients, the
+audit log). It never holds them whole: a list is read a :class:`Page` at a time, in
+the order the database keeps for it, and kept current with :class:`Changes` - the
+rows that changed since a *cursor* (the seq of the audit entry the list was last
+read at; every state change writes one, and stamps the rows it touched with it).
+So a refresh costs what changed, not what exists.
+
+:class:`DataSource` is that interface. :class:`~practice_client.gui.local_source.LocalSource`
+implements it over this machine's store; the practice service will implement the
+same over HTTPS for the workstations. Its methods block (database, decryption):
+the controller calls them in worker threads only.
+
+Patients are named by the **PMS record** (number, name, birth date) and the pinned
+trust certificate, never by what a request claims: :class:`RequestView` carries the
+claim only to show it *beside* the record where the two differ.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 from practice_client.core.audit import VerifyResult
 from practice_client.core.models import (
@@ -21,58 +34,107 @@ from practice_client.core.models import (
     RequestStatus,
     Verdict,
 )
+from practice_client.delivery.outbox import AssignCandidate
 
-if TYPE_CHECKING:
-    from practice_client.core.config import Config
-    from practice_client.core.store import Store
+SortKey = tuple[Any, ...]
+PAGE_ROWS = 200  # rows per page: a few screens, read in milliseconds
+MAX_CHANGES = 500  # more changed rows than this since a list's cursor: it is read again instead
 
-AUDIT_ROWS = 5000  # the newest entries shown; the whole chain is still verified
 
-# What needs staff on top: open requests to decide (the doubtful ones first),
-# then accepted ones waiting for documents, then the closed record.
-_REQUEST_RANK = {
-    (RequestStatus.OPEN, Verdict.NEEDS_REVIEW): 0,
-    (RequestStatus.OPEN, Verdict.VERIFIED): 1,
-    (RequestStatus.OPEN, Verdict.REJECTED): 2,
-    (RequestStatus.ACCEPTED, None): 3,
-    (RequestStatus.DECLINED, None): 4,
-    (RequestStatus.REJECTED, None): 5,
-}
+class ListKind(StrEnum):
+    REQUESTS = "requests"
+    DOCUMENTS = "documents"
+    PATIENTS = "patients"
+    AUDIT = "audit"
 
-# Failed and unassigned documents need staff; active ones are watched; delivered is history.
-_DOCUMENT_RANK = {
-    DocumentState.FAILED: 0,
-    DocumentState.UNASSIGNED: 1,
-    DocumentState.UPLOADING: 2,
-    DocumentState.ENCRYPTED: 3,
-    DocumentState.MATCHED: 4,
-    DocumentState.DETECTED: 5,
-    DocumentState.DELIVERED: 6,
+
+# Each list's order, as the directions of its sort key's values (True: descending);
+# the models keep changed rows in the same order the database pages them in.
+DESCENDING: dict[ListKind, tuple[bool, ...]] = {
+    ListKind.REQUESTS: (False, True, False),  # what needs staff first, then newest
+    ListKind.DOCUMENTS: (False, True, False),
+    ListKind.PATIENTS: (False, False),  # by patient number (numerically)
+    ListKind.AUDIT: (True,),  # newest first
 }
 
 
 @dataclass(frozen=True)
-class RequestView:
-    """A request as one row + detail pane."""
+class Query:
+    """One list with its filters: ``search`` (an identifier's start: patient number,
+    fingerprint, request or document id) and, for the audit log, one ``event``."""
+
+    kind: ListKind
+    search: str = ""
+    event: str = ""
+
+
+def _plain(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def same_text(a: str, b: str) -> bool:
+    """Equal as staff would read them (case, spacing and Unicode form aside)."""
+    return _plain(a) == _plain(b)
+
+
+class NamedByPms:
+    """A row that names its patient by the PMS record (``patient``; None: the PMS has none)."""
+
+    patient: Patient | None
+
+    @property
+    def patient_name(self) -> str:
+        """The PMS name; "" when the PMS has no such patient."""
+        return self.patient.name if self.patient else ""
+
+    @property
+    def birth_date(self) -> str:
+        return self.patient.birth_date if self.patient else ""
+
+
+@dataclass(frozen=True)
+class RequestView(NamedByPms):
+    """A request as one row + the detail pane: the record, the PMS patient of its patient
+    number and the pin of the key that signed it."""
 
     record: RequestRecord
+    patient: Patient | None = None  # the PMS record (joined by patient number)
+    pin: Pin | None = None  # the pinned certificate of the request's key
+    sort: SortKey = ()
+
+    @property
+    def key(self) -> str:
+        return self.record.message_sha256
 
     @property
     def request_id(self) -> str:
         return self.record.request_id
 
     @property
-    def patient(self) -> dict[str, Any]:
+    def claim(self) -> dict[str, Any]:
+        """What the request says about the patient (typed by the requester: never shown alone)."""
         value = self.record.summary.get("patient")
         return value if isinstance(value, dict) else {}
 
     @property
-    def patient_name(self) -> str:
-        return str(self.patient.get("name", ""))
+    def claimed_name(self) -> str:
+        return str(self.claim.get("name", ""))
 
     @property
-    def birth_date(self) -> str:
-        return str(self.patient.get("birth_date", ""))
+    def claimed_birth_date(self) -> str:
+        return str(self.claim.get("birth_date", ""))
+
+    @property
+    def patient_number(self) -> str:
+        return self.record.patient_number or ""
+
+    @property
+    def name_differs(self) -> bool:
+        return self.patient is not None and not same_text(self.claimed_name, self.patient.name)
+
+    @property
+    def birth_differs(self) -> bool:
+        return self.patient is not None and self.claimed_birth_date != self.patient.birth_date
 
     @property
     def documents(self) -> list[str]:
@@ -108,20 +170,19 @@ class RequestView:
     def accepts_files(self) -> bool:
         return self.record.status is RequestStatus.ACCEPTED
 
-    def rank(self) -> int:
-        status = self.record.status
-        verdict = self.record.verdict if status is RequestStatus.OPEN else None
-        return _REQUEST_RANK.get((status, verdict), 9)
-
 
 @dataclass(frozen=True)
-class DocumentView:
-    """A document with the patient it goes to (from its request), for the Versand page."""
+class DocumentView(NamedByPms):
+    """A document and the PMS patient it goes to (through its request's patient number)."""
 
     document: Document
-    patient_name: str = ""
-    birth_date: str = ""
+    patient: Patient | None = None
     patient_number: str = ""
+    sort: SortKey = ()
+
+    @property
+    def key(self) -> str:
+        return self.document.document_id
 
     @property
     def document_id(self) -> str:
@@ -131,75 +192,105 @@ class DocumentView:
     def state(self) -> DocumentState:
         return self.document.state
 
-    def sort_key(self) -> tuple[int, str]:
-        return _DOCUMENT_RANK.get(self.document.state, 9), self.document.created_at
-
 
 @dataclass(frozen=True)
 class PatientRow:
-    """A PMS patient and, if pinned, their trust certificate."""
+    """A PMS patient and, if pinned, their trust certificate (or a pin whose patient the
+    PMS data does not hold (yet): then named by the certificate)."""
 
     patient_number: str
     name: str
     birth_date: str
     phone: str
     pin: Pin | None
+    in_pms: bool = True
+    sort: SortKey = ()
+
+    @property
+    def key(self) -> str:
+        return self.patient_number
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """Everything the window shows, read in one go off the GUI thread."""
+class AuditRow:
+    seq: int
+    time: str
+    event: str
+    details: dict[str, Any]
 
-    requests: list[RequestView] = field(default_factory=list)
-    documents: list[DocumentView] = field(default_factory=list)
-    patients: list[PatientRow] = field(default_factory=list)
-    audit_entries: list[dict[str, Any]] = field(default_factory=list)
-    audit_status: VerifyResult | None = None
+    @property
+    def key(self) -> str:
+        return str(self.seq)
+
+    @property
+    def sort(self) -> SortKey:
+        return (self.seq,)
+
+
+Row = RequestView | DocumentView | PatientRow | AuditRow
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows in the list's order, read at ``cursor``; ``more``: rows follow the last."""
+
+    rows: tuple[Row, ...]
+    more: bool
+    cursor: int
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in a list since a cursor: rows as they are now (those the query
+    matches) and keys that left the list. ``reset``: too much changed, read it again."""
+
+    cursor: int
+    rows: tuple[Row, ...] = ()
+    removed: tuple[str, ...] = ()
+    reset: bool = False
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The counts the window shows around its lists."""
+
+    cursor: int = 0
+    waiting_requests: int = 0
+    documents: dict[DocumentState, int] = field(default_factory=dict)
+    patients: int = 0
+    pinned: int = 0
     configured: bool = False
 
-    def open_accepted_requests(self) -> list[RequestView]:
-        """The only requests a file may be assigned to (name + birth date shown to avoid mix-ups)."""
-        return [r for r in self.requests if r.record.status is RequestStatus.ACCEPTED]
+    def count(self, *states: DocumentState) -> int:
+        return sum(self.documents.get(s, 0) for s in states)
+
+    @property
+    def stuck_documents(self) -> int:
+        return self.count(DocumentState.FAILED, DocumentState.UNASSIGNED, DocumentState.HELD)
 
     def attention_count(self) -> int:
-        """Things that need staff: open requests, failed and unassigned documents."""
-        waiting = sum(1 for r in self.requests if r.needs_action)
-        stuck = sum(1 for d in self.documents if d.state in (DocumentState.FAILED, DocumentState.UNASSIGNED))
-        return waiting + stuck
+        """Things that need staff: open requests; failed, unassigned and held documents."""
+        return self.waiting_requests + self.stuck_documents
 
 
-def _patient_rows(patients: list[Patient], pins: list[Pin]) -> list[PatientRow]:
-    by_number = {p.patient_number: p for p in pins}
-    rows = [
-        PatientRow(p.patient_number, p.name, p.birth_date, p.phone or "", by_number.pop(p.patient_number, None))
-        for p in patients
-    ]
-    # a pin whose patient is not (yet) in the PMS data is still shown
-    rows += [PatientRow(p.patient_number, p.name, p.birth_date, p.phone, p) for p in by_number.values()]
-    return sorted(rows, key=lambda r: (r.pin is None, r.name.casefold(), r.patient_number))
+class DataSource(Protocol):
+    """The GUI's reads. Every method blocks: call it from a worker thread only."""
 
+    def overview(self) -> Overview:
+        """The counts, from the database's indexes."""
 
-def load_snapshot(store: Store, config: Config) -> Snapshot:
-    """Read the whole displayed state. MUST NOT run in the GUI thread (decryption, file reads)."""
-    # newest first (the store's order), then stably by what needs action
-    requests = sorted((RequestView(r) for r in store.list_requests()), key=RequestView.rank)
-    by_id: dict[str, RequestView] = {}
-    for view in requests:
-        by_id.setdefault(view.request_id, view)
-    documents = []
-    for doc in store.list_documents():
-        req = by_id.get(doc.request_id or "")
-        documents.append(
-            DocumentView(doc, req.patient_name, req.birth_date, req.record.patient_number or "")
-            if req else DocumentView(doc)
-        )
-    documents.sort(key=DocumentView.sort_key)
-    entries = list(deque(store.audit.entries(), maxlen=AUDIT_ROWS))
-    return Snapshot(
-        requests=requests,
-        documents=documents,
-        patients=_patient_rows(store.list_patients(), store.list_pins()),
-        audit_entries=entries,
-        audit_status=store.verify_audit(),
-        configured=bool(config.practice_key_fingerprint),
-    )
+    def verify_audit(self, full: bool = False) -> VerifyResult:
+        """The audit chain checked: what is new since the last check, or (``full``) all of it."""
+
+    def page(self, query: Query, after: SortKey | None = None, limit: int = PAGE_ROWS) -> Page:
+        """The rows after ``after`` (the sort key of the last row already shown)."""
+
+    def changes(self, query: Query, since: int, limit: int = MAX_CHANGES) -> Changes:
+        """The rows of ``query`` that changed after cursor ``since``."""
+
+    def assign_candidates(self) -> list[AssignCandidate]:
+        """The only requests a file may be assigned to: accepted, not expired, of a patient
+        in the PMS master data - each named by the PMS record."""
+
+    def audit_events(self) -> list[str]:
+        """The events the log holds (for the audit page's filter)."""

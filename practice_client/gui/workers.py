@@ -90,6 +90,10 @@ class Workers(QObject):
         self.pool.start(job)
         return job
 
+    @property
+    def busy(self) -> bool:
+        return self._running > 0
+
     def _finished(self, job: Job) -> None:
         self._jobs.discard(job)
         self._running -= 1

@@ -155,6 +155,10 @@ def flush_decisions(ctx: Context, client: PlatformClient | None = None) -> int:
         ctx.store.mark_decision_sent(record.request_id, reason=(
             "encrypted for the patient" if reason else "kept in the practice" if record.decision_reason else "none"))
         sent += 1
+    if sent:
+        from practice_client.crypto.checkpoint import send_checkpoint
+
+        send_checkpoint(ctx, client)  # the audit log's head, anchored with the platform
     return sent
 
 

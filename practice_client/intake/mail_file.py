@@ -2,7 +2,7 @@
 
 ``request verify``, ``request import``, the ``.eml`` folder source and the GUI's
 drop all read a file with :func:`read_mail_file` and record it with
-:func:`import_mail_file`, so each is verified exactly like a message from the
+:func:`import_mail_files`, so each is verified exactly like a message from the
 mailbox.
 
 An ``.eml`` is the message as it was received, byte for byte: every check runs,
@@ -139,8 +139,9 @@ def _rebuild(msg: Any, boundary: str) -> bytes:
     return rebuilt.as_bytes()
 
 
-def import_mail_file(inbox: Inbox, path: Path, source: str = "import") -> int:
-    """Record a request e-mail file like any received message (stored, then verified);
-    returns the number of new requests. The GUI's drop and ``request import`` use this."""
-    mail = read_mail_file(path)
-    return inbox.receive(mail.raw, mail.source(source))
+def import_mail_files(inbox: Inbox, paths: list[Path], source: str = "import") -> int:
+    """Record request e-mail files like received messages (stored, then verified); returns
+    the number of new requests. Every file is read first, so one unreadable file records
+    nothing. The desktop app's drop and ``request import`` use this."""
+    mails = [read_mail_file(path) for path in paths]
+    return sum(inbox.receive(mail.raw, mail.source(source)) for mail in mails)

@@ -201,7 +201,9 @@ def _move_aside(source: Path) -> Path:
 
 
 class _Given:
-    """The adopted secrets, read-only, for checking the staged copy before the vault has them."""
+    """The adopted secrets, for checking the staged copy before the vault has them; a
+    secret the copy creates on opening (the audit key of a home from before it had one)
+    joins them and goes into the vault with them."""
 
     service = "adoption"
 
@@ -218,10 +220,12 @@ class _Given:
         return value
 
     def set(self, name: str, value: str) -> None:
-        raise StateError(f"adoption: the staged copy must not create the secret '{name}'")
+        self._values[name] = value
 
     def delete(self, name: str) -> None:
         raise StateError(f"adoption: the staged copy must not delete the secret '{name}'")
 
     def get_or_create(self, name: str, nbytes: int = 32) -> str:
-        return self.require(name)
+        import secrets as _random
+
+        return self._values.setdefault(name, _random.token_urlsafe(nbytes))

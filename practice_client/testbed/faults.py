@@ -22,7 +22,7 @@ from dataclasses import dataclass
 ROUTES = frozenset(
     {
         "inbox", "decision", "upload.options", "upload.create", "upload.head", "upload.patch",
-        "upload.delete", "document", "patient_key", "practice_key", "*",
+        "upload.delete", "document", "patient_key", "practice_key", "audit_checkpoint", "*",
     }
 )
 MAX_COUNT = 1000

@@ -8,7 +8,8 @@ has no testbed-only code path - and adds what tests need: fault injection
 Data directory (``DIR``): ``ca.pem``, ``token``, ``inbox/*.eml`` (served by
 ``/v1/inbox``), ``decisions/<request id>.json``, ``documents/<document id>.pgp``
 (+ ``.manifest.pgp``, ``.json``), ``patients/<FPR>.asc`` (the server's copy of a
-patient key), ``practice/key.asc``, ``uploads/`` (the tus uploads, under ids the server
+patient key), ``practice/key.asc``, ``practice/audit-checkpoint.json`` (the newest signed
+checkpoint of the practice's audit log), ``uploads/`` (the tus uploads, under ids the server
 chooses), ``finishes/`` (which upload finished which part: :mod:`.uploads`).
 """
 
@@ -160,6 +161,8 @@ class PlatformApp:
                       self._guard("patient_key", self.patient_key), methods=["GET"]),
                 Route("/v1/practice/key", self._guard("practice_key", self.practice_key),
                       methods=["PUT"]),
+                Route("/v1/practice/audit-checkpoint", self._guard("audit_checkpoint", self.audit_checkpoint),
+                      methods=["GET", "PUT"]),
             ]
         )
 
@@ -402,6 +405,33 @@ class PlatformApp:
         if b"-----BEGIN PGP PUBLIC KEY BLOCK-----" not in body:
             raise ApiError(400, "body is not an ASCII-armored OpenPGP public key")
         atomic_write(self.data / "practice" / "key.asc", body, 0o644)
+        return Response(status_code=204)
+
+
+    async def audit_checkpoint(self, request: Request) -> Response:
+        """PUT keeps the practice's newest signed audit checkpoint (``practice/audit-checkpoint.json``);
+        the same one again is fine, an older one is refused (409: the practice's log went
+        back). GET returns the one kept. The signature is the practice's business: the
+        platform keeps, the client checks."""
+        path = self.data / "practice" / "audit-checkpoint.json"
+        if request.method == "GET":
+            if not path.is_file():
+                raise ApiError(404, "no audit checkpoint yet")
+            return Response(path.read_bytes(), media_type="application/json")
+        try:
+            body = json.loads(await _read_limited(request, JSON_LIMIT))
+            checkpoint, signature = body["checkpoint"], body["signature"]
+            seq = int(json.loads(checkpoint)["seq"])
+            if not isinstance(signature, str) or "BEGIN PGP SIGNATURE" not in signature:
+                raise ValueError("no signature")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise ApiError(400, "body must be {checkpoint, signature} with the checkpoint's seq") from None
+        if path.is_file():
+            held = json.loads(path.read_text("utf-8"))
+            held_seq = int(json.loads(held["checkpoint"])["seq"])
+            if seq < held_seq or (seq == held_seq and held["checkpoint"] != checkpoint):
+                raise ApiError(409, f"a checkpoint of entry {held_seq} is held already")
+        atomic_write(path, json.dumps({"checkpoint": checkpoint, "signature": signature}).encode(), 0o644)
         return Response(status_code=204)
 
 

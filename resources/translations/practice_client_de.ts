@@ -186,6 +186,14 @@
         <source>Delivery failed</source>
         <translation>Versand fehlgeschlagen</translation>
     </message>
+    <message>
+        <source>Audit log keyed</source>
+        <translation>Protokollkette mit Schlüssel gesichert</translation>
+    </message>
+    <message>
+        <source>Database updated</source>
+        <translation>Datenbank aktualisiert</translation>
+    </message>
 </context>
 <context>
     <name>AuditPage</name>
@@ -196,6 +204,10 @@
     <message>
         <source>&amp;Verify again</source>
         <translation>Erneut &amp;prüfen</translation>
+    </message>
+    <message>
+        <source>Check every entry of the log, not only the new ones</source>
+        <translation>Jeden Eintrag des Protokolls prüfen, nicht nur die neuen</translation>
     </message>
     <message>
         <source>Filter: id, fingerprint, patient no. …</source>
@@ -236,6 +248,10 @@
     <message>
         <source>&lt;b&gt;Chain intact&lt;/b&gt; – all %1 entries verified; none was changed or removed.</source>
         <translation>&lt;b&gt;Kette unversehrt&lt;/b&gt; – alle %1 Einträge geprüft; keiner wurde verändert oder entfernt.</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Chain intact&lt;/b&gt; – %1 entries; the newest are verified and linked to those checked before. “Verify again” checks every entry.</source>
+        <translation>&lt;b&gt;Kette unversehrt&lt;/b&gt; – %1 Einträge; die neuesten sind geprüft und an die zuvor geprüften angeschlossen. „Erneut prüfen“ prüft jeden Eintrag.</translation>
     </message>
     <message>
         <source>&lt;b&gt;Chain broken&lt;/b&gt; – the log was altered: %1</source>
@@ -320,6 +336,18 @@
         <translation>Unterlagen</translation>
     </message>
     <message>
+        <source>&amp;Key changed: decide…</source>
+        <translation>&amp;Schlüssel geändert: entscheiden…</translation>
+    </message>
+    <message>
+        <source>Decide about the selected held file (the patient&apos;s key changed)</source>
+        <translation>Über die ausgewählte zurückgehaltene Datei entscheiden (der Schlüssel des Patienten wurde geändert)</translation>
+    </message>
+    <message>
+        <source>Progress of %1: %2</source>
+        <translation>Fortschritt von %1: %2</translation>
+    </message>
+    <message>
         <source>Status</source>
         <translation>Status</translation>
     </message>
@@ -334,6 +362,10 @@
     <message>
         <source>Born</source>
         <translation>Geboren</translation>
+    </message>
+    <message>
+        <source>Patient no.</source>
+        <translation>Patientennr.</translation>
     </message>
     <message>
         <source>Size</source>
@@ -352,6 +384,18 @@
         <translation>&amp;Erneut senden</translation>
     </message>
     <message>
+        <source>Find: patient no. or document id</source>
+        <translation>Suchen: Patientennr. oder Dokument-ID</translation>
+    </message>
+    <message>
+        <source>Find documents</source>
+        <translation>Dokumente suchen</translation>
+    </message>
+    <message>
+        <source>Note: by the administrator&apos;s policy, files are matched by the patient number alone (no second identifier).</source>
+        <translation>Hinweis: Nach der Richtlinie des Administrators werden Dateien allein über die Patientennummer zugeordnet (ohne zweites Merkmal).</translation>
+    </message>
+    <message>
         <source>Retry the selected delivery</source>
         <translation>Ausgewählten Versand erneut versuchen</translation>
     </message>
@@ -362,10 +406,6 @@
     <message>
         <source>Assign the selected file to a request</source>
         <translation>Ausgewählte Datei einer Anfrage zuordnen</translation>
-    </message>
-    <message>
-        <source>Progress of %1</source>
-        <translation>Fortschritt von %1</translation>
     </message>
     <message>
         <source>%1 document(s) need your attention, %2 on the way.</source>
@@ -567,6 +607,45 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     </message>
 </context>
 <context>
+    <name>HeldDialog</name>
+    <message>
+        <source>Patient&apos;s key changed</source>
+        <translation>Schlüssel des Patienten geändert</translation>
+    </message>
+    <message>
+        <source>The file “%1” was meant for the key that signed the accepted request. The patient&apos;s key has been replaced since. Send it to the new key only if you have confirmed with the patient that they replaced it.</source>
+        <translation>Die Datei „%1“ war für den Schlüssel bestimmt, mit dem die angenommene Anfrage unterschrieben wurde. Der Schlüssel des Patienten wurde inzwischen ersetzt. Senden Sie an den neuen Schlüssel nur, wenn Sie mit dem Patienten geklärt haben, dass er ihn ersetzt hat.</translation>
+    </message>
+    <message>
+        <source>%1, born %2, no. %3</source>
+        <translation>%1, geb. %2, Nr. %3</translation>
+    </message>
+    <message>
+        <source>Patient (practice software):</source>
+        <translation>Patient (Praxissoftware):</translation>
+    </message>
+    <message>
+        <source>Key of the accepted request:</source>
+        <translation>Schlüssel der angenommenen Anfrage:</translation>
+    </message>
+    <message>
+        <source>Key pinned now:</source>
+        <translation>Jetzt hinterlegter Schlüssel:</translation>
+    </message>
+    <message>
+        <source>I have confirmed with the patient that the new key is theirs</source>
+        <translation>Ich habe mit dem Patienten geklärt, dass der neue Schlüssel seiner ist</translation>
+    </message>
+    <message>
+        <source>Send to the new key</source>
+        <translation>An den neuen Schlüssel senden</translation>
+    </message>
+    <message>
+        <source>Do not send</source>
+        <translation>Nicht senden</translation>
+    </message>
+</context>
+<context>
     <name>Labels</name>
     <message>
         <source>Verified</source>
@@ -671,6 +750,22 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>Encrypting</source>
         <translation>Wird verschlüsselt</translation>
+    </message>
+    <message>
+        <source>Video identification</source>
+        <translation>Videoidentifikation</translation>
+    </message>
+    <message>
+        <source>Online ID card (eID)</source>
+        <translation>Online-Ausweis (eID)</translation>
+    </message>
+    <message>
+        <source>In person</source>
+        <translation>Persönlich</translation>
+    </message>
+    <message>
+        <source>Bank identification</source>
+        <translation>Bankidentifikation</translation>
     </message>
 </context>
 <context>
@@ -791,6 +886,14 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Angeheftet</translation>
     </message>
     <message>
+        <source>Find: patient no. or fingerprint</source>
+        <translation>Suchen: Patientennr. oder Fingerabdruck</translation>
+    </message>
+    <message>
+        <source>Find patients</source>
+        <translation>Patienten suchen</translation>
+    </message>
+    <message>
         <source>&amp;Import trust certificate…</source>
         <translation>Vertrauenszertifikat &amp;importieren…</translation>
     </message>
@@ -811,8 +914,16 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Tipp: Ziehen Sie ein Vertrauenszertifikat (*.trust.asc) auf diese Seite.</translation>
     </message>
     <message>
+        <source>%1 (not in the PMS data)</source>
+        <translation>%1 (nicht in den PVS-Daten)</translation>
+    </message>
+    <message>
         <source>None</source>
         <translation>Keines</translation>
+    </message>
+    <message>
+        <source>Identity checked by</source>
+        <translation>Identität geprüft durch</translation>
     </message>
     <message>
         <source>%1 patient(s), %2 with a pinned trust certificate.</source>
@@ -932,8 +1043,28 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
 <context>
     <name>RequestDetail</name>
     <message>
+        <source>Pinned trust certificate</source>
+        <translation>Angeheftetes Vertrauenszertifikat</translation>
+    </message>
+    <message>
+        <source>What the request states about the patient</source>
+        <translation>Was die Anfrage über die Person angibt</translation>
+    </message>
+    <message>
+        <source>Patient no.:</source>
+        <translation>Patientennr.:</translation>
+    </message>
+    <message>
         <source>Born:</source>
         <translation>Geboren:</translation>
+    </message>
+    <message>
+        <source>Trust certificate:</source>
+        <translation>Vertrauenszertifikat:</translation>
+    </message>
+    <message>
+        <source>⚠ The request states:</source>
+        <translation>⚠ Die Anfrage gibt an:</translation>
     </message>
     <message>
         <source>Documents:</source>
@@ -992,8 +1123,8 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Sie können Dateien auch hierher ziehen.</translation>
     </message>
     <message>
-        <source>(unknown patient)</source>
-        <translation>(unbekannt)</translation>
+        <source>(patient not in the PMS data)</source>
+        <translation>(Person nicht in den PVS-Daten)</translation>
     </message>
     <message>
         <source>All checks passed.</source>
@@ -1028,6 +1159,20 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Trotzdem &amp;annehmen…</translation>
     </message>
     <message>
+        <source>No trust certificate is pinned for the key that signed this request.</source>
+        <translation>Für den Schlüssel, der diese Anfrage signiert hat, ist kein Vertrauenszertifikat angeheftet.</translation>
+    </message>
+    <message>
+        <source>%1, born %2 – identity checked by: %3
+Key … %4</source>
+        <translation>%1, geb. %2 – Identität geprüft durch: %3
+Schlüssel … %4</translation>
+    </message>
+    <message>
+        <source>%1, born %2</source>
+        <translation>%1, geb. %2</translation>
+    </message>
+    <message>
         <source>Accept despite failed checks</source>
         <translation>Trotz nicht bestandener Prüfung annehmen</translation>
     </message>
@@ -1059,8 +1204,44 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
 <context>
     <name>RequestsPage</name>
     <message>
+        <source>Find: patient no. or request id</source>
+        <translation>Suchen: Patientennr. oder Anfrage-ID</translation>
+    </message>
+    <message>
+        <source>Find requests</source>
+        <translation>Anfragen suchen</translation>
+    </message>
+    <message>
         <source>Requests</source>
         <translation>Anfragen</translation>
+    </message>
+    <message>
+        <source>Drop request e-mails here (.eml, Outlook .msg) to add them</source>
+        <translation>Anfrage-E-Mails hierher ziehen (.eml, Outlook .msg), um sie aufzunehmen</translation>
+    </message>
+    <message>
+        <source>Checking the dropped e-mails…</source>
+        <translation>Die abgelegten E-Mails werden geprüft…</translation>
+    </message>
+    <message>
+        <source>%1 new request(s) from the dropped e-mails.</source>
+        <translation>%1 neue Anfrage(n) aus den abgelegten E-Mails.</translation>
+    </message>
+    <message>
+        <source>The dropped e-mails hold no new request (already received).</source>
+        <translation>Die abgelegten E-Mails enthalten keine neue Anfrage (schon empfangen).</translation>
+    </message>
+    <message>
+        <source>(not in the PMS)</source>
+        <translation>(nicht im PVS)</translation>
+    </message>
+    <message>
+        <source>The request states: %1, born %2</source>
+        <translation>Die Anfrage gibt an: %1, geb. %2</translation>
+    </message>
+    <message>
+        <source>PMS: %1, born %2 – the request states: %3, born %4</source>
+        <translation>PVS: %1, geb. %2 – die Anfrage gibt an: %3, geb. %4</translation>
     </message>
     <message>
         <source>Check</source>
@@ -1073,6 +1254,10 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>Born</source>
         <translation>Geboren</translation>
+    </message>
+    <message>
+        <source>Patient no.</source>
+        <translation>Patientennr.</translation>
     </message>
     <message>
         <source>Documents</source>
@@ -1098,10 +1283,6 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <source>No request is waiting for a decision.</source>
         <translation>Keine Anfrage wartet auf eine Entscheidung.</translation>
     </message>
-    <message>
-        <source>(unknown)</source>
-        <translation>(unbekannt)</translation>
-    </message>
 </context>
 <context>
     <name>SettingsPage</name>
@@ -1124,6 +1305,22 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>Practice key</source>
         <translation>Praxisschlüssel</translation>
+    </message>
+    <message>
+        <source>Retention</source>
+        <translation>Aufbewahrung</translation>
+    </message>
+    <message>
+        <source>Detailed log (for support; identifiers only, never patient data)</source>
+        <translation>Ausführliches Protokoll (für den Support; nur Kennungen, nie Patientendaten)</translation>
+    </message>
+    <message>
+        <source>&amp;Export diagnostics…</source>
+        <translation>&amp;Diagnose exportieren…</translation>
+    </message>
+    <message>
+        <source>Export a diagnostics file for your IT provider (no patient data, no secrets)</source>
+        <translation>Eine Diagnosedatei für Ihren IT-Dienstleister exportieren (keine Patientendaten, keine Geheimnisse)</translation>
     </message>
     <message>
         <source>Language</source>
@@ -1166,12 +1363,60 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Ergebnis</translation>
     </message>
     <message>
+        <source>Largest document:</source>
+        <translation>Größtes Dokument:</translation>
+    </message>
+    <message>
+        <source>Requests valid at most:</source>
+        <translation>Anfragen höchstens gültig:</translation>
+    </message>
+    <message>
+        <source>Delivered originals:</source>
+        <translation>Zugestellte Originale:</translation>
+    </message>
+    <message>
+        <source>Originals not delivered:</source>
+        <translation>Nicht zugestellte Originale:</translation>
+    </message>
+    <message>
+        <source>Request e-mails of finished requests:</source>
+        <translation>Anfrage-E-Mails erledigter Anfragen:</translation>
+    </message>
+    <message>
+        <source>no limit</source>
+        <translation>unbegrenzt</translation>
+    </message>
+    <message>
+        <source> days</source>
+        <translation> Tage</translation>
+    </message>
+    <message>
+        <source>keep</source>
+        <translation>behalten</translation>
+    </message>
+    <message>
         <source>Settings saved. The language changes at the next start.</source>
         <translation>Einstellungen gespeichert. Die Sprache wechselt beim nächsten Start.</translation>
     </message>
     <message>
         <source>Settings saved.</source>
         <translation>Einstellungen gespeichert.</translation>
+    </message>
+    <message>
+        <source>Export diagnostics</source>
+        <translation>Diagnose exportieren</translation>
+    </message>
+    <message>
+        <source>Zip files (*.zip)</source>
+        <translation>Zip-Dateien (*.zip)</translation>
+    </message>
+    <message>
+        <source>Writing the diagnostics file…</source>
+        <translation>Die Diagnosedatei wird geschrieben…</translation>
+    </message>
+    <message>
+        <source>Diagnostics written to %1 (no patient data, no secrets).</source>
+        <translation>Diagnose gespeichert unter %1 (keine Patientendaten, keine Geheimnisse).</translation>
     </message>
     <message>
         <source>Server:</source>

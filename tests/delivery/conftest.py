@@ -125,7 +125,7 @@ def tear_down(root: Path, platform: TestbedPlatform, authority: IdentityAuthorit
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _copy_home(template: Path, target: Path) -> None:
+def copy_home(template: Path, target: Path) -> None:
     def skip(folder: str, names: list[str]) -> list[str]:
         return [n for n in names if n.startswith("S.") or n in ("export", "spool")]
 
@@ -137,7 +137,7 @@ def fresh_home(template: Path, monkeypatch: pytest.MonkeyPatch, **config: object
     """A copy of the set-up template with its own database, export folder and spool, and
     test-speed timings; removed afterwards."""
     home = short_tmpdir("pch")
-    _copy_home(template, home)
+    copy_home(template, home)
     monkeypatch.setenv("PRACTICE_CLIENT_HOME", str(home))
     ctx = Context()
     ctx.update_config(export_dir=str(home / "export"), stable_seconds=0.3, rescan_seconds=2.0,

@@ -124,10 +124,10 @@ def test_processed_or_failed_swapped_for_a_link_never_parks_an_original_there(
     agent.start()
     try:
         if own == "processed":
-            write_file(export / "1001_befund.pdf", b"a patient's report")
+            write_file(export / "1001_12081964_befund.pdf", b"a patient's report")
             wait_state(client, DocumentState.DELIVERED)
         else:
-            write_file(export / "1001_leer.pdf", b"")  # refused: empty, goes to failed/
+            write_file(export / "1001_12081964_leer.pdf", b"")  # refused: empty, goes to failed/
             wait_state(client, DocumentState.FAILED)
         wait_for(lambda: not os.path.lexists(outbox.spool_of(client, client.store.list_documents()[0].document_id)),
                  what="the original parked")

@@ -37,7 +37,7 @@ def test_pinning_and_delivering_leave_no_name_in_the_gnupg_home(
         world: World, client: Context, agent: Agent) -> None:
     patient = pin_patient(client, world, "1001")
     accepted_request(client, patient.fingerprint, "1001")
-    write_file(Path(client.config.export_dir) / "1001_brief.pdf", b"a letter")
+    write_file(Path(client.config.export_dir) / "1001_12081964_brief.pdf", b"a letter")
     (doc,) = wait_state(client, DocumentState.DELIVERED)
     data, _, signed, _ = patient_reads(world, doc.document_id)
     assert data == b"a letter" and signed
@@ -61,7 +61,7 @@ def test_a_home_of_an_earlier_version_is_rebuilt_without_the_names(world: World,
         assert client.gpg.fingerprints() == sorted(
             [client.config.practice_key_fingerprint, client.config.ident_key_fingerprint])
         accepted_request(client, erika.fingerprint, "1001")
-        write_file(Path(client.config.export_dir) / "1001_brief.pdf", b"after the upgrade")
+        write_file(Path(client.config.export_dir) / "1001_12081964_brief.pdf", b"after the upgrade")
         (doc,) = wait_state(client, DocumentState.DELIVERED)  # the practice key still signs
     finally:
         agent.stop()

@@ -51,7 +51,7 @@ def test_an_unassigned_document_and_its_sidecar_wait_sealed_then_go_out_intact(
     assert plaintext_in(client.home.spool, content[:64], b"Mustermann", b"Erika") == []
 
     request_id = accepted_request(client, patient.fingerprint, "1001")
-    agent.assign(doc.document_id, request_id)
+    agent.assign(doc.document_id, request_id, "12.08.1964")  # staff confirm the birth date
     (done,) = wait_state(client, DocumentState.DELIVERED)
     assert patient_reads(world, done.document_id)[0] == content
     assert (export / "processed" / "labor.pdf.gdt").read_bytes().find(b"Mustermann") > 0

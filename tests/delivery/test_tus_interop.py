@@ -178,7 +178,7 @@ def test_sigkill_at_moments_of_a_large_upload_delivers_each_part_exactly_once(
     for index, fraction in enumerate(KILL_AT):
         agent = start_agent(client)
         if index == 0:
-            write_file(Path(client.config.export_dir) / "1002_mrt.dcm", content)
+            write_file(Path(client.config.export_dir) / "1002_31011960_mrt.dcm", content)
             document_id = str(poll(lambda: new_document(client, known)))
         poll(lambda: server.held(document_id) >= fraction * LARGE  # noqa: B023
              or states(client.home.database)[document_id] == "delivered")
@@ -205,7 +205,7 @@ def test_crash_between_creating_an_upload_and_storing_its_url(world: World, clie
     known = set(states(client.home.database))
     agent = start_agent(client)
     try:
-        write_file(Path(client.config.export_dir) / "1002_brief.pdf", content)
+        write_file(Path(client.config.export_dir) / "1002_31011960_brief.pdf", content)
         document_id = str(poll(lambda: new_document(client, known)))
         poll(lambda: server.uploads(document_id))  # the server has created it ...
     finally:
@@ -236,7 +236,7 @@ def test_crash_between_abandoning_an_upload_and_its_delete(world: World, client:
     known = set(states(client.home.database))
     agent = start_agent(client)
     try:
-        write_file(Path(client.config.export_dir) / "1002_stream.pdf", content)
+        write_file(Path(client.config.export_dir) / "1002_31011960_stream.pdf", content)
         document_id = str(poll(lambda: new_document(client, known)))
         poll(lambda: server.held(document_id) > 0)
     finally:

@@ -5,20 +5,29 @@ and simulated patients are the delivery tests' session world, reused here."""
 from __future__ import annotations
 
 import gc
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
 from practice_client.context import Context
+from practice_client.core.paths import Home
 from practice_client.gui.app import application
 from practice_client.gui.controller import Controller
 from practice_client.gui.gc_guard import collect_in_gui_thread
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.tray import Tray
-from tests.delivery.conftest import World, client, world  # noqa: F401 - fixtures shared with delivery
+from practice_client.testbed.history import HistorySize, build_history
+from tests.conftest import kill_agents, short_tmpdir
+from tests.delivery.conftest import World, client, copy_home, world  # noqa: F401 - fixtures shared with delivery
 
 __all__ = ["World", "client", "world"]
+
+# Five years of a busy practice's documents; fewer requests and patients than the bench's
+# home (the documents are what the lists must carry), so it is built in about a minute.
+BIG_HOME = HistorySize(years=5, patients=1_000, pinned=800, requests=2_000, documents=50_000)
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +44,7 @@ def garbage_in_the_gui_thread(gui_app: QApplication) -> Iterator[None]:
     automatic collection as usual."""
     collect_in_gui_thread(gui_app)
     yield
+    gc.unfreeze()  # a window's first screen froze what existed (app.build_window): not across tests
     gc.collect()
     gc.enable()
 
@@ -48,7 +58,7 @@ def controller(gui_app: QApplication, client: Context) -> Iterator[Controller]: 
 
 @pytest.fixture
 def window(qtbot, controller: Controller) -> MainWindow:  # type: ignore[no-untyped-def]
-    """The main window, shown, with its first snapshot loaded."""
+    """The main window, shown, with its first overview and first page loaded."""
     tray = Tray(controller)
     win = MainWindow(controller, tray)
     qtbot.addWidget(win)
@@ -58,7 +68,46 @@ def window(qtbot, controller: Controller) -> MainWindow:  # type: ignore[no-unty
     return win
 
 
-def refresh(qtbot, controller: Controller) -> None:  # type: ignore[no-untyped-def]
-    """Reload the window's data and wait for it."""
-    with qtbot.waitSignal(controller.snapshotLoaded, timeout=30000):
-        controller.refresh()
+@pytest.fixture(scope="session")
+def big_home_template(world: World) -> Iterator[Path]:  # noqa: F811
+    """A set-up home with :data:`BIG_HOME` of history, built once per test session through
+    the store (every change audited), copied for each test that uses it."""
+    root = short_tmpdir("pbt")
+    copy_home(world.template, root)
+    ctx = Context(home=Home(root))
+    try:
+        build_history(ctx.store, BIG_HOME)
+        assert ctx.store.verify_audit(full=True).ok  # the copies remember where the check got to
+    finally:
+        ctx.close()
+    yield root
+    kill_agents(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def big_client(big_home_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
+    """A copy of the big home (its own database, log and folders), as ``client`` is of the template."""
+    home = short_tmpdir("pbc")
+    copy_home(big_home_template, home)
+    monkeypatch.setenv("PRACTICE_CLIENT_HOME", str(home))
+    ctx = Context()
+    ctx.update_config(export_dir=str(home / "export"), poll_seconds=3600.0)
+    (home / "export").mkdir(exist_ok=True)
+    yield ctx
+    ctx.close()
+    kill_agents(home)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def refresh(qtbot, controller: Controller, full_audit_check: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Bring the window up to date and wait until every read it caused has finished
+    (the refresh, and the first pages of lists shown meanwhile)."""
+    with qtbot.waitSignal(controller.overviewLoaded, timeout=30000):
+        controller.refresh(full_audit_check=full_audit_check)
+    settle(qtbot, controller)
+
+
+def settle(qtbot, controller: Controller) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no worker job of the controller runs (pages read, refreshes applied)."""
+    qtbot.waitUntil(lambda: not controller.workers.busy, timeout=30000)

@@ -50,6 +50,11 @@ def test_second_start_hands_over_and_sigterm_quits_cleanly(qapp, client: Context
         wait_until_running(client.home.instance_id(), first)
         assert finish(start(env), 60) == 0, "the second start hands over and exits"
         assert first.poll() is None, "the running app keeps running"
+        log_file = client.home.logs / "practice-client.log"
+        deadline = time.monotonic() + 60
+        while "agent started from the GUI" not in log_file.read_text(errors="replace"):  # SIGTERM a running agent
+            assert time.monotonic() < deadline, "the app did not start its agent"
+            threading.Event().wait(0.05)
         first.send_signal(signal.SIGTERM)
         assert finish(first, 60) == 0
     finally:

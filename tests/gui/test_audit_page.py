@@ -1,43 +1,64 @@
-"""Protokoll: the chain's status is shown truthfully (an edited log says so) and the
-filter narrows the entries."""
+"""Protokoll: the chain's status is shown truthfully (an edited log says so once it is
+checked in full) and the filters narrow the entries - in the database, a page at a time."""
 
 from __future__ import annotations
 
 from practice_client.context import Context
 from practice_client.gui.main_window import MainWindow
-from tests.gui.conftest import refresh
+from tests.gui.conftest import refresh, settle
 
 
-def visible_rows(page) -> list[str]:  # type: ignore[no-untyped-def]
-    return [page.list.topLevelItem(i).text(2) for i in range(page.list.topLevelItemCount())
-            if not page.list.topLevelItem(i).isHidden()]
+def audit_page(qtbot, window: MainWindow):  # type: ignore[no-untyped-def]
+    refresh(qtbot, window.controller)
+    window.show_page("audit")
+    settle(qtbot, window.controller)
+    return window.pages["audit"]
+
+
+def shown_events(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return [page.model.index(row, 2).data() for row in range(page.model.rowCount())]
 
 
 def test_intact_chain_and_filter(qtbot, window: MainWindow, client: Context) -> None:
     client.store.record("key.exported", fingerprint=client.config.practice_key_fingerprint)
-    refresh(qtbot, window.controller)
-    page = window.pages["audit"]
+    page = audit_page(qtbot, window)
     assert "Kette unversehrt" in page.status.text()
-    assert "Praxisschlüssel exportiert" in visible_rows(page)
+    assert "Praxisschlüssel exportiert" in shown_events(page)
     page.kind.setCurrentIndex(page.kind.findData("key.exported"))
-    assert set(visible_rows(page)) == {"Praxisschlüssel exportiert"}
+    settle(qtbot, window.controller)
+    assert set(shown_events(page)) == {"Praxisschlüssel exportiert"}
     page.kind.setCurrentIndex(0)
     qtbot.keyClicks(page.search, client.config.practice_key_fingerprint[:12].lower())
-    assert visible_rows(page) and all(r for r in visible_rows(page))
+    qtbot.waitUntil(lambda: page.model.query.search != "", timeout=5000)
+    settle(qtbot, window.controller)
+    assert shown_events(page) and "Praxisschlüssel exportiert" in shown_events(page)
     page.search.clear()
     qtbot.keyClicks(page.search, "no-such-thing-anywhere")
-    assert visible_rows(page) == []
+    qtbot.waitUntil(lambda: page.model.query.search == "no-such-thing-anywhere", timeout=5000)
+    settle(qtbot, window.controller)
+    assert shown_events(page) == []
+
+
+def test_new_entries_arrive_on_refresh_on_top(qtbot, window: MainWindow, client: Context) -> None:
+    page = audit_page(qtbot, window)
+    before = page.model.rowCount()
+    client.store.record("key.exported", fingerprint=client.config.practice_key_fingerprint)
+    refresh(qtbot, window.controller)
+    assert page.model.rowCount() == before + 1
+    assert shown_events(page)[0] == "Praxisschlüssel exportiert"
 
 
 def test_edited_log_is_shown_as_broken(qtbot, window: MainWindow, client: Context) -> None:
     client.store.record("key.exported", fingerprint=client.config.practice_key_fingerprint)
+    page = audit_page(qtbot, window)
     path = client.home.audit
     lines = path.read_bytes().splitlines(keepends=True)
-    edited = lines[0].replace(b'"seq": 1,', b'"seq": 1 ,')  # same meaning, different bytes: the hash breaks
+    edited = lines[0].replace(b'"seq": 1,', b'"seq": 1 ,')  # same meaning, different bytes: the link breaks
     assert edited != lines[0]
     lines[0] = edited
     path.write_bytes(b"".join(lines))
-    refresh(qtbot, window.controller)
-    page = window.pages["audit"]
+    # "Verify again" checks every entry, not only those added since the last check
+    with qtbot.waitSignal(window.controller.auditChecked, timeout=30000, check_params_cb=lambda r: r.full):
+        page.verify_button.click()
     assert "Kette unterbrochen" in page.status.text()
     assert page.banner.property("ok") is False

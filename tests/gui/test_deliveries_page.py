@@ -12,7 +12,7 @@ from practice_client.core.models import DocumentState, Patient, RequestStatus
 from practice_client.delivery import outbox
 from practice_client.gui.main_window import MainWindow
 from tests.delivery.conftest import write_file
-from tests.gui.conftest import refresh
+from tests.gui.conftest import refresh, settle
 from tests.gui.state import add_request, good_checks
 
 GISELA = Patient("1003", "Gisela Beispiel", "1975-05-05", "+491711234569")
@@ -30,17 +30,24 @@ def unassigned_document(ctx: Context) -> str:
 def select(qtbot, window: MainWindow, document_id: str):  # type: ignore[no-untyped-def]
     refresh(qtbot, window.controller)
     window.show_page("deliveries")
+    settle(qtbot, window.controller)  # the list is read when the page is first shown
     page = window.pages["deliveries"]
     page.select(document_id)
     assert page.current_document_id() == document_id
     return page
 
 
+def cells(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The selected row's texts, column by column."""
+    row = page.list.currentIndex().row()
+    return [page.model.index(row, c).data() for c in range(page.model.columnCount())]
+
+
 def test_assign_offers_only_accepted_requests_with_name_and_birth_date(
     qtbot, window: MainWindow, client: Context
 ) -> None:
     now = datetime.now(UTC)
-    client.store.upsert_patients([GISELA, ERIKA], "test")  # the PMS records the dialog shows
+    client.store.upsert_patients([GISELA, ERIKA], "praxis.gdt")  # the dialog names patients by the PMS record
     accepted = add_request(client.store, GISELA, good_checks(), RequestStatus.ACCEPTED, now, ["Befund"], None)
     add_request(client.store, ERIKA, good_checks(), RequestStatus.OPEN, now, ["Befund"], None)
     add_request(client.store, ERIKA, good_checks(), RequestStatus.DECLINED, now, ["Befund"], None)
@@ -49,8 +56,8 @@ def test_assign_offers_only_accepted_requests_with_name_and_birth_date(
     assert page.assign_button.isEnabled() and not page.retry_button.isEnabled()
     with qtbot.waitSignal(window.controller.assignCandidatesLoaded, timeout=30000):
         qtbot.mouseClick(page.assign_button, Qt.MouseButton.LeftButton)
+    assert page.dialog is not None and page.dialog.isVisible()
     dialog = page.dialog
-    assert dialog is not None and dialog.isVisible()
     offered = [dialog.list.topLevelItem(i) for i in range(dialog.list.topLevelItemCount())]
     assert [(i.text(0), i.text(1)) for i in offered] == [("Gisela Beispiel", "05.05.1975")]
     assert not dialog.ok.isEnabled(), "nothing is preselected: staff choose explicitly"
@@ -82,8 +89,8 @@ def test_failed_delivery_shows_reason_and_retries(qtbot, window: MainWindow, cli
     assert doc is not None
     outbox.fail(client, doc, "Plattform nicht erreichbar (Zeitueberschreitung)")
     page = select(qtbot, window, document_id)
-    item = page.list.currentItem()
-    assert item.text(0) == "Fehlgeschlagen" and "Zeitueberschreitung" in item.text(6)
+    shown = cells(page)
+    assert shown[0] == "Fehlgeschlagen" and "Zeitueberschreitung" in shown[-1]
     assert page.retry_button.isEnabled() and not page.assign_button.isEnabled()
     with qtbot.waitSignal(window.controller.documentRetried, timeout=30000):
         qtbot.mouseClick(page.retry_button, Qt.MouseButton.LeftButton)

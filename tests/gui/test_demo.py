@@ -37,8 +37,8 @@ def test_demo_request_arrives_is_accepted_by_click_and_delivered(qtbot, gui_demo
         pass  # the patient sends; the agent polls the platform, verifies and stores it
     qtbot.waitUntil(lambda: any(title == "Neue Anfrage" for title, _ in tray.history), timeout=5000)
     page = window.pages["requests"]
-    qtbot.waitUntil(lambda: page.list.topLevelItemCount() == 1, timeout=30000)
-    page.list.setCurrentItem(page.list.topLevelItem(0))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=30000)  # the refresh brought it
+    assert page.list.select_key(page.model.rows()[0].key)
     detail = page.detail
     assert detail.view is not None and str(detail.view.record.verdict) == "verified"
     assert detail.view.patient_name == "Erika Mustermann"

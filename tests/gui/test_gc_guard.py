@@ -35,3 +35,32 @@ def test_garbage_is_collected_in_the_gui_thread_never_in_a_worker(qtbot, gui_app
     qtbot.waitUntil(lambda: len(died_in) == 10, timeout=5000)  # the GUI thread's timer
     assert set(died_in) == {threading.main_thread().name}
     kept.clear()
+
+
+def test_the_first_screen_freezes_what_lives_as_long_as_the_app(qtbot, client) -> None:  # type: ignore[no-untyped-def]
+    """After the first screen, full collections walk only what came later (a full walk of
+    a big window took 50 ms and more in the GUI thread); new cycles are still collected."""
+    from practice_client.gui.app import build_window
+
+    gc.unfreeze()
+    controller, _tray, window = build_window(client)
+    qtbot.addWidget(window)
+    try:
+        with qtbot.waitSignal(controller.overviewLoaded, timeout=30000):
+            controller.refresh()
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000, "the modules, classes and the window are in the permanent generation"
+        died: list[bool] = []
+
+        class Cycle:
+            def __init__(self) -> None:
+                self.me = self
+
+            def __del__(self) -> None:
+                died.append(True)
+
+        Cycle()
+        gc.collect()
+        assert died == [True], "a cycle made after the first screen is still collected"
+    finally:
+        controller.shutdown()

@@ -16,7 +16,7 @@ from practice_client.gui.main_window import MainWindow
 from practice_client.testbed.identity import IdentityAuthority
 from tests.conftest import short_tmpdir
 from tests.delivery.conftest import World, pin_patient
-from tests.gui.conftest import refresh
+from tests.gui.conftest import refresh, settle
 from tests.gui.test_requests_page import drag_and_drop
 
 ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
@@ -25,6 +25,7 @@ ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
 def patients_page(qtbot, window: MainWindow):  # type: ignore[no-untyped-def]
     refresh(qtbot, window.controller)
     window.show_page("patients")
+    settle(qtbot, window.controller)  # the list is read when the page is first shown
     return window.pages["patients"]
 
 
@@ -76,7 +77,7 @@ def test_forged_certificate_is_refused_before_any_dialog(
 def test_remove_pin_only_after_confirmation(qtbot, window: MainWindow, client: Context, world: World) -> None:
     patient = pin_patient(client, world, "1001")
     page = patients_page(qtbot, window)
-    page.list.setCurrentItem(page.list.topLevelItem(0))
+    assert page.select("1001")
     assert page.remove_button.isEnabled()
     qtbot.mouseClick(page.remove_button, Qt.MouseButton.LeftButton)
     box = page.dialog
@@ -113,7 +114,7 @@ def test_repin_replaces_only_for_that_patient_and_a_silent_replace_is_refused(
         assert client.store.get_pin_for_patient("1001").fingerprint == old.fingerprint
         # the explicit re-pin (Neu anheften) is for exactly this patient
         with qtbot.waitSignal(window.controller.certificateInspected, timeout=30000):
-            page.import_certificate(cert, repin_for="1001")
+            page.import_certificate(cert, repin_for=page.model.get("1001"))
         dialog = page.dialog
         assert not dialog.patient.isEnabled() and dialog.patient_number() == "1001"
         assert dialog.ok.text() == "Schlüssel neu anheften"

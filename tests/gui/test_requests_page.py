@@ -10,7 +10,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from practice_client.context import Context
-from practice_client.core.models import Patient, Pin, RequestStatus
+from practice_client.core.models import Patient, Pin, RequestStatus, Verdict
 from practice_client.gui.main_window import MainWindow
 from tests.gui.conftest import refresh
 from tests.gui.state import add_request, check, good_checks
@@ -198,6 +198,62 @@ def test_patient_supplied_text_is_never_rendered_as_markup(qtbot, window: MainWi
     rid = add_request(client.store, hostile, good_checks(), RequestStatus.OPEN, datetime.now(UTC),
                       ["<a href='http://phish.invalid'>Befund</a>"], None)
     detail = show(qtbot, window, rid)
-    for label in (detail.title, detail.documents, detail.consent):
+    for label in (detail.title, detail.documents, detail.consent, detail.claim, detail.certificate):
         assert label.textFormat() == Qt.TextFormat.PlainText
-    assert detail.title.text().startswith("<img src=")
+    # the PMS has no such patient: the claim is shown, as a claim, and as text
+    assert detail.claim.isVisible() and detail.claim.text().startswith("<img src=")
+
+
+def test_a_request_claiming_another_name_shows_the_pms_record(qtbot, window: MainWindow, client: Context) -> None:
+    """Patient A signs with her own key and phone, but types patient B's name and birth
+    date: every screen names A, from the PMS; the claim only beside it, marked."""
+    client.store.upsert_patients([ERIKA], "praxis.gdt")
+    fingerprint = "AB12" * 10
+    client.store.pin(Pin(fingerprint, ERIKA.patient_number, ERIKA.name, ERIKA.birth_date, ERIKA.phone or "",
+                         "video", "2026-11-01T10:00:00Z", "2026-11-02T10:00:00Z", "-----BEGIN PGP"))
+    claim = Patient(ERIKA.patient_number, "Max Mustermann", "1960-01-31", ERIKA.phone)
+    rid = add_request(client.store, claim, good_checks(), RequestStatus.OPEN, datetime.now(UTC), ["Befund"],
+                      fingerprint)
+    detail = show(qtbot, window, rid)
+    page = window.pages["requests"]
+    row = page.model.row_of(page.list.current_key())
+    shown = [page.model.index(row, c).data() for c in range(page.model.columnCount())]
+    assert shown[1].startswith("Erika Mustermann") and "⚠" in shown[1]
+    assert shown[2].startswith("12.08.1964") and shown[3] == "1001"
+    assert not any("Max" in str(text) for text in shown), "the claimed name is never the row's patient"
+    assert "Max Mustermann" in page.model.index(row, 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert detail.title.text() == "Erika Mustermann"
+    assert detail.birth.text() == "12.08.1964"
+    assert detail.claim.isVisible() and detail.claim.text() == "Max Mustermann, geb. 31.01.1960"
+    assert "Videoidentifikation" in detail.certificate.text() and "Erika Mustermann" in detail.certificate.text()
+
+
+def test_a_matching_claim_is_not_repeated(qtbot, window: MainWindow, client: Context) -> None:
+    client.store.upsert_patients([ERIKA], "praxis.gdt")
+    detail = show(qtbot, window, new_request(client, "verified"))
+    assert detail.title.text() == "Erika Mustermann" and not detail.claim.isVisible()
+
+
+def test_request_emails_dropped_on_the_list_are_recorded_and_checked(
+    qtbot, window: MainWindow, client: Context, tmp_path: Path
+) -> None:
+    """Staff drag a request e-mail out of the mail program onto the requests page: it is
+    stored and verified like mail from the mailbox (here: not signed by the platform, so
+    recorded as rejected); other files are not taken."""
+    mail = tmp_path / "Anfrage.eml"
+    mail.write_bytes(b"From: praxis-anfrage@example.org\r\nMessage-ID: <drop-1@example.org>\r\n"
+                     b"Subject: Anfrage\r\n\r\nBitte senden Sie mir meinen Befund.\r\n")
+    note = tmp_path / "notiz.txt"
+    note.write_text("keine E-Mail")
+    window.show_page("requests")
+    page = window.pages["requests"]
+    assert drag_and_drop(page, [note]) == (False, False)
+    with qtbot.waitSignal(window.controller.mailsImported, timeout=30000) as imported:
+        assert drag_and_drop(page, [mail, note]) == (True, True)
+    assert imported.args == [1]
+    (record,) = client.store.list_requests()
+    assert record.verdict is Verdict.REJECTED
+    assert "1" in page.summary.text()
+    with qtbot.waitSignal(window.controller.mailsImported, timeout=30000) as again:
+        drag_and_drop(page, [mail])
+    assert again.args == [0] and len(client.store.list_requests()) == 1, "the same e-mail twice is one request"

@@ -49,3 +49,47 @@ def test_locked_setting_is_disabled_and_never_saved(
     finally:
         controller.shutdown()
         ctx.close()
+
+
+def test_retention_and_limits_are_saved_and_a_policy_lock_holds(
+    qtbot, gui_app: QApplication, client: Context, monkeypatch: pytest.MonkeyPatch, work_dir: Path
+) -> None:
+    policy = work_dir / "policy.toml"
+    policy.write_text('keep_processed_days = 7\nlocked = ["keep_processed_days"]\n')
+    monkeypatch.setenv("PRACTICE_CLIENT_POLICY", str(policy))
+    ctx = Context()
+    controller = Controller(ctx)
+    try:
+        page = SettingsPage(controller)
+        qtbot.addWidget(page)
+        assert page.numbers["keep_processed_days"].value() == 7
+        assert not page.numbers["keep_processed_days"].isEnabled()
+        assert page.numbers["keep_failed_days"].value() == ctx.config.keep_failed_days
+        page.numbers["keep_processed_days"].setValue(30)  # locked: never sent
+        page.numbers["keep_failed_days"].setValue(0)  # 0: kept for ever
+        page.numbers["max_document_mb"].setValue(100)
+        page.debug_logging.setChecked(True)
+        assert page.changes() == {"keep_failed_days": 0, "max_document_mb": 100, "debug_logging": True}
+        with qtbot.waitSignal(controller.settingsSaved, timeout=30000):
+            page.save()
+        saved = read_user_config(ctx.home.config)
+        assert (saved["keep_failed_days"], saved["max_document_mb"], saved["debug_logging"]) == (0, 100, True)
+        assert "keep_processed_days" not in saved
+    finally:
+        controller.shutdown()
+        ctx.close()
+
+
+def test_diagnostics_are_exported_from_the_settings(qtbot, window: MainWindow, work_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    from PySide6.QtWidgets import QFileDialog
+
+    page = window.pages["settings"]
+    target = work_dir / "diagnose.zip"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), ""))
+    with qtbot.waitSignal(window.controller.diagnosticsExported, timeout=30000):
+        qtbot.mouseClick(page.diagnostics_button, Qt.MouseButton.LeftButton)
+    assert "summary.json" in zipfile.ZipFile(target).namelist()
+    assert str(target) in page.result.text()

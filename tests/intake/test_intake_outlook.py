@@ -84,7 +84,7 @@ def test_an_outlook_msg_is_checked_fully_except_dkim_and_never_verified(
     verdict, checks = verdict_of(done)
     assert verdict == "needs_review"
     assert checks == {"dkim": "warn", "format": "pass", "consent_signature": "pass", "phone": "pass",
-                      "addressee": "pass", "freshness": "pass", "replay": "pass"}
+                      "identity": "pass", "addressee": "pass", "freshness": "pass", "replay": "pass"}
     detail = next(c for c in json.loads(done.stdout)["checks"] if c["name"] == "dkim")["detail"]
     assert ".msg" in detail["en"] and ".eml" in detail["de"]
 

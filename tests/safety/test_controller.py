@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from practice_client.core.models import DocumentState
 from practice_client.gui.controller import Controller
@@ -86,3 +87,41 @@ def test_a_request_claiming_another_patient_is_never_offered(
     with qtbot.waitSignal(controller.assignCandidatesLoaded, timeout=30000) as loaded:
         controller.load_assign_candidates()
     assert [c.request_id for c in loaded.args[0]] == [honest]
+
+
+def test_staff_decide_a_held_document_in_the_window(qtbot, practice: Practice, controller: Controller) -> None:
+    """The deliveries page: a held file counts as needing staff, its dialog shows the PMS
+    patient and both fingerprints, and sends only after staff confirmed the new key."""
+    from practice_client.gui.formatting import fingerprint_groups
+    from practice_client.gui.main_window import MainWindow
+    from practice_client.gui.tray import Tray
+    from tests.gui.conftest import refresh, settle
+
+    old, new = (practice.world.people[key].fingerprint for key in ("erika", "erika_new"))
+    practice.accepted("erika")
+    practice.pin("erika_new", replace=True)
+    practice.drop("1001_12081964_brief.pdf", b"Brief " * 50)
+    (doc,) = practice.settled()
+    assert doc.state is DocumentState.HELD
+    window = MainWindow(controller, Tray(controller))
+    qtbot.addWidget(window)
+    window.show()
+    refresh(qtbot, controller)
+    assert controller.overview.stuck_documents == 1, "a held file needs staff"
+    window.show_page("deliveries")
+    settle(qtbot, controller)
+    page = window.pages["deliveries"]
+    assert page.select(doc.document_id)
+    assert page.held_button.isEnabled() and not page.assign_button.isEnabled()
+    page.held_clicked()
+    dialog = page.dialog
+    assert dialog is not None and dialog.isVisible()
+    shown = " ".join(label.text() for label in dialog.findChildren(QLabel))
+    assert "Erika Mustermann" in shown and "12.08.1964" in shown
+    assert " ".join(fingerprint_groups(old)) in shown and " ".join(fingerprint_groups(new)) in shown
+    assert not dialog.send.isEnabled(), "staff confirm the new key first"
+    dialog.confirmed.setChecked(True)
+    with qtbot.waitSignal(controller.documentReleased, timeout=30000):
+        dialog.send.click()
+    wait_for(lambda: state_of(practice, doc.document_id) is DocumentState.DELIVERED, timeout=90, what="delivery")
+    assert delivered_to(practice, doc.document_id, "erika_new")

@@ -1,30 +1,30 @@
-"""Protokoll: the audit log, filterable, with the hash chain's verification status."""
+"""Protokoll: the audit log, filterable, with the keyed chain's verification status."""
 
 from __future__ import annotations
 
 import html
 import json
-from typing import Any
 
 from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from practice_client.core.audit import VerifyResult
 from practice_client.gui.controller import Controller
 from practice_client.gui.formatting import datetime_text, fill
+from practice_client.gui.list_model import Column
+from practice_client.gui.record_view import RecordView
 from practice_client.gui.resources import icon
-from practice_client.gui.viewmodels import Snapshot
+from practice_client.gui.search_box import SearchBox
+from practice_client.gui.viewmodels import ListKind, Query
 
 ICON_SIZE = 20
 
@@ -54,6 +54,8 @@ def event_title(event: str) -> str:
         "document.uploading": QCoreApplication.translate("AuditEvents", "Upload started"),
         "document.delivered": QCoreApplication.translate("AuditEvents", "Document delivered"),
         "document.failed": QCoreApplication.translate("AuditEvents", "Delivery failed"),
+        "audit.keyed": QCoreApplication.translate("AuditEvents", "Audit log keyed"),
+        "store.migrated": QCoreApplication.translate("AuditEvents", "Database updated"),
     }
     return titles.get(event, event)
 
@@ -70,10 +72,11 @@ def details_text(details: object) -> str:
 
 
 class AuditPage(QWidget):
+    """The log a page at a time, newest first; filters run in the database's index."""
+
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        self.entries: list[dict[str, Any]] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.banner = QFrame()
@@ -83,46 +86,56 @@ class AuditPage(QWidget):
         self.status = QLabel(wordWrap=True)
         self.status.setAccessibleName(self.tr("Verification of the audit log"))
         self.verify_button = QPushButton(self.tr("&Verify again"))
+        self.verify_button.setToolTip(self.tr("Check every entry of the log, not only the new ones"))
         banner_layout.addWidget(self.status_icon)
         banner_layout.addWidget(self.status, 1)
         banner_layout.addWidget(self.verify_button)
         layout.addWidget(self.banner)
         filters = QHBoxLayout()
-        self.search = QLineEdit()
-        self.search.setPlaceholderText(self.tr("Filter: id, fingerprint, patient no. …"))
-        self.search.setAccessibleName(self.tr("Filter entries"))
-        self.search.setClearButtonEnabled(True)
+        self.search = SearchBox(self.tr("Filter: id, fingerprint, patient no. …"), self.tr("Filter entries"))
         self.kind = QComboBox()
         self.kind.setAccessibleName(self.tr("Event type"))
         self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.kind.addItem(self.tr("All events"), "")
         filter_label = QLabel(self.tr("&Search:"))
         filter_label.setBuddy(self.search)
         filters.addWidget(filter_label)
         filters.addWidget(self.search, 1)
         filters.addWidget(self.kind)
         layout.addLayout(filters)
-        self.list = QTreeWidget()
-        self.list.setAccessibleName(self.tr("Audit log entries"))
-        self.list.setRootIsDecorated(False)
-        self.list.setAlternatingRowColors(True)
-        self.list.setUniformRowHeights(True)
-        self.list.setHeaderLabels([self.tr("No."), self.tr("Time"), self.tr("Event"), self.tr("Details")])
-        header = self.list.header()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.model = controller.list_model(Query(ListKind.AUDIT), self._columns())
+        self.list = RecordView(self.model, self.tr("Audit log entries"))
         layout.addWidget(self.list, 1)
-        self.search.textChanged.connect(self._apply_filter)
+        self.search.searched.connect(lambda _text: self._apply_filter())
         self.kind.currentIndexChanged.connect(self._apply_filter)
-        self.verify_button.clicked.connect(controller.refresh)
-        controller.snapshotLoaded.connect(self.show_snapshot)
+        self.verify_button.clicked.connect(lambda: controller.refresh(full_audit_check=True))
+        controller.auditChecked.connect(self.show_result)
+        controller.auditEventsLoaded.connect(self.show_events)
 
-    def show_snapshot(self, snapshot: Snapshot) -> None:
-        result = snapshot.audit_status
-        if result is None:
-            return
-        if result.ok:
+    def _columns(self) -> list[Column]:
+        return [
+            Column(self.tr("No."), lambda e: str(e.seq)),
+            Column(self.tr("Time"), lambda e: datetime_text(e.time)),
+            Column(self.tr("Event"), lambda e: event_title(e.event), tooltip=lambda e: e.event),
+            Column(self.tr("Details"), lambda e: details_text(e.details), tooltip=lambda e: details_text(e.details)),
+        ]
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Read the first page and the event types when the page is shown."""
+        super().showEvent(event)
+        if self.model.cursor < 0 and not self.model.loading:
+            self.model.reload()
+        self.controller.load_audit_events()
+
+    def show_result(self, result: VerifyResult) -> None:
+        if result.ok and result.full:
             self.status_icon.setPixmap(icon("status-ok").pixmap(ICON_SIZE, ICON_SIZE))
             text = self.tr("<b>Chain intact</b> – all %1 entries verified; none was changed or removed.")
+            self.status.setText(fill(text, result.entries))
+        elif result.ok:
+            self.status_icon.setPixmap(icon("status-ok").pixmap(ICON_SIZE, ICON_SIZE))
+            text = self.tr("<b>Chain intact</b> – %1 entries; the newest are verified and linked to those "
+                           "checked before. “Verify again” checks every entry.")
             self.status.setText(fill(text, result.entries))
         else:
             self.status_icon.setPixmap(icon("status-fail").pixmap(ICON_SIZE, ICON_SIZE))
@@ -130,34 +143,18 @@ class AuditPage(QWidget):
             self.status.setText(fill(text, html.escape(result.problem)))
         self.banner.setProperty("ok", result.ok)
         self.banner.style().polish(self.banner)
-        self.entries = snapshot.audit_entries
+
+    def show_events(self, events: list[str]) -> None:
         chosen = self.kind.currentData()
         self.kind.blockSignals(True)
         self.kind.clear()
         self.kind.addItem(self.tr("All events"), "")
-        for event in sorted({str(e.get("event", "")) for e in self.entries}):
+        for event in events:
             self.kind.addItem(event_title(event), event)
         self.kind.setCurrentIndex(max(0, self.kind.findData(chosen)))
         self.kind.blockSignals(False)
-        self.list.clear()
-        items = []
-        for entry in reversed(self.entries):  # newest first
-            details = details_text(entry.get("details", {}))
-            event = str(entry.get("event", ""))
-            item = QTreeWidgetItem([str(entry.get("seq", "")), datetime_text(str(entry.get("time", ""))),
-                                    event_title(event), details])
-            item.setToolTip(2, event)
-            item.setToolTip(3, details)
-            items.append(item)
-        self.list.addTopLevelItems(items)
-        self._apply_filter()
 
     def _apply_filter(self) -> None:
-        needle = self.search.text().strip().casefold()
-        kind = str(self.kind.currentData() or "")
-        for index in range(self.list.topLevelItemCount()):
-            item = self.list.topLevelItem(index)
-            event = item.toolTip(2)
-            text = " ".join(item.text(c) for c in range(item.columnCount())) + " " + event
-            hidden = bool(kind and event != kind) or bool(needle and needle not in text.casefold())
-            item.setHidden(hidden)
+        query = Query(ListKind.AUDIT, search=self.search.text().strip(), event=str(self.kind.currentData() or ""))
+        if query != self.model.query:
+            self.model.set_query(query)

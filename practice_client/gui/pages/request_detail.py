@@ -1,5 +1,9 @@
 """One request: who, what, the verification checklist, the consent, and the decision.
 
+Who is the PMS record of the request's patient number and the trust certificate pinned
+for the key that signed it (with how the platform identified the patient); what the
+request claims about the patient is shown beside them only where it differs.
+
 Accepting a request that did not verify needs an explicit override with a reason;
 declining always needs a reason (for the patient, encrypted to the pinned key). Files for an accepted
 request can be added with a file dialog or dropped onto this pane.
@@ -29,8 +33,15 @@ from PySide6.QtWidgets import (
 from practice_client.core.models import RequestStatus
 from practice_client.gui.controller import Controller
 from practice_client.gui.dialogs.reason import ReasonDialog
-from practice_client.gui.formatting import date_text, datetime_text, fill, period_text
-from practice_client.gui.labels import check_icon, check_status_label, check_title, request_status_label, verdict_label
+from practice_client.gui.formatting import date_text, datetime_text, fill, fingerprint_groups, period_text
+from practice_client.gui.labels import (
+    check_icon,
+    check_status_label,
+    check_title,
+    ident_label,
+    request_status_label,
+    verdict_label,
+)
 from practice_client.gui.viewmodels import RequestView
 
 ICON_SIZE = 20
@@ -72,12 +83,22 @@ class RequestDetail(QScrollArea):
         layout.addWidget(self.banner)
         facts = QFormLayout()
         facts.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.facts = facts
+        self.number = QLabel()
         self.birth = QLabel()
+        self.certificate = QLabel(wordWrap=True)
+        self.certificate.setAccessibleName(self.tr("Pinned trust certificate"))
+        self.claim = QLabel(wordWrap=True)
+        self.claim.setObjectName("claimDiffers")
+        self.claim.setAccessibleName(self.tr("What the request states about the patient"))
         self.documents = QLabel(wordWrap=True)
         self.period = QLabel()
         self.received = QLabel()
         self.status = QLabel(wordWrap=True)
+        facts.addRow(self.tr("Patient no.:"), self.number)
         facts.addRow(self.tr("Born:"), self.birth)
+        facts.addRow(self.tr("Trust certificate:"), self.certificate)
+        facts.addRow(self.tr("⚠ The request states:"), self.claim)
         facts.addRow(self.tr("Documents:"), self.documents)
         facts.addRow(self.tr("Period:"), self.period)
         facts.addRow(self.tr("Received:"), self.received)
@@ -118,7 +139,7 @@ class RequestDetail(QScrollArea):
         self.accept_button.clicked.connect(self.accept_clicked)
         self.decline_button.clicked.connect(self.decline_clicked)
         self.files_button.clicked.connect(self.choose_files)
-        for label in (self.title, self.documents, self.status, self.consent):
+        for label in (self.title, self.documents, self.status, self.consent, self.claim, self.certificate):
             label.setTextFormat(Qt.TextFormat.PlainText)  # patient-supplied text is never markup
         self.show_request(None)
 
@@ -130,7 +151,7 @@ class RequestDetail(QScrollArea):
         if view is None:
             return
         record = view.record
-        self.title.setText(view.patient_name or self.tr("(unknown patient)"))
+        self.title.setText(view.patient_name if view.patient else self.tr("(patient not in the PMS data)"))
         icon, text = verdict_label(record.verdict)
         explanation = {
             "verified": self.tr("All checks passed."),
@@ -141,7 +162,7 @@ class RequestDetail(QScrollArea):
         self.verdict.setText(f"<b>{text}</b> – {explanation}")
         self.banner.setProperty("verdict", str(record.verdict))
         self.banner.style().polish(self.banner)
-        self.birth.setText(date_text(view.birth_date))
+        self._show_identity(view)
         self.documents.setText(", ".join(view.documents))
         self.period.setText(period_text(*view.period))
         self.received.setText(datetime_text(record.received_at))
@@ -161,6 +182,23 @@ class RequestDetail(QScrollArea):
         self.files_button.setEnabled(view.accepts_files)
         self.drop_hint.setVisible(view.accepts_files)
         QTimer.singleShot(0, self, self._fit_height)  # once the new labels are shown and polished
+
+    def _show_identity(self, view: RequestView) -> None:
+        """The PMS record and the pinned certificate; the request's claim only beside them,
+        where it differs (or where the PMS has no such patient)."""
+        self.number.setText(view.patient_number or "–")
+        self.birth.setText(date_text(view.birth_date) if view.patient else "–")
+        pin = view.pin
+        if pin is None:
+            self.certificate.setText(self.tr("No trust certificate is pinned for the key that signed this request."))
+        else:
+            groups = fingerprint_groups(pin.fingerprint)
+            self.certificate.setText(fill(self.tr("%1, born %2 – identity checked by: %3\nKey … %4"),
+                                          pin.name, date_text(pin.birth_date), ident_label(pin.ident),
+                                          " ".join(groups[-4:])))
+        differs = view.patient is None or view.name_differs or view.birth_differs
+        self.claim.setText(fill(self.tr("%1, born %2"), view.claimed_name, date_text(view.claimed_birth_date)))
+        self.facts.setRowVisible(self.claim, differs)
 
     def _show_checks(self, view: RequestView) -> None:
         while self.checks.count():

@@ -1,30 +1,40 @@
-"""Anfragen: incoming requests, what needs action on top, and the decision on one."""
+"""Anfragen: incoming requests, what needs action on top, and the decision on one.
+
+Each row names the patient by the PMS record of the request's patient number; what
+the request itself claims is shown only beside it, and only where the two differ."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QHeaderView,
-    QLabel,
-    QSplitter,
-    QTreeWidget,
-    QTreeWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from pathlib import Path
 
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from practice_client.core.models import RequestStatus
 from practice_client.gui.controller import Controller
-from practice_client.gui.formatting import (
-    date_text,
-    fill,
-    period_text,
-    short_datetime_text,
-    short_period_text,
-)
-from practice_client.gui.idlist import ID_ROLE, current_id, select_id
+from practice_client.gui.formatting import date_text, fill, period_text, short_datetime_text, short_period_text
 from practice_client.gui.labels import request_status_label, verdict_label
-from practice_client.gui.pages.request_detail import RequestDetail
-from practice_client.gui.viewmodels import RequestView, Snapshot
+from practice_client.gui.list_model import Column
+from practice_client.gui.pages.request_detail import RequestDetail, local_files
+from practice_client.gui.record_view import RecordView
+from practice_client.gui.search_box import SearchBox
+from practice_client.gui.viewmodels import ListKind, Overview, Query, RequestView
+from practice_client.intake.mail_file import is_mail_file
+
+WARNING = "⚠"
+
+
+def mail_files(urls: list[QUrl]) -> list[Path]:
+    """The dropped local files that are request e-mails (.eml, .msg)."""
+    return [path for path in local_files(urls) if is_mail_file(path)]
+
+
+def patient_text(view: RequestView, unknown: str) -> str:
+    """The PMS name (marked when the request claims another), or ``unknown``."""
+    if view.patient is None:
+        return unknown
+    return f"{view.patient_name} {WARNING}" if view.name_differs else view.patient_name
 
 
 class RequestsPage(QWidget):
@@ -33,30 +43,20 @@ class RequestsPage(QWidget):
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        self._views: dict[str, RequestView] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
         self.summary = QLabel()
         self.summary.setObjectName("pageSummary")
-        layout.addWidget(self.summary)
+        self.search = SearchBox(self.tr("Find: patient no. or request id"), self.tr("Find requests"))
+        self.search.setMinimumWidth(280)
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.search)
+        layout.addLayout(top)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
-        self.list = QTreeWidget()
-        self.list.setAccessibleName(self.tr("Requests"))
-        self.list.setRootIsDecorated(False)
-        self.list.setUniformRowHeights(True)
-        self.list.setAlternatingRowColors(True)
-        self.list.setHeaderLabels(
-            [self.tr("Check"), self.tr("Patient"), self.tr("Born"), self.tr("Documents"),
-             self.tr("Period"), self.tr("Received"), self.tr("Status")]
-        )
-        header = self.list.header()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setMaximumSectionSize(180)  # long names and document lists elide (full text in the tooltip)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)  # document lists: elided
-        header.resizeSection(3, 150)
-        self.list.currentItemChanged.connect(self._selected)
+        self.model = controller.list_model(Query(ListKind.REQUESTS), self._columns(), bold=lambda v: v.needs_action)
+        self.list = RecordView(self.model, self.tr("Requests"), widths={4: 100})  # document lists elide
         self.detail = RequestDetail(controller)
         splitter.addWidget(self.list)
         splitter.addWidget(self.detail)
@@ -64,53 +64,98 @@ class RequestsPage(QWidget):
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([800, 430])
         layout.addWidget(splitter, 1)
-        controller.snapshotLoaded.connect(self.show_snapshot)
+        self.search.searched.connect(lambda text: self.model.set_query(Query(ListKind.REQUESTS, search=text)))
+        self.list.currentKeyChanged.connect(self._selected)
+        self.model.rowChanged.connect(self._row_changed)
+        self.model.reloaded.connect(self._first_if_none)
+        controller.overviewLoaded.connect(self.show_overview)
+        controller.mailsImported.connect(self._imported)
+        # request e-mails dragged from the mail program (Thunderbird .eml, Outlook .msg) are
+        # recorded and verified like mail from the mailbox
+        self.setAcceptDrops(True)
+        self.list.setToolTip(self.tr("Drop request e-mails here (.eml, Outlook .msg) to add them"))
 
-    def show_snapshot(self, snapshot: Snapshot) -> None:
-        current = self.current_request_id()
-        self._views = {}
-        self.list.clear()
-        for view in snapshot.requests:
-            self._views.setdefault(view.request_id, view)
-        # all rows in one call: one by one, every insertion re-measured the columns (quadratic)
-        self.list.addTopLevelItems([self._item(view) for view in snapshot.requests])
-        waiting = sum(1 for v in snapshot.requests if v.needs_action)
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if mail_files(event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        paths = mail_files(event.mimeData().urls())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.summary.setText(self.tr("Checking the dropped e-mails…"))
+        self.controller.import_mails(paths)
+
+    def _imported(self, count: int) -> None:
+        self.summary.setText(fill(self.tr("%1 new request(s) from the dropped e-mails."), count) if count
+                             else self.tr("The dropped e-mails hold no new request (already received)."))
+
+    def _columns(self) -> list[Column]:
+        unknown = self.tr("(not in the PMS)")
+
+        def verdict(view: RequestView) -> str:
+            return verdict_label(view.record.verdict)[1]
+
+        def claimed(view: RequestView) -> str:
+            if view.patient is None:
+                return fill(self.tr("The request states: %1, born %2"), view.claimed_name,
+                            date_text(view.claimed_birth_date))
+            if view.name_differs or view.birth_differs:
+                return fill(self.tr("PMS: %1, born %2 – the request states: %3, born %4"), view.patient_name,
+                            date_text(view.birth_date), view.claimed_name, date_text(view.claimed_birth_date))
+            return view.patient_name
+
+        # the verdict is an icon whose *shape* says it (tick, triangle, cross), never its colour alone;
+        # its word is the tooltip, the accessible text and in the detail pane's banner
+        return [
+            Column(self.tr("Check"), lambda v: "", tooltip=verdict, accessible=verdict,
+                   icon=lambda v: verdict_label(v.record.verdict)[0]),
+            Column(self.tr("Patient"), lambda v: patient_text(v, unknown), tooltip=claimed),
+            Column(self.tr("Born"), lambda v: (date_text(v.birth_date) + (f" {WARNING}" if v.birth_differs else ""))
+                   if v.patient else "–", tooltip=claimed),
+            Column(self.tr("Patient no."), lambda v: v.patient_number or "–"),
+            Column(self.tr("Documents"), lambda v: ", ".join(v.documents), tooltip=lambda v: ", ".join(v.documents)),
+            Column(self.tr("Period"), lambda v: short_period_text(*v.period), tooltip=lambda v: period_text(*v.period)),
+            Column(self.tr("Received"), lambda v: short_datetime_text(v.record.received_at)),
+            Column(self.tr("Status"), lambda v: request_status_label(v.record.status)),
+        ]
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """The list is read when the page is first shown (the start shows one page only)."""
+        super().showEvent(event)
+        if self.model.cursor < 0 and not self.model.loading:
+            self.model.reload()
+
+    def show_overview(self, overview: Overview) -> None:
+        waiting = overview.waiting_requests
         self.summary.setText(
             fill(self.tr("%1 request(s) waiting for a decision"), waiting) if waiting
             else self.tr("No request is waiting for a decision.")
         )
-        self.select(current or (snapshot.requests[0].request_id if snapshot.requests else ""))
-
-    def _item(self, view: RequestView) -> QTreeWidgetItem:
-        icon, verdict = verdict_label(view.record.verdict)
-        item = QTreeWidgetItem([
-            "", view.patient_name or self.tr("(unknown)"), date_text(view.birth_date),
-            ", ".join(view.documents), short_period_text(*view.period), short_datetime_text(view.record.received_at),
-            request_status_label(view.record.status),
-        ])
-        # the verdict is an icon whose *shape* says it (tick, triangle, cross), never its colour alone;
-        # its word is the tooltip, the accessible text and in the detail pane's banner
-        item.setIcon(0, icon)
-        item.setToolTip(0, verdict)
-        item.setData(0, Qt.ItemDataRole.AccessibleTextRole, verdict)
-        item.setData(0, ID_ROLE, view.request_id)
-        item.setToolTip(1, view.patient_name)
-        item.setToolTip(3, ", ".join(view.documents))
-        item.setToolTip(4, period_text(*view.period))
-        if view.needs_action:
-            font = item.font(1)
-            font.setBold(True)
-            for column in range(item.columnCount()):
-                item.setFont(column, font)
-        return item
 
     def current_request_id(self) -> str:
-        return current_id(self.list)
+        view = self.list.current_row()
+        return view.request_id if isinstance(view, RequestView) else ""
 
     def select(self, request_id: str) -> None:
-        if not select_id(self.list, request_id):
+        """Select the request with this id (its actionable record before a rejected copy)."""
+        views = [v for v in self.model.rows() if isinstance(v, RequestView) and v.request_id == request_id]
+        views.sort(key=lambda v: v.record.status is RequestStatus.REJECTED)
+        if not views or not self.list.select_key(views[0].key):
             self.detail.show_request(None)
 
-    def _selected(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
-        view = self._views.get(str(item.data(0, ID_ROLE))) if item is not None else None
-        self.detail.show_request(view)
+    def _first_if_none(self) -> None:
+        if not self.list.current_key() and self.model.rowCount():
+            self.list.select_key(self.model.rows()[0].key)
+
+    def _selected(self, key: str) -> None:
+        view = self.model.get(key) if key else None
+        self.detail.show_request(view if isinstance(view, RequestView) else None)
+
+    def _row_changed(self, key: str) -> None:
+        if key == self.list.current_key():
+            self._selected(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -13,16 +15,21 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from practice_client.core.config import Config
+from practice_client.diagnostics import DiagnosticsReport
 from practice_client.gui.controller import Controller
 from practice_client.gui.dialogs.backup import BackupDialog
 from practice_client.gui.formatting import fill, fingerprint_groups
 
 TEXT_KEYS = ("server_url", "practice_id", "platform_domain", "export_dir", "filename_pattern")
+# whole numbers: (key, largest value); 0 keeps for ever / means no limit
+NUMBER_KEYS = (("max_document_mb", 100_000), ("max_request_days", 3650), ("keep_processed_days", 3650),
+               ("keep_failed_days", 3650), ("keep_messages_days", 3650))
 
 
 def locked_note(widget: QWidget, locked: bool) -> QWidget:
@@ -65,12 +72,18 @@ class SettingsPage(QWidget):
         self.delivery_box = QGroupBox(self.tr("Delivery"))
         self.app_box = QGroupBox(self.tr("Program"))
         self.key_box = QGroupBox(self.tr("Practice key"))
-        for box in (self.platform_box, self.delivery_box, self.app_box, self.key_box):
+        self.retention_box = QGroupBox(self.tr("Retention"))
+        boxes = (self.platform_box, self.delivery_box, self.retention_box, self.app_box, self.key_box)
+        for box in boxes:
             layout.addWidget(box)
-        layout.addStretch(1)
-        for box in (self.platform_box, self.delivery_box, self.app_box, self.key_box):
             box.setMaximumWidth(900)
+        layout.addStretch(1)
         self.fields: dict[str, QLineEdit] = {}
+        self.numbers: dict[str, QSpinBox] = {}
+        self.debug_logging = QCheckBox(self.tr("Detailed log (for support; identifiers only, never patient data)"))
+        self.diagnostics_button = QPushButton(self.tr("&Export diagnostics…"))
+        self.diagnostics_button.setAccessibleName(
+            self.tr("Export a diagnostics file for your IT provider (no patient data, no secrets)"))
         self.language = QComboBox()
         self.language.addItem("Deutsch", "de")
         self.language.addItem("English", "en")
@@ -96,6 +109,8 @@ class SettingsPage(QWidget):
         self.save_button.clicked.connect(self.save)
         self.test_button.clicked.connect(self._test)
         self.backup_button.clicked.connect(self.backup)
+        self.diagnostics_button.clicked.connect(self.export_diagnostics)
+        controller.diagnosticsExported.connect(self._exported)
         controller.settingsSaved.connect(self.show_config)
         controller.settingsSaved.connect(self._saved)
         controller.connectionTested.connect(self._tested)
@@ -121,13 +136,36 @@ class SettingsPage(QWidget):
             form = platform if key in ("server_url", "practice_id", "platform_domain") else delivery
             form.addRow(captions[key], locked_note(widget, cfg.is_locked(key)))
         delivery.addRow(self.tr("After delivery:"), locked_note(self.after, cfg.is_locked("after_delivery")))
+        captions.update({
+            "max_document_mb": self.tr("Largest document:"),
+            "max_request_days": self.tr("Requests valid at most:"),
+            "keep_processed_days": self.tr("Delivered originals:"),
+            "keep_failed_days": self.tr("Originals not delivered:"),
+            "keep_messages_days": self.tr("Request e-mails of finished requests:"),
+        })
+        retention = QFormLayout(self.retention_box)
+        for key, largest in NUMBER_KEYS:
+            box = QSpinBox()
+            box.setRange(0, largest)
+            box.setAccessibleName(captions[key].rstrip(":"))
+            if key == "max_document_mb":
+                box.setSuffix(" MB")
+                box.setSpecialValueText(self.tr("no limit"))
+            else:
+                box.setSuffix(self.tr(" days"))
+                box.setSpecialValueText(self.tr("no limit") if key == "max_request_days" else self.tr("keep"))
+            self.numbers[key] = box
+            form = delivery if key in ("max_document_mb", "max_request_days") else retention
+            form.addRow(captions[key], locked_note(box, cfg.is_locked(key)))
         program = QFormLayout(self.app_box)
         program.addRow(self.tr("Language:"), locked_note(self.language, cfg.is_locked("language")))
         program.addRow("", locked_note(self.close_to_tray, cfg.is_locked("close_to_tray")))
+        program.addRow("", locked_note(self.debug_logging, cfg.is_locked("debug_logging")))
+        program.addRow("", self._left(self.diagnostics_button))
         practice_key = QFormLayout(self.key_box)
         practice_key.addRow(self.tr("Fingerprint:"), self.fingerprint)
         practice_key.addRow("", self._left(self.backup_button))
-        align_labels([platform, delivery, program, practice_key])
+        align_labels([platform, delivery, retention, program, practice_key])
         self.show_config(cfg)
 
     @staticmethod
@@ -157,6 +195,9 @@ class SettingsPage(QWidget):
         self.language.setCurrentIndex(max(0, self.language.findData(cfg.language)))
         self.after.setCurrentIndex(max(0, self.after.findData(cfg.after_delivery)))
         self.close_to_tray.setChecked(cfg.close_to_tray)
+        self.debug_logging.setChecked(cfg.debug_logging)
+        for key, box in self.numbers.items():
+            box.setValue(int(getattr(cfg, key)))
         groups = fingerprint_groups(cfg.practice_key_fingerprint)
         self.fingerprint.setText(" ".join(groups) if groups else self.tr("(not set up yet)"))
         self.backup_button.setEnabled(bool(groups))
@@ -168,6 +209,8 @@ class SettingsPage(QWidget):
         wanted["language"] = self.language.currentData()
         wanted["after_delivery"] = self.after.currentData()
         wanted["close_to_tray"] = self.close_to_tray.isChecked()
+        wanted["debug_logging"] = self.debug_logging.isChecked()
+        wanted.update({key: box.value() for key, box in self.numbers.items()})
         return {k: v for k, v in wanted.items() if not cfg.is_locked(k) and getattr(cfg, k) != v}
 
     def save(self) -> None:
@@ -194,3 +237,13 @@ class SettingsPage(QWidget):
     def backup(self) -> None:
         self.dialog = BackupDialog(self.controller, self)
         self.dialog.open()
+
+    def export_diagnostics(self) -> None:
+        path, _filter = QFileDialog.getSaveFileName(
+            self, self.tr("Export diagnostics"), "practice-client-diagnostics.zip", self.tr("Zip files (*.zip)"))
+        if path:
+            self.result.setText(self.tr("Writing the diagnostics file…"))
+            self.controller.export_diagnostics(Path(path))
+
+    def _exported(self, report: DiagnosticsReport) -> None:
+        self.result.setText(fill(self.tr("Diagnostics written to %1 (no patient data, no secrets)."), report.path))
