@@ -46,8 +46,22 @@ def application(language: str) -> QApplication:
     return app
 
 
+def make_controller(ctx: Context) -> Controller:
+    """A workstation's home (paired with a practice service) gets the service's window: it
+    reads and acts through the service and never opens a database; any other home its own."""
+    from practice_client.service.connection import credential, load_connection
+
+    connection = load_connection(ctx.home)
+    if connection is None:
+        return Controller(ctx)
+    from practice_client.gui.remote_controller import RemoteController
+    from practice_client.service.client import ServiceClient
+
+    return RemoteController(ctx, ServiceClient(connection, credential(ctx.secrets)))
+
+
 def build_window(ctx: Context) -> tuple[Controller, Tray, MainWindow]:
-    controller = Controller(ctx)
+    controller = make_controller(ctx)
     tray = Tray(controller)
     window = MainWindow(controller, tray)
 

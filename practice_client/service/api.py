@@ -42,9 +42,13 @@ from practice_client.core.acting import Actor
 from practice_client.core.audit import now_iso
 from practice_client.core.errors import InputError, NotConfigured, PracticeClientError
 from practice_client.core.store import Workstation
+from practice_client.gui.viewmodels import DataSource
 from practice_client.service import pairing, wire
 from practice_client.service.commands import Dispatcher, Refused
 from practice_client.service.feed import Feed
+
+# the views: the GUI's DataSource methods one to one (its Qt-free interface)
+VIEW_METHODS = tuple(name for name, value in vars(DataSource).items() if callable(value) and not name.startswith("_"))
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,6 @@ PROTOCOL = 1
 MAX_BODY = 96 * 1024 * 1024  # a patients file (64 MiB) as base64
 CREDENTIAL_PREFIX = "pcws"
 # the GUI's reads (DataSource): method -> whether it may run before the practice is set up
-VIEW_METHODS = ("overview", "verify_audit", "page", "changes", "accepted_requests", "audit_events")
 
 
 def credential_digest(secret: str) -> str:

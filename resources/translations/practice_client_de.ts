@@ -839,6 +839,14 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>● Mit der Plattform verbunden</translation>
     </message>
     <message>
+        <source>● Connected to the practice service</source>
+        <translation>● Mit dem Praxisdienst verbunden</translation>
+    </message>
+    <message>
+        <source>○ The practice service cannot be reached: the lists show the last state, actions wait until it is back</source>
+        <translation>○ Der Praxisdienst ist nicht erreichbar: Die Listen zeigen den letzten Stand, Aktionen warten, bis er wieder da ist</translation>
+    </message>
+    <message>
         <source>○ Offline</source>
         <translation>○ Keine Verbindung</translation>
     </message>

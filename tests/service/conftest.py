@@ -183,3 +183,27 @@ def setup_args(world: Any, export_dir: Path) -> dict[str, Any]:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+@pytest.fixture
+def practice(service: ServiceProcess, world: Any) -> Iterator[ServiceProcess]:
+    """A running service whose practice an admin workstation has set up (the testbed
+    platform of ``world``), at test speed."""
+    admin = service.workstation("admin", "Chefin")
+    export = service.home / "export"
+    outcome = admin.command("setup", setup_args(world, export))
+    assert outcome.applied and not outcome.error, outcome.error
+    assert outcome.result["registered"] and outcome.result["created"]
+    admin.command("settings.save", {"changes": {"stable_seconds": 0.3, "rescan_seconds": 2.0,
+                                                "sidecar_grace_seconds": 1.0}})
+    admin.close()
+    yield service
+
+
+def service_context(service: ServiceProcess, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The test's own view of the service's store (as an admin's diagnostics would read it)."""
+    from practice_client.context import Context
+    from practice_client.service.vault import SystemdCredential, Vault
+
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(service.credentials))
+    return Context(Home(service.home), secrets=Vault(service.files.vault, SystemdCredential()))

@@ -5,37 +5,15 @@ the service, started at its start."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from practice_client.context import Context
 from practice_client.core.models import DocumentState, RequestStatus
-from practice_client.core.paths import Home
-from practice_client.service.vault import SystemdCredential, Vault
 from tests.delivery.conftest import PATIENTS, World, accepted_request, world  # noqa: F401 - the fixture
-from tests.service.conftest import ServiceProcess, b64, setup_args, wait_for
+from tests.service.conftest import ServiceProcess, b64, service_context, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def practice(service: ServiceProcess, world: World) -> Iterator[ServiceProcess]:  # noqa: F811
-    admin = service.workstation("admin", "Chefin")
-    export = service.home / "export"
-    outcome = admin.command("setup", setup_args(world, export))
-    assert outcome.applied and not outcome.error, outcome.error
-    assert outcome.result["registered"] and outcome.result["created"]
-    admin.command("settings.save", {"changes": {"stable_seconds": 0.3, "rescan_seconds": 2.0,
-                                                "sidecar_grace_seconds": 1.0}})
-    yield service
-
-
-def service_context(service: ServiceProcess, monkeypatch: pytest.MonkeyPatch) -> Context:
-    """The test's own view of the service's store (as an admin's diagnostics would read it)."""
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(service.credentials))
-    return Context(Home(service.home), secrets=Vault(service.files.vault, SystemdCredential()))
 
 
 def test_the_service_delivers_with_no_gui_connected(practice: ServiceProcess, world: World,  # noqa: F811
