@@ -48,8 +48,19 @@ class Context:
     def require_setup(self) -> Config:
         return require_configured(self.config, self.home.config)
 
+    def _practice_home(self) -> None:
+        """A workstation's home holds no practice: its data is the practice service's."""
+        from practice_client.service.connection import connection_file
+
+        if connection_file(self.home).exists():
+            from practice_client.core.errors import StateError
+
+            raise StateError(f"{self.home.root}: this workstation works through the practice service: use the app, "
+                             "or 'request accept'/'request decline' (the rest at the practice server)")
+
     @cached_property
     def store(self) -> Store:
+        self._practice_home()
         key = self.secrets.get_or_create(DATABASE_KEY)
         register_sensitive(key)
         audit_key = self.secrets.get(AUDIT_KEY)
@@ -69,6 +80,7 @@ class Context:
 
     @cached_property
     def gpg(self) -> Gpg:
+        self._practice_home()
         from practice_client.crypto.gpg import Gpg
         from practice_client.crypto.gpg_binary import select_gpg
 

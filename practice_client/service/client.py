@@ -210,10 +210,11 @@ class ServiceClient:
         return self.post(f"/v1/views/{method}", {"args": args})["value"]
 
     def command(self, name: str, args: dict[str, Any], key: str | None = None, deadline: float = 60.0,
-                stop: threading.Event | None = None) -> Outcome:
+                stop: threading.Event | None = None, on_retry: Callable[[str], None] | None = None) -> Outcome:
         """Send a staff action once (see the module doc). Returns the service's outcome;
         :class:`ServiceRefused` when the service refused it (nothing applied);
-        :class:`ServiceUnavailable` (with ``key``) when it stayed away until ``deadline``."""
+        :class:`ServiceUnavailable` (with ``key``) when it stayed away until ``deadline``;
+        ``on_retry(message)`` before each wait for the next try."""
         key = key or str(uuid.uuid4())
         stop = stop or threading.Event()
         end = time.monotonic() + deadline
@@ -226,7 +227,11 @@ class ServiceClient:
             except ServiceUnavailable as exc:
                 failures += 1
                 wait = min(end - time.monotonic(), backoff(failures))
-                if wait <= 0 or stop.wait(wait):
+                if wait <= 0:
+                    raise ServiceUnavailable(str(exc), key) from None
+                if on_retry is not None:
+                    on_retry(str(exc))
+                if stop.wait(wait):
                     raise ServiceUnavailable(str(exc), key) from None
                 continue
             if answer.status_code in (200, 422):

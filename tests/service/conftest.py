@@ -207,3 +207,34 @@ def service_context(service: ServiceProcess, monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(service.credentials))
     return Context(Home(service.home), secrets=Vault(service.files.vault, SystemdCredential()))
+
+
+def pair_home(service: ServiceProcess, home: Path, name: str) -> None:
+    """``practice-client connect`` with a code from ``service pair``, as the admin does it."""
+    code = service.code("staff", name)
+    env = dict(os.environ, PRACTICE_CLIENT_HOME=str(home), PRACTICE_CLIENT_POLICY=str(EMPTY_POLICY))
+    done = subprocess.run([sys.executable, "-m", "practice_client", "connect", f"127.0.0.1:{service.port}"],
+                          input=code + "\n", capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def open_request(practice: ServiceProcess, world: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A verified request waiting for staff (intake's part, written into the service's store)."""
+    from practice_client.core.models import RequestStatus
+    from tests.delivery.conftest import accepted_request, pin_patient
+
+    ctx = service_context(practice, monkeypatch)
+    try:
+        patient = pin_patient(ctx, world, "1001")  # master data and pin, as staff set them up
+        return accepted_request(ctx, patient.fingerprint, "1001", status=RequestStatus.OPEN)
+    finally:
+        ctx.close()
+
+
+def accepted_count(practice: ServiceProcess, request_id: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    ctx = service_context(practice, monkeypatch)
+    try:
+        return sum(1 for e in ctx.store.audit.entries()
+                   if e["event"] == "request.accepted" and e["details"].get("request_id") == request_id)
+    finally:
+        ctx.close()

@@ -23,10 +23,9 @@ from typing import Any
 
 import pytest
 
-from practice_client.core.models import RequestStatus
 from tests.conftest import kill_agents, short_tmpdir
-from tests.delivery.conftest import World, accepted_request, pin_patient, world  # noqa: F401 - the fixture
-from tests.service.conftest import EMPTY_POLICY, ROOT, ServiceProcess, service_context
+from tests.delivery.conftest import World, world  # noqa: F401 - the fixture
+from tests.service.conftest import EMPTY_POLICY, ROOT, ServiceProcess, accepted_count, open_request, pair_home
 
 pytestmark = pytest.mark.slow
 
@@ -91,15 +90,6 @@ class Gui:
                 self.process.wait(30)
 
 
-def pair_home(service: ServiceProcess, home: Path, name: str) -> None:
-    """``practice-client connect`` with a code from ``service pair``, as the admin does it."""
-    code = service.code("staff", name)
-    env = dict(os.environ, PRACTICE_CLIENT_HOME=str(home), PRACTICE_CLIENT_POLICY=str(EMPTY_POLICY))
-    done = subprocess.run([sys.executable, "-m", "practice_client", "connect", f"127.0.0.1:{service.port}"],
-                          input=code + "\n", capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
-
-
 def start_gui(name: str, home: Path) -> Gui:
     env = dict(os.environ, PRACTICE_CLIENT_HOME=str(home), PRACTICE_CLIENT_POLICY=str(EMPTY_POLICY),
                QT_QPA_PLATFORM="offscreen")
@@ -127,25 +117,6 @@ def workstations(practice: ServiceProcess) -> Iterator[tuple[Gui, Gui]]:
             gui.close()
         for home in homes:
             kill_agents(home)
-
-
-def open_request(practice: ServiceProcess, world: World, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
-    """A verified request waiting for staff (intake's part, written into the service's store)."""
-    ctx = service_context(practice, monkeypatch)
-    try:
-        patient = pin_patient(ctx, world, "1001")  # master data and pin, as staff set them up
-        return accepted_request(ctx, patient.fingerprint, "1001", status=RequestStatus.OPEN)
-    finally:
-        ctx.close()
-
-
-def accepted_count(practice: ServiceProcess, request_id: str, monkeypatch: pytest.MonkeyPatch) -> int:
-    ctx = service_context(practice, monkeypatch)
-    try:
-        return sum(1 for e in ctx.store.audit.entries()
-                   if e["event"] == "request.accepted" and e["details"].get("request_id") == request_id)
-    finally:
-        ctx.close()
 
 
 def assert_no_practice_data(home: Path) -> None:
