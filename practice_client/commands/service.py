@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import socket
 import ssl
 import sys
 from pathlib import Path
@@ -150,27 +149,12 @@ def _adopt(args: argparse.Namespace) -> int:
 
 def _connect(args: argparse.Namespace) -> int:
     from practice_client.context import Context
-    from practice_client.service.client import ServiceClient
-    from practice_client.service.connection import Connection, load_connection, parse_address, save_connection
-    from practice_client.service.pairing import pair_with_service
+    from practice_client.service.workstation import connect_workstation
 
-    host, port = parse_address(args.address, DEFAULT_PORT)
     code = args.code or _ask_code()
     ctx = Context()
     try:
-        if load_connection(ctx.home) is None and ctx.home.database.exists():
-            raise StateError(f"{ctx.home.root}: this home holds a practice of its own - adopt it into the "
-                             "service first (practice-client service adopt) or use another home")
-        claims = {"hostname": socket.gethostname()[:64], "os_user": _user()}
-        paired = pair_with_service(host, port, code, claims)
-        connection = Connection(host, port, paired.pin, paired.cert_pem, paired.workstation_id, paired.name,
-                                paired.role)
-        save_connection(ctx.home, ctx.secrets, connection, paired.credential)
-        client = ServiceClient(connection, paired.credential)
-        try:
-            client.me()  # the new credential works
-        finally:
-            client.close()
+        connection = connect_workstation(ctx.home, ctx.secrets, args.address, code, _user())
     finally:
         ctx.close()
     print(f"Verbunden / connected: {connection.address} as '{connection.name}' ({connection.role}), "
@@ -201,7 +185,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub = svc.add_subparsers(dest="service_command", metavar="ACTION", required=True)
 
     def add(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
-        parser = sub.add_parser(name, help=help_text)
+        parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
         parser.add_argument("--home", help="the service's data folder (default: the OS's place for it)")
         parser.set_defaults(func=func)
         return parser

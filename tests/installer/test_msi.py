@@ -155,6 +155,7 @@ SERVICE_OWN_PROCESS, AUTO_START, ERROR_NORMAL = "16", "2", "1"
 # ServiceControl events: start on install, stop on install and uninstall, delete on uninstall
 START_INSTALL, STOP_INSTALL, STOP_UNINSTALL, DELETE_UNINSTALL = 1, 2, 32, 128
 DEFERRED_NO_IMPERSONATE_EXE_IN_PROPERTY = 50 | 1024 | 2048
+MIGRATE_FEATURES = 1  # msidbUpgradeAttributesMigrateFeatures
 
 
 def test_the_practice_service_is_a_windows_service_that_starts_at_boot_and_recovers(msi: Path) -> None:
@@ -224,3 +225,6 @@ def test_features_praxis_server_and_arbeitsplatz(msi: Path) -> None:
     assert actions["DefaultServiceListen"]["Target"] == "0.0.0.0:8471"
     assert sequence["DefaultServiceListen"]["Condition"] == "NOT SERVICE_LISTEN"
     assert int(sequence["KeepServiceListen"]["Sequence"]) < int(sequence["DefaultServiceListen"]["Sequence"])
+    # an upgrade keeps a workstation a workstation (the features installed before)
+    upgrade = next(r for r in msi_table(msi, "Upgrade").rows if r["ActionProperty"] == "WIX_UPGRADE_DETECTED")
+    assert int(upgrade["Attributes"]) & MIGRATE_FEATURES and "MigrateFeatureStates" in sequence
