@@ -170,3 +170,23 @@ def test_version_7_lists_read_through_the_indexes(tmp_path: Path) -> None:
                 "SELECT document_id FROM documents WHERE change_seq > 3"):
         plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
         assert "USING" in plan and "TEMP B-TREE" not in plan, (sql, plan)
+
+
+# -- version 8: the practice service --------------------------------------------------------------
+
+
+def test_version_8_adds_workstations_and_commands_to_a_v1_database_with_data(tmp_path: Path) -> None:
+    """A first-release home with data becomes a service's: its rows are kept, no workstation
+    is paired, no command recorded; an idempotency key is unique (a retried command cannot
+    be recorded twice)."""
+    db = migrated_v1_with_data(tmp_path / "client.db")
+    assert db.execute("SELECT COUNT(*) FROM requests").fetchone() == (1,)
+    assert db.execute("SELECT COUNT(*) FROM documents").fetchone() == (2,)
+    assert db.execute("SELECT COUNT(*) FROM workstations").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM commands").fetchone() == (0,)
+    db.execute("INSERT INTO workstations VALUES ('w1', 'Empfang', 'staff', 'ab', 't', NULL)")
+    row = ("k1", "w1", "accept", "cd", "t", "applied", None)
+    db.execute("INSERT INTO commands VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("INSERT INTO commands VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+    assert current_version(db) == SCHEMA_VERSION == 8
