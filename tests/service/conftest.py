@@ -18,9 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,22 +31,11 @@ from practice_client.service.connection import Connection
 from practice_client.service.daemon import ServiceFiles
 from practice_client.service.pairing import pair_with_service
 from practice_client.service.vault import VAULT_KEY_NAME, create_systemd_credential
-from tests.conftest import kill_agents, require, short_tmpdir
+from tests.conftest import require, short_tmpdir
+from tests.delivery.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EMPTY_POLICY = ROOT / "tests" / "data" / "empty-policy.toml"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll with a deadline (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        pause.wait(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def decrypt_credential(cred: Path, folder: Path, name: str = VAULT_KEY_NAME) -> None:
@@ -159,11 +146,9 @@ class ServiceProcess:
 
 
 @pytest.fixture
-def service_home() -> Iterator[Path]:
-    home = short_tmpdir("pcsv")
-    yield home
-    kill_agents(home)
-    shutil.rmtree(home, ignore_errors=True)
+def service_home(work_dir: Path) -> Path:
+    """The service's home: a short scratch folder (its agents stopped after)."""
+    return work_dir
 
 
 @pytest.fixture

@@ -125,13 +125,20 @@ def assert_no_practice_data(home: Path) -> None:
         assert not (home / name).exists(), f"{home / name}: a workstation home holds practice data"
 
 
+def open_at_both(practice: ServiceProcess, workstations: tuple[Gui, Gui], world: World,  # noqa: F811
+                 monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new open request, shown by both windows (the service's lists reached both)."""
+    request_id = open_request(practice, world, monkeypatch)
+    for gui in workstations:
+        gui.status_of(request_id, "open")
+    return request_id
+
+
 def test_an_accept_on_one_workstation_shows_on_the_other_within_a_second(
         practice: ServiceProcess, workstations: tuple[Gui, Gui], world: World,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
     empfang, sprechzimmer = workstations
-    request_id = open_request(practice, world, monkeypatch)
-    for gui in workstations:
-        gui.status_of(request_id, "open")  # the feed brought the new request to both
+    request_id = open_at_both(practice, workstations, world, monkeypatch)
     mark = sprechzimmer.mark()
     empfang.send(do="accept", request_id=request_id)
     decided_at, _ = empfang.wait(lambda e: e["event"] == "decided" and e["request_id"] == request_id, 30,
@@ -147,9 +154,7 @@ def test_kill_9_during_an_action_applies_it_once_and_both_reconnect(
         practice: ServiceProcess, workstations: tuple[Gui, Gui], world: World,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
     empfang, sprechzimmer = workstations
-    request_id = open_request(practice, world, monkeypatch)
-    for gui in workstations:
-        gui.status_of(request_id, "open")
+    request_id = open_at_both(practice, workstations, world, monkeypatch)
     marks = [gui.mark() for gui in workstations]
     empfang.send(do="accept", request_id=request_id)
     practice.kill9()  # while the accept is on its way, being applied, or answered
