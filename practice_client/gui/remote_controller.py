@@ -12,8 +12,9 @@ staff actions sent as the service's commands, each with an idempotency key.
   with the action's result if it was applied, or closes the key as *not applied* (a late
   copy is then refused too) - and the window reports which.
 - The window never opens a database or the practice key: the home is a workstation home.
-  What needs files of the practice server (setup, adding files to a request, trust
-  certificates from a file, request e-mails) is refused with a message saying where to do it.
+  Files staff pick here (PMS master data, a trust certificate) are read here and sent to the
+  service, which checks them. What needs the practice server's own folders (setup, adding
+  files to a request, request e-mails) is refused with a message saying where to do it.
 """
 
 from __future__ import annotations
@@ -179,6 +180,39 @@ class RemoteController(Controller):
         self._run("save_settings", lambda: self._send("save_settings", "settings.save", {"changes": changes}),
                   lambda _r: self.settingsSaved.emit(self.config), refresh=False)
 
+    def inspect_certificate(self, path: Path) -> None:
+        """The certificate file is read here and verified by the service (which holds the
+        platform's identity key); the dialog shows what the service verified."""
+        from practice_client.crypto.trust import TrustCertificate, read_certificate
+        from practice_client.gui.viewmodels import PatientRow
+
+        def work() -> CertificatePreview:
+            text = read_certificate(path)  # bounded, UTF-8, at this workstation
+            seen = self._send("inspect_certificate", "trust.inspect", {"name": path.name, "text": text}).result
+            cert = TrustCertificate(str(seen["fingerprint"]), str(seen["name"]), str(seen["birth_date"]),
+                                    str(seen["phone"]), str(seen["ident"]), "", "", text)
+            candidates = tuple(PatientRow(str(c["patient_number"]), str(c["name"]), str(c["birth_date"]), "", None)
+                               for c in seen["candidates"])
+            return CertificatePreview(path, cert, str(seen["suggested_patient_number"]),
+                                      str(seen["already_pinned_for"]), candidates)
+
+        self._run("inspect_certificate", work, self.certificateInspected.emit, refresh=False)
+
+    def pin_certificate(self, preview: CertificatePreview, patient_number: str, replace: bool) -> None:
+        """The very text that was shown goes to the service, which verifies it again and pins
+        it; a different key than the one staff compared is refused."""
+        def work() -> str:
+            pinned = self._send("pin_certificate", "trust.pin", {
+                "name": preview.path.name, "text": preview.certificate.text, "patient_number": patient_number,
+                "replace": replace}).result
+            if pinned["fingerprint"] != preview.fingerprint:
+                raise PracticeClientError(Text(
+                    "Der Praxisdienst hat einen anderen Schlüssel angeheftet als den gezeigten: Anheftungen prüfen",
+                    "the practice service pinned another key than the one shown: check the patient's pins"))
+            return str(pinned["fingerprint"])
+
+        self._run("pin_certificate", work, self.certificatePinned.emit)
+
     def write_key_backup(self, path: Path, passphrase: str) -> None:
         def work() -> str:
             answer = self._send("key_backup", "key.backup", {"passphrase": passphrase}).result
@@ -200,11 +234,6 @@ class RemoteController(Controller):
     def import_mails(self, paths: list[Path]) -> None:
         self._at_the_server("import_mails")
 
-    def inspect_certificate(self, path: Path) -> None:
-        self._at_the_server("inspect_certificate")
-
-    def pin_certificate(self, preview: CertificatePreview, patient_number: str, replace: bool) -> None:
-        self._at_the_server("pin_certificate")
 
     def run_setup(self, params: SetupParams) -> None:
         self._at_the_server("setup")
