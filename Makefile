@@ -42,6 +42,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check practice_client tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --config .importlinter --no-cache
 
 bench: install
 	scripts/with-keyring $(PY) bench/run.py

@@ -296,7 +296,6 @@ def floor_rate(demo: Demo, files: list[Path], workers: int) -> float:
 def floor_process(workers: int, files: list[Path]) -> float:
     """The body of :func:`floor_rate`, run with the client's home from the environment."""
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
     from practice_client.crypto.patient_keys import recipient_file, recipient_key
 
     ctx = Context()
@@ -321,7 +320,7 @@ def floor_process(workers: int, files: list[Path]) -> float:
         for part, path in (("manifest", manifest), ("document", document)):
             client.tus.upload(path, document_id=document_id, part=part, request_id=request.request_id)
 
-    with PlatformClient.from_context(ctx) as client:
+    with ctx.platform() as client:
         os.sync()  # no writeback of earlier steps during the timed run (module docstring)
         start = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:

@@ -1,4 +1,5 @@
-"""The composition root: one home, its config, secrets, store and GnuPG.
+"""The composition root: one home, its config, secrets, store and GnuPG, and the one
+place a client of the configured platform is built (:meth:`Context.platform`).
 
 The CLI, the agent and the GUI's service all open a :class:`Context` and hand it
 to the domain functions (crypto, intake, delivery). Opening is cheap; the store
@@ -10,20 +11,34 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from practice_client.core.audit import AuditLog, ChainKey
 from practice_client.core.config import Config, load_config, require_configured, save_settings
+from practice_client.core.errors import NotConfigured
 from practice_client.core.fieldcrypt import FieldCipher
 from practice_client.core.logs import debug_requested, register_sensitive, setup_logging
 from practice_client.core.paths import Home, resolve_home
 from practice_client.core.policy import Policy, read_policy
 from practice_client.core.sealedfile import derive_key
-from practice_client.core.secrets import AUDIT_KEY, DATABASE_KEY, PRACTICE_KEY_PASSPHRASE, Secrets, SecretStore
+from practice_client.core.secrets import (
+    AUDIT_KEY,
+    DATABASE_KEY,
+    PLATFORM_TOKEN,
+    PRACTICE_KEY_PASSPHRASE,
+    PROXY_PASSWORD,
+    Secrets,
+    SecretStore,
+)
 from practice_client.core.store import Store, database_key_bytes
+from practice_client.core.text import Text
 
 if TYPE_CHECKING:
     from practice_client.crypto.gpg import Gpg
+    from practice_client.platform.api import PlatformClient
+    from practice_client.platform.http import Profile, ProfileName
+    from practice_client.platform.proxy import ProxyResolver
 
 
 class Context:
@@ -50,13 +65,14 @@ class Context:
 
     def _practice_home(self) -> None:
         """A workstation's home holds no practice: its data is the practice service's."""
-        from practice_client.service.connection import connection_file
-
-        if connection_file(self.home).exists():
+        if self.home.service_connection.exists():
             from practice_client.core.errors import StateError
 
-            raise StateError(f"{self.home.root}: this workstation works through the practice service: use the app, "
-                             "or 'request accept'/'request decline' (the rest at the practice server)")
+            raise StateError(Text(
+                f"{self.home.root}: dieser Arbeitsplatz arbeitet über den Praxis-Dienst: die App benutzen oder "
+                "'request accept'/'request decline' (alles andere am Praxis-Server)",
+                f"{self.home.root}: this workstation works through the practice service: use the app, "
+                "or 'request accept'/'request decline' (the rest at the practice server)"))
 
     @cached_property
     def store(self) -> Store:
@@ -86,6 +102,37 @@ class Context:
 
         # resolved and its version checked once, here: a clear message before any work
         return Gpg(self.home.gnupg, binary=select_gpg(self.config.gpg_binary).path)
+
+    def platform(self, profile: ProfileName | Profile = "background") -> PlatformClient:
+        """A client of the configured platform: server URL, CA file and pins from the
+        config, the token from the OS keyring, the route of :meth:`proxy_resolver`.
+        ``profile``: ``interactive`` where staff wait for the answer (gives up quickly),
+        ``background`` for the agent (patient) - or a Profile of its own (tests)."""
+        from practice_client.platform.api import PlatformClient
+        from practice_client.platform.http import PROFILES
+
+        cfg = self.config
+        if not cfg.server_url:
+            raise NotConfigured(
+                f"{self.home.config}: no platform server is configured - run 'practice-client setup'"
+            )
+        chosen = PROFILES[profile] if isinstance(profile, str) else profile
+        return PlatformClient(
+            cfg.server_url, self.secrets.require(PLATFORM_TOKEN),
+            ca_file=Path(cfg.ca_file) if cfg.ca_file else None, spki_pins=cfg.pins(),
+            proxy=self.proxy_resolver(), retry=chosen.retry, timeouts=chosen.timeouts,
+        )
+
+    def proxy_resolver(self) -> ProxyResolver:
+        """The route to servers as configured (``proxy``, ``proxy_pac_url``, ``proxy_user``
+        and its password from the keyring), for the platform API and IMAP alike."""
+        from practice_client.platform.proxy import ProxyConfig, ProxyResolver
+
+        cfg = self.config
+        password = (self.secrets.get(PROXY_PASSWORD) or "") if cfg.proxy_user else ""
+        config = ProxyConfig(cfg.proxy.strip() or "system", cfg.proxy_pac_url.strip(), cfg.proxy_user, password)
+        config.check(str(self.home.config))
+        return ProxyResolver(config)
 
     def practice_passphrase(self) -> str:
         value = self.secrets.require(PRACTICE_KEY_PASSPHRASE)

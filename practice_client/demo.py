@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING
 from practice_client.core.errors import PracticeClientError
 from practice_client.core.models import Document, DocumentState, RequestRecord, Verdict
 from practice_client.core.paths import Home
+from practice_client.core.text import Text
 from practice_client.crypto.gpg import group_fingerprint, short_temp_root
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.delivery.agent import Agent
+    from practice_client.service.agent import Agent
     from practice_client.testbed.dns import TxtDnsServer
     from practice_client.testbed.identity import IdentityAuthority
     from practice_client.testbed.mail import DkimKey
@@ -161,7 +162,7 @@ class Demo:
                  "the patient sends a request (signed by her, DKIM-signed by the platform)")
 
     def fetch_and_verify(self) -> RequestRecord:
-        from practice_client.intake.inbox import configured_sources
+        from practice_client.service.sources import configured_sources
 
         assert self.ctx is not None
         received = sum(source.poll_once() for source in configured_sources(self.ctx))
@@ -189,7 +190,7 @@ class Demo:
     # -- delivery --------------------------------------------------------------------------------
 
     def start_agent(self) -> Agent:
-        from practice_client.delivery.agent import Agent
+        from practice_client.service.agent import Agent
 
         assert self.ctx is not None
         self.agent = Agent(self.ctx)
@@ -220,7 +221,7 @@ class Demo:
             if done:
                 doc = done[0]
                 if doc.state is not DocumentState.DELIVERED:
-                    raise PracticeClientError(f"demo: the document is {doc.state}: {doc.error}")
+                    raise PracticeClientError(f"demo: the document is {doc.state}: {Text.decode(doc.error or '')}")
                 self.say(f"13. Zugestellt / delivered: Dokument / document {doc.document_id}, "
                          f"zugeordnet per / matched by {doc.match_method}, "
                          f"SHA-256 {doc.ciphertext_sha256}")
@@ -229,7 +230,7 @@ class Demo:
         raise PracticeClientError("demo: the document was not delivered in time")
 
     def patient_opens(self, doc: Document, original: bytes, step: int = 14) -> bool:
-        from practice_client.core.platform import PlatformClient
+        from practice_client.platform.api import PlatformClient
 
         assert self.ctx is not None and self.platform is not None and self.patient is not None
         practice_key = self.ctx.gpg.export_public(self.ctx.config.practice_key_fingerprint)
@@ -278,8 +279,10 @@ def prepare(demo: Demo) -> RequestRecord:
     return record
 
 
-def run_headless(say: Say = print) -> int:
-    """The whole scenario, printed step by step; 0 when the patient got identical bytes."""
+def run_headless(say: Say = print, second_act: Callable[[Demo], bool] | None = None) -> int:
+    """The whole scenario, printed step by step; 0 when the patient got identical bytes
+    (and ``second_act``, run on the same demo after the first, succeeded: the practice
+    service's act, handed in from above since it reads as the workstations do)."""
     demo = Demo(say)
     try:
         prepare(demo)
@@ -287,10 +290,8 @@ def run_headless(say: Say = print) -> int:
         _, original = demo.drop_document()
         doc = demo.wait_delivered()
         ok = demo.patient_opens(doc, original)
-        if ok:  # the second act: one practice service, two workstations
-            from practice_client.demo_service import run_service_act
-
-            ok = run_service_act(demo)
+        if ok and second_act is not None:
+            ok = second_act(demo)
     finally:
         demo.close()
     say("Demo erfolgreich / demo succeeded" if ok else "Demo FEHLGESCHLAGEN / demo FAILED")

@@ -9,7 +9,9 @@ both; the consulting room accepts it and reception sees it through the change fe
 every workstation closes and the service still delivers the PMS's next file.
 
 The demo's service keeps its vault key in memory (an installed service takes it from the
-OS's store for services: systemd credentials, DPAPI, the System keychain).
+OS's store for services: systemd credentials, DPAPI, the System keychain). A layer of its
+own above the GUI's Qt-free reads (the workstations read as the window does) and below
+the commands (``demo --headless`` hands it to :func:`practice_client.demo.run_headless`).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class ServiceAct:
         from practice_client.core.policy import read_policy
         from practice_client.core.secrets import Secrets
         from practice_client.service.adopt import adopt
-        from practice_client.service.daemon import ServiceFiles
+        from practice_client.service.files import ServiceFiles
         from practice_client.service.vault import Vault
 
         demo = self.demo
@@ -90,9 +92,10 @@ class ServiceAct:
                  f"Dokument(e) / document(s), Praxisschlüssel / practice key {group_fingerprint(done.practice_key)})")
 
     def start_service(self) -> None:
+        from practice_client.gui.local_source import service_views
         from practice_client.service.daemon import PracticeService
 
-        service = self.service = PracticeService(self.home, "127.0.0.1", 0, provider=self.key)
+        service = self.service = PracticeService(self.home, "127.0.0.1", 0, provider=self.key, views=service_views)
         self.thread = threading.Thread(target=service.run, name="demo-service", daemon=True)
         self.thread.start()
         if not service.ready.wait(60):
@@ -102,9 +105,9 @@ class ServiceAct:
                  f"(eigenes Zertifikat / own certificate sha256/{str(endpoint['pin'])[:16]}…)")
 
     def pair(self, name: str, role: str, step: int) -> ServiceClient:
-        from practice_client.commands.service import control
         from practice_client.service.client import ServiceClient
         from practice_client.service.connection import Connection
+        from practice_client.service.control import control
         from practice_client.service.pairing import pair_with_service
 
         assert self.service is not None
@@ -119,8 +122,8 @@ class ServiceAct:
         return client
 
     def new_request_at_both(self, empfang: ServiceClient, sprechzimmer: ServiceClient) -> str:
+        from practice_client.gui.remote_source import RemoteSource
         from practice_client.gui.viewmodels import ListKind, Query
-        from practice_client.service.remote_source import RemoteSource
 
         known = {r.request_id for r in self._requests(RemoteSource(empfang))}
         self.demo.patient_sends_request(name="0002.eml", step=21)
@@ -145,7 +148,7 @@ class ServiceAct:
         return [row.record for row in source.page(Query(ListKind.REQUESTS)).rows if hasattr(row, "record")]
 
     def accept_and_see(self, request_id: str, empfang: ServiceClient, sprechzimmer: ServiceClient) -> None:
-        from practice_client.service.remote_source import RemoteSource
+        from practice_client.gui.remote_source import RemoteSource
 
         events: list[str] = []
         stop = threading.Event()

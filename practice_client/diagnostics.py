@@ -43,6 +43,7 @@ from practice_client.core.errors import InputError
 from practice_client.core.logs import BACKUPS, MAX_BYTES, REDACTED, log_file, sensitive_values
 from practice_client.core.phone import normalize_phone
 from practice_client.core.secrets import DATABASE_KEY, IMAP_PASSWORD, PLATFORM_TOKEN, PRACTICE_KEY_PASSPHRASE
+from practice_client.core.text import Text
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -302,10 +303,11 @@ def export_diagnostics(ctx: Context, target: Path) -> DiagnosticsReport:
     missing. MUST NOT run on the GUI thread (reads the store and the log, runs gpg)."""
     target = Path(target)
     if not target.parent.is_dir():
-        raise InputError(target, "der Ordner existiert nicht / the folder does not exist")
+        raise InputError(target, Text("der Ordner existiert nicht", "the folder does not exist"))
     data, lines, removed = build_diagnostics(ctx)
     try:
         atomic_write(target, data, mode=0o600)
     except OSError as exc:
-        raise InputError(target, f"kann nicht geschrieben werden / cannot be written ({exc.strerror})") from None
+        raise InputError(target, Text(f"kann nicht geschrieben werden ({exc.strerror})",
+                                     f"cannot be written ({exc.strerror})")) from None
     return DiagnosticsReport(target, lines, removed)

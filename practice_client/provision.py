@@ -126,10 +126,8 @@ def provision(ctx: Context, params: SetupParams) -> SetupResult:
 def register_practice_key(ctx: Context) -> bool:
     """``PUT /v1/practice/key``: patients' apps pin the key from the practice, the
     platform only relays it."""
-    from practice_client.core.platform import PlatformClient
-
     armored = ctx.gpg.export_public(ctx.config.practice_key_fingerprint)
-    with PlatformClient.from_context(ctx) as client:
+    with ctx.platform() as client:
         client.register_practice_key(armored)
     ctx.store.record("key.registered", fingerprint=ctx.config.practice_key_fingerprint)
     return True

@@ -25,6 +25,16 @@ def require(condition: bool, component: str) -> None:
     pytest.skip(f"component missing: {component} (under CI=true this fails instead)")
 
 
+def v1_sealed(key: bytes, column: str, value: str | bytes) -> bytes:
+    """A field as the first releases sealed it: AES-256-GCM with only the column as
+    associated data (what migration 3 re-seals, bound to its row)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    raw = value.encode() if isinstance(value, str) else value
+    nonce = os.urandom(12)
+    return b"\x01" + nonce + AESGCM(key).encrypt(nonce, raw, column.encode())
+
+
 def short_tmpdir(prefix: str = "pct") -> Path:
     """gpg-agent sockets need short paths: never pytest's deep tmp_path for a GnuPG home."""
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))

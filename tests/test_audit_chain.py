@@ -21,7 +21,8 @@ import pytest
 from practice_client.context import Context
 from practice_client.core.audit import AuditLog
 from practice_client.core.store import Store
-from tests.cli import run_cli as run
+from tests.conftest import v1_sealed
+from tests.support.cli import run_cli as run
 
 ENTRIES = 8
 
@@ -273,17 +274,17 @@ def test_lines_appended_by_someone_else_are_not_adopted(ctx: Context) -> None:
 def first_release_home(ctx: Context) -> list[bytes]:
     """A database and log as the first releases left them: schema 1, a plain SHA-256 chain,
     an untagged head. Returns the log's lines."""
-    from practice_client.core.fieldcrypt import FieldCipher
     from practice_client.core.migrations import MIGRATIONS
     from practice_client.core.secrets import DATABASE_KEY
     from practice_client.core.store import database_key_bytes
 
-    cipher = FieldCipher(database_key_bytes(ctx.secrets.get_or_create(DATABASE_KEY)))
+    key = database_key_bytes(ctx.secrets.get_or_create(DATABASE_KEY))
     db = sqlite3.connect(ctx.home.database, isolation_level=None)
-    MIGRATIONS[0].apply(db)
+    MIGRATIONS[0].run(db, None)
     db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
     db.execute("INSERT INTO patients VALUES ('1001', ?, ?, NULL, '2026-01-01T00:00:00Z')",
-               (cipher.seal("patients.name", "Erika Mustermann"), cipher.seal("patients.birth_date", "1964-08-12")))
+               (v1_sealed(key, "patients.name", "Erika Mustermann"),
+                v1_sealed(key, "patients.birth_date", "1964-08-12")))
     written, prev = [], "0" * 64
     for seq, event in enumerate(("setup.completed", "patients.imported", "key.exported"), 1):
         record = {"seq": seq, "time": f"2026-01-0{seq}T00:00:00Z", "event": event, "details": {"n": seq},

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import kill_agents, require, short_tmpdir
-from trust_helpers import configure_home, copy_home, one_line_error, run
 
 from practice_client.crypto.gpg import Gpg, inspect_keys
 from practice_client.testbed.identity import IdentityAuthority
+from tests.support.trust import configure_home, copy_home, one_line_error, run
 
 HEADER = "patient_number,name,birth_date,phone\n1,A B,1970-01-01,\n"
 

@@ -12,22 +12,23 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from practice_client.core.audit import AuditLog
+from practice_client.core.audit import AuditLog, ChainKey
 from practice_client.core.errors import SecretError
 from practice_client.core.fieldcrypt import FieldCipher
 from practice_client.core.migrations import MIGRATIONS, SCHEMA_VERSION, _bind_fields_to_rows
 from practice_client.core.models import Document, DocumentState, Patient
 from practice_client.core.store import Store
+from tests.conftest import v1_sealed as sealed_as_v1
+from tests.support.patients import ERIKA
 
 KEY = os.urandom(32)
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
+AUDIT_KEY = ChainKey(os.urandom(32))
 MAX = Patient("1002", "Max Muster", "1970-01-02", "+491609876543")
 
 
 def open_store(folder: Path) -> Store:
-    return Store(folder / "state.sqlite3", AuditLog(folder / "audit.jsonl"), FieldCipher(KEY))
+    return Store(folder / "state.sqlite3", AuditLog(folder / "audit.jsonl", AUDIT_KEY), FieldCipher(KEY))
 
 
 def swap(database: Path, table: str, column: str, key: str, first: str, second: str) -> None:
@@ -69,10 +70,7 @@ def test_swapping_two_documents_file_names_is_detected(tmp_path: Path) -> None:
 
 
 def v1_sealed(column: str, value: str | bytes) -> bytes:
-    """A field sealed as the first releases did it: AES-256-GCM, the column as associated data."""
-    raw = value.encode() if isinstance(value, str) else value
-    nonce = os.urandom(12)
-    return b"\x01" + nonce + AESGCM(KEY).encrypt(nonce, raw, column.encode())
+    return sealed_as_v1(KEY, column, value)
 
 
 def v1_database(database: Path) -> None:

@@ -12,13 +12,13 @@ from conftest import kill_agents, require, short_tmpdir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_gdt import patient as gdt_patient
-from trust_helpers import ERIKA, one_line_error, run
 
 from practice_client.core.errors import InputError
 from practice_client.core.patients import parse_csv, parse_gdt_patients
 from practice_client.crypto.trust import split_certificate, verify_certificate_text
 from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.patient import SimulatedPatient
+from tests.support.trust import ERIKA, one_line_error, run
 
 SOURCE = "/fuzz/input"
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,8 +17,8 @@ from practice_client.core.identity import (
     text_problem,
 )
 from practice_client.core.models import Patient, Pin, RequestRecord, RequestStatus, Verdict
+from tests.support.patients import ERIKA
 
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
 PIN = Pin("A" * 40, "1001", "Erika Mustermann", "1964-08-12", "+491711234567", "video", "", "", "")
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
-from practice_client.core.models import DocumentState, Patient, RequestStatus
-from tests.cli import run_cli as run
-from tests.gui.state import add_document, add_request, good_checks
+from practice_client.core.models import DocumentState, RequestStatus
+from tests.support.cli import run_cli as run
+from tests.support.gui_state import add_document, add_request, good_checks
+from tests.support.patients import ERIKA
 
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

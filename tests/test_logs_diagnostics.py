@@ -11,13 +11,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cli import run_cli
 
 from practice_client.context import Context
 from practice_client.core.logs import LOG_NAME, register_sensitive
-from practice_client.core.models import Patient
 from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.diagnostics import Scrubber, export_diagnostics
+from tests.support.cli import run_cli
+from tests.support.patients import ERIKA
 
 WRITER = textwrap.dedent("""
     import logging, sys
@@ -82,9 +82,6 @@ def test_debug_switch_option_environment_and_policy_lock(client_home: Path, tmp_
     monkeypatch.setenv("PRACTICE_CLIENT_POLICY", str(policy))
     assert run_cli("--debug", "diagnostics", "export", str(tmp_path / "d.zip")).returncode == 0
     assert " DEBUG " not in _log_text(client_home)  # the administrator's lock stands
-
-
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
 
 
 def _zip_text(path: Path) -> str:

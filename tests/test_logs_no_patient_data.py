@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 
 import keyring
-from trust_helpers import run
 
 from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.patient import SimulatedPatient
+from tests.support.trust import run
 
 NAME, BIRTH, PHONE = "Wilhelmine Xaverius-Quast", "1951-03-17", "+4917098765432"
 

@@ -3,12 +3,10 @@ step by step, backed up first, and audited; a newer database is refused."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from practice_client.core.errors import StateError
 from practice_client.core.fieldcrypt import FieldCipher
@@ -20,15 +18,14 @@ from practice_client.core.migrations import (
     current_version,
     migrate,
 )
+from tests.conftest import v1_sealed as sealed_as_v1
 
 KEY = bytes(range(32))
 CIPHER = FieldCipher(KEY)
 
 
 def v1_sealed(column: str, value: str) -> bytes:
-    """A field as the first releases sealed it (AES-256-GCM, only the column as associated data)."""
-    nonce = os.urandom(12)
-    return b"\x01" + nonce + AESGCM(KEY).encrypt(nonce, value.encode(), column.encode())
+    return sealed_as_v1(KEY, column, value)
 
 
 def v1_database(path: Path) -> sqlite3.Connection:

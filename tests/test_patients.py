@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from test_gdt import patient as gdt_patient
-from trust_helpers import audit_ok, one_line_error, run
 
 from practice_client.core.errors import InputError
 from practice_client.core.patients import parse_csv
 from practice_client.core.phone import is_e164, normalize_phone
+from tests.support.trust import audit_ok, one_line_error, run
 
 SOURCE = Path("/pms/patients.csv")
 HEADER = "patient_number,name,birth_date,phone\n"

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from practice_client.crypto.gpg import inspect_keys
-from tests.cli import run_cli as run
+from tests.support.cli import run_cli as run
 
 
 def setup_offline(ident_key: Path, *extra: str) -> subprocess.CompletedProcess[str]:

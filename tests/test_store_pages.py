@@ -16,10 +16,10 @@ from practice_client.context import Context
 from practice_client.core.errors import StateError
 from practice_client.core.models import Document, DocumentState, Patient, RequestStatus
 from practice_client.core.store import DOCUMENTS_BY_URGENCY, REQUESTS_BY_URGENCY, REQUESTS_NEWEST
-from tests.gui.state import add_document, add_request, good_checks, populate
+from tests.support.gui_state import add_document, add_request, good_checks, populate
+from tests.support.patients import ERIKA
 
 D = DocumentState
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import kill_agents, require, short_tmpdir
-from trust_helpers import ERIKA, one_line_error, run
 
 from practice_client.crypto.gpg import Gpg, inspect_keys, isolated
 from practice_client.crypto.trust import verify_certificate_text
 from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.patient import SimulatedPatient
+from tests.support.trust import ERIKA, one_line_error, run
 
 
 @dataclass

@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 from conftest import kill_agents, require, short_tmpdir
-from trust_helpers import (
+
+from practice_client.crypto.gpg import Gpg
+from practice_client.testbed.identity import IdentityAuthority
+from practice_client.testbed.patient import SimulatedPatient
+from tests.support.trust import (
     ERIKA,
     PATIENTS_CSV,
     audit_ok,
@@ -30,10 +34,6 @@ from trust_helpers import (
     run,
     sign_only_key,
 )
-
-from practice_client.crypto.gpg import Gpg
-from practice_client.testbed.identity import IdentityAuthority
-from practice_client.testbed.patient import SimulatedPatient
 
 
 @dataclass

@@ -21,14 +21,14 @@ def _verify(args: argparse.Namespace) -> int:
 
             anchored = verify_against_platform(ctx)
         else:
-            anchored = ""
+            anchored = None
     finally:
         ctx.close()
     if not result.ok:
         raise InputError(ctx.home.audit, f"audit log damaged: {result.problem}")
     scope = "alle / all" if result.full else f"{result.checked} neu geprüft / newly checked"
     print(f"Protokoll unverändert / audit log intact: {result.entries} entries ({scope})")
-    if anchored:
+    if anchored is not None:
         print(anchored)
     return 0
 

@@ -14,6 +14,7 @@ from practice_client.context import Context
 from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.core.identity import PatientIdentity, german_date
 from practice_client.core.models import Document, DocumentState
+from practice_client.core.text import Text
 
 SEND_TIMEOUT_SECONDS = 24 * 3600.0
 DONE = (DocumentState.DELIVERED, DocumentState.FAILED)
@@ -21,7 +22,7 @@ DONE = (DocumentState.DELIVERED, DocumentState.FAILED)
 
 def _agent(args: argparse.Namespace) -> int:
     """Run until SIGTERM / SIGINT, then shut down cleanly and exit 0."""
-    from practice_client.delivery.agent import Agent
+    from practice_client.service.agent import Agent
 
     with stop_on_signals() as stop:
         ctx = Context()
@@ -34,7 +35,7 @@ def _agent(args: argparse.Namespace) -> int:
         finally:
             agent.stop()
             ctx.close()
-    print("Agent beendet / agent stopped", flush=True)
+    print(Text("Agent beendet", "agent stopped"), flush=True)
     return 0
 
 
@@ -61,14 +62,15 @@ def _send(args: argparse.Namespace) -> int:
             print(f"{file}: zugestellt / delivered ({doc.document_id}, sha256 {doc.ciphertext_sha256})")
         elif doc.state is DocumentState.FAILED:
             failed += 1
-            print(f"{file}: nicht zugestellt / not delivered ({doc.document_id}): {doc.error}")
+            print(f"{file}: nicht zugestellt / not delivered ({doc.document_id}): {Text.decode(doc.error or '')}")
         else:
             failed += 1
+            why = Text.decode(doc.error) if doc.error else doc.state
             print(f"{file}: noch nicht zugestellt, bleibt im Postausgang / not delivered yet, kept in the "
-                  f"outbox for 'practice-client agent' ({doc.document_id}): {doc.error or doc.state}")
+                  f"outbox for 'practice-client agent' ({doc.document_id}): {why}")
     if failed:
-        raise PracticeClientError(f"{failed} von {len(final)} Dateien nicht zugestellt / "
-                                  f"{failed} of {len(final)} files not delivered")
+        raise PracticeClientError(Text(f"{failed} von {len(final)} Dateien nicht zugestellt",
+                                       f"{failed} of {len(final)} files not delivered"))
     return 0
 
 
@@ -93,7 +95,8 @@ def document_json(doc: Document, identity: PatientIdentity | None = None) -> dic
     return {
         "document_id": doc.document_id, "state": str(doc.state), "file_name": doc.original_name,
         "size": doc.size, "request_id": doc.request_id, "match_method": doc.match_method,
-        "error": doc.error, "attempts": doc.attempts, "created_at": doc.created_at,
+        "error": str(Text.decode(doc.error)) if doc.error else None, "attempts": doc.attempts,
+        "created_at": doc.created_at,
         "updated_at": doc.updated_at, "delivered_at": doc.delivered_at,
         "ciphertext_sha256": doc.ciphertext_sha256, "sha256": doc.sha256 or None,
         "alert": doc.extra.get("alert"),
@@ -117,13 +120,14 @@ def _staff_action(ctx: Context, args: argparse.Namespace) -> Document | None:
         return outbox.retry(ctx, args.retry)
     if args.assign:
         if not args.request or not args.birth_date:
-            raise InputError("--assign", "mit --request ID und --birth-date TT.MM.JJJJ / needs --request ID "
-                                         "and --birth-date DD.MM.YYYY (from the document, checked against the PMS)")
+            raise InputError("--assign", Text(
+                "mit --request ID und --birth-date TT.MM.JJJJ (aus dem Dokument, mit dem PVS abgeglichen)",
+                "needs --request ID and --birth-date DD.MM.YYYY (from the document, checked against the PMS)"))
         return outbox.assign(ctx, args.assign, args.request, args.birth_date)
     if args.send_to_new_key:
         if not args.fingerprint:
-            raise InputError("--send-to-new-key", "mit --fingerprint FPR des neuen Schlüssels / needs "
-                                                  "--fingerprint FPR of the new key (as shown)")
+            raise InputError("--send-to-new-key", Text("mit --fingerprint FPR des neuen Schlüssels (wie angezeigt)",
+                                                       "needs --fingerprint FPR of the new key (as shown)"))
         return outbox.release(ctx, args.send_to_new_key, args.fingerprint)
     if args.withhold:
         return outbox.withhold(ctx, args.withhold)
@@ -131,14 +135,14 @@ def _staff_action(ctx: Context, args: argparse.Namespace) -> Document | None:
 
 
 def _print_candidates(ctx: Context, as_json: bool) -> None:
-    from practice_client.delivery.outbox import assign_candidates
+    from practice_client.delivery.recipients import assign_candidates
 
     candidates = assign_candidates(ctx)
     if as_json:
         print_json({"candidates": [c.to_json() for c in candidates]})
         return
     if not candidates:
-        print("Keine angenommene Anfrage / no accepted request")
+        print(Text("Keine angenommene Anfrage", "no accepted request"))
     for c in candidates:
         pms = c.identity.pms
         assert pms is not None
@@ -150,8 +154,8 @@ def _print_candidates(ctx: Context, as_json: bool) -> None:
 def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
     """One page of the outbox, newest first; each document's patient by the PMS record of its
     request (only the requests on the page are read)."""
-    from practice_client.delivery.encrypt import alerts
-    from practice_client.delivery.outbox import identity_index
+    from practice_client.delivery.key_check import alerts
+    from practice_client.delivery.recipients import identity_index
 
     rows = ctx.store.page_documents(states=page.states, since=page.since, limit=page.fetch)
     docs, total, more = shown(rows, page, lambda: ctx.store.count_documents(page.states, page.since))
@@ -173,7 +177,7 @@ def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
         print("HINWEIS / NOTE: Zuordnung allein über die Patientennummer ist per Richtlinie erlaubt / "
               "matching by the patient number alone is allowed by policy")
     if not docs:
-        print("Postausgang leer / outbox empty")
+        print(Text("Postausgang leer", "outbox empty"))
     for doc in docs:
         line = f"{doc.document_id}  {doc.state:<10}  {doc.original_name}"
         identity = identities[doc.document_id]
@@ -183,7 +187,7 @@ def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
         if doc.state is DocumentState.DELIVERED:
             line += f"  {doc.delivered_at}  sha256 {doc.ciphertext_sha256}"
         elif doc.error:
-            line += f"  ({doc.error})"
+            line += f"  ({Text.decode(doc.error)})"
         print(line)
     if (hidden := more_line(len(docs), total)) is not None:
         print(hidden)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from practice_client.core.errors import InputError
+from practice_client.core.text import Text
 
 DEFAULT_LIMIT = 100
 T = TypeVar("T")
@@ -41,7 +42,7 @@ def add_paging_options(parser: argparse.ArgumentParser, states: Iterable[str], w
 def paging(args: argparse.Namespace) -> Paging:
     """The options, checked before anything is opened: a one-line error otherwise."""
     if args.limit < 0:
-        raise InputError("--limit", "muss 0 oder größer sein / must be 0 or more")
+        raise InputError("--limit", Text("muss 0 oder größer sein", "must be 0 or more"))
     return Paging(args.limit, _since(args.since) if args.since else None, args.state)
 
 
@@ -49,7 +50,8 @@ def _since(text: str) -> str:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InputError("--since", f"keine ISO-8601-Zeit / not an ISO 8601 date or time: {text!r}") from None
+        problem = Text(f"keine ISO-8601-Zeit: {text!r}", f"not an ISO 8601 date or time: {text!r}")
+        raise InputError("--since", problem) from None
     if moment.tzinfo is None:
         moment = moment.astimezone()  # the practice's own clock
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")

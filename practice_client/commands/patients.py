@@ -8,6 +8,7 @@ from pathlib import Path
 from practice_client.commands import print_json
 from practice_client.context import Context
 from practice_client.core.patients import read_master_data
+from practice_client.core.text import Text
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -17,7 +18,7 @@ def _import(args: argparse.Namespace) -> int:
         count = ctx.store.upsert_patients(master.patients, master.source)
     finally:
         ctx.close()
-    print(f"{count} Patienten importiert / {count} patients imported")
+    print(Text(f"{count} Patienten importiert", f"{count} patients imported"))
     return 0
 
 
@@ -34,7 +35,7 @@ def _list(args: argparse.Namespace) -> int:
         ]})
         return 0
     if not patients:
-        print("Keine Patienten / no patients (practice-client patients import FILE)")
+        print(Text("Keine Patienten", "no patients (practice-client patients import FILE)"))
     for p in patients:
         print(f"{p.patient_number:<12} {p.name} ({p.birth_date}) {p.phone or '-'}")
     return 0

@@ -13,6 +13,7 @@ from practice_client.context import Context
 from practice_client.core.errors import InputError, NotConfigured, PracticeClientError, StateError
 from practice_client.core.identity import PatientIdentity, german_date
 from practice_client.core.models import CheckStatus, RequestRecord, RequestStatus, Verdict
+from practice_client.core.text import Text
 
 EXIT_CODES = {Verdict.VERIFIED: 0, Verdict.NEEDS_REVIEW: 3, Verdict.REJECTED: 1}
 SYMBOLS = {CheckStatus.PASS: "OK  ", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "FAIL"}
@@ -59,7 +60,7 @@ def _import(args: argparse.Namespace) -> int:
     ctx = Context()
     try:
         _require_intake(ctx)
-        recorded = import_mail_files(Inbox(ctx), [Path(f) for f in args.files])
+        recorded = import_mail_files(Inbox(ctx).receive, [Path(f) for f in args.files])
     finally:
         ctx.close()
     print(f"{recorded} neue Anfragen / new requests")
@@ -97,7 +98,7 @@ def _patient_line(identity: PatientIdentity) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from practice_client.delivery.outbox import identity_index
+    from practice_client.delivery.recipients import identity_index
 
     page = paging(args)
     ctx = Context()
@@ -112,7 +113,7 @@ def _list(args: argparse.Namespace) -> int:
                     "total": total, "more": more})
         return 0
     if not records:
-        print("Keine Anfragen / no requests")
+        print(Text("Keine Anfragen", "no requests"))
     for r in records:
         documents = r.summary.get("documents")
         print(f"{r.request_id}  {r.status:<9} {r.verdict:<13} {r.patient_number or '-':<10} "
@@ -124,13 +125,13 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from practice_client.delivery.outbox import identity_index
+    from practice_client.delivery.recipients import identity_index
 
     ctx = Context()
     try:
         record = ctx.store.get_request(args.request_id)
         if record is None:
-            raise StateError(f"{args.request_id}: keine solche Anfrage / no such request")
+            raise StateError(Text("keine solche Anfrage", "no such request").prefixed(f"{args.request_id}: "))
         identity = identity_index(ctx).of_request(record)
     finally:
         ctx.close()
@@ -193,21 +194,16 @@ def _decline(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     """Poll every configured source once; a failing source does not stop the others."""
-    from practice_client.core.platform import RetryPolicy, Timeouts
-    from practice_client.intake.inbox import configured_sources
+    from practice_client.service.sources import configured_sources
 
     ctx = Context()
     failures: list[str] = []
     total = 0
-    quick = {"retry": RetryPolicy(attempts=2, base_delay=0.2, max_delay=0.5),
-             "timeouts": Timeouts(connect=5.0, read=30.0)}
     try:
-        for source in configured_sources(ctx, platform_options=quick):
+        for source in configured_sources(ctx, profile="interactive"):
             try:
                 total += source.poll_once()
-                flush = getattr(source, "flush_decisions", None)
-                if flush is not None:
-                    flush(ctx)
+                source.report()
             except PracticeClientError as exc:
                 failures.append(f"{type(source).__name__}: {exc}")
     finally:
@@ -222,19 +218,20 @@ def _source_imap(args: argparse.Namespace) -> int:
     """Test the mailbox with the given settings first; only then save them (and the
     password, in the OS keyring)."""
     from practice_client.core.secrets import IMAP_PASSWORD
-    from practice_client.intake.imap import ImapSource
+    from practice_client.intake.sources.imap import ImapSource
 
     if args.ca_file and not Path(args.ca_file).is_file():
-        raise InputError(args.ca_file, "CA-Datei fehlt / the CA file does not exist")
+        raise InputError(args.ca_file, Text("CA-Datei fehlt", "the CA file does not exist"))
     ctx = Context()
     try:
         password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ctx.secrets.get(IMAP_PASSWORD)
         if not password:
-            raise InputError("--password-stdin", "kein IMAP-Passwort / no IMAP password (pipe it to --password-stdin)")
+            raise InputError("--password-stdin", Text("kein IMAP-Passwort (über --password-stdin einlesen)",
+                                                       "no IMAP password (pipe it to --password-stdin)"))
         source = ImapSource(host=args.host, port=args.port, user=args.user, password=password,
                             folder=args.folder, processed_folder=args.processed_folder,
                             ca_file=str(Path(args.ca_file).absolute()) if args.ca_file else "",
-                            deliver=lambda raw, src: 0)
+                            deliver=lambda raw, src: 0, settle=lambda: 0)
         waiting = source.check_connection()
         ctx.update_config(imap_host=args.host, imap_port=args.port, imap_user=args.user, imap_folder=args.folder,
                           imap_processed_folder=args.processed_folder, imap_ca_file=source.ca_file)
@@ -250,7 +247,7 @@ def _source_imap(args: argparse.Namespace) -> int:
 def _source_folder(args: argparse.Namespace) -> int:
     folder = Path(args.directory).absolute()
     if not folder.is_dir():
-        raise InputError(folder, "kein Ordner / not a directory")
+        raise InputError(folder, Text("kein Ordner", "not a directory"))
     ctx = Context()
     try:
         ctx.update_config(eml_dir=str(folder))

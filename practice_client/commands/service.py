@@ -10,17 +10,15 @@ the service's account and administrators can read. ``connect`` runs at a worksta
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
-import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
 from practice_client.commands import print_json
-from practice_client.core.errors import InputError, NetworkError, StateError
+from practice_client.core.errors import InputError
 from practice_client.core.paths import Home
-from practice_client.service.daemon import DEFAULT_PORT, ServiceFiles, default_service_home
+from practice_client.service.control import control
+from practice_client.service.files import DEFAULT_PORT, ServiceFiles, default_service_home
 
 
 def _home(args: argparse.Namespace) -> Home:
@@ -34,6 +32,7 @@ def _listen(value: str) -> tuple[str, int]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from practice_client.gui.local_source import service_views
     from practice_client.service.daemon import PracticeService
 
     host, port = _listen(args.listen)
@@ -41,41 +40,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.windows_service:  # started by the Windows service control manager
         from practice_client.service.windows import dispatch
 
-        return dispatch(home.root, lambda: PracticeService(home, host, port))
-    PracticeService(home, host, port).run()
+        return dispatch(home.root, lambda: PracticeService(home, host, port, views=service_views))
+    PracticeService(home, host, port, views=service_views).run()
     return 0
-
-
-def control(home: Home, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A control request to the service running from ``home`` (loopback, pinned, token)."""
-    from practice_client.service.tls import client_context, peer_pin
-
-    files = ServiceFiles(home)
-    endpoint = files.read_endpoint()
-    try:
-        token = Path(str(endpoint.get("control_token", files.control_token))).read_text(encoding="ascii").strip()
-        cert = files.cert.read_bytes()
-    except OSError:
-        raise StateError(f"{files.folder}: cannot read the service's control token or certificate "
-                         "(run this as an administrator on the service's machine)") from None
-    conn = http.client.HTTPSConnection("127.0.0.1", int(endpoint.get("port", 0)), timeout=30,
-                                       context=client_context(cert))
-    try:
-        conn.connect()
-        assert isinstance(conn.sock, ssl.SSLSocket)
-        if peer_pin(conn.sock) != endpoint.get("pin"):
-            raise StateError("the process on the service's port is not the practice service")
-        conn.request(method, path, json.dumps(body or {}).encode(),
-                     {"Authorization": f"Control {token}", "Content-Type": "application/json"})
-        answer = conn.getresponse()
-        value = json.loads(answer.read(1024 * 1024) or b"{}")
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise NetworkError(f"the practice service does not answer ({type(exc).__name__})") from None
-    finally:
-        conn.close()
-    if answer.status != 200:
-        raise StateError(str(value.get("error", f"HTTP {answer.status}")))
-    return dict(value)
 
 
 def _pair(args: argparse.Namespace) -> int:

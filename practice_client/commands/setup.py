@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from practice_client.context import Context
+from practice_client.core.text import Text
 from practice_client.crypto.gpg import group_fingerprint
 from practice_client.provision import SetupParams, provision
 
@@ -30,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"Praxisschlüssel {state}: {group_fingerprint(result.practice_key_fingerprint)}")
     print(f"Identitätsschlüssel der Plattform: {group_fingerprint(result.ident_key_fingerprint)}")
     if result.registered:
-        print("Praxisschlüssel bei der Plattform registriert / practice key registered")
+        print(Text("Praxisschlüssel bei der Plattform registriert", "practice key registered"))
     if result.key_created:
         print("Bitte jetzt eine Sicherung anlegen: practice-client key backup FILE")
     return 0

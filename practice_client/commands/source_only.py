@@ -13,6 +13,7 @@ import importlib.util
 from types import ModuleType
 
 from practice_client.core.errors import NotAvailable
+from practice_client.core.text import Text
 
 TESTBED_MODULES = ("practice_client.testbed", "uvicorn", "starlette", "dnslib")
 
@@ -22,10 +23,12 @@ def testbed_installed() -> bool:
 
 
 def _not_installed(args: argparse.Namespace) -> int:
-    raise NotAvailable(
-        f"'{args.command}' gehört nicht zum installierten Programm / is not part of the installed "
-        "program: the demo and the testbed run from a source checkout (make demo)"
-    )
+    raise NotAvailable(Text(
+        f"'{args.command}' gehört nicht zum installierten Programm: Demo und Testumgebung laufen aus "
+        "einem Quellcode-Checkout (make demo)",
+        f"'{args.command}' is not part of the installed program: the demo and the testbed run from a "
+        "source checkout (make demo)",
+    ))
 
 
 class _Placeholders:

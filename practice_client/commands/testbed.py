@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from practice_client.commands import stop_on_signals, testbed_patient, testbed_request
+from practice_client.core.text import Text
 
 
 def _run_platform(args: argparse.Namespace) -> int:
@@ -32,7 +33,7 @@ def _run_platform(args: argparse.Namespace) -> int:
                 pass
         finally:
             platform.stop()
-        print("Plattform beendet / platform stopped", flush=True)
+        print(Text("Plattform beendet", "platform stopped"), flush=True)
     return 0
 
 

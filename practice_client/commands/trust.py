@@ -10,6 +10,7 @@ from practice_client.commands import print_json
 from practice_client.context import Context
 from practice_client.core.errors import PracticeClientError
 from practice_client.core.models import Patient, Pin
+from practice_client.core.text import Text
 from practice_client.crypto.gpg import group_fingerprint
 from practice_client.crypto.trust import (
     TrustCertificate,
@@ -30,16 +31,15 @@ def confirm(question: str, assume_yes: bool) -> None:
     if assume_yes:
         return
     if not sys.stdin.isatty():
-        raise NotConfirmed(
-            "Bestätigung nötig / confirmation needed: run interactively or pass --yes"
-        )
+        raise NotConfirmed(Text("Bestätigung nötig: im Terminal ausführen oder --yes angeben",
+                                "confirmation needed: run interactively or pass --yes"))
     answer = input(f"{question} [j/y/N] ").strip().casefold()
     if answer not in {"j", "ja", "y", "yes"}:
-        raise NotConfirmed("nicht bestätigt / not confirmed: nothing was changed")
+        raise NotConfirmed(Text("nicht bestätigt: nichts wurde geändert", "not confirmed: nothing was changed"))
 
 
 def _show(cert: TrustCertificate, patient: Patient) -> None:
-    print("Vertrauenszertifikat / trust certificate (verified by the platform's identity key)")
+    print(Text("Vertrauenszertifikat", "trust certificate (verified by the platform's identity key)"))
     print(f"  Name / name:                 {cert.name}")
     print(f"  Geburtsdatum / birth date:   {cert.birth_date}")
     print(f"  Telefon / phone:             {cert.phone}")
@@ -87,7 +87,7 @@ def _list(args: argparse.Namespace) -> int:
         print_json({"pins": [_pin_json(p) for p in pins]})
         return 0
     if not pins:
-        print("Keine gepinnten Schlüssel / no pinned keys")
+        print(Text("Keine gepinnten Schlüssel", "no pinned keys"))
     for pin in pins:
         print(f"{pin.patient_number:<12} {pin.name} ({pin.birth_date}) {pin.phone}  "
               f"{group_fingerprint(pin.fingerprint)}")

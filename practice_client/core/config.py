@@ -17,6 +17,7 @@ import tomli_w
 from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import InputError, NotConfigured, PolicyLocked
 from practice_client.core.policy import Policy, read_policy
+from practice_client.core.text import Text
 
 # <patient number>_<birth date>_<anything>: two identifiers (birth date TTMMJJJJ or YYYY-MM-DD).
 # A name with the number alone matches the pattern too, but counts only where the policy
@@ -165,9 +166,8 @@ def save_settings(path: Path, changes: dict[str, Any], policy: Policy | None = N
     policy = read_policy() if policy is None else policy
     for key, value in changes.items():
         if key in POLICY_ONLY or (policy.is_locked(key) and policy.values.get(key) != value):
-            raise PolicyLocked(
-                f"{key}: vom Administrator festgelegt / fixed by the administrator's policy"
-            )
+            locked = Text("vom Administrator festgelegt", "fixed by the administrator's policy")
+            raise PolicyLocked(locked.prefixed(f"{key}: "))
     raw = read_user_config(path)
     probe = Config()
     _apply(probe, changes, "settings")  # type check before anything is written

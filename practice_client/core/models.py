@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from practice_client.core.text import Text
+
 
 @dataclass(frozen=True)
 class Patient:
@@ -53,6 +55,10 @@ class Check:
     status: CheckStatus
     detail_de: str
     detail_en: str
+
+    @property
+    def detail(self) -> Text:
+        return Text(self.detail_de, self.detail_en)
 
     def to_json(self) -> dict[str, Any]:
         return {

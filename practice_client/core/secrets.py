@@ -26,6 +26,7 @@ import keyring.backends.chainer
 import keyring.errors
 
 from practice_client.core.errors import KeyringLocked, SecretError
+from practice_client.core.text import Text
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,16 @@ def os_keyring() -> keyring.backend.KeyringBackend:
             return backend
     name = ", ".join(backend_name(b) for b in members) or backend_name(chosen)
     if all(type(b).__module__.startswith("keyring.backends.fail") for b in members):
-        raise SecretError(
-            "Kein Schlüsselbund verfügbar / no OS keyring is available "
-            "(install and unlock the system's keyring service)"
-        )
-    raise SecretError(
-        f"Der Schlüsselbund {name} schützt Geheimnisse nicht / the keyring backend {name} does "
-        "not protect secrets: use the OS keyring (unset PYTHON_KEYRING_BACKEND, remove the "
-        "backend from keyringrc.cfg)"
-    )
+        raise SecretError(Text(
+            "Kein Schlüsselbund verfügbar (den Schlüsselbund-Dienst des Systems installieren und entsperren)",
+            "no OS keyring is available (install and unlock the system's keyring service)",
+        ))
+    raise SecretError(Text(
+        f"Der Schlüsselbund {name} schützt Geheimnisse nicht: den Schlüsselbund des Systems verwenden "
+        "(PYTHON_KEYRING_BACKEND entfernen, den Eintrag aus keyringrc.cfg löschen)",
+        f"the keyring backend {name} does not protect secrets: use the OS keyring (unset "
+        "PYTHON_KEYRING_BACKEND, remove the backend from keyringrc.cfg)",
+    ))
 
 
 class SecretStore(Protocol):
@@ -105,9 +107,10 @@ class Secrets:
         try:
             yield backend
         except keyring.errors.KeyringLocked:
-            raise KeyringLocked(
-                "Der Schlüsselbund ist gesperrt / the OS keyring is locked: unlock it and try again"
-            ) from None
+            raise KeyringLocked(Text(
+                "Der Schlüsselbund ist gesperrt: entsperren und noch einmal versuchen",
+                "the OS keyring is locked: unlock it and try again",
+            )) from None
         except keyring.errors.KeyringError as exc:
             raise SecretError(f"keyring error: {type(exc).__name__}") from None
 

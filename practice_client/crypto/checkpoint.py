@@ -28,18 +28,22 @@ from typing import TYPE_CHECKING
 
 from practice_client.core.audit import now_iso
 from practice_client.core.errors import InputError, NetworkError, PracticeClientError
+from practice_client.core.text import Text
 from practice_client.crypto.gpg import isolated
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL_SECONDS = 1.0
-ROLLED_BACK = ("Die Plattform hat einen neueren Protokoll-Prüfpunkt als dieses Protokoll - wurde der Datenordner aus "
-               "einer älteren Kopie zurückgespielt? / The platform holds a newer audit checkpoint than this log: was "
-               "the data folder restored from an older copy? Run 'practice-client audit verify --against-platform'.")
+ROLLED_BACK = Text(
+    "Die Plattform hat einen neueren Protokoll-Prüfpunkt als dieses Protokoll - wurde der Datenordner aus einer "
+    "älteren Kopie zurückgespielt? 'practice-client audit verify --against-platform' prüft es.",
+    "The platform holds a newer audit checkpoint than this log: was the data folder restored from an older "
+    "copy? Run 'practice-client audit verify --against-platform'.",
+)
 
 
 def make_checkpoint(ctx: Context) -> tuple[bytes, bytes, int]:
@@ -54,7 +58,7 @@ def make_checkpoint(ctx: Context) -> tuple[bytes, bytes, int]:
 
 
 def send_checkpoint(
-    ctx: Context, client: PlatformClient, on_refused: Callable[[str], None] | None = None
+    ctx: Context, client: PlatformClient, on_refused: Callable[[Text], None] | None = None
 ) -> int | None:
     """Sign and send the current head; its seq, or None when it did not go out (logged,
     never raised: anchoring must not hold up a delivery or a decision). The platform
@@ -75,15 +79,13 @@ def send_checkpoint(
     return seq
 
 
-def verify_against_platform(ctx: Context) -> str:
+def verify_against_platform(ctx: Context) -> Text:
     """Compare the (already verified) log with the platform's newest checkpoint; a
     one-line confirmation, or InputError naming the log and what is wrong."""
-    from practice_client.core.platform import PlatformClient
-
-    with PlatformClient.from_context(ctx) as client:
+    with ctx.platform() as client:
         found = client.audit_checkpoint()
     if found is None:
-        return "Die Plattform hat noch keinen Prüfpunkt / the platform holds no checkpoint yet"
+        return Text("Die Plattform hat noch keinen Prüfpunkt", "the platform holds no checkpoint yet")
     data, signature = found
     practice = ctx.config.practice_key_fingerprint
     with isolated([ctx.gpg.export_public(practice)]) as gpg:
@@ -104,8 +106,9 @@ def verify_against_platform(ctx: Context) -> str:
             f"but the log ends at entry {head.seq}: the folder was rolled back to an older copy"))
     if ctx.store.audit_link(seq) != link:
         raise InputError(ctx.home.audit, f"entry {seq} differs from the platform's checkpoint: the log was rewritten")
-    return (f"Prüfpunkt der Plattform bestätigt / the platform's checkpoint matches: "
-            f"entry {seq} of {head.seq} ({record.get('created_at', '?')})")
+    signed = record.get("created_at", "?")
+    return Text(f"Prüfpunkt der Plattform bestätigt: Eintrag {seq} von {head.seq} ({signed})",
+                f"the platform's checkpoint matches: entry {seq} of {head.seq} ({signed})")
 
 
 class Anchor:
@@ -113,7 +116,7 @@ class Anchor:
     most once per ``interval``: a burst of pokes is one checkpoint."""
 
     def __init__(self, ctx: Context, client: Callable[[], PlatformClient],
-                 on_refused: Callable[[str], None] | None = None, interval: float = MIN_INTERVAL_SECONDS) -> None:
+                 on_refused: Callable[[Text], None] | None = None, interval: float = MIN_INTERVAL_SECONDS) -> None:
         self._ctx = ctx
         self._client = client
         self._on_refused = on_refused

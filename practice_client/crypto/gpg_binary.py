@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from practice_client.core.errors import CryptoError
+from practice_client.core.text import Text
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,13 @@ def _checked(path: str) -> GpgProgram:
     version = gpg_version(path)
     if version < MIN_VERSION:
         need = ".".join(map(str, MIN_VERSION))
-        raise CryptoError(
-            f"{path}: GnuPG {'.'.join(map(str, version))} ist zu alt, nötig ist {need} oder neuer / "
-            f"GnuPG {'.'.join(map(str, version))} is too old: the Practice Client needs {need} or "
-            "later (Gpg4win 3.1+, GPG Suite 2018.3+, a current distribution package)"
-        )
+        have = ".".join(map(str, version))
+        raise CryptoError(Text(
+            f"GnuPG {have} ist zu alt, nötig ist {need} oder neuer (Gpg4win 3.1+, GPG Suite 2018.3+, "
+            "ein aktuelles Paket der Distribution)",
+            f"GnuPG {have} is too old: the Practice Client needs {need} or later (Gpg4win 3.1+, "
+            "GPG Suite 2018.3+, a current distribution package)",
+        ).prefixed(f"{path}: "))
     return GpgProgram(path, version)
 
 
@@ -148,10 +151,12 @@ def resolve_gpg(configured: str = "") -> GpgProgram:
             refused.append(f"{place} not used: {problem}")
         if found is None:
             detail = "; ".join(refused) or f"none of {', '.join(candidates())} exists"
-            raise CryptoError(
-                f"GnuPG nicht gefunden / no usable GnuPG found ({detail}): install GnuPG for all "
-                "users (Gpg4win, GPG Suite, the distribution package) or set gpg_binary"
-            )
+            raise CryptoError(Text(
+                f"GnuPG nicht gefunden ({detail}): GnuPG für alle Benutzer installieren (Gpg4win, "
+                "GPG Suite, das Paket der Distribution) oder gpg_binary setzen",
+                f"no usable GnuPG found ({detail}): install GnuPG for all users (Gpg4win, GPG Suite, "
+                "the distribution package) or set gpg_binary",
+            ))
         program = _checked(found)
     log.info("gpg %s at %s", program.version_text, program.path)
     with _lock:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from practice_client.core.atomic import atomic_write, fsync_dir
 from practice_client.core.errors import CryptoError, TrustError
 from practice_client.core.models import Pin
+from practice_client.core.text import Text
 from practice_client.crypto.gpg import KeyInfo, inspect_keys
 
 if TYPE_CHECKING:
@@ -69,10 +70,10 @@ def recipient_key(pin: Pin) -> PatientKey:
     if block is None or [k.fingerprint for k in keys] != [pin.fingerprint]:
         raise TrustError(f"{pin.fingerprint}: the pinned trust certificate holds no matching key")
     if not keys[0].usable_for_encryption:
-        raise TrustError(
-            f"{pin.fingerprint}: der gepinnte Schlüssel hat keinen gültigen Verschlüsselungs-"
-            "Unterschlüssel / the pinned key has no usable encryption subkey"
-        )
+        raise TrustError(Text(
+            "der gepinnte Schlüssel hat keinen gültigen Verschlüsselungs-Unterschlüssel",
+            "the pinned key has no usable encryption subkey",
+        ).prefixed(f"{pin.fingerprint}: "))
     return PatientKey(keys[0], block.group(0))
 
 

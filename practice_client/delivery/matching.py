@@ -8,20 +8,24 @@ Exactly DESIGN.md's order, never a guess, and never on one identifier alone:
    ``<patient number>_<birth date>_<anything>``, birth date ``TTMMJJJJ`` or
    ``YYYY-MM-DD``): the number names a PMS patient whose birth date must be the one
    in the name; a name with the number alone counts only when the administrator's
-   policy allows it (``number_only_matching``); then that patient's ONE open
-   accepted request;
+   policy allows it (``number_only_matching``); then that patient's ONE valid
+   request;
 3. a GDT record for the file (a sidecar ``<file>.gdt``, or a GDT file whose field
    6305 names the file): number (3000), surname (3101), first name (3102) and birth
    date (3103) must all agree with the PMS record;
 4. otherwise *unassigned*, for staff to assign.
 
-Two candidates (two open requests, a pattern and a GDT record naming different
+Two candidates (two valid requests, a pattern and a GDT record naming different
 patients, twins the birth date cannot tell apart) go to staff, and so does a patient
 whose PMS record no longer fits the request (renamed after a marriage, say). Each
 reason shows both sides: what the file says and what the PMS record says.
 
 Everything here is pure: the caller takes a :class:`MatchData` snapshot from the
 store, so the rules are unit-tested without files, network or gpg.
+
+Words: an *open* request is one staff have not decided yet (``RequestStatus.OPEN``); an
+*accepted* one, staff accepted; a *valid* one is accepted and not expired - the only
+kind a document may go to (:func:`is_valid`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from datetime import UTC, datetime
 from practice_client.core.identity import IdentityIndex, NameMatch, compare_names, german_date, name_tokens
 from practice_client.core.models import Patient, RequestRecord, RequestStatus
 from practice_client.core.patients import parse_birth_date
+from practice_client.core.text import Text
 
 SUBFOLDER = "subfolder"
 PATTERN = "pattern"
@@ -69,25 +74,28 @@ class Match:
 
     request_id: str | None
     method: str | None
-    reason: str  # for staff (German / English) when unassigned; empty on a match
+    reason: Text  # for staff when unassigned; empty on a match
 
     @property
     def matched(self) -> bool:
         return self.request_id is not None
 
 
-def _unassigned(reason: str) -> Match:
+NO_REASON = Text.same("")
+
+
+def _unassigned(reason: Text) -> Match:
     return Match(None, None, reason)
 
 
-def _who(patient: Patient) -> tuple[str, str]:
-    """A PMS patient as staff know them, German and English."""
-    return (f"{patient.patient_number} {patient.name}, geb. {german_date(patient.birth_date)}",
-            f"{patient.patient_number} {patient.name}, born {patient.birth_date}")
+def _who(patient: Patient) -> Text:
+    """A PMS patient as staff know them."""
+    return Text(f"{patient.patient_number} {patient.name}, geb. {german_date(patient.birth_date)}",
+                f"{patient.patient_number} {patient.name}, born {patient.birth_date}")
 
 
-def is_open(record: RequestRecord, now: datetime) -> bool:
-    """Accepted and not expired: the only requests a document may go to."""
+def is_valid(record: RequestRecord, now: datetime) -> bool:
+    """Accepted and not expired (a *valid* request): the only requests a document may go to."""
     if record.status is not RequestStatus.ACCEPTED:
         return False
     if record.expires_at:
@@ -112,11 +120,11 @@ def _checked(record: RequestRecord, method: str, data: MatchData) -> Match:
     """A match stands only while the PMS record still fits the request's patient."""
     problem = data.identities.of_request(record).automatic_problem()
     if problem is not None:
-        return _unassigned(
-            f"Patient {record.patient_number}: Stammdaten passen nicht mehr zur Anfrage ({problem[0]}) / "
-            f"the PMS record no longer fits the request ({problem[1]})"
-        )
-    return Match(record.request_id, method, "")
+        return _unassigned(Text(
+            f"Patient {record.patient_number}: Stammdaten passen nicht mehr zur Anfrage ({problem[0]})",
+            f"Patient {record.patient_number}: the PMS record no longer fits the request ({problem[1]})",
+        ))
+    return Match(record.request_id, method, NO_REASON)
 
 
 def match_subfolder(folder: str, data: MatchData) -> Match | None:
@@ -125,13 +133,13 @@ def match_subfolder(folder: str, data: MatchData) -> Match | None:
         return None
     for record in data.requests:
         if record.request_id == folder.lower():
-            if is_open(record, data.now):
+            if is_valid(record, data.now):
                 return _checked(record, SUBFOLDER, data)
-            return _unassigned(
-                f"Anfrage {record.request_id} ist nicht angenommen oder abgelaufen / "
-                f"request {record.request_id} is not accepted or has expired"
-            )
-    return _unassigned(f"Ordner {folder}: keine solche Anfrage / no such request")
+            return _unassigned(Text(
+                f"Anfrage {record.request_id} ist nicht angenommen oder abgelaufen",
+                f"request {record.request_id} is not accepted or has expired",
+            ))
+    return _unassigned(Text(f"Ordner {folder}: keine solche Anfrage", f"Ordner {folder}: no such request"))
 
 
 # -- rule 2: the file name ----------------------------------------------------------------
@@ -169,27 +177,30 @@ def namesakes(patient: Patient, data: MatchData, strict: bool) -> list[Patient]:
             or compare_names(p.name, patient.name) is not NameMatch.DIFFERENT]
 
 
-def _twins(patient: Patient, twins: list[Patient]) -> str:
-    listed_de = "; ".join(_who(p)[0] for p in [patient, *twins])
-    listed_en = "; ".join(_who(p)[1] for p in [patient, *twins])
-    return (f"Geburtsdatum und Name unterscheiden diese Patienten nicht, bitte zuordnen: {listed_de} / "
-            f"birth date and name do not tell these patients apart, please assign: {listed_en}")
+def _twins(patient: Patient, twins: list[Patient]) -> Text:
+    listed = [_who(p) for p in [patient, *twins]]
+    return Text(
+        "Geburtsdatum und Name unterscheiden diese Patienten nicht, bitte zuordnen: "
+        + "; ".join(t.de for t in listed),
+        "birth date and name do not tell these patients apart, please assign: " + "; ".join(t.en for t in listed),
+    )
 
 
-def name_problem(ids: NameIdentifiers, patient: Patient, rule: NameRule, data: MatchData) -> tuple[str, bool] | None:
+def name_problem(ids: NameIdentifiers, patient: Patient, rule: NameRule, data: MatchData) -> tuple[Text, bool] | None:
     """Why the file name does not identify ``patient`` (reason, whether it contradicts
     the PMS record), or None when number and birth date agree."""
-    de, en = _who(patient)
+    who = _who(patient)
     if ids.birth_date is None:
         if rule.number_only:
             return None
-        return (f"Dateiname nennt nur die Patientennummer {ids.patient_number}, kein Geburtsdatum "
-                f"(zweites Merkmal; PVS: {de}) / the file name has the patient number "
-                f"{ids.patient_number} but no birth date (second identifier; PMS: {en})", False)
+        return Text(f"Dateiname nennt nur die Patientennummer {ids.patient_number}, kein Geburtsdatum "
+                    f"(zweites Merkmal; PVS: {who.de})",
+                    f"the file name has the patient number {ids.patient_number} but no birth date "
+                    f"(second identifier; PMS: {who.en})"), False
     born = parse_birth_date(ids.birth_date)
     if born != patient.birth_date:
-        return (f"Dateiname: Patient {ids.patient_number}, geb. {ids.birth_date} – PVS: {de} / "
-                f"file name: patient {ids.patient_number}, born {ids.birth_date} - PMS: {en}", True)
+        return Text(f"Dateiname: Patient {ids.patient_number}, geb. {ids.birth_date} – PVS: {who.de}",
+                    f"file name: patient {ids.patient_number}, born {ids.birth_date} - PMS: {who.en}"), True
     twins = namesakes(patient, data, strict=False)
     return (_twins(patient, twins), True) if twins else None
 
@@ -213,53 +224,50 @@ def gdt_agrees(fields: Mapping[str, str], patient: Patient) -> bool:
     return same_name and gdt_birth_date(birth) == patient.birth_date
 
 
-def _gdt_says(fields: Mapping[str, str]) -> tuple[str, str]:
+def _gdt_says(fields: Mapping[str, str]) -> Text:
     name = f"{fields.get('3102', '')} {fields.get('3101', '')}".strip() or "–"
     birth = fields.get("3103", "") or "–"
-    return (f"GDT: {fields.get('3000', '') or '–'} {name}, geb. {birth}",
-            f"GDT: {fields.get('3000', '') or '-'} {name}, born {birth}")
+    return Text(f"GDT: {fields.get('3000', '') or '–'} {name}, geb. {birth}",
+                f"GDT: {fields.get('3000', '') or '-'} {name}, born {birth}")
 
 
-def gdt_patient(fields: Mapping[str, str], data: MatchData) -> tuple[Patient | None, str]:
+def gdt_patient(fields: Mapping[str, str], data: MatchData) -> tuple[Patient | None, Text]:
     """Rule 3: the GDT record's patient, once number, name and birth date all agree."""
-    says_de, says_en = _gdt_says(fields)
+    says = _gdt_says(fields)
     number = fields.get("3000", "").strip()
     if not number:
-        return None, f"GDT ohne Patientennummer (3000) / GDT record without patient number ({says_en})"
+        return None, Text(f"GDT ohne Patientennummer (3000) ({says.de})",
+                          f"GDT record without patient number ({says.en})")
     patient = data.patients.get(number)
     if patient is None:
-        return None, f"{says_de}: nicht in den Stammdaten / {says_en}: not in the PMS master data"
+        return None, Text(f"{says.de}: nicht in den Stammdaten", f"{says.en}: not in the PMS master data")
     if not gdt_agrees(fields, patient):
-        de, en = _who(patient)
-        return None, (f"{says_de} – PVS: {de}: Name oder Geburtsdatum fehlen oder weichen ab / "
-                      f"{says_en} - PMS: {en}: name or birth date missing or different")
+        who = _who(patient)
+        return None, Text(f"{says.de} – PVS: {who.de}: Name oder Geburtsdatum fehlen oder weichen ab",
+                          f"{says.en} - PMS: {who.en}: name or birth date missing or different")
     twins = namesakes(patient, data, strict=True)
-    return (None, _twins(patient, twins)) if twins else (patient, "")
+    return (None, _twins(patient, twins)) if twins else (patient, NO_REASON)
 
 
 # -- the request of a patient -------------------------------------------------------------
 
 
-def open_request_of_patient(patient_number: str, method: str, data: MatchData) -> Match:
-    """Exactly one open accepted request of this PMS patient (whichever key signed it:
-    a key changed since is the outbox's to hold, not a reason to look elsewhere)."""
+def valid_request_of_patient(patient_number: str, method: str, data: MatchData) -> Match:
+    """Exactly one valid request of this PMS patient (whichever key signed it: a key
+    changed since is the outbox's to hold, not a reason to look elsewhere)."""
     if patient_number not in data.identities.pins_by_number:
-        return _unassigned(
-            f"Patient {patient_number}: kein Vertrauenszertifikat / no pinned trust certificate"
-        )
+        return _unassigned(Text(f"Patient {patient_number}: kein Vertrauenszertifikat",
+                                f"Patient {patient_number}: no pinned trust certificate"))
     candidates = {r.request_id: r for r in data.requests
-                  if r.patient_number == patient_number and is_open(r, data.now)}
+                  if r.patient_number == patient_number and is_valid(r, data.now)}
     if len(candidates) == 1:
         return _checked(next(iter(candidates.values())), method, data)
     if not candidates:
-        return _unassigned(
-            f"Patient {patient_number}: keine offene angenommene Anfrage / no open accepted request"
-        )
+        return _unassigned(Text(f"Patient {patient_number}: keine gültige Anfrage (angenommen, nicht abgelaufen)",
+                                f"Patient {patient_number}: no valid request (accepted, not expired)"))
     listed = ", ".join(sorted(candidates))
-    return _unassigned(
-        f"Patient {patient_number}: {len(candidates)} offene Anfragen ({listed}), bitte zuordnen / "
-        f"{len(candidates)} open requests ({listed}), please assign"
-    )
+    return _unassigned(Text(f"Patient {patient_number}: {len(candidates)} gültige Anfragen ({listed}), bitte zuordnen",
+                            f"Patient {patient_number}: {len(candidates)} valid requests ({listed}), please assign"))
 
 
 def match_file(
@@ -268,7 +276,7 @@ def match_file(
     sidecar: Mapping[str, str] | None,
     rule: NameRule,
     data: MatchData,
-    sidecar_problem: str | None = None,
+    sidecar_problem: Text | None = None,
 ) -> Match:
     """The one entry point: DESIGN.md's order, unassigned when in doubt."""
     if folder:
@@ -280,25 +288,25 @@ def match_file(
     ids = identifiers_from_name(file_name, rule.pattern)
     by_name = data.patients.get(ids.patient_number) if ids else None
     if ids is not None and by_name is None and ids.patient_number in data.identities.pins_by_number:
-        return _unassigned(f"Patient {ids.patient_number}: nicht in den Stammdaten (PVS) / "
-                           "not in the PMS master data")
-    by_gdt, gdt_problem = gdt_patient(sidecar, data) if sidecar is not None else (None, "")
+        return _unassigned(Text(f"Patient {ids.patient_number}: nicht in den Stammdaten (PVS)",
+                                f"Patient {ids.patient_number}: not in the PMS master data"))
+    by_gdt, gdt_problem = gdt_patient(sidecar, data) if sidecar is not None else (None, NO_REASON)
     if sidecar is not None and by_gdt is None:
         return _unassigned(gdt_problem)
     if by_name is not None and by_gdt is not None and by_name != by_gdt:
         assert sidecar is not None
-        return _unassigned(
-            f"Dateiname und GDT nennen verschiedene Patienten: Datei {_who(by_name)[0]}, {_gdt_says(sidecar)[0]} / "
-            f"file name and GDT name different patients: file {_who(by_name)[1]}, {_gdt_says(sidecar)[1]}"
-        )
+        file, says = _who(by_name), _gdt_says(sidecar)
+        return _unassigned(Text(
+            f"Dateiname und GDT nennen verschiedene Patienten: Datei {file.de}, {says.de}",
+            f"file name and GDT name different patients: file {file.en}, {says.en}",
+        ))
     if by_name is not None and ids is not None:
         problem = name_problem(ids, by_name, rule, data)
         if problem is not None and (problem[1] or by_gdt is None):
             return _unassigned(problem[0])
     if by_gdt is not None:
-        return open_request_of_patient(by_gdt.patient_number, GDT if by_name is None else PATTERN, data)
+        return valid_request_of_patient(by_gdt.patient_number, GDT if by_name is None else PATTERN, data)
     if by_name is not None:
-        return open_request_of_patient(by_name.patient_number, PATTERN, data)
-    return _unassigned(
-        "Keine Zuordnung über Ordner, Dateiname oder GDT / no subfolder, name pattern or GDT match"
-    )
+        return valid_request_of_patient(by_name.patient_number, PATTERN, data)
+    return _unassigned(Text("Keine Zuordnung über Ordner, Dateiname oder GDT",
+                            "no subfolder, name pattern or GDT match"))

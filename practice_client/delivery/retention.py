@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from practice_client.core.models import DocumentState
-from practice_client.delivery import outbox
+from practice_client.core.models import Document, DocumentState
+from practice_client.delivery.spool import FAILED, PROCESSED, Spool
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -67,14 +68,23 @@ def _originals(ctx: Context, state: DocumentState, days: int, now: datetime) -> 
         return 0
     cutoff = _stamp(now - timedelta(days=days))
     total = 0
+    spool = Spool.of(ctx)
     while batch := ctx.store.documents_parked_before(state, cutoff, BATCH):
         for doc in batch:
             current = ctx.store.get_document(doc.document_id)
             if current is not None and current.state is state:  # not retried meanwhile
-                outbox.remove_original(ctx, current)
+                _remove_original(spool, current)
         ctx.store.originals_removed([d.document_id for d in batch], str(state), days)
         total += len(batch)
     return total
+
+
+def _remove_original(spool: Spool, doc: Document) -> None:
+    """What is kept of a finished document's original goes - in ``processed/`` or
+    ``failed/`` (with its sidecar and reason file) and in the spool. Idempotent."""
+    if doc.source_path:
+        spool.remove_parked(PROCESSED if doc.state is DocumentState.DELIVERED else FAILED, Path(doc.source_path))
+    spool.remove(doc.document_id)
 
 
 def _messages(ctx: Context, days: int, now: datetime) -> int:

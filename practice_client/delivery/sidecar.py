@@ -24,6 +24,7 @@ from pathlib import Path
 from practice_client.core.errors import InputError
 from practice_client.core.files import read_bounded
 from practice_client.core.gdt import parse_gdt
+from practice_client.core.text import Text
 
 MAX_SIDECAR_BYTES = 1024 * 1024
 FILE_REFERENCE = "6305"
@@ -100,8 +101,8 @@ def records_for(document: Path, index: dict[str, list[Path]] | None = None) -> l
     return list(found)
 
 
-def conflict(records: list[Path]) -> str:
+def conflict(records: list[Path]) -> Text:
     """The reason staff see when several GDT files name one document."""
     names = ", ".join(p.name for p in records)
-    return (f"Mehrere GDT-Datensätze nennen dieses Dokument ({names}), bitte zuordnen / "
-            f"several GDT records name this document ({names}), please assign")
+    return Text(f"Mehrere GDT-Datensätze nennen dieses Dokument ({names}), bitte zuordnen",
+                f"several GDT records name this document ({names}), please assign")

@@ -26,11 +26,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from practice_client.core.errors import NetworkError, PracticeClientError
-from practice_client.core.tus import NoTermination
+from practice_client.platform.tus import NoTermination
 
 if TYPE_CHECKING:
-    from practice_client.core.platform import PlatformClient
     from practice_client.core.store import PendingTermination, Store
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 

@@ -42,10 +42,10 @@ from practice_client.core.files import NOT_A_FOLDER, Folder
 from practice_client.core.files import openable as no_writer_at_work
 from practice_client.delivery.names import is_sidecar, is_temporary
 from practice_client.delivery.sidecar import folder_index, records_for
+from practice_client.delivery.spool import OWN_FOLDERS
 
 log = logging.getLogger(__name__)
 
-OWN_FOLDERS = frozenset({"processed", "failed"})
 FALLBACK_RESCAN_SECONDS = 2.0
 
 

@@ -12,12 +12,24 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from practice_client.delivery.events import (
+    Alert,
+    Connected,
+    Event,
+    Failure,
+    NewRequests,
+    Offline,
+    Progress,
+    StateChanged,
+)
+
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.service.agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -25,27 +37,22 @@ DRAIN_INTERVAL_MS = 50
 MAX_EVENTS_PER_TICK = 500  # a flood is spread over ticks instead of stalling the GUI
 
 
-def _field(event: Any, name: str, default: Any = None) -> Any:
-    if isinstance(event, dict):
-        return event.get(name, default)
-    return getattr(event, name, default)
-
-
 class AgentBridge(QObject):
     """Owns the agent (start/stop) and re-emits its events in the GUI thread."""
 
     documentProgress = Signal(str, str, int, int)  # document_id, phase, bytes_done, bytes_total
     newRequests = Signal(int)
-    failure = Signal(str)  # one-line message (identifiers only)
+    failure = Signal(str)  # one-line message (identifiers only), in the GUI's language
     connectionChanged = Signal(str)  # "connected" | "offline"
     stateChanged = Signal()  # something in the store changed: reload
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._agent: Any = None
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._agent: Agent | None = None
+        self._language = "de"  # the GUI's, once an agent is created for a context
         self._lock = threading.Lock()
-        self._started: list[Any] = []
+        self._started: list[Agent] = []
         self._timer = QTimer(self, interval=DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
         self._timer.start()
@@ -55,7 +62,7 @@ class AgentBridge(QObject):
         return self._agent is not None
 
     @property
-    def agent(self) -> Any:
+    def agent(self) -> Agent | None:
         """The running agent (staff actions go through it so it picks them up at once), or None."""
         return self._agent
 
@@ -65,22 +72,23 @@ class AgentBridge(QObject):
         if agent is not None:
             agent.poll_now()
 
-    def post(self, event: Any) -> None:
+    def post(self, event: Event) -> None:
         """The agent's callback. Runs in agent threads: only enqueue, nothing else."""
         self.events.put(event)
 
-    def create_and_start(self, ctx: Context) -> Any:
+    def create_and_start(self, ctx: Context) -> Agent:
         """Build and start the agent. MUST NOT run in the GUI thread: starting resumes the
         outbox and scans the export folder (disk, database). Hand the result to :meth:`adopt`."""
-        from practice_client.delivery.agent import Agent
+        from practice_client.service.agent import Agent
 
+        self._language = ctx.config.language
         agent = Agent(ctx, on_event=self.post)
         agent.start()
         with self._lock:
             self._started.append(agent)  # stopped at shutdown even if never adopted
         return agent
 
-    def adopt(self, agent: Any) -> None:
+    def adopt(self, agent: Agent) -> None:
         """The started agent (GUI thread): staff actions go through it from now on."""
         self._agent = agent
         log.info("agent started from the GUI")
@@ -107,20 +115,19 @@ class AgentBridge(QObject):
         if changed:
             self.stateChanged.emit()
 
-    def _dispatch(self, event: Any) -> bool:
+    def _dispatch(self, event: Event) -> bool:
         """Emit the signal for one event; True when the store changed."""
-        kind = str(_field(event, "kind", ""))
-        if kind == "progress":
-            self.documentProgress.emit(
-                str(_field(event, "document_id", "")), str(_field(event, "phase", "")),
-                int(_field(event, "bytes_done", 0) or 0), int(_field(event, "bytes_total", 0) or 0),
-            )
-            return False
-        if kind == "new_requests":
-            self.newRequests.emit(int(_field(event, "count", 1) or 1))
-        elif kind in ("failure", "alert"):
-            self.failure.emit(str(_field(event, "message", "")))
-        elif kind in ("connected", "offline"):
-            self.connectionChanged.emit(kind)
-            return False
+        match event:
+            case Progress(document_id, phase, done, total):
+                self.documentProgress.emit(document_id, str(phase), done, total)
+                return False
+            case NewRequests(count):
+                self.newRequests.emit(count)
+            case Failure(message) | Alert(message):
+                self.failure.emit(message.pick(self._language))
+            case Connected() | Offline():
+                self.connectionChanged.emit(event.kind)
+                return False
+            case StateChanged():
+                pass
         return True

@@ -32,10 +32,8 @@ from practice_client.context import Context
 from practice_client.core.config import Config
 from practice_client.core.errors import InputError
 from practice_client.core.patients import read_master_data
-from practice_client.core.platform import PlatformClient
 from practice_client.crypto import backup, trust
 from practice_client.crypto.trust import TrustCertificate
-from practice_client.delivery import agent as _agent  # noqa: F401 - see above
 from practice_client.delivery import outbox
 from practice_client.diagnostics import export_diagnostics
 from practice_client.gui.agent_bridge import AgentBridge
@@ -44,12 +42,10 @@ from practice_client.gui.local_source import LocalSource
 from practice_client.gui.viewmodels import MAX_CHANGES, DataSource, Overview, Page, PatientRow, Query, SortKey
 from practice_client.gui.workers import Workers
 from practice_client.intake import decisions
-from practice_client.intake import folder as _folder  # noqa: F401 - see above
-from practice_client.intake import imap as _imap  # noqa: F401 - see above
-from practice_client.intake import platform_inbox as _platform_inbox  # noqa: F401 - see above
 from practice_client.intake.inbox import Inbox
 from practice_client.intake.mail_file import import_mail_files
 from practice_client.provision import SetupParams, SetupResult, provision
+from practice_client.service import agent as _agent  # noqa: F401 - see above (and it loads every source)
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +284,7 @@ class Controller(QObject):
         verified like received mail; one unreadable file records none of them.
         Emits: mailsImported(number of new requests); or failed."""
         ctx = self.ctx
-        self._run("import_mails", lambda: import_mail_files(Inbox(ctx), list(paths)), self.mailsImported.emit)
+        self._run("import_mails", lambda: import_mail_files(Inbox(ctx).receive, list(paths)), self.mailsImported.emit)
 
     # -- documents ----------------------------------------------------------------
 
@@ -429,7 +425,7 @@ class Controller(QObject):
         ctx = self.ctx
 
         def work() -> str:
-            with PlatformClient.from_context(ctx) as client:
+            with ctx.platform() as client:
                 client.patient_key("0" * 40)
             return ctx.config.server_url
 

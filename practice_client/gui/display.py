@@ -10,6 +10,7 @@ import os
 import sys
 
 from practice_client.core.errors import NotAvailable
+from practice_client.core.text import Text
 
 
 def choose_platform(offscreen: bool) -> None:
@@ -18,7 +19,8 @@ def choose_platform(offscreen: bool) -> None:
     if offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     elif sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise NotAvailable(
-            "keine grafische Anzeige / no graphical display ($DISPLAY): "
-            "use 'practice-client agent' (or 'demo --headless') to run without a window"
-        )
+        raise NotAvailable(Text(
+            "keine grafische Anzeige ($DISPLAY): 'practice-client agent' (oder 'demo --headless') läuft ohne Fenster",
+            "no graphical display ($DISPLAY): use 'practice-client agent' (or 'demo --headless') to run "
+            "without a window",
+        ))

@@ -20,6 +20,14 @@ LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
 
 
+def current_language() -> str:
+    """The language the GUI runs in: the one :func:`install_translators` set as the
+    default locale (German unless it is English). Texts of the layers below (a
+    :class:`~practice_client.core.text.Text`) are shown as ``text.pick(current_language())``,
+    so an English window shows English only. Safe from worker threads (reads the default)."""
+    return "en" if QLocale().language() == QLocale.Language.English else "de"
+
+
 def catalogue(language: str) -> str:
     return str(resources_dir() / "translations" / f"practice_client_{language}.qm")
 

@@ -26,7 +26,8 @@ def request_status_label(status: RequestStatus) -> str:
         RequestStatus.OPEN: QCoreApplication.translate("Labels", "Open"),
         RequestStatus.ACCEPTED: QCoreApplication.translate("Labels", "Accepted"),
         RequestStatus.DECLINED: QCoreApplication.translate("Labels", "Declined"),
-        RequestStatus.REJECTED: QCoreApplication.translate("Labels", "Blocked"),
+        # failed verification (a check failed): kept for the record, never actionable
+        RequestStatus.REJECTED: QCoreApplication.translate("Labels", "Failed verification"),
     }[status]
 
 

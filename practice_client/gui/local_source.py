@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from practice_client.core.audit import VerifyResult
 from practice_client.core.models import Document, RequestRecord
 from practice_client.core.store import DOCUMENTS_BY_URGENCY, REQUESTS_BY_URGENCY, SortKey
-from practice_client.delivery import outbox
-from practice_client.delivery.outbox import AssignCandidate
+from practice_client.delivery.recipients import AssignCandidate, assign_candidates
 from practice_client.gui.viewmodels import (
     MAX_CHANGES,
     PAGE_ROWS,
     AuditRow,
     Changes,
+    DataSource,
     DocumentView,
     ListKind,
     Overview,
@@ -34,11 +34,12 @@ from practice_client.gui.viewmodels import (
 
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.service.api import Views
 
 
 
 class LocalSource:
-    """Reads through ``ctx.store``; the practice service will offer the same over HTTPS."""
+    """Reads through ``ctx.store``; the practice service serves the same over HTTPS (:func:`service_views`)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -76,7 +77,7 @@ class LocalSource:
         return Changes(cursor, tuple(current), tuple(k for k in keys if k not in found))
 
     def assign_candidates(self) -> list[AssignCandidate]:
-        return outbox.assign_candidates(self.ctx)
+        return assign_candidates(self.ctx)
 
     def audit_events(self) -> list[str]:
         return self.ctx.store.audit_events()
@@ -134,3 +135,11 @@ class LocalSource:
         entries = self.ctx.store.audit_page(event=query.event, search=query.search, **where)
         return [AuditRow(int(e.get("seq", 0)), str(e.get("time", "")), str(e.get("event", "")),
                          e["details"] if isinstance(e.get("details"), dict) else {}) for e in entries]
+
+
+def service_views(ctx: Context) -> Views:
+    """What the practice service serves its workstations: this DataSource over the
+    service's store, its methods one to one (the service's layer does not import the GUI's)."""
+    from practice_client.service.api import Views, interface_methods
+
+    return Views(LocalSource(ctx), interface_methods(DataSource))

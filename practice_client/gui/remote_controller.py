@@ -1,5 +1,5 @@
 """The window of a workstation: the same :class:`Controller`, its reads through the
-practice service (:class:`~practice_client.service.remote_source.RemoteSource`) and its
+practice service (:class:`~practice_client.gui.remote_source.RemoteSource`) and its
 staff actions sent as the service's commands, each with an idempotency key.
 
 - Live: the service's change feed (SSE) is read in a thread of its own; every change
@@ -33,10 +33,11 @@ from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import PracticeClientError
 from practice_client.core.text import Text
 from practice_client.gui.controller import CertificatePreview, Controller
+from practice_client.gui.i18n import current_language
+from practice_client.gui.remote_source import RemoteSource
 from practice_client.gui.viewmodels import Overview
 from practice_client.provision import SetupParams
 from practice_client.service.client import Outcome, ServiceClient, ServiceRefused, ServiceUnavailable
-from practice_client.service.remote_source import RemoteSource
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,10 @@ class RemoteController(Controller):
             if name in ("change", "hello", "agent"):
                 self._feed.changed.emit()
 
-        self.client.follow(on_event, lambda state, message: self._feed.state.emit(state, message), self._stop)
+        def on_state(state: str, message: Text) -> None:
+            self._feed.state.emit(state, message.pick(current_language()))  # the window's language
+
+        self.client.follow(on_event, on_state, self._stop)
 
     def _service_state(self, state: str, message: str) -> None:
         self.service_state = state
@@ -104,7 +108,7 @@ class RemoteController(Controller):
             self.client.settle(key)
         except ServiceRefused as exc:
             self._forget(key)
-            raise PracticeClientError(Text(f"nicht ausgeführt: {exc}", f"not applied: {exc}")) from None
+            raise PracticeClientError(Text("nicht ausgeführt: ", "not applied: ") + exc.text) from None
         self._forget(key)
         self.refresh_later()
         return "applied"
@@ -224,9 +228,10 @@ class RemoteController(Controller):
     # -- what only the practice server does ------------------------------------------
 
     def _at_the_server(self, action: str) -> None:
-        self.failed.emit(action, str(Text(
+        self.failed.emit(action, Text(
             "Das geht am Praxis-Server (dort liegen Praxisschlüssel und Ordner).",
-            "This is done at the practice server (it holds the practice key and the folders).")))
+            "This is done at the practice server (it holds the practice key and the folders).",
+        ).pick(current_language()))
 
     def add_files(self, request_id: str, paths: list[Path]) -> None:
         self._at_the_server("add_files")

@@ -34,7 +34,7 @@ from practice_client.core.models import (
     RequestStatus,
     Verdict,
 )
-from practice_client.delivery.outbox import AssignCandidate
+from practice_client.delivery.recipients import AssignCandidate
 
 SortKey = tuple[Any, ...]
 PAGE_ROWS = 200  # rows per page: a few screens, read in milliseconds

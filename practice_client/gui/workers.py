@@ -17,6 +17,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from practice_client.core.errors import PracticeClientError
+from practice_client.core.text import Text
+from practice_client.gui.i18n import current_language
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,9 @@ class JobSignals(QObject):
 
 
 class Job(QRunnable):
-    """One call of ``fn`` in the thread pool. Typed errors become their one-line message;
-    anything else is logged (with its traceback, identifiers only) as an internal error."""
+    """One call of ``fn`` in the thread pool. Typed errors become their one-line message in
+    the GUI's language (``err.text.pick``, never ``str(err)``, which holds both); anything
+    else is logged (with its traceback, identifiers only) as an internal error."""
 
     def __init__(self, name: str, fn: Callable[[], Any]) -> None:
         super().__init__()
@@ -45,10 +48,13 @@ class Job(QRunnable):
             result = self._fn()
         except PracticeClientError as exc:
             log.info("job %s failed: %s", self.name, type(exc).__name__)
-            self.signals.failed.emit(str(exc))
+            self.signals.failed.emit(exc.text.pick(current_language()))
         except Exception as exc:  # the edge of a worker: report, never crash the pool
             log.exception("job %s: unexpected error", self.name)
-            self.signals.failed.emit(f"internal error ({type(exc).__name__}); details are in the log file")
+            self.signals.failed.emit(Text(
+                f"interner Fehler ({type(exc).__name__}); Einzelheiten stehen in der Protokolldatei",
+                f"internal error ({type(exc).__name__}); details are in the log file",
+            ).pick(current_language()))
         else:
             self.signals.done.emit(result)
         self.signals.finished.emit()

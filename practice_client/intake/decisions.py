@@ -37,12 +37,13 @@ from typing import TYPE_CHECKING
 
 from practice_client.core.errors import NetworkError, PlatformRefused, PracticeClientError, StateError
 from practice_client.core.models import RequestRecord, RequestStatus, Verdict
+from practice_client.core.text import Text
 from practice_client.crypto.gpg import short_temp_root
 from practice_client.crypto.patient_keys import recipient_file, recipient_key
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,10 @@ MAX_REASON_CHARS = 1000
 def _open_request(ctx: Context, request_id: str) -> RequestRecord:
     record = ctx.store.get_request(request_id)
     if record is None:
-        raise StateError(f"{request_id}: keine solche Anfrage / no such request")
+        raise StateError(Text("keine solche Anfrage", "no such request").prefixed(f"{request_id}: "))
     if record.status is not RequestStatus.OPEN:
-        raise StateError(
-            f"{request_id}: die Anfrage ist bereits {record.status} / the request is already {record.status}"
-        )
+        raise StateError(Text(f"die Anfrage ist bereits {record.status}",
+                              f"the request is already {record.status}").prefixed(f"{request_id}: "))
     return record
 
 
@@ -80,31 +80,33 @@ def accept(ctx: Context, request_id: str, *, override: bool = False, reason: str
     record = _open_request(ctx, request_id)
     why = _reason(reason)
     if record.verdict is Verdict.REJECTED:
-        raise StateError(
-            f"{request_id}: abgelehnte Anfragen (Prüfung fehlgeschlagen) können nicht angenommen werden / "
-            "a request that failed verification can never be accepted"
-        )
+        raise StateError(Text(
+            "abgelehnte Anfragen (Prüfung fehlgeschlagen) können nicht angenommen werden",
+            "a request that failed verification can never be accepted",
+        ).prefixed(f"{request_id}: "))
     if record.verdict is not Verdict.VERIFIED and not (override and why):
-        raise StateError(
-            f"{request_id}: die Anfrage muss geprüft werden - nur mit --override und --reason annehmen / "
-            "the request needs review: accept it only with --override and --reason"
-        )
+        raise StateError(Text(
+            "die Anfrage muss geprüft werden - nur mit --override und --reason annehmen",
+            "the request needs review: accept it only with --override and --reason",
+        ).prefixed(f"{request_id}: "))
     if record.expires_at and datetime.fromisoformat(record.expires_at.replace("Z", "+00:00")) <= (
         now or datetime.now(UTC)
     ):
-        raise StateError(f"{request_id}: die Anfrage ist abgelaufen / the request has expired")
+        raise StateError(Text("die Anfrage ist abgelaufen", "the request has expired").prefixed(f"{request_id}: "))
     pin = ctx.store.get_pin(record.patient_fingerprint or "")
     if pin is None or pin.patient_number != record.patient_number:
-        raise StateError(
-            f"{request_id}: der Schlüssel dieser Anfrage ist nicht mehr für den Patienten hinterlegt "
-            "(neu angeheftet?) - der Patient muss neu anfragen / the key that signed this request is "
-            "no longer the patient's pinned key (re-pinned?): the patient must ask again"
-        )
+        raise StateError(Text(
+            "der Schlüssel dieser Anfrage ist nicht mehr für den Patienten hinterlegt "
+            "(neu angeheftet?) - der Patient muss neu anfragen",
+            "the key that signed this request is no longer the patient's pinned key (re-pinned?): "
+            "the patient must ask again",
+        ).prefixed(f"{request_id}: "))
     folder = export_folder(ctx, request_id)
     created = False
     if folder is not None:
         if not folder.parent.is_dir():
-            raise StateError(f"{folder.parent}: der Exportordner fehlt / the export folder does not exist")
+            raise StateError(Text("der Exportordner fehlt",
+                                  "the export folder does not exist").prefixed(f"{folder.parent}: "))
         created = not folder.exists()
         folder.mkdir(mode=0o770, exist_ok=True)
     try:
@@ -121,7 +123,8 @@ def decline(ctx: Context, request_id: str, *, reason: str | None) -> RequestReco
     """Decline an open request; the reason is required (it goes to the patient, encrypted)."""
     why = _reason(reason)
     if not why:
-        raise StateError(f"{request_id}: bitte einen Grund angeben / a reason is required (--reason)")
+        raise StateError(Text("bitte einen Grund angeben",
+                              "a reason is required (--reason)").prefixed(f"{request_id}: "))
     _open_request(ctx, request_id)
     return ctx.store.decide(request_id, RequestStatus.DECLINED, why, False)
 
@@ -135,9 +138,7 @@ def flush_decisions(ctx: Context, client: PlatformClient | None = None) -> int:
     if not pending:
         return 0
     if client is None:
-        from practice_client.core.platform import PlatformClient
-
-        with PlatformClient.from_context(ctx) as own:
+        with ctx.platform() as own:
             return flush_decisions(ctx, own)
     sent = 0
     for record in pending:
@@ -187,16 +188,14 @@ def try_flush(ctx: Context) -> str:
     """Send queued decisions now if the platform is configured and reachable; a one-line
     status for the command line. Never raises for an unreachable platform."""
     if not ctx.config.server_url or ctx.config.offline:
-        return "Plattform nicht eingerichtet - Entscheidung vorgemerkt / no platform configured: decision queued"
-    from practice_client.core.platform import PlatformClient, RetryPolicy, Timeouts
-
+        return str(Text("Plattform nicht eingerichtet - Entscheidung vorgemerkt",
+                        "no platform configured: decision queued"))
     try:  # staff wait for this: give up quickly, the agent retries in the background
-        with PlatformClient.from_context(
-            ctx, retry=RetryPolicy(attempts=2, base_delay=0.2, max_delay=0.5), timeouts=Timeouts(connect=5.0, read=10.0)
-        ) as client:
+        with ctx.platform("interactive") as client:
             flush_decisions(ctx, client)
     except PracticeClientError as exc:
         log.info("decisions stay queued: %s", exc)
     if ctx.store.pending_decisions():
-        return "Plattform nicht erreichbar - wird später gesendet / platform not reachable: will be sent later"
-    return "an die Plattform gemeldet / reported to the platform"
+        return str(Text("Plattform nicht erreichbar - wird später gesendet",
+                        "platform not reachable: will be sent later"))
+    return str(Text("an die Plattform gemeldet", "reported to the platform"))

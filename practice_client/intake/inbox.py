@@ -1,5 +1,8 @@
 """The one inbox all request sources feed: store first, then verify once, then record.
 
+Sources (:mod:`practice_client.intake.sources`) get :meth:`Inbox.receive` as their
+``deliver`` and :meth:`Inbox.process_pending` as their ``settle``.
+
 Order matters for crash safety: the raw message is stored (sealed, de-duplicated
 by its SHA-256) *before* anything else happens, so a source may delete or move
 it on its side as soon as :meth:`Inbox.receive` returns. Verification results are
@@ -21,9 +24,9 @@ import dataclasses
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from practice_client.core.audit import now_iso
 from practice_client.core.models import RequestRecord, RequestStatus, Verdict
@@ -35,18 +38,11 @@ from practice_client.intake.verify import Verification, verify_message
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.core.platform import PlatformClient
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DNS_PATIENCE = timedelta(hours=24)
-
-
-class Source(Protocol):
-    """A request source: collects new messages into the inbox once per call."""
-
-    def poll_once(self) -> int: ...
 
 
 def utc_now() -> datetime:
@@ -147,34 +143,3 @@ def record_for(result: Verification, digest: str, source: str) -> RequestRecord:
         expires_at=result.expires_at,
     )
 
-
-def configured_sources(
-    ctx: Context, inbox: Inbox | None = None, platform_options: dict[str, Any] | None = None
-) -> Iterator[Source]:
-    """Every request source the config enables: platform API, IMAP mailbox, .eml folder.
-
-    Stored-but-unverified messages (a crash last time) are verified first.
-    ``platform_options`` (``retry``, ``timeouts``) let the command line give up sooner
-    than the agent."""
-    inbox = inbox or Inbox(ctx)
-    inbox.process_pending()
-    cfg = ctx.config
-    if cfg.server_url and not cfg.offline:
-        from practice_client.intake.platform_inbox import PlatformInboxSource
-
-        options = platform_options or {}
-        yield PlatformInboxSource(ctx, inbox, client_factory=lambda: _platform_client(ctx, options))
-    if cfg.imap_host:
-        from practice_client.intake.imap import ImapSource
-
-        yield ImapSource.from_context(ctx, inbox)
-    if cfg.eml_dir:
-        from practice_client.intake.folder import FolderSource
-
-        yield FolderSource(ctx, inbox)
-
-
-def _platform_client(ctx: Context, options: dict[str, Any]) -> PlatformClient:
-    from practice_client.core.platform import PlatformClient
-
-    return PlatformClient.from_context(ctx, **options)

@@ -25,18 +25,21 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from practice_client.core.errors import InputError
 from practice_client.core.files import open_regular
 from practice_client.core.store import MAX_MESSAGE_BYTES
+from practice_client.core.text import Text
 
-if TYPE_CHECKING:
-    from practice_client.intake.inbox import Inbox
+# store one raw message durably and verify it; the number of new requests (the sources'
+# Deliver, written out: the sources read mail files, so this module must not import them)
+Deliver = Callable[[bytes, str], int]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,9 @@ class MailFile:
         return base + RECONSTRUCTED if self.reconstructed else base
 
 
+UNREADABLE_MSG = Text("keine lesbare Outlook-Nachricht", "not a readable Outlook message (.msg)")
+
+
 def is_mail_file(path: Path) -> bool:
     return path.suffix.lower() in SUFFIXES and not path.name.startswith(".")
 
@@ -76,15 +82,16 @@ def read_mail_file(path: Path) -> MailFile:
     try:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode):
-            raise InputError(path, "keine Datei / not a regular file")
+            raise InputError(path, Text("keine Datei", "not a regular file"))
         if info.st_size > MAX_FILE_BYTES:
-            raise InputError(path, "zu groß für eine Anfrage / too large for a request message")
+            raise InputError(path, Text("zu groß für eine Anfrage", "too large for a request message"))
         with open_regular(path) as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise InputError(path, f"kann nicht gelesen werden / cannot be read ({exc.strerror or exc})") from None
+        problem = exc.strerror or exc
+        raise InputError(path, Text(f"kann nicht gelesen werden ({problem})", f"cannot be read ({problem})")) from None
     if len(data) > MAX_FILE_BYTES:
-        raise InputError(path, "zu groß für eine Anfrage / too large for a request message")
+        raise InputError(path, Text("zu groß für eine Anfrage", "too large for a request message"))
     return mail_from_bytes(path, data)
 
 
@@ -106,12 +113,12 @@ def outlook_to_mime(data: bytes, path: Path) -> bytes:
         # exports) have harmless defects; a broken file still fails below.
         msg: Any = extract_msg.openMsg(data, errorBehavior=ErrorBehavior.OLE_DEFECT_INCORRECT)
     except Exception:  # noqa: BLE001 - hostile or damaged files: one line, never a traceback
-        raise InputError(path, "keine lesbare Outlook-Nachricht / not a readable Outlook message (.msg)") from None
+        raise InputError(path, UNREADABLE_MSG) from None
     try:
         # the same file always gives the same bytes (one stored message, never a "replay")
         return _rebuild(msg, boundary="msg-" + hashlib.sha256(data).hexdigest()[:40])
     except Exception:  # noqa: BLE001
-        raise InputError(path, "keine lesbare Outlook-Nachricht / not a readable Outlook message (.msg)") from None
+        raise InputError(path, UNREADABLE_MSG) from None
     finally:
         msg.close()
 
@@ -139,9 +146,9 @@ def _rebuild(msg: Any, boundary: str) -> bytes:
     return rebuilt.as_bytes()
 
 
-def import_mail_files(inbox: Inbox, paths: list[Path], source: str = "import") -> int:
+def import_mail_files(deliver: Deliver, paths: list[Path], source: str = "import") -> int:
     """Record request e-mail files like received messages (stored, then verified); returns
     the number of new requests. Every file is read first, so one unreadable file records
     nothing. The desktop app's drop and ``request import`` use this."""
     mails = [read_mail_file(path) for path in paths]
-    return sum(inbox.receive(mail.raw, mail.source(source)) for mail in mails)
+    return sum(deliver(mail.raw, mail.source(source)) for mail in mails)

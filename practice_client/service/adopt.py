@@ -98,16 +98,14 @@ def adopt(source: Home, source_secrets: SecretStore, target: Home, vault: Secret
 
 
 def _check_source(source: Home) -> None:
-    from practice_client.service.connection import connection_file
-
-    if connection_file(source).exists():
+    if source.service_connection.exists():
         raise InputError(source.root, "a workstation's home (connected to a service), not a practice")
     if not source.database.exists() or not read_user_config(source.config).get("practice_key_fingerprint"):
         raise InputError(source.root, "no practice set up in this home (nothing to adopt)")
 
 
 def _check_target(target: Home) -> None:
-    from practice_client.service.daemon import ServiceFiles
+    from practice_client.service.files import ServiceFiles
 
     files = ServiceFiles(target)
     if files.endpoint.exists():

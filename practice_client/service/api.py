@@ -42,20 +42,19 @@ from practice_client.core.acting import Actor
 from practice_client.core.audit import now_iso
 from practice_client.core.errors import InputError, NotConfigured, PracticeClientError
 from practice_client.core.store import Workstation
-from practice_client.gui.viewmodels import DataSource
+from practice_client.core.text import Text
 from practice_client.service import pairing, wire
 from practice_client.service.commands import Dispatcher, Refused
 from practice_client.service.feed import Feed
-
-# the views: the GUI's DataSource methods one to one (its Qt-free interface)
-VIEW_METHODS = tuple(name for name, value in vars(DataSource).items() if callable(value) and not name.startswith("_"))
+from practice_client.service.wire import to_wire
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = 1
 MAX_BODY = 96 * 1024 * 1024  # a patients file (64 MiB) as base64
 CREDENTIAL_PREFIX = "pcws"
-# the GUI's reads (DataSource): method -> whether it may run before the practice is set up
+NOT_PAIRED = Text("dieser Arbeitsplatz ist nicht mit dem Praxis-Dienst gekoppelt",
+                  "this workstation is not paired with the practice service")
 
 
 def credential_digest(secret: str) -> str:
@@ -66,10 +65,35 @@ def bearer(workstation_id: str, credential: str) -> str:
     return f"{CREDENTIAL_PREFIX}.{workstation_id}.{credential}"
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+@dataclass(frozen=True)
+class Views:
+    """The reads the service serves: the GUI's Qt-free DataSource over the service's store,
+    handed in by the program that starts the service (the service's layer is below the
+    GUI's and does not import it). ``methods``: the interface's methods, one to one."""
+
+    source: Any
+    methods: frozenset[str]
+
+
+def interface_methods(protocol: type) -> frozenset[str]:
+    """The public methods of an interface (a Protocol class): what may be called remotely."""
+    return frozenset(name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_"))
+
+
+class ApiError(PracticeClientError):
+    """A request the API refuses, with its HTTP status."""
+
+    def __init__(self, status: int, message: Text | str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def error_answer(exc: BaseException, status: int) -> JSONResponse:
+    """An error for a workstation: ``error`` one line with both languages (the CLI, logs),
+    ``text`` German and English apart (each workstation's window shows its own)."""
+    text = exc.text if isinstance(exc, PracticeClientError) else Text.same(str(exc))  # ValueError: English
+    text = Text(" ".join(text.de.split())[:300], " ".join(text.en.split())[:300])
+    return JSONResponse({"error": str(text), "text": to_wire(text)}, status_code=status)
 
 
 @dataclass
@@ -81,7 +105,7 @@ class ServiceApi:
     feed: Feed
     offers: pairing.Offers
     control_token: str
-    views: Any = None
+    views: Views | None = None
 
     @property
     def store(self) -> Any:
@@ -95,12 +119,13 @@ class ServiceApi:
         prefix, _, rest = value.partition(".")
         workstation_id, _, secret = rest.partition(".")
         if scheme.lower() != "bearer" or prefix != CREDENTIAL_PREFIX or not workstation_id or not secret:
-            raise ApiError(401, "this workstation is not paired with the practice service")
+            raise ApiError(401, NOT_PAIRED)
         found: Workstation | None = self.store.workstation(workstation_id[:32])
         if found is None or not hmac.compare_digest(found.credential_sha256, credential_digest(secret)):
-            raise ApiError(401, "this workstation is not paired with the practice service")
+            raise ApiError(401, NOT_PAIRED)
         if found.revoked_at is not None:
-            raise ApiError(401, "this workstation was unpaired from the practice service")
+            raise ApiError(401, Text("dieser Arbeitsplatz wurde vom Praxis-Dienst entkoppelt",
+                                     "this workstation was unpaired from the practice service"))
         os_user = " ".join(request.headers.get("x-practice-os-user", "").split())[:64]
         return Actor(found.workstation_id, found.name, os_user or "?", found.role)
 
@@ -146,10 +171,10 @@ class ServiceApi:
     async def view(self, request: Request) -> Response:
         self.actor(request)
         method = request.path_params["method"]
-        if method not in VIEW_METHODS or self.views is None:
-            raise ApiError(404 if method not in VIEW_METHODS else 503, f"{method[:40]}: no such view here")
+        if self.views is None or method not in self.views.methods:
+            raise ApiError(503 if self.views is None else 404, f"{method[:40]}: no such view here")
         body = await _json(request)
-        bound = getattr(self.views, method)
+        bound = getattr(self.views.source, method)
         hints = typing.get_type_hints(bound)
         args = body.get("args", {})
         if not isinstance(args, dict) or set(args) - set(hints):
@@ -238,20 +263,22 @@ def _guarded(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
         try:
             return typing.cast(Response, await handler(request))
         except ApiError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            return error_answer(exc, exc.status)
         except pairing.PairingRefused as exc:
-            return JSONResponse({"error": str(exc)}, status_code=403)
+            return error_answer(exc, 403)
         except Refused as exc:
-            return JSONResponse({"error": str(exc)}, status_code=409)
+            return error_answer(exc, 409)
         except NotConfigured as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503)
+            return error_answer(exc, 503)
         except (InputError, ValueError) as exc:
-            return JSONResponse({"error": " ".join(str(exc).split())[:300]}, status_code=400)
+            return error_answer(exc, 400)
         except PracticeClientError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=422)
+            return error_answer(exc, 422)
         except Exception:
             log.exception("service API %s failed", request.url.path)
-            return JSONResponse({"error": "internal error of the practice service (see its log)"}, status_code=500)
+            return error_answer(PracticeClientError(Text(
+                "interner Fehler des Praxis-Dienstes (siehe sein Protokoll)",
+                "internal error of the practice service (see its log)")), 500)
 
     return run
 

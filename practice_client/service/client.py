@@ -37,9 +37,11 @@ import urllib3.connectionpool
 import urllib3.exceptions
 
 from practice_client.core.errors import NetworkError, PracticeClientError
+from practice_client.core.text import Text
 from practice_client.service.api import bearer
 from practice_client.service.connection import Connection
 from practice_client.service.tls import client_context, peer_pin
+from practice_client.service.wire import answer_text
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ FEED_READ_TIMEOUT = 15.0  # three heartbeats
 class ServiceUnavailable(NetworkError):
     """The practice service cannot be reached now. ``key``: a command that may be pending."""
 
-    def __init__(self, message: str, key: str = "") -> None:
+    def __init__(self, message: Text | str, key: str = "") -> None:
         super().__init__(message)
         self.key = key
 
@@ -104,7 +106,7 @@ class _PinnedAdapter(requests.adapters.HTTPAdapter):
 class Outcome:
     outcome: str
     result: Any
-    error: str
+    error: Text | None
     replayed: bool
 
     @property
@@ -156,49 +158,60 @@ class ServiceClient:
             )
         except requests.RequestException as exc:
             if isinstance(_cause(exc), (_PinMismatch, ssl.SSLCertVerificationError)):
-                raise WrongService(
+                raise WrongService(Text(
+                    f"{self.connection.address}: das ist nicht der Praxis-Dienst, mit dem dieser Arbeitsplatz "
+                    "gekoppelt wurde (sein Zertifikat ist ein anderes) - abgelehnt",
                     f"{self.connection.address}: this is not the practice service this workstation was paired "
-                    "with (its certificate differs) - refused") from None
-            raise ServiceUnavailable(f"{self.connection.address}: the practice service cannot be reached "
-                                     f"({type(_cause(exc)).__name__})") from None
+                    "with (its certificate differs) - refused")) from None
+            cause = type(_cause(exc)).__name__
+            raise ServiceUnavailable(Text(
+                f"{self.connection.address}: der Praxis-Dienst ist nicht erreichbar ({cause})",
+                f"{self.connection.address}: the practice service cannot be reached ({cause})")) from None
         if answer.status_code == 401:
             message = _error(answer)
             answer.close()
-            raise NotPaired(message or "this workstation is not paired with the practice service")
+            raise NotPaired(message or Text("dieser Arbeitsplatz ist nicht mit dem Praxis-Dienst gekoppelt",
+                                            "this workstation is not paired with the practice service"))
         return answer
 
     def _json(self, answer: requests.Response) -> dict[str, Any]:
         try:
             data = answer.raw.read(MAX_ANSWER + 1, decode_content=False)
         except (OSError, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise ServiceUnavailable(f"the practice service's answer broke off ({type(exc).__name__})") from None
+            raise ServiceUnavailable(Text(f"die Antwort des Praxis-Dienstes brach ab ({type(exc).__name__})",
+                                          f"the practice service's answer broke off ({type(exc).__name__})")) from None
         if len(data) > MAX_ANSWER:
-            raise NetworkError("the practice service's answer is too large")
+            raise NetworkError(Text("die Antwort des Praxis-Dienstes ist zu groß",
+                                    "the practice service's answer is too large"))
         answer._content, answer._content_consumed = data, True  # so close() returns the connection to the pool
         answer.close()
         try:
             value = json.loads(data)
         except ValueError:
-            raise NetworkError(f"the practice service's answer is not JSON (HTTP {answer.status_code})") from None
+            raise NetworkError(Text(
+                f"die Antwort des Praxis-Dienstes ist kein JSON (HTTP {answer.status_code})",
+                f"the practice service's answer is not JSON (HTTP {answer.status_code})")) from None
         if not isinstance(value, dict):
-            raise NetworkError("the practice service's answer is not a JSON object")
+            raise NetworkError(Text("die Antwort des Praxis-Dienstes ist kein JSON-Objekt",
+                                    "the practice service's answer is not a JSON object"))
         if answer.status_code >= 500:
-            raise ServiceUnavailable(str(value.get("error", ""))
-                                     or f"the practice service failed ({answer.status_code})")
+            raise ServiceUnavailable(answer_text(value) or Text(
+                f"der Praxis-Dienst ist gescheitert ({answer.status_code})",
+                f"the practice service failed ({answer.status_code})"))
         return value
 
     def get(self, path: str) -> dict[str, Any]:
         answer = self._request("GET", path, stream=True)
         value = self._json(answer)
         if answer.status_code != 200:
-            raise ServiceRefused(str(value.get("error", "")) or f"HTTP {answer.status_code}")
+            raise ServiceRefused(answer_text(value) or f"HTTP {answer.status_code}")
         return value
 
     def post(self, path: str, body: Any) -> dict[str, Any]:
         answer = self._request("POST", path, body, stream=True)
         value = self._json(answer)
         if answer.status_code != 200:
-            raise ServiceRefused(str(value.get("error", "")) or f"HTTP {answer.status_code}")
+            raise ServiceRefused(answer_text(value) or f"HTTP {answer.status_code}")
         return value
 
     # -- API ---------------------------------------------------------------------------------
@@ -228,27 +241,29 @@ class ServiceClient:
                 failures += 1
                 wait = min(end - time.monotonic(), backoff(failures))
                 if wait <= 0:
-                    raise ServiceUnavailable(str(exc), key) from None
+                    raise ServiceUnavailable(exc.text, key) from None
                 if on_retry is not None:
                     on_retry(str(exc))
                 if stop.wait(wait):
-                    raise ServiceUnavailable(str(exc), key) from None
+                    raise ServiceUnavailable(exc.text, key) from None
                 continue
             if answer.status_code in (200, 422):
-                outcome = Outcome(str(value.get("outcome")), value.get("result"), str(value.get("error", "")),
+                outcome = Outcome(str(value.get("outcome")), value.get("result"), answer_text(value),
                                   bool(value.get("replayed")))
                 if not outcome.applied:
-                    raise ServiceRefused(outcome.error or "the practice service refused the action")
+                    raise ServiceRefused(outcome.error or Text("der Praxis-Dienst hat die Aktion abgelehnt",
+                                                               "the practice service refused the action"))
                 return outcome
-            raise ServiceRefused(str(value.get("error", "")) or f"HTTP {answer.status_code}")
+            raise ServiceRefused(answer_text(value) or f"HTTP {answer.status_code}")
 
     def settle(self, key: str) -> Outcome:
         """Close a key whose command got no answer: applied (its result) or, from now on,
         never applied (raises :class:`ServiceRefused` saying so)."""
         value = self.post(f"/v1/commands/{key}/settle", {})
-        outcome = Outcome(str(value.get("outcome")), value.get("result"), str(value.get("error", "")), True)
+        outcome = Outcome(str(value.get("outcome")), value.get("result"), answer_text(value), True)
         if not outcome.applied:
-            raise ServiceRefused(outcome.error or "the action was not applied")
+            raise ServiceRefused(outcome.error or Text("die Aktion wurde nicht ausgeführt",
+                                                       "the action was not applied"))
         return outcome
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -259,11 +274,13 @@ class ServiceClient:
         try:
             yield from parse_sse(answer.iter_content(chunk_size=None))
         except (requests.RequestException, OSError) as exc:
-            raise ServiceUnavailable(f"the feed ended ({type(_cause(exc)).__name__})") from None
+            cause = type(_cause(exc)).__name__
+            raise ServiceUnavailable(Text(f"die Verbindung zum Praxis-Dienst brach ab ({cause})",
+                                          f"the feed ended ({cause})")) from None
         finally:
             answer.close()
 
-    def follow(self, on_event: Callable[[str, dict[str, Any]], None], on_state: Callable[[str, str], None],
+    def follow(self, on_event: Callable[[str, dict[str, Any]], None], on_state: Callable[[str, Text], None],
                stop: threading.Event) -> None:
         """Read the feed until ``stop``: ``on_state("online"|"offline"|"refused", message)``
         on every change of the connection, ``on_event`` for each event. Reconnects with
@@ -274,18 +291,19 @@ class ServiceClient:
                 for name, data in self.events():
                     if state != "online":
                         state, failures = "online", 0
-                        on_state("online", "")
+                        on_state("online", Text.same(""))
                     on_event(name, data)
                     if stop.is_set():
                         return
-                raise ServiceUnavailable("the practice service closed the feed")
+                raise ServiceUnavailable(Text("der Praxis-Dienst hat die Verbindung beendet",
+                                              "the practice service closed the feed"))
             except (NotPaired, WrongService) as exc:
-                on_state("refused", str(exc))
+                on_state("refused", exc.text)
                 return
             except (ServiceUnavailable, ServiceRefused, NetworkError) as exc:
                 if state != "offline":
                     state = "offline"
-                    on_state("offline", str(exc))
+                    on_state("offline", exc.text)
             failures += 1
             stop.wait(backoff(failures))
 
@@ -320,11 +338,12 @@ def parse_sse(chunks: Iterator[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:
                 data.append(line[5:].strip())
 
 
-def _error(answer: requests.Response) -> str:
+def _error(answer: requests.Response) -> Text | None:
     try:
-        return str(json.loads(answer.raw.read(64 * 1024, decode_content=False)).get("error", ""))[:300]
+        value = json.loads(answer.raw.read(64 * 1024, decode_content=False))
     except (ValueError, AttributeError, OSError):
-        return ""
+        return None
+    return answer_text(value) if isinstance(value, dict) else None
 
 
 def _host(host: str) -> str:

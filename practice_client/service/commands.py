@@ -32,10 +32,12 @@ from practice_client.core.acting import Acting, Actor, acting
 from practice_client.core.errors import InputError, NotConfigured, PracticeClientError, StateError
 from practice_client.core.patients import master_data
 from practice_client.core.store import StoredCommand
+from practice_client.core.text import Text
+from practice_client.service.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
     from practice_client.context import Context
-    from practice_client.delivery.agent import Agent
+    from practice_client.service.agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -257,11 +259,28 @@ class Outcome:
 
     outcome: str
     result: Any = None
-    error: str = ""
+    error: Text | None = None
     replayed: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "result": self.result, "error": self.error, "replayed": self.replayed}
+        """``error`` one line with both languages, ``text`` German and English apart."""
+        return {"outcome": self.outcome, "result": self.result, "error": str(self.error or ""),
+                "text": to_wire(self.error) if self.error else None, "replayed": self.replayed}
+
+
+def _record(error: Text) -> dict[str, Any]:
+    """A refusal as the command's record keeps it (both languages, for a replay)."""
+    return {"error": str(error), "text": to_wire(error)}
+
+
+def _recorded_error(result: Any) -> Text | None:
+    if not isinstance(result, dict) or not result.get("error"):
+        return None
+    try:
+        text = from_wire(Text, result.get("text"))
+    except (ValueError, TypeError):  # recorded before texts had both languages apart
+        return Text.same(str(result["error"]))
+    return text if isinstance(text, Text) else Text.same(str(result["error"]))
 
 
 def request_digest(name: str, args: Any) -> str:
@@ -274,11 +293,12 @@ SETTLED = "settled"  # the command name of a key closed as not applied (:meth:`D
 def _replay(stored: StoredCommand, actor: Actor, digest: str) -> Outcome:
     settled = stored.command == SETTLED and stored.workstation_id == actor.workstation_id
     if not settled and (stored.workstation_id != actor.workstation_id or stored.request_sha256 != digest):
-        raise Refused("this idempotency key belongs to another command: send a new key for a new action")
+        raise Refused(Text(
+            "dieser Idempotenz-Schlüssel gehört zu einem anderen Befehl: für eine neue Aktion einen neuen senden",
+            "this idempotency key belongs to another command: send a new key for a new action"))
     if stored.outcome == "applied":
         return Outcome("applied", stored.result, replayed=True)
-    error = stored.result.get("error", "") if isinstance(stored.result, dict) else ""
-    return Outcome("refused", error=str(error), replayed=True)
+    return Outcome("refused", error=_recorded_error(stored.result), replayed=True)
 
 
 class Dispatcher:
@@ -297,11 +317,13 @@ class Dispatcher:
             stored = store.stored_command(key)
             if stored is not None:
                 if stored.workstation_id != actor.workstation_id:
-                    raise Refused("this idempotency key belongs to another workstation")
+                    raise Refused(Text("dieser Idempotenz-Schlüssel gehört zu einem anderen Arbeitsplatz",
+                                       "this idempotency key belongs to another workstation"))
                 return _replay(stored, actor, stored.request_sha256)
             closed = Acting(actor, key, SETTLED, "")
-            message = "not applied: the workstation stopped waiting for the practice service"
-            store.finish_command(closed, "refused", {"error": message})
+            message = Text("nicht ausgeführt: der Arbeitsplatz hat aufgehört, auf den Praxis-Dienst zu warten",
+                           "not applied: the workstation stopped waiting for the practice service")
+            store.finish_command(closed, "refused", _record(message))
         return Outcome("refused", error=message)
 
     def run(self, name: str, args: Any, actor: Actor, key: str | None) -> Outcome:
@@ -310,14 +332,16 @@ class Dispatcher:
         an :class:`Outcome` (recorded)."""
         command = COMMANDS.get(name)
         if command is None:
-            raise Refused(f"{name[:40]}: no such command")
+            raise Refused(Text(f"{name[:40]}: diesen Befehl gibt es nicht", f"{name[:40]}: no such command"))
         if command.admin and actor.role != "admin":
-            raise Refused(f"{name}: only an admin workstation may do this")
+            raise Refused(Text(f"{name}: das darf nur ein Admin-Arbeitsplatz",
+                               f"{name}: only an admin workstation may do this"))
         if not command.changes:
             with self._lock:
                 return Outcome("applied", command.handler(self.runtime, Args(args, name)))
         if not key or len(key) > 100:
-            raise Refused("a command needs an Idempotency-Key (at most 100 characters)")
+            raise Refused(Text("ein Befehl braucht einen Idempotency-Key (höchstens 100 Zeichen)",
+                               "a command needs an Idempotency-Key (at most 100 characters)"))
         digest = request_digest(name, args)
         store = self.runtime.ctx.store
         with self._lock:
@@ -330,11 +354,11 @@ class Dispatcher:
                     result = command.handler(self.runtime, Args(args, name))
             except PracticeClientError as exc:
                 if current.recorded:  # a change was made before the refusal: it stays applied
-                    store.finish_command(current, "applied", {"error": str(exc)})
-                    return Outcome("applied", None, error=str(exc))
-                store.finish_command(current, "refused", {"error": str(exc)})
+                    store.finish_command(current, "applied", _record(exc.text))
+                    return Outcome("applied", None, error=exc.text)
+                store.finish_command(current, "refused", _record(exc.text))
                 log.info("command %s refused (%s)", name, type(exc).__name__)
-                return Outcome("refused", error=str(exc))
+                return Outcome("refused", error=exc.text)
             store.finish_command(current, "applied", result)
         log.info("command %s applied for workstation %s", name, actor.workstation_id)
         return Outcome("applied", result)

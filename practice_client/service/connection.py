@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import InputError, NotConfigured
 from practice_client.core.paths import Home
 from practice_client.core.secrets import SecretStore
 
-CONNECTION_FILE = "service-connection.json"
 SERVICE_CREDENTIAL = "service-credential"  # the keyring entry
 
 
@@ -57,12 +55,8 @@ def _port(text: str, value: str, any_port: bool = False) -> int:
     return int(text)
 
 
-def connection_file(home: Home) -> Path:
-    return home.root / CONNECTION_FILE
-
-
 def load_connection(home: Home) -> Connection | None:
-    path = connection_file(home)
+    path = home.service_connection
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Connection(str(data["host"]), int(data["port"]), str(data["pin"]), str(data["cert_pem"]).encode(),
@@ -79,7 +73,7 @@ def save_connection(home: Home, secrets: SecretStore, connection: Connection, cr
     data = {"host": connection.host, "port": connection.port, "pin": connection.pin,
             "cert_pem": connection.cert_pem.decode("ascii"), "workstation_id": connection.workstation_id,
             "name": connection.name, "role": connection.role}
-    atomic_write(connection_file(home), json.dumps(data, indent=2).encode("utf-8"))
+    atomic_write(home.service_connection, json.dumps(data, indent=2).encode("utf-8"))
 
 
 def credential(secrets: SecretStore) -> str:

@@ -2,7 +2,7 @@
 
 :class:`PracticeService` opens the service's home with its vault (the OS's store for
 services holds the vault key), its TLS identity, the store; runs the agent (intake,
-the watched export folder, encryption, uploads - ``delivery.agent.Agent``, unchanged)
+the watched export folder, encryption, uploads - ``service.agent.Agent``, unchanged)
 when the practice is set up; and serves the API (:mod:`practice_client.service.api`)
 with uvicorn until it is stopped: SIGTERM/SIGINT (systemd, launchd, a terminal), or
 :meth:`PracticeService.stop` (the Windows service's stop, tests).
@@ -21,75 +21,32 @@ import logging
 import os
 import secrets as _random
 import signal
-import sys
 import threading
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from practice_client.core.atomic import atomic_write
 from practice_client.core.paths import Home
+from practice_client.service.files import DEFAULT_PORT, ServiceFiles
 from practice_client.service.vault import KeyProvider, Vault, os_key_provider
 
+if TYPE_CHECKING:
+    from practice_client.context import Context
+    from practice_client.service.api import Views
+
+    ViewsFactory = Callable[[Context], Views | None]
+
 log = logging.getLogger(__name__)
-
-DEFAULT_PORT = 8471
-SERVICE_FOLDER = "service"
-
-
-def default_service_home() -> Home:
-    """Where the installers put the service's data (writable by the service's account only)."""
-    if sys.platform == "win32":  # pragma: no cover - Windows only
-        return Home(Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "PracticeClient" / "service")
-    if sys.platform == "darwin":  # pragma: no cover - macOS only
-        return Home(Path("/Library/Application Support/PracticeClient/service"))
-    return Home(Path(os.environ.get("STATE_DIRECTORY", "/var/lib/practice-client")))
-
-
-@dataclass(frozen=True)
-class ServiceFiles:
-    """The service's own files in its home."""
-
-    home: Home
-
-    @property
-    def folder(self) -> Path:
-        return self.home.root / SERVICE_FOLDER
-
-    @property
-    def vault(self) -> Path:
-        return self.folder / "vault"
-
-    @property
-    def cert(self) -> Path:
-        return self.folder / "cert.pem"
-
-    @property
-    def endpoint(self) -> Path:
-        return self.folder / "endpoint.json"
-
-    @property
-    def control_token(self) -> Path:
-        runtime = os.environ.get("RUNTIME_DIRECTORY")
-        return (Path(runtime.split(":")[0]) if runtime else self.folder) / "control-token"
-
-    def read_endpoint(self) -> dict[str, Any]:
-        from practice_client.core.errors import StateError
-
-        try:
-            value = json.loads(self.endpoint.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise StateError(f"{self.endpoint}: the practice service is not running here "
-                             "(or this account may not read its files)") from None
-        return value if isinstance(value, dict) else {}
-
 
 class PracticeService:
     """One running service. ``run()`` blocks until stopped."""
 
     def __init__(self, home: Home, host: str = "0.0.0.0", port: int = DEFAULT_PORT,  # noqa: S104 - the LAN
-                 provider: KeyProvider | None = None) -> None:
+                 provider: KeyProvider | None = None, views: ViewsFactory | None = None) -> None:
+        """``views``: the reads the workstations get over the service's store (the GUI's
+        DataSource, handed in from above; None serves no views)."""
         self.home = home.ensure()
+        self._views = views
         self.files = ServiceFiles(self.home)
         self.host, self.port = host, port
         self._provider = provider
@@ -128,7 +85,8 @@ class PracticeService:
         token = _random.token_urlsafe(32)
         self.files.control_token.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.files.control_token, token.encode("ascii"))
-        api = ServiceApi(Dispatcher(runtime), feed, Offers(identity.pin), token, _views(ctx))
+        api = ServiceApi(Dispatcher(runtime), feed, Offers(identity.pin), token,
+                         self._views(ctx) if self._views is not None else None)
         if ctx.config.practice_key_fingerprint:
             self._start_agent(runtime)
         config = uvicorn.Config(
@@ -176,14 +134,15 @@ class PracticeService:
         self.ready.set()
 
     def _start_agent(self, runtime: Any) -> None:
-        from practice_client.delivery.agent import Agent
+        from practice_client.delivery.events import Event
+        from practice_client.service.agent import Agent
         from practice_client.service.feed import agent_event
 
         if runtime.agent is not None:
             return
         feed = self.feed
 
-        def on_event(event: Any) -> None:
+        def on_event(event: Event) -> None:
             value = agent_event(event)
             if value is not None and feed is not None:
                 feed.publish(value)
@@ -199,12 +158,3 @@ class PracticeService:
             self.feed.close()
         if self._server is not None:
             self._server.should_exit = True
-
-
-def _views(ctx: Any) -> Any:
-    """The GUI's DataSource over the service's store, where this build has it."""
-    try:
-        from practice_client.gui.local_source import LocalSource
-    except ImportError:
-        return None
-    return LocalSource(ctx)

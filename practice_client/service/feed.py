@@ -9,7 +9,7 @@ workstation never makes the service buffer without bound, and a GUI refreshes wh
 changed since its cursor, so nothing is lost by skipping intermediate cursors.
 
 Events: ``change`` {cursor}, ``progress`` {document_id, phase, done, total},
-``platform`` {state: connected|offline}, ``notice`` {kind, message, count}. A comment
+``platform`` {state: connected|offline}, ``notice`` {kind, message, text: {de, en}, count}. A comment
 line every :data:`HEARTBEAT_SECONDS` lets a workstation notice a dead connection.
 """
 
@@ -22,7 +22,10 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
+
+from practice_client.delivery import events
+from practice_client.service.wire import to_wire
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +123,20 @@ def _sse(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def agent_event(event: Any) -> dict[str, Any] | None:
-    """The feed's form of an agent event (:class:`practice_client.delivery.events.Event`)."""
-    kind = str(getattr(event, "kind", ""))
-    if kind == "progress":
-        return {"type": "progress", "document_id": event.document_id, "phase": event.phase,
-                "done": int(event.bytes_done or 0), "total": int(event.bytes_total or 0)}
-    if kind in ("connected", "offline"):
-        return {"type": "platform", "state": kind}
-    if kind in ("new_requests", "failure", "alert"):
-        return {"type": "notice", "kind": kind, "message": str(getattr(event, "message", "") or ""),
-                "count": int(getattr(event, "count", 0) or 0)}
-    return None  # "state" events: the store's change already went out
+def agent_event(event: events.Event) -> dict[str, Any] | None:
+    """The feed's form of an agent event: a notice's text in both languages (``text``,
+    each workstation shows its own) and joined (``message``, for logs and the CLI)."""
+    match event:
+        case events.Progress(document_id=document_id, phase=phase, bytes_done=done, bytes_total=total):
+            return {"type": "progress", "document_id": document_id, "phase": phase.value, "done": done,
+                    "total": total}
+        case events.Connected() | events.Offline():
+            return {"type": "platform", "state": event.kind}
+        case events.NewRequests(count=count):
+            return {"type": "notice", "kind": event.kind, "message": "", "text": None, "count": count}
+        case events.Failure(message=text) | events.Alert(message=text):
+            return {"type": "notice", "kind": event.kind, "message": str(text), "text": to_wire(text), "count": 0}
+        case events.StateChanged():
+            return None  # the store's change already went out
+        case _:
+            assert_never(event)

@@ -48,6 +48,8 @@ from spake2 import SPAKE2_A, SPAKE2_B
 from spake2.spake2 import SPAKEError
 
 from practice_client.core.errors import InputError, NetworkError, StateError
+from practice_client.core.text import Text
+from practice_client.service.wire import answer_text
 
 ID_WORKSTATION = b"practice-client workstation"
 ID_SERVICE = b"practice-client service"
@@ -273,12 +275,15 @@ def _post(conn: http.client.HTTPSConnection, path: str, body: dict[str, str]) ->
     data = answer.read(64 * 1024)
     if answer.status != 200:
         try:
-            message = str(json.loads(data).get("error", ""))[:200]
+            value = json.loads(data)
         except ValueError:
-            message = ""
+            value = {}
+        message = answer_text(value) if isinstance(value, dict) else None
         if answer.status in (401, 403):
-            raise PairingRefused(message or "the service refused the pairing code")
-        raise NetworkError(f"the practice service answered {answer.status}: {message}")
+            raise PairingRefused(message or Text("der Praxis-Dienst hat den Kopplungscode abgelehnt",
+                                                 "the service refused the pairing code"))
+        raise NetworkError(Text(f"der Praxis-Dienst antwortete {answer.status}: ",
+                                f"the practice service answered {answer.status}: ") + (message or Text.same("")))
     value = json.loads(data)
     if not isinstance(value, dict):
         raise NetworkError("the practice service's answer is not a JSON object")

@@ -30,8 +30,8 @@ from cryptography.x509.oid import NameOID
 
 from practice_client.core.atomic import atomic_write
 from practice_client.core.errors import SecretError
-from practice_client.core.platform import spki_sha256
 from practice_client.core.secrets import SecretStore
+from practice_client.platform.tls import spki_sha256
 
 TLS_KEY = "service-tls-key"  # the vault entry of the private key (PEM)
 

@@ -15,6 +15,8 @@ import typing
 from functools import cache
 from typing import Any, TypeVar, Union, get_args, get_origin
 
+from practice_client.core.text import Text
+
 T = TypeVar("T")
 
 
@@ -86,3 +88,16 @@ def from_wire(kind: Any, data: Any) -> Any:
             raise ValueError(f"expected {kind.__name__}, got {type(data).__name__}")
         return data
     raise TypeError(f"cannot read a {kind}")
+
+
+def answer_text(value: dict[str, Any]) -> Text | None:
+    """The service's error in both languages (``text``), or its one line (``error``, from
+    a service that sent only that); None when there is none."""
+    try:
+        text = from_wire(Text, value.get("text"))
+    except (ValueError, TypeError):
+        text = None
+    if isinstance(text, Text) and (text.de or text.en):
+        return Text(text.de[:300], text.en[:300])
+    error = str(value.get("error", "") or "")[:300]
+    return Text.same(error) if error else None

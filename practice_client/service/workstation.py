@@ -13,7 +13,7 @@ from practice_client.core.paths import Home
 from practice_client.core.secrets import SecretStore
 from practice_client.service.client import ServiceClient
 from practice_client.service.connection import Connection, load_connection, parse_address, save_connection
-from practice_client.service.daemon import DEFAULT_PORT, ServiceFiles, default_service_home
+from practice_client.service.files import DEFAULT_PORT, ServiceFiles, default_service_home
 
 
 def connect_workstation(home: Home, secrets: SecretStore, address: str, code: str, os_user: str) -> Connection:
@@ -53,7 +53,7 @@ def local_service() -> tuple[str, Path] | None:
 
 def local_code(service_home: Path, name: str) -> str:
     """A one-time code from the local service for an admin workstation (its control API)."""
-    from practice_client.commands.service import control
+    from practice_client.service.control import control
 
     answer = control(Home(service_home), "POST", "/v1/control/pair", {"role": "admin", "name": name})
     return str(answer["code"])

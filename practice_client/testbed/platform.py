@@ -39,7 +39,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from practice_client.core.atomic import atomic_write
-from practice_client.core.platform import spki_sha256_pem, valid_platform_id
+from practice_client.platform.ids import valid_platform_id
+from practice_client.platform.tls import spki_sha256_pem
 from practice_client.testbed.ca import ensure_ca
 from practice_client.testbed.faults import Faults, Stats
 from practice_client.testbed.uploads import MAX_UPLOAD_LENGTH, ApiError, Upload, UploadStore

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from practice_client.core.atomic import atomic_write, fsync_dir
-from practice_client.core.platform import valid_platform_id
+from practice_client.platform.ids import valid_platform_id
 
 PARTS = {"document": ".pgp", "manifest": ".manifest.pgp"}
 MAX_UPLOAD_LENGTH = 16 * 1024**3

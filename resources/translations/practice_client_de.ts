@@ -718,8 +718,8 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Abgelehnt</translation>
     </message>
     <message>
-        <source>Blocked</source>
-        <translation>Gesperrt</translation>
+        <source>Failed verification</source>
+        <translation>Prüfung nicht bestanden</translation>
     </message>
     <message>
         <source>OK</source>
@@ -1365,10 +1365,6 @@ Schlüssel … %4</translation>
         <translation>Aufbewahrung</translation>
     </message>
     <message>
-        <source>Detailed log (for support; identifiers only, never patient data)</source>
-        <translation>Ausführliches Protokoll (für den Support; nur Kennungen, nie Patientendaten)</translation>
-    </message>
-    <message>
         <source>&amp;Export diagnostics…</source>
         <translation>&amp;Diagnose exportieren…</translation>
     </message>
@@ -1433,10 +1429,6 @@ Schlüssel … %4</translation>
         <translation>Nicht zugestellte Originale:</translation>
     </message>
     <message>
-        <source>Request e-mails of finished requests:</source>
-        <translation>Anfrage-E-Mails erledigter Anfragen:</translation>
-    </message>
-    <message>
         <source>no limit</source>
         <translation>unbegrenzt</translation>
     </message>
@@ -1477,6 +1469,14 @@ Schlüssel … %4</translation>
         <translation>Server:</translation>
     </message>
     <message>
+        <source>Detailed log for support</source>
+        <translation>Ausführliches Protokoll für den Support</translation>
+    </message>
+    <message>
+        <source>Identifiers only, never patient data</source>
+        <translation>Nur Kennungen, nie Patientendaten</translation>
+    </message>
+    <message>
         <source>Practice ID:</source>
         <translation>Praxis-ID:</translation>
     </message>
@@ -1495,6 +1495,10 @@ Schlüssel … %4</translation>
     <message>
         <source>After delivery:</source>
         <translation>Nach dem Versand:</translation>
+    </message>
+    <message>
+        <source>E-mails of finished requests:</source>
+        <translation>E-Mails erledigter Anfragen:</translation>
     </message>
     <message>
         <source>Language:</source>

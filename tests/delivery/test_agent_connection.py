@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 from practice_client.context import Context
-from practice_client.delivery.agent import Agent
 from practice_client.delivery.events import Event
-from practice_client.intake.folder import FolderSource
 from practice_client.intake.inbox import Inbox
-from practice_client.intake.platform_inbox import PlatformInboxSource
-from tests.delivery.conftest import World
-from tests.fixtures_platform import fast_client
+from practice_client.service.agent import Agent
+from practice_client.service.sources import folder_source, platform_source
+from tests.support.platform import fast_client
+from tests.support.waiting import poll
+from tests.support.worlds import World
 
 
 def run_agent_until(client: Context, world: World, kind: str) -> list[Event]:
@@ -28,7 +27,7 @@ def run_agent_until(client: Context, world: World, kind: str) -> list[Event]:
         if event.kind == kind:
             seen.set()
 
-    source = PlatformInboxSource(client, Inbox(client), client_factory=lambda: fast_client(world.platform))
+    source = platform_source(client, Inbox(client), lambda: fast_client(world.platform))
     agent = Agent(client, on_event=sink, sources=[source])
     agent.start()
     try:
@@ -59,7 +58,7 @@ def test_a_file_in_the_request_folder_wakes_the_agent_long_before_its_next_poll(
     folder = work_dir / "eml"
     folder.mkdir()
     polled = threading.Event()
-    source = FolderSource(client, Inbox(client), folder)
+    source = folder_source(client, Inbox(client), folder)
     first_poll = source.poll_once
 
     def poll_once() -> int:
@@ -73,9 +72,8 @@ def test_a_file_in_the_request_folder_wakes_the_agent_long_before_its_next_poll(
         assert polled.wait(30)  # the poll at start is behind us: the next one is an hour away
         (folder / ".anfrage.eml.part").write_bytes(b"From: someone@example.org\r\n\r\nhello\r\n")
         os.replace(folder / ".anfrage.eml.part", folder / "anfrage.eml")
-        deadline = time.monotonic() + 30
-        while not client.store.list_requests() and time.monotonic() < deadline:
-            threading.Event().wait(0.05)
+        taken = folder / "processed" / "anfrage.eml"  # moved just after the request is recorded
+        poll(lambda: client.store.list_requests() and taken.exists(), timeout=30, interval=0.05)
         (record,) = client.store.list_requests()  # unreadable, so rejected - but taken in at once
         assert record.request_id.startswith("invalid-")
         assert (folder / "processed" / "anfrage.eml").exists()

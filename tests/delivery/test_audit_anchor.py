@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
-from practice_client.core.platform import PlatformClient
 from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.crypto.checkpoint import ROLLED_BACK, make_checkpoint, send_checkpoint
 from practice_client.crypto.gpg import Gpg
 from practice_client.delivery.pipeline import Pipeline
 from practice_client.intake.decisions import flush_decisions
 from practice_client.testbed.platform import TestbedPlatform
-from tests.cli import run_cli as run
 from tests.conftest import kill_agents, short_tmpdir
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, write_file
+from tests.support.cli import run_cli as run
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, pin_patient, write_file
 
 
 @pytest.fixture
@@ -33,8 +33,12 @@ def platform(client: Context) -> Iterator[TestbedPlatform]:
     data = short_tmpdir("pca")
     server = TestbedPlatform(data).start()
     client.update_config(server_url=server.url, ca_file=str(server.ca_file))
+    # every home copied from the template shares one keyring entry: the session's token comes back
+    shared = client.secrets.get(PLATFORM_TOKEN)
     client.secrets.set(PLATFORM_TOKEN, server.token)
     yield server
+    if shared is not None:
+        client.secrets.set(PLATFORM_TOKEN, shared)
     server.stop()
     shutil.rmtree(data, ignore_errors=True)
 
@@ -85,7 +89,7 @@ def test_a_rolled_back_home_passes_locally_and_fails_against_the_platform(
         assert result.returncode == 1 and "rolled back" in result.stderr and result.stderr.count("\n") == 1
         # the next checkpoint of the rolled-back log is refused, and staff are told
         told: list[str] = []
-        with PlatformClient.from_context(Context()) as api:
+        with Context().platform() as api:
             assert send_checkpoint(Context(), api, told.append) is None
         assert told == [ROLLED_BACK]
     finally:
@@ -112,7 +116,7 @@ def test_the_platform_keeps_the_newest_checkpoint_only(client: Context, platform
     older, older_signature, _seq = make_checkpoint(client)
     client.store.record("key.exported", n=1)
     newer, newer_signature, seq = make_checkpoint(client)
-    with PlatformClient.from_context(client) as api:
+    with client.platform() as api:
         assert api.send_audit_checkpoint(newer, newer_signature)
         assert api.send_audit_checkpoint(newer, newer_signature)  # the same again: fine
         assert not api.send_audit_checkpoint(older, older_signature)
@@ -124,7 +128,7 @@ def test_a_platform_without_checkpoints_is_no_alarm(client: Context, platform: T
     """A platform that does not take checkpoints (yet) answers 404: logged, nobody alarmed."""
     platform.faults.fail_next("audit_checkpoint", 5, status=404)
     told: list[str] = []
-    with PlatformClient.from_context(client) as api:
+    with client.platform() as api:
         assert send_checkpoint(client, api, told.append) is None
     assert told == []
 

@@ -11,7 +11,7 @@ import pytest
 from practice_client.cli import main
 from practice_client.context import Context
 from practice_client.core.models import RequestStatus
-from tests.delivery.conftest import World, accepted_request, documents, pin_patient
+from tests.support.worlds import World, accepted_request, documents, pin_patient
 
 pytestmark = pytest.mark.slow
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from practice_client.context import Context
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, write_file
+from tests.support.delivery import start_agent, states
+from tests.support.waiting import poll, wait_for
+from tests.support.worlds import World, accepted_request, pin_patient, write_file
 
 pytestmark = pytest.mark.slow
 
@@ -27,42 +26,24 @@ ORDER = ["detected", "matched", "encrypted", "uploading", "delivered"]
 ATTEMPTS = 8
 
 
-def start_agent(ctx: Context) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PRACTICE_CLIENT_HOME": str(ctx.home.root)}
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "practice_client", "agent"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()  # "agent running": resume done, watcher started
-    if b"agent" not in line.lower():
-        process.wait(timeout=30)
-        log = (ctx.home.logs / "practice-client.log").read_text("utf-8", "replace")[-3000:]
-        raise AssertionError(f"the agent did not start: {line!r}\n{log}")
-    return process
-
-
-def states(database: Path) -> dict[str, str]:
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as db:
-        return dict(db.execute("SELECT document_id, state FROM documents").fetchall())
-
-
 def kill_at(process: subprocess.Popen[bytes], database: Path, known: set[str], target: str) -> str:
     """Freeze the agent as soon as the new document reaches ``target`` (or later), kill it.
     Returns the state the document was in when the agent died."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def reached() -> bool:
         current = {k: v for k, v in states(database).items() if k not in known}
-        if current:
-            (state,) = current.values()
-            if ORDER.index(state) >= ORDER.index(target):
-                process.send_signal(signal.SIGSTOP)
-                (state,) = (v for k, v in states(database).items() if k not in known)
-                process.kill()
-                process.wait(timeout=30)
-                return state
+        if not current:
+            return False
+        (state,) = current.values()
+        return ORDER.index(state) >= ORDER.index(target)
+
+    if not poll(reached, timeout=60, interval=0):  # no pause: some states last milliseconds
+        process.kill()
+        raise AssertionError(f"the document never reached {target}")
+    process.send_signal(signal.SIGSTOP)
+    (state,) = (v for k, v in states(database).items() if k not in known)
     process.kill()
-    raise AssertionError(f"the document never reached {target}")
+    process.wait(timeout=30)
+    return state
 
 
 def delivered_entries(ctx: Context, document_id: str) -> int:

@@ -5,7 +5,6 @@ side (simulated app) downloads, decrypts and checks the practice signature."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,29 +14,13 @@ import pytest
 from practice_client.context import Context
 from practice_client.core.gdt import build_record, parse_gdt
 from practice_client.core.models import DocumentState, RequestStatus
-from practice_client.delivery.agent import Agent
 from practice_client.delivery.events import Event
-from tests.delivery.conftest import (
-    World,
-    accepted_request,
-    documents,
-    pin_patient,
-    sha256,
-    wait_for,
-    wait_state,
-    write_file,
-)
+from practice_client.service.agent import Agent
+from tests.support.delivery import export, gdt, patient_reads
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, documents, pin_patient, sha256, wait_state, write_file
 
 pytestmark = pytest.mark.slow
-
-def gdt_line(field: str, content: str) -> bytes:
-    body = f"{field}{content}".encode("cp437")
-    return f"{len(body) + 5:03d}".encode() + body + b"\r\n"
-
-
-def gdt(fields: list[tuple[str, str]]) -> bytes:
-    return b"".join(gdt_line(f, c) for f, c in [("8000", "6310"), *fields])
-
 
 @pytest.fixture
 def agent(client: Context) -> Iterator[tuple[Agent, list[Event]]]:
@@ -46,27 +29,6 @@ def agent(client: Context) -> Iterator[tuple[Agent, list[Event]]]:
     running.start()
     yield running, events
     running.stop()
-
-
-def export(ctx: Context) -> Path:
-    return Path(ctx.config.export_dir)
-
-
-def patient_reads(world: World, document_id: str) -> tuple[bytes, str, bool, dict[str, object]]:
-    """What the patient's app gets from the platform: plaintext, file name, signature ok, manifest."""
-    stored = world.platform.data_dir / "documents"
-    patient = next(p for p in world.patients.values())
-    for candidate in world.patients.values():
-        try:
-            data, name, ok = candidate.decrypt(stored / f"{document_id}.pgp", None, world.practice_key)
-        except Exception:  # noqa: BLE001 - not this patient's document
-            continue
-        patient = candidate
-        manifest, _, manifest_ok = patient.decrypt(
-            stored / f"{document_id}.manifest.pgp", None, world.practice_key)
-        assert manifest_ok
-        return data, name, ok, json.loads(manifest)
-    raise AssertionError("no patient can decrypt the document")
 
 
 def test_pattern_match_delivers_and_patient_decrypts(world: World, client: Context, agent) -> None:
@@ -156,7 +118,7 @@ def test_no_match_is_unassigned_then_staff_assign(world: World, client: Context,
 
 
 def test_two_candidates_never_guessed(world: World, client: Context, agent) -> None:
-    # Two open requests of one patient, and a name pattern / sidecar naming two patients.
+    # Two valid requests of one patient, and a name pattern / sidecar naming two patients.
     first = pin_patient(client, world, "1001")
     second = pin_patient(client, world, "1002")
     accepted_request(client, first.fingerprint, "1001")
@@ -170,7 +132,7 @@ def test_two_candidates_never_guessed(world: World, client: Context, agent) -> N
     docs = wait_state(client, DocumentState.UNASSIGNED, count=2)
     assert all(d.request_id is None for d in docs)
     reasons = " ".join(d.error or "" for d in docs)
-    assert "2 open requests" in reasons and "different patients" in reasons
+    assert "2 valid requests" in reasons and "different patients" in reasons
     assert not list((world.platform.data_dir / "documents").glob(f"{docs[0].document_id}*"))
     assert documents(client, DocumentState.DELIVERED) == []
 

@@ -8,7 +8,6 @@ import os
 import subprocess
 import threading
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,55 +16,17 @@ from practice_client.cli import main
 from practice_client.context import Context
 from practice_client.core.errors import NetworkError, StateError
 from practice_client.core.models import DocumentState
-from practice_client.core.platform import RetryPolicy
-from practice_client.delivery.agent import Agent
-from practice_client.delivery.encrypt import alerts
 from practice_client.delivery.events import Event
+from practice_client.delivery.key_check import alerts
+from practice_client.platform.http import RetryPolicy
+from practice_client.service.agent import Agent
 from tests.conftest import require
-from tests.delivery.conftest import (
-    World,
-    accepted_request,
-    documents,
-    pin_patient,
-    sha256,
-    wait_for,
-    wait_state,
-    write_file,
-)
-from tests.delivery.test_delivery_e2e import patient_reads
-from tests.fixtures_platform import fast_client
+from tests.support.delivery import assert_refused, export, patient_reads, ready_patient
+from tests.support.platform import fast_client
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, documents, pin_patient, sha256, wait_state, write_file
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def agent(client: Context, world: World) -> Iterator[Agent]:
-    world.platform.faults.clear()
-    world.platform.stats.reset()
-    events: list[Event] = []
-    running = Agent(client, on_event=events.append, sources=[])
-    running.start()
-    yield running
-    running.stop()
-    world.platform.faults.clear()
-
-
-def export(ctx: Context) -> Path:
-    return Path(ctx.config.export_dir)
-
-
-def ready_patient(client: Context, world: World, number: str = "1001") -> str:
-    patient = pin_patient(client, world, number)
-    return accepted_request(client, patient.fingerprint, number)
-
-
-def assert_refused(ctx: Context, name: str, word: str) -> None:
-    (doc,) = wait_state(ctx, DocumentState.FAILED)
-    assert word in (doc.error or ""), doc.error
-    reason = export(ctx) / "failed" / f"{name}.reason.txt"
-    wait_for(reason.exists, what="the reason file")  # written right after the state change
-    assert os.path.lexists(export(ctx) / "failed" / name)
-    assert word in reason.read_text("utf-8")
 
 
 def test_server_errors_then_recovery(world: World, client: Context, agent: Agent) -> None:

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from tests.delivery.conftest import _keyring_ok
+from tests.support.worlds import keyring_ok
 
 pytestmark = pytest.mark.slow
 
 
 def test_headless_demo_runs_end_to_end() -> None:
-    _keyring_ok()
+    keyring_ok()
     env = {k: v for k, v in os.environ.items() if k != "PRACTICE_CLIENT_HOME"}
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "practice_client", "demo", "--headless"],

@@ -18,9 +18,11 @@ from practice_client.context import Context
 from practice_client.core.files import Folder, dir_handles_available
 from practice_client.core.models import DocumentState
 from practice_client.delivery import outbox
-from practice_client.delivery.agent import Agent
+from practice_client.delivery.spool import ORIGINAL, Spool
 from practice_client.delivery.watcher import scan
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, wait_state, write_file
+from practice_client.service.agent import Agent
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
 SECRET = b"private letter of the practice owner - never leaves this folder"
 
@@ -105,7 +107,7 @@ def test_a_request_folder_swapped_in_the_middle_of_the_take(
     assert no_secret_anywhere(client)
     if strategy == "handles":  # the handle still is the folder that was walked: its file is taken
         assert doc.state is DocumentState.MATCHED
-        assert (outbox.spool_of(client, doc.document_id) / outbox.ORIGINAL).read_bytes() == b"the genuine letter"
+        assert (Spool.of(client).folder(doc.document_id) / ORIGINAL).read_bytes() == b"the genuine letter"
     else:  # the identity check noticed the swap, undid the link and took nothing
         assert doc.state is DocumentState.FAILED
         assert (swapped[0] / "brief.pdf").read_bytes() == b"the genuine letter"
@@ -129,7 +131,7 @@ def test_processed_or_failed_swapped_for_a_link_never_parks_an_original_there(
         else:
             write_file(export / "1001_12081964_leer.pdf", b"")  # refused: empty, goes to failed/
             wait_state(client, DocumentState.FAILED)
-        wait_for(lambda: not os.path.lexists(outbox.spool_of(client, client.store.list_documents()[0].document_id)),
+        wait_for(lambda: not os.path.lexists(Spool.of(client).folder(client.store.list_documents()[0].document_id)),
                  what="the original parked")
     finally:
         agent.stop()

@@ -12,9 +12,9 @@ from pathlib import Path
 from practice_client.context import Context
 from practice_client.core.models import DocumentState
 from practice_client.delivery import outbox
-from tests.cli import run_cli
 from tests.conftest import require
-from tests.delivery.conftest import World
+from tests.support.cli import run_cli
+from tests.support.worlds import World
 
 PATIENT_FILE = "1001_Mustermann_Erika_Befund.pdf"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from practice_client.delivery.names import free_path, is_temporary, safe_name
 from practice_client.delivery.watcher import Watcher, ignored
-from tests.delivery.conftest import wait_for
+from tests.support.waiting import wait_for
 
 
 def test_safe_name() -> None:

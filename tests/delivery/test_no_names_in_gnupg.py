@@ -13,14 +13,15 @@ import pytest
 from practice_client.context import Context
 from practice_client.core.models import DocumentState
 from practice_client.crypto import patient_keys
-from practice_client.delivery.agent import Agent
-from tests.delivery.conftest import PATIENTS, World, accepted_request, pin_patient, wait_state, write_file
-from tests.delivery.test_delivery_e2e import patient_reads
+from practice_client.service.agent import Agent
+from tests.support.delivery import patient_reads
+from tests.support.patients import PATIENTS
+from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
 
 def names_in(folder: Path) -> list[str]:
     """Every file below ``folder`` holding a test patient's name (as gpg stores a user id)."""
-    names = [name.encode() for _, name, _, _ in PATIENTS] + [b"Mustermann", b"Beispiel"]
+    names = [p.name.encode() for p in PATIENTS] + [b"Mustermann", b"Beispiel"]
     return [str(p.relative_to(folder)) for p in folder.rglob("*")
             if p.is_file() and not p.is_socket() and any(n in p.read_bytes() for n in names)]
 

@@ -18,9 +18,10 @@ from practice_client.core.models import DocumentState, RequestStatus
 from practice_client.core.policy import Policy
 from practice_client.core.store import Store
 from practice_client.delivery import outbox, retention
-from practice_client.delivery.agent import Agent
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_state, write_file
-from tests.delivery.test_delivery_e2e import gdt
+from practice_client.delivery.spool import Spool
+from practice_client.service.agent import Agent
+from tests.support.delivery import gdt
+from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
 LATER = {"soon": 10, "processed": 31, "failed": 91}
 
@@ -57,8 +58,8 @@ def test_originals_are_removed_after_the_days_the_practice_keeps_them(
     export = Path(client.config.export_dir)
     processed = [export / "processed" / "1001_brief.pdf", export / "processed" / "1001_brief.pdf.gdt"]
     failed = [export / "failed" / "1001_leer.pdf", export / "failed" / "1001_leer.pdf.reason.txt"]
-    kept_spool = outbox.spool_of(client, ids["sent"])
-    assert all(p.exists() for p in processed + failed) and outbox.kept(kept_spool)
+    spool = Spool.of(client)
+    assert all(p.exists() for p in processed + failed) and spool.kept(ids["sent"])
     now = datetime.now(UTC)
 
     assert retention.run(client, now + timedelta(days=LATER["soon"])) == retention.Removed(0, 0, 0)
@@ -66,12 +67,12 @@ def test_originals_are_removed_after_the_days_the_practice_keeps_them(
 
     assert retention.run(client, now + timedelta(days=LATER["processed"])).processed == 1
     assert not any(p.exists() for p in processed)
-    assert all(p.exists() for p in failed) and outbox.kept(kept_spool)
+    assert all(p.exists() for p in failed) and spool.kept(ids["sent"])
     (entry,) = events(client, "retention.originals_removed")
     assert entry["details"]["document_ids"] == [ids["delivered"]] and entry["details"]["kept_days"] == 30
 
     assert retention.run(client, now + timedelta(days=LATER["failed"])).failed == 2
-    assert not any(p.exists() for p in failed) and not kept_spool.exists()
+    assert not any(p.exists() for p in failed) and not spool.folder(ids["sent"]).exists()
     assert sorted(events(client, "retention.originals_removed")[-1]["details"]["document_ids"]) == sorted(
         [ids["refused"], ids["sent"]])
     with pytest.raises(StateError, match="original is gone"):

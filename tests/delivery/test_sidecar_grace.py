@@ -12,7 +12,7 @@ from pathlib import Path
 from practice_client.core.gdt import build_record
 from practice_client.delivery.sidecar import records_for
 from practice_client.delivery.watcher import Watcher
-from tests.delivery.conftest import wait_for
+from tests.support.waiting import wait_for
 
 ERIKA = [("3000", "1001"), ("3101", "Mustermann"), ("3102", "Erika"), ("3103", "12081964")]
 

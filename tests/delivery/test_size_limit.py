@@ -13,9 +13,9 @@ from practice_client.context import Context
 from practice_client.core.config import Config
 from practice_client.core.errors import PolicyLocked
 from practice_client.core.policy import policy_from_mapping
-from practice_client.delivery.outbox import over_limit
-from tests.delivery.conftest import World, accepted_request, documents, pin_patient, write_file
-from tests.delivery.test_delivery_faults import agent, assert_refused, export, ready_patient  # noqa: F401
+from practice_client.delivery.spool import over_limit
+from tests.support.delivery import assert_refused, export, ready_patient
+from tests.support.worlds import World, accepted_request, documents, pin_patient, write_file
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
@@ -23,7 +23,7 @@ MIB = 1024 * 1024
 
 def test_the_limit_is_inclusive_and_zero_means_none() -> None:
     assert over_limit(Config(max_document_mb=1), MIB) is None
-    assert "max_document_mb" in (over_limit(Config(max_document_mb=1), MIB + 1) or "")
+    assert "max_document_mb" in str(over_limit(Config(max_document_mb=1), MIB + 1) or "")
     assert over_limit(Config(max_document_mb=0), 50 * 1024 * MIB) is None
     assert Config().max_document_mb == 500
 

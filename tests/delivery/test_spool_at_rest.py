@@ -16,9 +16,11 @@ import pytest
 from practice_client.context import Context
 from practice_client.core.models import DocumentState
 from practice_client.delivery import outbox
-from practice_client.delivery.agent import Agent
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, wait_state, write_file
-from tests.delivery.test_delivery_e2e import gdt, patient_reads
+from practice_client.delivery.spool import ORIGINAL, SEALED, Spool
+from practice_client.service.agent import Agent
+from tests.support.delivery import gdt, patient_reads
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
 
 @pytest.fixture
@@ -44,9 +46,9 @@ def test_an_unassigned_document_and_its_sidecar_wait_sealed_then_go_out_intact(
                                               ("3103", "12081964")]))
     write_file(export / "labor.pdf", content)  # no accepted request yet: staff must assign it
     (doc,) = wait_state(client, DocumentState.UNASSIGNED)
-    spool = outbox.spool_of(client, doc.document_id)
+    spool = Spool.of(client).folder(doc.document_id)
     wait_for(lambda: all((spool / sealed).exists() and not (spool / part).exists()
-                         for part, sealed in outbox.SEALED.items()),
+                         for part, sealed in SEALED.items()),
              what="the original and the sidecar sealed, the plain files gone")
     assert plaintext_in(client.home.spool, content[:64], b"Mustermann", b"Erika") == []
 
@@ -66,9 +68,9 @@ def test_a_failed_document_kept_for_a_retry_waits_sealed(world: World, client: C
     world.platform.faults.fail_next("upload.create", count=1, status=413)  # refused for good
     (sent,) = agent.add_files([mine], request_id)
     (doc,) = wait_state(client, DocumentState.FAILED)
-    spool = outbox.spool_of(client, doc.document_id)
-    wait_for(lambda: not (spool / outbox.ORIGINAL).exists(), what="the kept original sealed")
-    assert (spool / outbox.SEALED[outbox.ORIGINAL]).exists()
+    spool = Spool.of(client).folder(doc.document_id)
+    wait_for(lambda: not (spool / ORIGINAL).exists(), what="the kept original sealed")
+    assert (spool / SEALED[ORIGINAL]).exists()
     assert plaintext_in(client.home.spool, content[:64]) == []
 
     agent.retry(doc.document_id)
@@ -83,19 +85,19 @@ def test_a_crash_before_the_seal_is_sealed_at_the_next_start(world: World, clien
     write_file(export / "befund.pdf", content)
     doc = outbox.ingest(client, export / "befund.pdf")
     assert doc.state is DocumentState.UNASSIGNED
-    spool = outbox.spool_of(client, doc.document_id)
-    sealed = spool / outbox.SEALED[outbox.ORIGINAL]
+    spool = Spool.of(client).folder(doc.document_id)
+    sealed = spool / SEALED[ORIGINAL]
     outbox.wake(client, doc.document_id)  # as a crash between "unassigned" and the seal leaves it
-    assert (spool / outbox.ORIGINAL).read_bytes() == content and not sealed.exists()
+    assert (spool / ORIGINAL).read_bytes() == content and not sealed.exists()
     outbox.resume(client)
-    assert sealed.exists() and not (spool / outbox.ORIGINAL).exists()
+    assert sealed.exists() and not (spool / ORIGINAL).exists()
     # a crash after the sealed copy was written, before the plain file went: both are there
     outbox.wake(client, doc.document_id)
-    os.link(spool / outbox.ORIGINAL, spool / "copy")
+    os.link(spool / ORIGINAL, spool / "copy")
     outbox.rest(client, doc.document_id)
-    os.rename(spool / "copy", spool / outbox.ORIGINAL)
+    os.rename(spool / "copy", spool / ORIGINAL)
     outbox.resume(client)
-    assert sealed.exists() and not (spool / outbox.ORIGINAL).exists()
+    assert sealed.exists() and not (spool / ORIGINAL).exists()
     assert plaintext_in(client.home.spool, content[:64]) == []
 
 
@@ -103,7 +105,7 @@ def test_a_sealed_original_from_another_document_is_refused(world: World, client
     export = Path(client.config.export_dir)
     first, second = (outbox.ingest(client, write_file(export / name, os.urandom(1000)))
                      for name in ("a.pdf", "b.pdf"))
-    a, b = (outbox.spool_of(client, d.document_id) / outbox.SEALED[outbox.ORIGINAL] for d in (first, second))
+    a, b = (Spool.of(client).folder(d.document_id) / SEALED[ORIGINAL] for d in (first, second))
     os.replace(a, b)  # someone with the disk swaps the sealed files of two documents
     with pytest.raises(Exception, match="another document"):
         outbox.wake(client, second.document_id)

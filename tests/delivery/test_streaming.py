@@ -10,13 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from practice_client.context import Context
-from practice_client.core.platform import PlatformClient
-from practice_client.core.tus import UploadState
-from practice_client.delivery.streaming import ENCRYPTED_ANEW, DocumentStream, Plan
 from practice_client.delivery.terminations import Terminator
+from practice_client.delivery.upload import ENCRYPTED_ANEW, Plan, StreamUpload
+from practice_client.platform.api import PlatformClient
+from practice_client.platform.tus import UploadState
 from practice_client.testbed.platform import TestbedPlatform
-from tests.delivery.conftest import World, accepted_request, pin_patient
-from tests.fixtures_platform import fast_client
+from tests.support.platform import fast_client
+from tests.support.worlds import World, accepted_request, pin_patient
 
 REQ = "req-00000042"
 
@@ -44,8 +44,8 @@ def new_document(ctx: Context, world: World) -> str:
     return doc.document_id
 
 
-def stream(ctx: Context, client: PlatformClient, document_id: str, told: list[int]) -> DocumentStream:
-    return DocumentStream(ctx.store, client, document_id, REQ, threading.Event(), lambda: told.append(1))
+def stream(ctx: Context, client: PlatformClient, document_id: str, told: list[int]) -> StreamUpload:
+    return StreamUpload(ctx.store, client, document_id, REQ, threading.Event(), lambda: told.append(1))
 
 
 def test_a_first_attempt_stores_an_empty_deferred_upload_before_streaming(

@@ -14,8 +14,6 @@ import json
 import os
 import signal
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +22,9 @@ import pytest
 
 from practice_client.context import Context
 from tests.conftest import short_tmpdir
-from tests.delivery.conftest import World, accepted_request, pin_patient, wait_for, write_file
-from tests.delivery.test_delivery_crash import start_agent, states
+from tests.support.delivery import start_agent, states
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, pin_patient, write_file
 from tests.tus_server import official_tus_server
 
 pytestmark = pytest.mark.slow
@@ -129,14 +128,8 @@ def new_document(ctx: Context, known: set[str]) -> str | None:
 
 
 def poll(predicate: Callable[[], object], timeout: float = 120.0) -> object:
-    """Tighter than wait_for: a kill must land while the upload is under way."""
-    deadline, pause = time.monotonic() + timeout, threading.Event()
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        pause.wait(0.002)
-    raise AssertionError("timed out")
+    """Tighter than wait_for's default: a kill must land while the upload is under way."""
+    return wait_for(predicate, timeout, "the upload's next step", interval=0.002)
 
 
 def deliver_after_restart(ctx: Context, document_id: str) -> None:

@@ -4,7 +4,6 @@ and simulated patients are the delivery tests' session world, reused here."""
 
 from __future__ import annotations
 
-import gc
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,39 +13,17 @@ from PySide6.QtWidgets import QApplication
 
 from practice_client.context import Context
 from practice_client.core.paths import Home
-from practice_client.gui.app import application
 from practice_client.gui.controller import Controller
-from practice_client.gui.gc_guard import collect_in_gui_thread
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.tray import Tray
-from practice_client.testbed.history import HistorySize, build_history
+from practice_client.testbed.history import build_history
 from tests.conftest import kill_agents, short_tmpdir
-from tests.delivery.conftest import World, client, copy_home, world  # noqa: F401 - fixtures shared with delivery
+from tests.support.gui_desktop import garbage_in_the_gui_thread, gui_app, x_display  # noqa: F401 - fixtures
+from tests.support.gui_state import BIG_HOME, refresh
+from tests.support.outlook import outlook_writer  # noqa: F401 - a fixture of the .msg drop test
+from tests.support.worlds import World, client, copy_home, world  # noqa: F401 - fixtures shared with delivery
 
-__all__ = ["World", "client", "world"]
-
-# Five years of a busy practice's documents; fewer requests and patients than the bench's
-# home (the documents are what the lists must carry), so it is built in about a minute.
-BIG_HOME = HistorySize(years=5, patients=1_000, pinned=800, requests=2_000, documents=50_000)
-
-
-@pytest.fixture(scope="session")
-def gui_app(qapp: QApplication) -> QApplication:
-    """pytest-qt's application, set up like the real one (German, Fusion, style sheet,
-    garbage collected in the GUI thread only)."""
-    return application("de")
-
-
-@pytest.fixture(autouse=True)
-def garbage_in_the_gui_thread(gui_app: QApplication) -> Iterator[None]:
-    """As in the app, no collection in worker threads during a GUI test (gc_guard); its
-    garbage is collected here, in the GUI thread, and the rest of the suite runs with
-    automatic collection as usual."""
-    collect_in_gui_thread(gui_app)
-    yield
-    gc.unfreeze()  # a window's first screen froze what existed (app.build_window): not across tests
-    gc.collect()
-    gc.enable()
+__all__ = ["World", "client", "garbage_in_the_gui_thread", "gui_app", "world", "x_display"]
 
 
 @pytest.fixture
@@ -98,16 +75,3 @@ def big_client(big_home_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     ctx.close()
     kill_agents(home)
     shutil.rmtree(home, ignore_errors=True)
-
-
-def refresh(qtbot, controller: Controller, full_audit_check: bool = False) -> None:  # type: ignore[no-untyped-def]
-    """Bring the window up to date and wait until every read it caused has finished
-    (the refresh, and the first pages of lists shown meanwhile)."""
-    with qtbot.waitSignal(controller.overviewLoaded, timeout=30000):
-        controller.refresh(full_audit_check=full_audit_check)
-    settle(qtbot, controller)
-
-
-def settle(qtbot, controller: Controller) -> None:  # type: ignore[no-untyped-def]
-    """Wait until no worker job of the controller runs (pages read, refreshes applied)."""
-    qtbot.waitUntil(lambda: not controller.workers.busy, timeout=30000)

@@ -25,7 +25,7 @@ def prepare_home(root: Path) -> None:
     from practice_client.context import Context
     from practice_client.crypto.gpg import Gpg
     from practice_client.provision import SetupParams, provision
-    from tests.gui.state import populate
+    from tests.support.gui_state import populate
 
     gpg = Gpg(root / "ident")
     fpr = gpg.generate_key("Plattform Identitaet", "ident@platform.test", "x" * 16, "ed25519")

@@ -8,12 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 
 from practice_client.context import Context
 from practice_client.gui.single_instance import SingleInstance
-from tests.gui.test_real_tray import x_display  # noqa: F401 - the Xvfb + trayer fixture
+from tests.support.waiting import wait_for
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[str]:
@@ -34,13 +32,12 @@ def finish(process: subprocess.Popen[str], timeout: float) -> int:
 
 def wait_until_running(instance_id: str, process: subprocess.Popen[str], timeout: float = 60.0) -> None:
     probe = SingleInstance(instance_id)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         assert process.poll() is None, "the app ended early"
-        if probe.notify_running():
-            return
-        threading.Event().wait(0.05)
-    raise AssertionError("the app did not start listening in time")
+        return probe.notify_running()
+
+    wait_for(listening, timeout, "the app to listen", interval=0.05)
 
 
 def test_second_start_hands_over_and_sigterm_quits_cleanly(qapp, client: Context, x_display: str) -> None:  # noqa: F811
@@ -51,10 +48,9 @@ def test_second_start_hands_over_and_sigterm_quits_cleanly(qapp, client: Context
         assert finish(start(env), 60) == 0, "the second start hands over and exits"
         assert first.poll() is None, "the running app keeps running"
         log_file = client.home.logs / "practice-client.log"
-        deadline = time.monotonic() + 60
-        while "agent started from the GUI" not in log_file.read_text(errors="replace"):  # SIGTERM a running agent
-            assert time.monotonic() < deadline, "the app did not start its agent"
-            threading.Event().wait(0.05)
+        # SIGTERM a running agent
+        wait_for(lambda: "agent started from the GUI" in log_file.read_text(errors="replace"),
+                 60, "the app to start its agent", interval=0.05)
         first.send_signal(signal.SIGTERM)
         assert finish(first, 60) == 0
     finally:

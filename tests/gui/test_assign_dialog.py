@@ -9,14 +9,12 @@ import pytest
 from PySide6.QtCore import Qt
 
 from practice_client.context import Context
-from practice_client.core.models import DocumentState, Patient, Pin, RequestStatus
+from practice_client.core.models import DocumentState, Pin, RequestStatus
 from practice_client.gui.controller import Controller
 from practice_client.gui.dialogs.assign import DIFFERS_COLUMN, AssignDialog
-from tests.gui.state import add_request, good_checks
-from tests.gui.test_deliveries_page import unassigned_document
-
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
-GISELA = Patient("1003", "Gisela Beispiel", "1975-05-05", "+491711234569")
+from tests.support.delivery import unassigned_document
+from tests.support.gui_state import add_request, good_checks
+from tests.support.patients import ERIKA, GISELA
 
 
 def open_dialog(qtbot, controller: Controller, document_id: str) -> AssignDialog:  # type: ignore[no-untyped-def]

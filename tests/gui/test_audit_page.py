@@ -3,9 +3,13 @@ checked in full) and the filters narrow the entries - in the database, a page at
 
 from __future__ import annotations
 
+from PySide6.QtCore import QLocale
+
 from practice_client.context import Context
+from practice_client.core.text import Text
 from practice_client.gui.main_window import MainWindow
-from tests.gui.conftest import refresh, settle
+from practice_client.gui.pages.audit import details_text
+from tests.support.gui_state import refresh, settle
 
 
 def audit_page(qtbot, window: MainWindow):  # type: ignore[no-untyped-def]
@@ -62,3 +66,14 @@ def test_edited_log_is_shown_as_broken(qtbot, window: MainWindow, client: Contex
         page.verify_button.click()
     assert "Kette unterbrochen" in page.status.text()
     assert page.banner.property("ok") is False
+
+
+def test_a_stored_text_in_the_details_shows_in_the_gui_language_only(gui_app) -> None:  # type: ignore[no-untyped-def]
+    reason = Text("vom Server abgelehnt", "refused by the server").encode()
+    assert details_text({"reason": reason, "request_id": "r-1"}) == "reason: vom Server abgelehnt · request_id: r-1"
+    QLocale.setDefault(QLocale(QLocale.Language.English, QLocale.Country.UnitedKingdom))
+    try:
+        assert details_text({"reason": reason}) == "reason: refused by the server"
+    finally:
+        QLocale.setDefault(QLocale(QLocale.Language.German, QLocale.Country.Germany))
+    assert details_text({"reason": "plain, from an earlier version"}) == "reason: plain, from an earlier version"

@@ -17,7 +17,7 @@ from practice_client.gui.controller import Controller
 from practice_client.gui.main_window import PAGES, MainWindow
 from practice_client.gui.tray import Tray
 from practice_client.gui.viewmodels import PAGE_ROWS, DocumentView
-from tests.gui.conftest import BIG_HOME, refresh, settle
+from tests.support.gui_state import BIG_HOME, refresh, settle
 
 pytestmark = pytest.mark.slow
 

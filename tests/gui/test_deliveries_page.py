@@ -5,26 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from practice_client.context import Context
 from practice_client.core.models import DocumentState, Patient, RequestStatus
+from practice_client.core.text import Text
 from practice_client.delivery import outbox
+from practice_client.gui.controller import Controller
 from practice_client.gui.main_window import MainWindow
-from tests.delivery.conftest import write_file
-from tests.gui.conftest import refresh, settle
-from tests.gui.state import add_request, good_checks
-
-GISELA = Patient("1003", "Gisela Beispiel", "1975-05-05", "+491711234569")
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
-
-
-def unassigned_document(ctx: Context) -> str:
-    """A file the PMS dropped that matches no request: the real intake path (ingest)."""
-    path = write_file(Path(ctx.config.export_dir) / "scan_0815.pdf", b"scan" * 100)
-    doc = outbox.ingest(ctx, path)
-    assert doc.state is DocumentState.UNASSIGNED
-    return doc.document_id
+from practice_client.gui.pages.deliveries import DeliveriesPage
+from tests.support.delivery import unassigned_document
+from tests.support.gui_state import add_request, good_checks, refresh, settle
+from tests.support.patients import ERIKA, GISELA
+from tests.support.worlds import write_file
 
 
 def select(qtbot, window: MainWindow, document_id: str):  # type: ignore[no-untyped-def]
@@ -83,6 +78,16 @@ def test_assign_to_a_request_that_is_not_accepted_is_refused(qtbot, window: Main
     assert doc is not None and doc.state is DocumentState.UNASSIGNED and doc.request_id is None
 
 
+def test_a_failed_documents_reason_is_shown_in_the_gui_language_only(qtbot, window: MainWindow,
+                                                                     client: Context) -> None:
+    document_id = unassigned_document(client)
+    doc = client.store.get_document(document_id)
+    assert doc is not None
+    outbox.fail(client, doc, Text("Plattform lehnt ab: Datei zu groß", "the platform refused: file too large"))
+    shown = cells(select(qtbot, window, document_id))
+    assert shown[0] == "Fehlgeschlagen" and shown[-1] == "Plattform lehnt ab: Datei zu groß"  # no English beside
+
+
 def test_failed_delivery_shows_reason_and_retries(qtbot, window: MainWindow, client: Context) -> None:
     document_id = unassigned_document(client)
     doc = client.store.get_document(document_id)
@@ -97,3 +102,36 @@ def test_failed_delivery_shows_reason_and_retries(qtbot, window: MainWindow, cli
     retried = client.store.get_document(document_id)
     assert retried is not None and retried.state is not DocumentState.FAILED
     qtbot.waitUntil(lambda: not page.retry_button.isEnabled(), timeout=10000)
+
+
+def test_a_document_is_named_by_the_pms_record_not_by_the_requests_claim(
+    qtbot, window: MainWindow, client: Context, tmp_path: Path
+) -> None:
+    client.store.upsert_patients([ERIKA], "test")
+    claimed = Patient(ERIKA.patient_number, "Erika Musterfrau", "1964-08-13", ERIKA.phone)
+    rid = add_request(client.store, claimed, good_checks(), RequestStatus.ACCEPTED, datetime.now(UTC),
+                      ["Befund"], None)
+    letter = write_file(tmp_path / "befund.pdf", b"%PDF-1.4 Befund\n" * 20)
+    (doc,) = outbox.add_files(client, [letter], rid)
+    shown = cells(select(qtbot, window, doc.document_id))
+    assert "Erika Mustermann" in shown and "12.08.1964" in shown and "1001" in shown
+    assert not any("Musterfrau" in str(cell) or "13.08.1964" in str(cell) for cell in shown)
+
+
+def test_the_number_only_policy_is_noted_where_staff_see_the_files(
+    qtbot, window: MainWindow, gui_app: QApplication, client: Context, monkeypatch: pytest.MonkeyPatch,
+    work_dir: Path,
+) -> None:
+    assert window.pages["deliveries"].policy_note.isHidden(), "by default every match needs two identifiers"
+    policy = work_dir / "policy.toml"
+    policy.write_text("number_only_matching = true\n")
+    monkeypatch.setenv("PRACTICE_CLIENT_POLICY", str(policy))
+    ctx = Context()
+    controller = Controller(ctx)
+    try:
+        page = DeliveriesPage(controller)
+        qtbot.addWidget(page)
+        assert not page.policy_note.isHidden() and "Patientennummer" in page.policy_note.text()
+    finally:
+        controller.shutdown()
+        ctx.close()

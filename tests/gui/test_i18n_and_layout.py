@@ -101,3 +101,26 @@ def test_every_push_button_is_keyboard_reachable_and_named(window: MainWindow) -
             assert button.text().strip() or button.accessibleName(), f"{key}: button without a name"
     labelled = [b for b in window.findChildren(QAbstractButton) if "&" in b.text()]
     assert len(labelled) >= 10, "the main actions have keyboard accelerators (Alt+letter)"
+
+
+@pytest.mark.parametrize(("language", "shown", "not_shown"), [
+    ("en", "the folder does not exist", "Ordner"),
+    ("de", "der Ordner existiert nicht", "folder"),
+])
+def test_an_error_is_shown_in_the_gui_language_only(
+    qtbot, gui_app: QApplication, window: MainWindow, language: str, shown: str, not_shown: str,
+) -> None:
+    """The layers below raise German and English apart (core.text.Text); the window
+    picks its own language - an English GUI shows no German, and the other way round."""
+    target = Path("/gibt-es-nicht-1234") / "diagnostics.zip"
+    translators = install_translators(gui_app, language)
+    try:
+        with qtbot.waitSignal(window.controller.failed, timeout=30000) as failed:
+            window.controller.export_diagnostics(target)
+        assert failed.args[1] == f"{target}: {shown}"
+        assert window.message.text() == f"{target}: {shown}" and window.message_bar.isVisible()
+        assert not_shown not in window.message.text()
+    finally:
+        for translator in translators:
+            gui_app.removeTranslator(translator)
+        QLocale.setDefault(QLocale(QLocale.Language.German, QLocale.Country.Germany))

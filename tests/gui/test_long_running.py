@@ -20,8 +20,7 @@ from practice_client.gui.main_window import PAGES, MainWindow
 from practice_client.gui.tray import Tray
 from practice_client.gui.viewmodels import PAGE_ROWS, DocumentView
 from practice_client.testbed.history import HistorySize, build_history
-from tests.gui.conftest import refresh, settle
-from tests.gui.state import PATIENTS, add_document, add_request, good_checks
+from tests.support.gui_state import DEMO_PATIENTS, add_document, add_request, good_checks, refresh, settle
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +37,8 @@ def test_the_window_survives_a_working_day_of_refreshes_and_progress(qtbot, cont
     store = controller.ctx.store
     build_history(store, HISTORY)
     still_uploading = {d.document_id for _key, d in store.page_documents(states=[str(D.UPLOADING)])}
-    store.upsert_patients(PATIENTS[:1], "praxis.gdt")
-    request_id = add_request(store, PATIENTS[0], good_checks(), RequestStatus.ACCEPTED, datetime.now(UTC),
+    store.upsert_patients(DEMO_PATIENTS[:1], "praxis.gdt")
+    request_id = add_request(store, DEMO_PATIENTS[0], good_checks(), RequestStatus.ACCEPTED, datetime.now(UTC),
                              ["Arztbrief"], None)
     with store.batch():
         uploading = [add_document(store, f"10234_Befund_{i:04d}.pdf", 100_000 + i, ON_ITS_WAY, request_id)

@@ -10,16 +10,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 from practice_client.context import Context
-from practice_client.core.models import Patient
 from practice_client.gui.formatting import fingerprint_groups
 from practice_client.gui.main_window import MainWindow
 from practice_client.testbed.identity import IdentityAuthority
 from tests.conftest import short_tmpdir
-from tests.delivery.conftest import World, pin_patient
-from tests.gui.conftest import refresh, settle
-from tests.gui.test_requests_page import drag_and_drop
-
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
+from tests.support.gui_desktop import drag_and_drop
+from tests.support.gui_state import refresh, settle
+from tests.support.patients import ERIKA
+from tests.support.worlds import World, pin_patient
 
 
 def patients_page(qtbot, window: MainWindow):  # type: ignore[no-untyped-def]
@@ -52,6 +50,13 @@ def test_import_certificate_by_drop_compare_and_pin(
     assert pinned.args == [patient.fingerprint]
     pin = client.store.get_pin(patient.fingerprint)
     assert pin is not None and pin.patient_number == "1001"
+    # the list says how the platform checked the patient's identity before attesting the key
+    refresh(qtbot, window.controller)
+    model = page.model
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    row = next(r for r in range(model.rowCount()) if model.index(r, headers.index("Patientennr.")).data() == "1001")
+    assert pin.ident == "video"
+    assert model.index(row, headers.index("Identität geprüft durch")).data() == "Videoidentifikation"
 
 
 def test_forged_certificate_is_refused_before_any_dialog(

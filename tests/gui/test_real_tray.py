@@ -6,14 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-
-import pytest
-
-from tests.conftest import require
 
 CHILD = r"""
 import json, sys, threading, time
@@ -31,25 +25,6 @@ app.processEvents()
 print(json.dumps({"available": tray.available, "visible": bool(tray.icon and tray.icon.isVisible()),
                   "tooltip": tray.icon.toolTip() if tray.icon else "", "history": tray.history}))
 """
-
-
-@pytest.fixture
-def x_display() -> Iterator[str]:
-    require(shutil.which("Xvfb") is not None and shutil.which("trayer") is not None, "Xvfb and trayer")
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as handle:
-        display = ":" + handle.readline().strip()  # Xvfb writes its number once it accepts clients
-    trayer = subprocess.Popen(["trayer"], env={**os.environ, "DISPLAY": display},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield display
-    finally:
-        for process in (trayer, xvfb):
-            process.terminate()
-            process.wait(timeout=10)
 
 
 def test_tray_icon_status_and_notification_on_a_real_tray(x_display: str) -> None:

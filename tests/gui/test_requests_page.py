@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from practice_client.context import Context
 from practice_client.core.models import Patient, Pin, RequestStatus, Verdict
 from practice_client.gui.main_window import MainWindow
-from tests.gui.conftest import refresh
-from tests.gui.state import add_request, check, good_checks
+from practice_client.intake.mail_file import is_reconstructed
+from tests.support.gui_desktop import drag_and_drop
+from tests.support.gui_state import add_request, check, good_checks, refresh
+from tests.support.outlook import save_as_msg
+from tests.support.patients import ERIKA
 
-ERIKA = Patient("1001", "Erika Mustermann", "1964-08-12", "+491711234567")
 ERIKA_KEY = "E" * 40
 
 
@@ -113,21 +114,6 @@ def test_decline_needs_a_reason(qtbot, window: MainWindow, client: Context) -> N
     record = client.store.get_request(rid)
     assert record is not None and record.status is RequestStatus.DECLINED
     assert record.decision_reason == "Unterlagen liegen der Praxis nicht vor"
-
-
-def drag_and_drop(target, paths: list[Path]) -> tuple[bool, bool]:  # type: ignore[no-untyped-def]
-    """A real drag-enter + drop of local files on ``target``; returns (enter, drop) accepted."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(QPoint(20, 20),  # takes a QPoint (QDropEvent: QPointF)
-                            Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, enter)
-    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    if enter.isAccepted():
-        QApplication.sendEvent(target, drop)
-    return enter.isAccepted(), drop.isAccepted()
 
 
 def test_drop_files_onto_accepted_request(qtbot, window: MainWindow, client: Context, tmp_path: Path) -> None:
@@ -257,3 +243,24 @@ def test_request_emails_dropped_on_the_list_are_recorded_and_checked(
     with qtbot.waitSignal(window.controller.mailsImported, timeout=30000) as again:
         drag_and_drop(page, [mail])
     assert again.args == [0] and len(client.store.list_requests()) == 1, "the same e-mail twice is one request"
+
+
+def test_an_outlook_msg_dropped_on_the_list_is_recorded_and_checked(
+    qtbot, window: MainWindow, client: Context, tmp_path: Path, outlook_writer: Path
+) -> None:
+    """Outlook's drag and drop gives a .msg (written here by a real .msg writer): recorded
+    and checked like the .eml it came from - never verified, since its DKIM cannot be."""
+    raw = (b"From: anfragen@platform.test\r\nTo: praxis@example.org\r\nMessage-ID: <drop-msg@platform.test>\r\n"
+           b"Subject: Anfrage\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBitte senden Sie den Befund.\r\n"
+           b"--b\r\nContent-Type: application/json\r\nContent-Disposition: attachment; filename=\"request.json\"\r\n"
+           b"\r\n{}\r\n--b--\r\n")
+    mail = save_as_msg(outlook_writer, raw, tmp_path / "Anfrage.msg")
+    window.show_page("requests")
+    page = window.pages["requests"]
+    with qtbot.waitSignal(window.controller.mailsImported, timeout=30000) as imported:
+        assert drag_and_drop(page, [mail]) == (True, True)
+    assert imported.args == [1]
+    (record,) = client.store.list_requests()
+    assert record.verdict is not Verdict.VERIFIED
+    assert is_reconstructed(record.source), "recorded as rebuilt from Outlook's copy"

@@ -20,7 +20,7 @@ from practice_client.core.models import DocumentState
 from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.gui.main_window import MainWindow
 from tests.conftest import short_tmpdir
-from tests.delivery.conftest import World, accepted_request, pin_patient
+from tests.support.worlds import World, accepted_request, pin_patient
 
 pytestmark = pytest.mark.slow
 

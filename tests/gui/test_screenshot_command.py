@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtGui import QImage
 
 from practice_client.context import Context
-from tests.gui.state import populate
+from tests.support.gui_state import populate
 
 
 def test_screenshot_of_every_page_with_real_state(client: Context, tmp_path: Path) -> None:

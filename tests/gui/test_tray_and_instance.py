@@ -8,7 +8,8 @@ import uuid
 
 from PySide6.QtWidgets import QSystemTrayIcon
 
-from practice_client.delivery.events import Event
+from practice_client.core.text import Text
+from practice_client.delivery.events import Connected, Failure, NewRequests
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.single_instance import SingleInstance
 from practice_client.gui.tray import TrayStatus
@@ -18,7 +19,7 @@ def test_new_request_event_from_an_agent_thread_notifies(qtbot, window: MainWind
     tray = window.tray
     bridge = window.controller.bridge
     # the agent calls its sink from its own threads: post from a real other thread
-    poster = threading.Thread(target=bridge.post, args=(Event("new_requests", count=2),))
+    poster = threading.Thread(target=bridge.post, args=(NewRequests(2),))
     with qtbot.waitSignal(tray.shown, timeout=5000) as shown:
         poster.start()
     poster.join()
@@ -31,10 +32,10 @@ def test_new_request_event_from_an_agent_thread_notifies(qtbot, window: MainWind
 def test_failure_event_notifies_and_connection_state_is_shown(qtbot, window: MainWindow) -> None:
     bridge = window.controller.bridge
     with qtbot.waitSignal(window.tray.shown, timeout=5000) as shown:
-        bridge.post(Event("failure", message="Dokument 1234: Hochladen fehlgeschlagen"))
+        bridge.post(Failure(Text.same("Dokument 1234: Hochladen fehlgeschlagen")))
     assert shown.args[0] == "Problem beim Versand"
     with qtbot.waitSignal(window.controller.connectionChanged, timeout=5000):
-        bridge.post(Event("connected"))
+        bridge.post(Connected())
     assert "verbunden" in window.connection.text()
     assert window.tray.status in (TrayStatus.CONNECTED, TrayStatus.ATTENTION)
 

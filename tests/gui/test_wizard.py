@@ -15,7 +15,7 @@ from practice_client.context import Context
 from practice_client.core.secrets import PLATFORM_TOKEN
 from practice_client.gui.controller import Controller
 from practice_client.gui.wizard import SetupWizard
-from tests.delivery.conftest import World
+from tests.support.worlds import World
 
 
 @pytest.fixture

@@ -20,9 +20,7 @@ from types import ModuleType
 import pytest
 
 from tests.conftest import require
-
-ROOT = Path(__file__).resolve().parents[2]
-INSTALLER = ROOT / "installer"
+from tests.support.installer import INSTALLER, ROOT, mac_root  # noqa: F401 - mac_root: the fixture
 
 
 def _load_harvest() -> ModuleType:

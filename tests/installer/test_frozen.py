@@ -13,7 +13,7 @@ from pathlib import Path
 
 from practice_client import __version__
 from tests.installer.conftest import ROOT
-from tests.service.conftest import credentials_dir  # noqa: F401 - the fixture: a real systemd credential
+from tests.support.service import credentials_dir  # noqa: F401 - the fixture: a real systemd credential
 
 USED_QT = {"QtCore", "QtGui", "QtWidgets", "QtSvg", "QtNetwork", "QtDBus"}
 
@@ -78,7 +78,7 @@ def test_the_product_holds_no_test_server(bundle: Path) -> None:
     are not in what a practice installs; the client's own network stack is, and so is the
     practice service's server stack (uvicorn, Starlette, its protocols) and its pairing."""
     modules = bundled_modules(bundle)
-    assert {"practice_client.cli", "practice_client.core.network", "truststore", "pypac", "spnego"} <= modules
+    assert {"practice_client.cli", "practice_client.platform.proxy", "truststore", "pypac", "spnego"} <= modules
     assert {"practice_client.service.api", "practice_client.service.daemon", "uvicorn", "starlette",
             "uvicorn.protocols.http.h11_impl", "uvicorn.loops.asyncio", "spake2"} <= modules
     for server in ("practice_client.testbed", "practice_client.demo", "dnslib", "keyrings"):
@@ -107,7 +107,7 @@ def test_frozen_client_sets_up_against_a_real_https_platform(bundle: Path, clien
                                                               ident_key: Path) -> None:
     """The frozen client's network stack (truststore, the route, pins) against the source
     testbed over real HTTPS: setup registers the practice key with the platform."""
-    from tests.fixtures_platform import start_platform
+    from tests.support.platform import start_platform
 
     with start_platform() as platform:
         result = subprocess.run(
@@ -146,7 +146,7 @@ def test_the_bundle_runs_the_practice_service(bundle: Path, tmp_path: Path, cred
     import json
     import signal
 
-    from tests.service.conftest import wait_for
+    from tests.support.waiting import wait_for
 
     home = tmp_path / "service"
     env = dict(frozen_env(), CREDENTIALS_DIRECTORY=str(credentials_dir))
@@ -158,8 +158,8 @@ def test_the_bundle_runs_the_practice_service(bundle: Path, tmp_path: Path, cred
         wait_for(lambda: endpoint.exists() or process.poll() is not None, 120, "the frozen service")
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         port = json.loads(endpoint.read_text())["port"]
-        from practice_client.commands.service import control
         from practice_client.core.paths import Home
+        from practice_client.service.control import control
         from practice_client.service.pairing import pair_with_service
 
         code = control(Home(home), "POST", "/v1/control/pair", {"role": "staff", "name": "Empfang"})["code"]

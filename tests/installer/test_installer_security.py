@@ -22,7 +22,7 @@ from practice_client.core import policy
 from practice_client.core.config import load_config
 from tests.conftest import require
 from tests.installer.conftest import ROOT
-from tests.installer.test_platform_files import LINUX, mac_root, postinstall, read_policy_at  # noqa: F401
+from tests.support.installer import LINUX, postinstall, read_policy_at
 
 BUILDER = 1000  # the uid of the person who ran `make dist`
 

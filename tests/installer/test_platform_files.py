@@ -12,10 +12,8 @@ import pytest
 
 from practice_client.core import policy
 from tests.conftest import require
-from tests.installer.conftest import INSTALLER, ROOT
+from tests.support.installer import INSTALLER, LINUX, MACOS, ROOT, postinstall, read_policy_at
 
-MACOS = INSTALLER / "macos"
-LINUX = INSTALLER / "linux"
 POLICY_PROPERTIES = set(policy._ALIASES)
 
 
@@ -83,7 +81,7 @@ def test_launch_daemon_runs_the_practice_service_at_boot_and_restarts_it_after_a
     assert daemon["UserName"] == "root" and daemon["Umask"] == 0o077  # its files for root only
     assert daemon["ProcessType"] in {"Standard", "Background", "Adaptive", "Interactive"}
     assert daemon["ThrottleInterval"] >= 1
-    from practice_client.service.daemon import DEFAULT_PORT
+    from practice_client.service.files import DEFAULT_PORT
 
     assert daemon["ProgramArguments"][-1].endswith(f":{DEFAULT_PORT}")
 
@@ -121,29 +119,6 @@ def test_mobileconfig_has_the_msi_keys_and_the_client_reads_them() -> None:
 def test_entitlements_relax_only_executable_memory() -> None:
     with (MACOS / "entitlements.plist").open("rb") as handle:
         assert plistlib.load(handle) == {"com.apple.security.cs.allow-unsigned-executable-memory": True}
-
-
-@pytest.fixture
-def mac_root(tmp_path: Path) -> Path:
-    """A stand-in target volume holding what the pkg's payload installs."""
-    root = tmp_path / "volume"
-    support = root / "Library" / "Application Support" / "PracticeClient"
-    support.mkdir(parents=True)
-    shutil.copy(MACOS / "de.practiceclient.agent.plist", support)
-    shutil.copy(MACOS / "de.practiceclient.service.plist", support)
-    return root
-
-
-def postinstall(pkg_dir: Path, root: Path) -> subprocess.CompletedProcess[str]:
-    pkg_dir.mkdir(exist_ok=True)
-    return subprocess.run(
-        ["bash", str(MACOS / "scripts" / "postinstall"), str(pkg_dir / "practice-client.pkg"), "/", str(root)],
-        capture_output=True, text=True, timeout=60,
-    )
-
-
-def read_policy_at(root: Path) -> policy.Policy | None:
-    return policy.read_macos_managed(root / "no-profile", root / "Library" / "Preferences")
 
 
 def test_postinstall_writes_managed_defaults_and_enables_the_agent(mac_root: Path, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import tomli_w
 from practice_client.context import Context
 from practice_client.core.config import load_config, read_user_config
 from practice_client.core.errors import PolicyLocked
-from tests.cli import run_cli
+from tests.support.cli import run_cli
 
 
 @pytest.fixture

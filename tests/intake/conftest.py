@@ -26,6 +26,8 @@ from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.mail import DkimKey, build_message, dkim_sign, request_json
 from practice_client.testbed.patient import SimulatedPatient
 from tests.conftest import kill_agents, require, short_tmpdir
+from tests.support.outlook import outlook_writer  # noqa: F401 - a fixture of the .msg tests
+from tests.support.patients import ERIKA
 
 PLATFORM = "platform.test"
 PRACTICE_ID = "praxis-4711"
@@ -84,14 +86,13 @@ def parties() -> Iterator[Parties]:
     root = short_tmpdir("pci")
     with ThreadPoolExecutor(4) as pool:  # gpg key generation mostly waits: do it side by side
         authority_f = pool.submit(IdentityAuthority.create, root / "ident")
-        erika_f = pool.submit(SimulatedPatient.create, root / "erika", "Erika Mustermann", "1964-08-12",
-                              "+491711234567")
+        erika_f = pool.submit(SimulatedPatient.create, root / "erika", ERIKA.name, ERIKA.birth_date, ERIKA.phone)
         max_f = pool.submit(SimulatedPatient.create, root / "max", "Max Muster", "1970-01-02", "+491609876543")
         stranger_f = pool.submit(SimulatedPatient.create, root / "str", "Eve Fremd", "1980-05-05",
                                  "+491511111111")
         authority, erika, maxp, stranger = (f.result() for f in (authority_f, erika_f, max_f, stranger_f))
     yield Parties(
-        Party(erika, "1001", erika.trust_certificate(authority)),
+        Party(erika, ERIKA.patient_number, erika.trust_certificate(authority)),
         Party(maxp, "1002", maxp.trust_certificate(authority)),
         stranger,
     )

@@ -12,7 +12,6 @@ import pwd
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.support.waiting import wait_listening
 
 USER = "praxis"
 PASSWORD = "imap-test-pw-3141"
@@ -117,19 +118,8 @@ userdb {{
        if capabilities_without else ""))
         process = subprocess.Popen(["dovecot", "-F", "-c", str(conf)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                err = process.stderr.read().decode()[-2000:] if process.stderr else ""
-                raise RuntimeError(f"dovecot exited: {err}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                threading_wait(0.05)
-        else:
-            process.kill()
-            raise RuntimeError("dovecot did not start listening")
+        wait_listening(port, process, "dovecot",
+                       output=lambda: process.stderr.read().decode()[-2000:] if process.stderr else "")
         return cls(root, port, cert, process)
 
     def stop(self) -> None:
@@ -148,10 +138,3 @@ def _capabilities(without: tuple[str, ...]) -> str:
            "UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH " \
            "LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY"
     return " ".join(c for c in full.split() if c not in without)
-
-
-def threading_wait(seconds: float) -> None:
-    """Pause between connection attempts while the server starts (an Event, not sleep)."""
-    import threading
-
-    threading.Event().wait(seconds)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from practice_client.core.models import Patient
 from practice_client.intake.inbox import Inbox
-from tests.cli import run_cli as run
+from tests.support.cli import run_cli as run
 
 from .conftest import World
 

@@ -15,7 +15,7 @@ import pytest
 from practice_client.intake.decisions import decline, flush_decisions
 from practice_client.intake.inbox import Inbox
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.support.platform import fast_client, start_platform
 
 from .conftest import World
 

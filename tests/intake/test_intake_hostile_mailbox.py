@@ -16,9 +16,9 @@ from practice_client.core.models import CheckStatus, RequestStatus, Verdict
 from practice_client.core.store import MAX_MESSAGE_BYTES
 from practice_client.intake.dkim_check import MAX_VERIFICATIONS
 from practice_client.intake.inbox import Inbox
-from practice_client.intake.platform_inbox import PlatformInboxSource
+from practice_client.service.sources import platform_source
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.support.platform import fast_client, start_platform
 
 from .conftest import PLATFORM, World, check_of
 
@@ -96,8 +96,8 @@ def test_an_oversized_message_from_the_platform_is_recorded_once_and_never_kept(
         os.unlink(platform.data_dir / "inbox" / name)
     big = world.message() + b"A" * (MAX_MESSAGE_BYTES + 1)
     (platform.data_dir / "inbox" / "big.eml").write_bytes(big)
-    source = PlatformInboxSource(world.ctx, Inbox(world.ctx, dnsfunc=world.dnsfunc, clock=lambda: world.now),
-                                 client_factory=lambda: fast_client(platform))
+    source = platform_source(world.ctx, Inbox(world.ctx, dnsfunc=world.dnsfunc, clock=lambda: world.now),
+                             lambda: fast_client(platform))
     start = len(world.dns.queries())
     assert source.poll_once() == 1
     (record,) = world.ctx.store.list_requests()

@@ -14,8 +14,9 @@ import pytest
 from practice_client.core.errors import NetworkError
 from practice_client.core.models import RequestStatus, Verdict
 from practice_client.core.secrets import IMAP_PASSWORD
-from practice_client.intake.imap import ImapSource
-from practice_client.intake.inbox import Inbox, configured_sources
+from practice_client.intake.inbox import Inbox
+from practice_client.intake.sources.imap import ImapSource
+from practice_client.service.sources import configured_sources, imap_source
 
 from .conftest import World
 from .dovecot import PASSWORD, USER, Dovecot
@@ -65,7 +66,7 @@ def deliver_mail(server: Dovecot, raw: bytes) -> None:
 def source(server: Dovecot, inbox: Inbox, deliver=None) -> ImapSource:
     return ImapSource(host="127.0.0.1", port=server.port, user=USER, password=PASSWORD,
                       processed_folder=PROCESSED, ca_file=str(server.ca_file),
-                      deliver=deliver or inbox.receive, after_store=inbox.process_pending)
+                      deliver=deliver or inbox.receive, settle=inbox.process_pending)
 
 
 def inbox_of(world: World) -> Inbox:
@@ -128,18 +129,19 @@ def test_from_context_uses_keyring_password_and_wrong_password_fails(world: Worl
                             imap_processed_folder=PROCESSED, imap_ca_file=str(mailbox.ca_file))
     world.ctx.secrets.set(IMAP_PASSWORD, PASSWORD)
     deliver_mail(mailbox, world.message())
-    src = ImapSource.from_context(world.ctx, inbox_of(world))
+    src = imap_source(world.ctx, inbox_of(world))
     assert src.poll_once() == 1
     world.ctx.secrets.set(IMAP_PASSWORD, "wrong")
     with pytest.raises(NetworkError):
-        ImapSource.from_context(world.ctx, inbox_of(world)).poll_once()
+        imap_source(world.ctx, inbox_of(world)).poll_once()
 
 
 def test_untrusted_server_certificate_is_refused(world: World, mailbox: Dovecot) -> None:
     deliver_mail(mailbox, world.message())
     inbox = inbox_of(world)
     untrusted = ImapSource(host="127.0.0.1", port=mailbox.port, user=USER, password=PASSWORD,
-                           processed_folder=PROCESSED, deliver=inbox.receive)
+                           processed_folder=PROCESSED, deliver=inbox.receive,
+                           settle=inbox.process_pending)
     with pytest.raises(NetworkError, match="not trusted"):
         untrusted.poll_once()
     assert count(mailbox, "INBOX") == 1
@@ -273,14 +275,14 @@ def test_every_connection_is_made_by_the_socket_factory_with_tls_on_top(world: W
     deliver_mail(mailbox, world.message())
     inbox = inbox_of(world)
     tunnelled = ImapSource(host="localhost", port=1, user=USER, password=PASSWORD, processed_folder=PROCESSED,
-                           ca_file=str(mailbox.ca_file), deliver=inbox.receive, after_store=inbox.process_pending,
+                           ca_file=str(mailbox.ca_file), deliver=inbox.receive, settle=inbox.process_pending,
                            socket_factory=through_a_hop)
     assert tunnelled.poll_once() == 1
     assert opened == [("localhost", 1)]
     assert count(mailbox, PROCESSED) == 1
     # the certificate is still checked against the configured host, whoever made the socket
     untrusted = ImapSource(host="localhost", port=1, user=USER, password=PASSWORD, processed_folder=PROCESSED,
-                           deliver=inbox.receive, socket_factory=through_a_hop)
+                           deliver=inbox.receive, settle=inbox.process_pending, socket_factory=through_a_hop)
     with pytest.raises(NetworkError, match="not trusted"):
         untrusted.poll_once()
 

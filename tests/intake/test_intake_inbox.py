@@ -19,11 +19,12 @@ from practice_client.core.errors import StateError
 from practice_client.core.models import Patient, RequestStatus, Verdict
 from practice_client.intake.decisions import accept, decline, flush_decisions
 from practice_client.intake.dkim_check import DnsFunc, dns_resolver
-from practice_client.intake.folder import FolderSource
 from practice_client.intake.inbox import Inbox
-from practice_client.intake.platform_inbox import CURSOR_KEY, PlatformInboxSource
+from practice_client.intake.sources.folder import FolderSource
+from practice_client.intake.sources.platform import CURSOR_KEY
+from practice_client.service.sources import platform_source
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.support.platform import fast_client, start_platform
 
 from .conftest import World
 
@@ -249,7 +250,7 @@ def test_platform_inbox_source_keeps_a_cursor(world: World, platform: TestbedPla
         os.unlink(platform.data_dir / "inbox" / name)
     for i in range(3):
         (platform.data_dir / "inbox" / f"msg-{i:03d}.eml").write_bytes(world.message())
-    source = PlatformInboxSource(world.ctx, inbox_of(world), client_factory=lambda: fast_client(platform))
+    source = platform_source(world.ctx, inbox_of(world), lambda: fast_client(platform))
     assert source.poll_once() == 3
     assert world.ctx.store.get_meta(CURSOR_KEY)
     assert source.poll_once() == 0
@@ -265,7 +266,8 @@ def test_folder_source_moves_processed_files_and_skips_symlinks(world: World, wo
     outside = work_dir / "secret.eml"
     outside.write_bytes(world.message())
     (folder / "link.eml").symlink_to(outside)
-    source = FolderSource(world.ctx, inbox_of(world), folder)
+    inbox = inbox_of(world)
+    source = FolderSource(folder, deliver=inbox.receive, settle=inbox.process_pending)
     assert source.poll_once() == 1
     assert (folder / "processed" / "anfrage.eml").is_file()
     assert (folder / "link.eml").is_symlink() and outside.is_file()

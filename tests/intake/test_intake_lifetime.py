@@ -42,9 +42,9 @@ def test_a_request_valid_until_2099_is_open_for_90_days_only(world: World) -> No
 
     request_id = received(world, raw)
     record = accept(world.ctx, request_id, now=world.now)
-    assert matching.is_open(record, created + timedelta(days=89))
+    assert matching.is_valid(record, created + timedelta(days=89))
     # the attack: three months later a file in the request's folder would still go out
-    assert not matching.is_open(record, created + timedelta(days=91))
+    assert not matching.is_valid(record, created + timedelta(days=91))
     late = world.verify(raw, now=created + timedelta(days=91))
     assert check_of(late, "freshness").status is CheckStatus.FAIL
     assert "at most 90 days" in check_of(late, "freshness").detail_en

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import run_cli as run
+from tests.support.cli import run_cli as run
 
 
 def ok(*args: str, stdin: str | None = None) -> str:

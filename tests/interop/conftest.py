@@ -31,6 +31,7 @@ from practice_client.testbed.implementations import TOOLS
 from practice_client.testbed.mail import DkimKey
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import kill_agents, require, short_tmpdir
+from tests.support.patients import ERIKA
 
 DOMAIN = "plattform.example"
 PRACTICE_ID = "praxis-interop"
@@ -164,3 +165,23 @@ def subkeys(public_key: str) -> list[Subkey]:
                                  input=public_key.encode(), capture_output=True, timeout=60, check=True).stdout
     (key,) = colon_listing(listing)
     return [Subkey(r.field(4).upper(), f, r.field(1), r.field(11)) for r, f in key.subkeys]
+
+
+# Erika of tests/support/patients.py as a simulated patient takes her (name, birth date, phone)
+ERIKA_PERSON = (ERIKA.name, ERIKA.birth_date, ERIKA.phone)
+
+
+def set_up(home: Path, ident_key: Path) -> None:
+    """``setup --offline`` with this identity key, and Erika in the master data."""
+    assert cli("setup", "--server", "https://platform.test", "--practice-id", "praxis-1", "--platform-domain",
+               "platform.test", "--ident-key", str(ident_key), "--offline").code == 0
+    master = home / "stammdaten.csv"
+    master.write_text("patient_number,name,birth_date,phone\n1001,Erika Mustermann,1964-08-12,0171 1234567\n",
+                      encoding="utf-8")
+    assert cli("patients", "import", str(master)).code == 0
+
+
+def pinned() -> list[str]:
+    pins = cli("trust", "list", "--json").json()["pins"]
+    assert isinstance(pins, list)
+    return [str(p["fingerprint"]) for p in pins]

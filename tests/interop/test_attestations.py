@@ -11,26 +11,8 @@ import pytest
 
 from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.patient import SimulatedPatient
-from tests.interop.conftest import cli, one_line_error, require_tool
+from tests.interop.conftest import ERIKA_PERSON, cli, one_line_error, pinned, require_tool, set_up
 from tests.interop.matrix import AUTHORITIES
-
-ERIKA = ("Erika Mustermann", "1964-08-12", "+491711234567")
-
-
-def set_up(home: Path, ident_key: Path) -> None:
-    """``setup --offline`` with this identity key, and Erika in the master data."""
-    assert cli("setup", "--server", "https://platform.test", "--practice-id", "praxis-1", "--platform-domain",
-               "platform.test", "--ident-key", str(ident_key), "--offline").code == 0
-    master = home / "stammdaten.csv"
-    master.write_text("patient_number,name,birth_date,phone\n1001,Erika Mustermann,1964-08-12,0171 1234567\n",
-                      encoding="utf-8")
-    assert cli("patients", "import", str(master)).code == 0
-
-
-def pinned() -> list[str]:
-    pins = cli("trust", "list", "--json").json()["pins"]
-    assert isinstance(pins, list)
-    return [str(p["fingerprint"]) for p in pins]
 
 
 @pytest.mark.parametrize("implementation", AUTHORITIES)
@@ -38,7 +20,7 @@ def test_attestation_clearsigned_by(implementation: str, client_home: Path, work
     require_tool(implementation)
     authority = IdentityAuthority.create(work_dir / "ident", implementation=implementation)
     forger = IdentityAuthority.create(work_dir / "forger", implementation=implementation)
-    patient = SimulatedPatient.create(work_dir / "erika", *ERIKA)
+    patient = SimulatedPatient.create(work_dir / "erika", *ERIKA_PERSON)
     try:
         ident_key = work_dir / "ident.asc"
         ident_key.write_text(authority.public_key(), encoding="utf-8")

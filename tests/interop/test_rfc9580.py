@@ -13,9 +13,8 @@ from practice_client.context import Context
 from practice_client.crypto.packets import newer_formats
 from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.patient import SimulatedPatient
-from tests.interop.conftest import cli, one_line_error, require_tool
+from tests.interop.conftest import ERIKA_PERSON, cli, one_line_error, pinned, require_tool, set_up
 from tests.interop.matrix import REFUSED, Case
-from tests.interop.test_attestations import ERIKA, pinned, set_up
 
 WHY = {"v6": "a v6 public key (RFC 9580)", "rfc9580-v4": "an Ed25519 public key (RFC 9580 algorithm 27)"}
 
@@ -24,7 +23,7 @@ WHY = {"v6": "a v6 public key (RFC 9580)", "rfc9580-v4": "an Ed25519 public key 
 def test_gnupg_cannot_use(case: Case, client_home: Path, work_dir: Path) -> None:
     require_tool(case.implementation)
     authority = IdentityAuthority.create(work_dir / "ident")
-    patient = SimulatedPatient.create(work_dir / "erika", *ERIKA, implementation=case.implementation,
+    patient = SimulatedPatient.create(work_dir / "erika", *ERIKA_PERSON, implementation=case.implementation,
                                       key_type=case.key_type)
     try:
         ident_key = work_dir / "ident.asc"

@@ -7,30 +7,21 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import require
 from tests.intake.dovecot import _free_port
+from tests.support.waiting import wait_listening
 
 USER = "praxis-proxy"
 PASSWORD = "proxy-pw-2718"  # noqa: S105
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(400):
-        if process.poll() is not None:
-            raise RuntimeError(f"proxy exited: {log.read_text(errors='replace')[-2000:] if log.exists() else ''}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            threading.Event().wait(0.05)
-    process.kill()
-    raise RuntimeError("proxy did not start listening")
+    wait_listening(port, process, "proxy",
+                   output=lambda: log.read_text(errors="replace")[-2000:] if log.exists() else "")
 
 
 @dataclass

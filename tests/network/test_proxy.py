@@ -15,7 +15,9 @@ import pytest
 
 from practice_client.context import Context
 from practice_client.core.errors import InputError, NetworkError
-from practice_client.core.network import (
+from practice_client.core.secrets import PLATFORM_TOKEN, PROXY_PASSWORD
+from practice_client.platform.http import Profile
+from practice_client.platform.proxy import (
     DIRECT,
     Proxy,
     ProxyConfig,
@@ -24,12 +26,11 @@ from practice_client.core.network import (
     parse_proxy,
     parse_winhttp_settings,
 )
-from practice_client.core.platform import PlatformClient
-from practice_client.core.secrets import PLATFORM_TOKEN, PROXY_PASSWORD
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import short_tmpdir
-from tests.fixtures_platform import FAST_RETRY, fast_client, testbed_platform  # noqa: F401
 from tests.network.proxies import PASSWORD, USER, RunningProxy, start_squid_ntlm, start_tinyproxy
+from tests.support.platform import FAST_RETRY, fast_client, testbed_platform  # noqa: F401
+from tests.support.waiting import poll
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +58,7 @@ def tunnelled_to(proxy: RunningProxy, port: int) -> int:
 
 def logged(proxy: RunningProxy, text: str, seconds: float = 30) -> bool:
     """Squid logs a tunnel when it closes: poll its log with a deadline."""
-    deadline = threading.Event()
-    for _ in range(int(seconds / 0.05)):
-        if any(text in line for line in proxy.connects()):
-            return True
-        deadline.wait(0.05)
-    return False
+    return bool(poll(lambda: any(text in line for line in proxy.connects()), seconds, interval=0.05))
 
 
 def test_basic_auth_proxy_carries_the_tls_session_end_to_end(
@@ -167,12 +163,12 @@ def test_the_proxy_settings_come_from_the_config_and_the_keyring(
         ctx.secrets.set(PLATFORM_TOKEN, testbed_platform.token)
         ctx.secrets.set(PROXY_PASSWORD, PASSWORD)
         before = tunnelled_to(tinyproxy, testbed_platform.port)
-        with PlatformClient.from_context(ctx, retry=FAST_RETRY) as client:
+        with ctx.platform(Profile(retry=FAST_RETRY)) as client:
             assert client.inbox(None) == ([], None)
         assert tunnelled_to(tinyproxy, testbed_platform.port) > before
         ctx.update_config(proxy="http://user:secret@proxy.test:3128")
         with pytest.raises(InputError, match="no credentials in the proxy URL"):
-            PlatformClient.from_context(ctx)
+            ctx.platform()
     finally:
         ctx.secrets.delete(PLATFORM_TOKEN)
         ctx.secrets.delete(PROXY_PASSWORD)
@@ -183,8 +179,8 @@ def test_imap_reaches_a_mail_server_behind_the_proxy(client_home: Path, tinyprox
     """The product's own IMAP source, set up like any practice's: the proxy and its user
     from the config, both passwords from the keyring, the mail server's CA as imap_ca_file."""
     from practice_client.core.secrets import IMAP_PASSWORD as IMAP_SECRET
-    from practice_client.intake.imap import ImapSource
     from practice_client.intake.inbox import Inbox
+    from practice_client.service.sources import imap_source
     from tests.intake.dovecot import PASSWORD as IMAP_PASSWORD
     from tests.intake.dovecot import USER as IMAP_USER
     from tests.intake.dovecot import Dovecot
@@ -196,7 +192,7 @@ def test_imap_reaches_a_mail_server_behind_the_proxy(client_home: Path, tinyprox
                           imap_ca_file=str(dovecot.ca_file), proxy=tinyproxy.url, proxy_user=USER)
         ctx.secrets.set(IMAP_SECRET, IMAP_PASSWORD)
         ctx.secrets.set(PROXY_PASSWORD, PASSWORD)
-        assert ImapSource.from_context(ctx, Inbox(ctx)).poll_once() == 0  # an empty INBOX, reached
+        assert imap_source(ctx, Inbox(ctx)).poll_once() == 0  # an empty INBOX, reached
         assert tunnelled_to(tinyproxy, dovecot.port) == 0  # logged by name: localhost
         assert any(f"localhost:{dovecot.port}" in line for line in tinyproxy.connects())
     finally:

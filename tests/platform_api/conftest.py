@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from practice_client.core.platform import PlatformClient
+from practice_client.platform.api import PlatformClient
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, testbed_platform  # noqa: F401
+from tests.support.platform import fast_client, testbed_platform  # noqa: F401
 
 
 @pytest.fixture

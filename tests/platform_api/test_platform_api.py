@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from practice_client.core.errors import NetworkError
-from practice_client.core.platform import PlatformClient
+from practice_client.platform.api import PlatformClient
 from practice_client.testbed.platform import TestbedPlatform
 
 

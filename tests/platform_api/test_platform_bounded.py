@@ -20,13 +20,8 @@ from pathlib import Path
 import pytest
 
 from practice_client.core.errors import NetworkError
-from practice_client.core.platform import (
-    MAX_ANSWER_BYTES,
-    MAX_INBOX_BYTES,
-    AnswerTooLarge,
-    PlatformClient,
-    RetryPolicy,
-)
+from practice_client.platform.api import MAX_INBOX_BYTES, PlatformClient
+from practice_client.platform.http import MAX_ANSWER_BYTES, AnswerTooLarge, RetryPolicy
 from practice_client.testbed.ca import ensure_ca
 from tests.conftest import short_tmpdir
 

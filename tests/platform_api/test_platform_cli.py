@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from practice_client.core.platform import PlatformClient
 from practice_client.crypto.gpg import Gpg, inspect_keys
+from practice_client.platform.api import PlatformClient
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import kill_agents, short_tmpdir
-from tests.fixtures_platform import start_platform
+from tests.support.platform import start_platform
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -18,11 +18,13 @@ import pytest
 
 from practice_client.context import Context
 from practice_client.core.errors import InputError, NetworkError, NotConfigured, SecretError
-from practice_client.core.platform import PlatformClient, client_ssl_context, spki_sha256_pem
 from practice_client.core.secrets import PLATFORM_TOKEN
+from practice_client.platform.api import PlatformClient
+from practice_client.platform.http import Profile
+from practice_client.platform.tls import spki_sha256_pem, tls_context
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import require
-from tests.fixtures_platform import FAST_RETRY, fast_client, start_platform
+from tests.support.platform import FAST_RETRY, fast_client, start_platform
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +191,7 @@ def test_a_proxy_from_the_environment_is_used_and_tls_still_checked_end_to_end(
 
 
 def test_client_context_requires_tls12_and_verification() -> None:
-    context = client_ssl_context(None)
+    context = tls_context(None)
     assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
@@ -198,7 +200,7 @@ def test_a_bad_ca_file_is_an_input_error_naming_it(tmp_path: Path) -> None:
     bad = tmp_path / "ca.pem"
     bad.write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
     with pytest.raises(InputError, match="ca.pem"):
-        client_ssl_context(bad)
+        tls_context(bad)
 
 
 @pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
@@ -242,25 +244,25 @@ def test_the_token_never_reaches_the_log(
     assert testbed_platform.token not in caplog.text
 
 
-def test_from_context_uses_the_configured_url_ca_pin_and_keyring_token(
+def test_ctx_platform_uses_the_configured_url_ca_pin_and_keyring_token(
     client_home: Path, testbed_platform: TestbedPlatform, other_platform: TestbedPlatform
 ) -> None:
     ctx = Context()
     try:
         with pytest.raises(NotConfigured):
-            PlatformClient.from_context(ctx)
+            ctx.platform()
         ctx.update_config(server_url=testbed_platform.url, ca_file=str(testbed_platform.ca_file),
                           spki_pin=server_pin(other_platform))
         with pytest.raises(SecretError):  # no token in the keyring yet
-            PlatformClient.from_context(ctx)
+            ctx.platform()
         ctx.secrets.set(PLATFORM_TOKEN, testbed_platform.token)
         with (
-            PlatformClient.from_context(ctx, retry=FAST_RETRY) as pinned_wrong,
+            ctx.platform(Profile(retry=FAST_RETRY)) as pinned_wrong,
             pytest.raises(NetworkError, match="SPKI pin"),
         ):
             pinned_wrong.inbox(None)
         ctx.update_config(spki_pin=server_pin(testbed_platform))
-        with PlatformClient.from_context(ctx) as client:
+        with ctx.platform() as client:
             assert client.inbox(None) == ([], None)
     finally:
         ctx.secrets.delete(PLATFORM_TOKEN)
@@ -293,11 +295,11 @@ def test_pins_from_the_config_the_old_single_pin_still_counts(
         wrong_pins = f"{server_pin(other_platform)}, {spki_sha256_pem(other_platform.ca_file.read_bytes())}"
         ctx.update_config(server_url=testbed_platform.url, ca_file=str(testbed_platform.ca_file),
                           spki_pins=wrong_pins)
-        with PlatformClient.from_context(ctx, retry=FAST_RETRY) as wrong, pytest.raises(NetworkError, match="SPKI pin"):
+        with ctx.platform(Profile(retry=FAST_RETRY)) as wrong, pytest.raises(NetworkError, match="SPKI pin"):
             wrong.inbox(None)
         ctx.update_config(spki_pin=server_pin(testbed_platform))  # written by an older version
         assert len(ctx.config.pins()) == 3
-        with PlatformClient.from_context(ctx, retry=FAST_RETRY) as client:
+        with ctx.platform(Profile(retry=FAST_RETRY)) as client:
             assert client.inbox(None) == ([], None)
     finally:
         ctx.secrets.delete(PLATFORM_TOKEN)

@@ -17,10 +17,10 @@ import pytest
 import requests.adapters
 
 from practice_client.core.errors import NetworkError
-from practice_client.core.platform import PlatformClient
+from practice_client.platform.api import PlatformClient
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import require
-from tests.fixtures_platform import FAST_RETRY, start_platform
+from tests.support.platform import FAST_RETRY, start_platform
 
 
 @pytest.fixture(scope="module")

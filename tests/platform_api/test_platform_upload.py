@@ -15,10 +15,12 @@ import pytest
 import requests
 
 from practice_client.core.errors import InputError, NetworkError, PlatformRefused
-from practice_client.core.platform import BLOCK_SIZE, PlatformClient, RetryPolicy, Timeouts, UploadCancelled
-from practice_client.core.tus import GROWING_MIN_BYTES, UploadGone, UploadState
+from practice_client.platform.api import PlatformClient
+from practice_client.platform.http import BLOCK_SIZE, RetryPolicy, Timeouts, UploadCancelled
+from practice_client.platform.tus import GROWING_MIN_BYTES, UploadGone, UploadState
 from practice_client.testbed.platform import TestbedPlatform
-from tests.fixtures_platform import fast_client, start_platform
+from tests.support.platform import fast_client, start_platform
+from tests.support.waiting import wait_for
 
 DOC = "3f1c2a9e-6b7d-4e21-9c0a-5d8e7f6a1b2c"
 REQ = "req-00000001"
@@ -434,12 +436,8 @@ def test_a_growing_file_streams_before_its_end_and_completes_only_once_declared(
             out.write(block)
             out.flush()
         # the server has bytes while the file is still being written
-        pause = threading.Event()
-        for _ in range(500):  # polled with a deadline of about 5 s
-            state = client.tus.state(url)
-            if state.offset > 0:
-                break
-            pause.wait(0.01)
+        state = wait_for(lambda: (s := client.tus.state(url)).offset > 0 and s, 5.0,
+                         "the server's first bytes", interval=0.01)
         assert state.offset > 0 and state.length is None
         for block in blocks[3:]:
             out.write(block)

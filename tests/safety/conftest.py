@@ -18,7 +18,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,35 +28,30 @@ from practice_client.cli import main
 from practice_client.context import Context
 from practice_client.core.models import Document, DocumentState, Patient, RequestRecord
 from practice_client.crypto.trust import pin_certificate, verify_certificate_text
-from practice_client.delivery.agent import Agent
 from practice_client.provision import SetupParams
+from practice_client.service.agent import Agent
 from practice_client.testbed.dns import TxtDnsServer
 from practice_client.testbed.identity import IdentityAuthority
 from practice_client.testbed.mail import DkimKey, platform_request
 from practice_client.testbed.patient import SimulatedPatient
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import require, short_tmpdir
-from tests.delivery.conftest import (
-    _keyring_ok,
-    fresh_home,
-    provisioned_template,
-    publish_server_copies,
-    tear_down,
-    wait_for,
-)
+from tests.support.patients import ERIKA, GISELA
+from tests.support.waiting import wait_for
+from tests.support.worlds import fresh_home, keyring_ok, provisioned_template, publish_server_copies, tear_down
 
 DOMAIN = "plattform.test"
 PRACTICE_ID = "praxis-sicher"
 
 # key -> (patient number, name, birth date, phone). "erika_new" is Erika with a new key (re-pin).
 PEOPLE = {
-    "erika": ("1001", "Erika Mustermann", "1964-08-12", "+491711234567"),
-    "gisela": ("1003", "Gisela Beispiel", "1975-05-05", "+491711234569"),
+    "erika": astuple(ERIKA),
+    "gisela": astuple(GISELA),
     "anna": ("2001", "Anna Zwilling", "1990-03-03", "+491721110001"),
     "anna_twin": ("2002", "Anna Zwilling", "1990-03-03", "+491721110002"),
     "max": ("3001", "Max Mustermann", "1960-01-31", "+491731110001"),
     "max_other": ("3002", "Max Mustermann", "1971-07-07", "+491731110002"),
-    "erika_new": ("1001", "Erika Mustermann", "1964-08-12", "+491711234567"),
+    "erika_new": astuple(ERIKA),
 }
 PINNED = ("erika", "gisela", "anna", "anna_twin", "max", "max_other")
 UNSETTLED = (DocumentState.DETECTED, DocumentState.MATCHED, DocumentState.ENCRYPTED, DocumentState.UPLOADING)
@@ -76,7 +71,7 @@ class SafetyWorld:
 
 @pytest.fixture(scope="session")
 def safety_world() -> Iterator[SafetyWorld]:
-    _keyring_ok()
+    keyring_ok()
     try:
         import dnslib  # noqa: F401
     except ImportError:

@@ -15,7 +15,7 @@ from practice_client.core.gdt import build_record
 from practice_client.core.models import DocumentState, Patient, RequestStatus, Verdict
 from practice_client.core.policy import read_policy
 from practice_client.crypto.gpg import group_fingerprint
-from tests.delivery.conftest import wait_for
+from tests.support.waiting import wait_for
 
 from .conftest import PEOPLE, Practice, never_delivered
 
@@ -78,7 +78,7 @@ def test_two_accepted_requests_of_one_patient(practice: Practice) -> None:
     first, second = practice.accepted("erika"), practice.accepted("erika")
     practice.drop("1001_12081964_brief.pdf", b"Brief " * 50)
     (doc,) = practice.settled()
-    never_delivered(practice, doc, "2 open requests", first, second)
+    never_delivered(practice, doc, "2 valid requests", first, second)
 
 
 def test_a_number_typo_that_is_another_patient_with_an_open_request(practice: Practice) -> None:
@@ -176,7 +176,7 @@ def test_a_request_claiming_another_patients_name(practice: Practice, tmp_path: 
     practice.drop("1001_12081964_befund.pdf", b"Befund " * 50)
     practice.drop("3001_31011960_befund.pdf", b"Befund " * 50)
     for doc in practice.settled(2):
-        never_delivered(practice, doc, "no open accepted request")
+        never_delivered(practice, doc, "no valid request")
 
 
 @pytest.mark.parametrize("name", [
@@ -196,7 +196,7 @@ def test_confusable_and_bidi_names(practice: Practice, name: str) -> None:
     assert practice.cli("request", "accept", record.request_id, "--override", "--reason", "x")[0] == 1
     practice.drop("1001_12081964_befund.pdf", b"Befund " * 50)
     (doc,) = practice.settled()
-    never_delivered(practice, doc, "no open accepted request")
+    never_delivered(practice, doc, "no valid request")
 
 
 def test_a_valid_number_without_or_with_a_wrong_birth_date_is_not_delivered(practice: Practice) -> None:

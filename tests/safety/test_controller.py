@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QLabel
 
 from practice_client.core.models import DocumentState
 from practice_client.gui.controller import Controller
-from tests.delivery.conftest import wait_for
-from tests.gui.conftest import garbage_in_the_gui_thread, gui_app  # noqa: F401 - fixtures
+from tests.support.gui_desktop import garbage_in_the_gui_thread, gui_app  # noqa: F401 - fixtures
+from tests.support.waiting import wait_for
 
 from .conftest import Practice, never_delivered
 from .test_ambiguity import delivered_to
@@ -47,7 +47,7 @@ def test_twins_go_to_staff_who_confirm_the_birth_date(qtbot, practice: Practice,
     assert {i.patient_number for i in offered.values()} == {"2001", "2002"}  # the number tells them apart
     with qtbot.waitSignal(controller.failed, timeout=30000) as refused:
         controller.assign(doc.document_id, anna, "04.03.1990")
-    assert refused.args[0] == "assign" and "does not match" in refused.args[1]
+    assert refused.args[0] == "assign" and "passt nicht" in refused.args[1]  # the German GUI, in German only
     assert state_of(practice, doc.document_id) is DocumentState.UNASSIGNED
     with qtbot.waitSignal(controller.documentAssigned, timeout=30000):
         controller.assign(doc.document_id, anna, "03.03.1990")
@@ -95,7 +95,7 @@ def test_staff_decide_a_held_document_in_the_window(qtbot, practice: Practice, c
     from practice_client.gui.formatting import fingerprint_groups
     from practice_client.gui.main_window import MainWindow
     from practice_client.gui.tray import Tray
-    from tests.gui.conftest import refresh, settle
+    from tests.support.gui_state import refresh, settle
 
     old, new = (practice.world.people[key].fingerprint for key in ("erika", "erika_new"))
     practice.accepted("erika")

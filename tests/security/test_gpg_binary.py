@@ -14,8 +14,8 @@ import tomli_w
 
 from practice_client.core.errors import CryptoError
 from practice_client.crypto import gpg_binary
-from tests.cli import run_cli
 from tests.conftest import require
+from tests.support.cli import run_cli
 
 REAL_GPG = shutil.which("gpg", path="/usr/bin:/bin") or "/usr/bin/gpg"
 

@@ -15,7 +15,7 @@ import tomli_w
 from practice_client.core import policy
 from practice_client.core.config import load_config, save_settings
 from practice_client.core.errors import PolicyLocked
-from tests.cli import run_cli
+from tests.support.cli import run_cli
 
 ADMIN = {"SERVER_URL": "https://admin.test", "SPKI_PINS": "A" * 43 + "=", "LOCK_SETTINGS": "1"}
 

@@ -23,10 +23,11 @@ from practice_client.core.secrets import Secrets
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.outbox import add_files
 from practice_client.service.adopt import MARKER, adopt
-from practice_client.service.daemon import ServiceFiles
+from practice_client.service.files import ServiceFiles
 from practice_client.service.vault import SystemdCredential, Vault
-from tests.delivery.conftest import World, accepted_request, client, pin_patient, world  # noqa: F401
-from tests.service.conftest import EMPTY_POLICY, ServiceProcess, wait_for
+from tests.support.service import EMPTY_POLICY, ServiceProcess
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request, pin_patient
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import kill_agents, short_tmpdir
-from tests.delivery.conftest import World, world  # noqa: F401 - the fixture
-from tests.service.conftest import EMPTY_POLICY, ServiceProcess, accepted_count, open_request, pair_home, wait_for
+from tests.support.service import EMPTY_POLICY, ServiceProcess, accepted_count, open_request, pair_home
+from tests.support.waiting import wait_for
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from practice_client.service.client import Outcome, ServiceClient, ServiceRefused, ServiceUnavailable
-from tests.service.conftest import ServiceProcess, b64, wait_for
-from tests.service.relay import TcpRelay
+from tests.support.relay import TcpRelay
+from tests.support.service import ServiceProcess, b64
+from tests.support.waiting import wait_for
 
 CSV = b"patient_number,name,birth_date,phone\n1001,Erika Mustermann,1964-08-12,+491711234567\n"
 
@@ -62,6 +63,26 @@ def test_a_refused_command_stays_refused_for_its_key(service: ServiceProcess) ->
         client.command("accept", {"request_id": "7d1f3c2a-0000-4000-8000-000000000000"}, key=key)
     answer = client._request("POST", "/v1/commands/accept", {"args": {}}, stream=True)  # no key
     assert answer.status_code == 409 and "Idempotency-Key" in client._json(answer)["error"]
+
+
+def test_a_refusal_reaches_the_workstation_in_both_languages_apart(service: ServiceProcess) -> None:
+    """Each workstation shows the service's text in its own language: the answer carries
+    German and English apart (also when replayed from the record), not one joined line."""
+    client = service.workstation()
+    key = str(uuid.uuid4())
+    request_id = "7d1f3c2a-0000-4000-8000-000000000000"
+    texts = []
+    for _attempt in range(2):  # the second answer is the record's
+        with pytest.raises(ServiceRefused) as refused:
+            client.command("accept", {"request_id": request_id}, key=key)
+        texts.append(refused.value.text)
+    assert texts[0] == texts[1]
+    assert texts[0].de == f"{request_id}: keine solche Anfrage" and texts[0].en == f"{request_id}: no such request"
+    staff = service.workstation("staff", "Labor")
+    with pytest.raises(ServiceRefused) as refused:
+        staff.command("key.backup", {"passphrase": "x" * 20})
+    assert "nur ein Admin-Arbeitsplatz" in refused.value.text.de and "only" not in refused.value.text.de
+    assert "only an admin workstation" in refused.value.text.en and "Arbeitsplatz" not in refused.value.text.en
 
 
 def test_admin_actions_need_the_admin_role(service: ServiceProcess) -> None:

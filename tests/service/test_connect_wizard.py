@@ -15,7 +15,7 @@ from practice_client.gui.connect_wizard import ConnectWizard
 from practice_client.gui.controller import Controller
 from practice_client.gui.remote_controller import RemoteController
 from practice_client.service.connection import load_connection
-from tests.service.conftest import ServiceProcess
+from tests.support.service import ServiceProcess
 
 pytestmark = pytest.mark.slow
 

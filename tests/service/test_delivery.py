@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from practice_client.core.models import DocumentState, RequestStatus
-from tests.delivery.conftest import PATIENTS, World, accepted_request, world  # noqa: F401 - the fixture
-from tests.service.conftest import ServiceProcess, b64, service_context, wait_for
+from tests.support.patients import ERIKA
+from tests.support.service import ServiceProcess, b64, service_context
+from tests.support.waiting import wait_for
+from tests.support.worlds import World, accepted_request
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.slow
 def test_the_service_delivers_with_no_gui_connected(practice: ServiceProcess, world: World,  # noqa: F811
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     staff = practice.workstation("staff", "Empfang", os_user="mfa")
-    number, name, birth, phone = PATIENTS[0]
+    number, name, birth, phone = ERIKA.patient_number, ERIKA.name, ERIKA.birth_date, ERIKA.phone
     csv = f"patient_number,name,birth_date,phone\n{number},{name},{birth},{phone}\n".encode()
     staff.command("patients.import", {"name": "stamm.csv", "data": b64(csv)})
     patient = world.patients[number]

@@ -17,8 +17,8 @@ from practice_client.service import pairing
 from practice_client.service.client import NotPaired, ServiceClient, WrongService
 from practice_client.service.connection import load_connection
 from practice_client.service.pairing import Offers, PairingRefused, pair_with_service
-from tests.service.conftest import ServiceProcess
-from tests.service.relay import TlsMitm
+from tests.support.relay import TlsMitm
+from tests.support.service import ServiceProcess
 
 CLAIMS = {"hostname": "sprechzimmer", "os_user": "dr.a"}
 

@@ -11,8 +11,9 @@ import pytest
 from practice_client.context import Context
 from practice_client.gui.app import make_controller
 from practice_client.gui.remote_controller import RemoteController
-from tests.delivery.conftest import PATIENTS, World, world  # noqa: F401 - the fixture
-from tests.service.conftest import ServiceProcess, pair_home, service_context
+from tests.support.patients import ERIKA
+from tests.support.service import ServiceProcess, pair_home, service_context
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def test_master_data_and_a_trust_certificate_from_the_workstation(
     controller = make_controller(ctx)
     assert isinstance(controller, RemoteController)
     try:
-        number, name, birth, phone = PATIENTS[0]
+        number, name, birth, phone = ERIKA.patient_number, ERIKA.name, ERIKA.birth_date, ERIKA.phone
         csv = client_home / "stamm.csv"
         csv.write_text(f"patient_number,name,birth_date,phone\n{number},{name},{birth},{phone}\n")
         with qtbot.waitSignal(controller.patientsImported, timeout=30000) as imported:

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import kill_agents, short_tmpdir
-from tests.delivery.conftest import World, world  # noqa: F401 - the fixture
-from tests.service.conftest import EMPTY_POLICY, ROOT, ServiceProcess, accepted_count, open_request, pair_home
+from tests.support.service import EMPTY_POLICY, ROOT, ServiceProcess, accepted_count, open_request, pair_home
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ Event = dict[str, Any]
 
 @dataclass
 class Gui:
-    """One workstation window in its own process (tests/service/workstation_gui.py)."""
+    """One workstation window in its own process (tests/support/workstation_gui.py)."""
 
     name: str
     home: Path
@@ -93,7 +93,7 @@ class Gui:
 def start_gui(name: str, home: Path) -> Gui:
     env = dict(os.environ, PRACTICE_CLIENT_HOME=str(home), PRACTICE_CLIENT_POLICY=str(EMPTY_POLICY),
                QT_QPA_PLATFORM="offscreen")
-    process = subprocess.Popen([sys.executable, "-m", "tests.service.workstation_gui"], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "tests.support.workstation_gui"], cwd=ROOT, env=env,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     gui = Gui(name, home, process)
     threading.Thread(target=gui.read, daemon=True).start()
@@ -190,10 +190,12 @@ def test_an_action_while_the_service_is_away_is_reported_not_applied(
     empfang.connection("service-offline", 30, after=mark)
     empfang.send(do="accept", request_id=request_id)
     _at, failed = empfang.wait(lambda e: e["event"] == "failed" and e["action"] == "accept", 60, "the failure", mark)
-    assert "nicht erreichbar" in failed["message"] and "cannot be reached" in failed["message"]
+    # in the window's language only (German here), never both
+    assert "nicht erreichbar" in failed["message"] and "cannot be reached" not in failed["message"]
     practice.start()
     _at, settled = empfang.wait(lambda e: e["event"] == "settled", 60, "the settlement", mark)
-    assert settled["applied"] is False and "not applied" in settled["message"]
+    assert settled["applied"] is False and "nicht ausgeführt" in settled["message"]
+    assert "not applied" not in settled["message"]
     assert accepted_count(practice, request_id, monkeypatch) == 0
     sprechzimmer.status_of(request_id, "open")
     empfang.send(do="accept", request_id=request_id)  # done again, on purpose: applied now
@@ -211,7 +213,7 @@ def test_a_revoked_workstation_and_another_service_are_refused(
     practice.control("POST", "/v1/control/unpair", {"workstation_id": revoked["workstation_id"]})
     _at, failed = empfang.wait(lambda e: e["event"] == "failed" and e["action"] == "service", 30, "the refusal",
                                mark)
-    assert "unpaired" in failed["message"]
+    assert "entkoppelt" in failed["message"] and "unpaired" not in failed["message"]  # the service's text, German
     # another machine answers at the service's address: its certificate is not the pinned one
     mark = sprechzimmer.mark()
     practice.stop()
@@ -220,7 +222,8 @@ def test_a_revoked_workstation_and_another_service_are_refused(
     try:
         _at, failed = sprechzimmer.wait(lambda e: e["event"] == "failed" and e["action"] == "service", 60,
                                         "the refusal", mark)
-        assert "not the practice service this workstation was paired with" in failed["message"]
+        assert "nicht der Praxis-Dienst, mit dem dieser Arbeitsplatz gekoppelt wurde" in failed["message"]
+        assert "paired with" not in failed["message"]
     finally:
         impostor.stop()
         kill_agents(impostor_home)

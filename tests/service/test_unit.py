@@ -26,11 +26,12 @@ import pytest
 
 from practice_client.service.client import ServiceClient
 from practice_client.service.connection import Connection
-from practice_client.service.daemon import DEFAULT_PORT
+from practice_client.service.files import DEFAULT_PORT
 from practice_client.service.pairing import pair_with_service
 from practice_client.service.vault import VAULT_KEY_NAME, create_systemd_credential
 from tests.conftest import require, short_tmpdir
-from tests.service.conftest import EMPTY_POLICY, decrypt_credential, wait_for
+from tests.support.service import EMPTY_POLICY, decrypt_credential
+from tests.support.waiting import wait_for
 
 UNIT = Path(__file__).resolve().parents[2] / "installer" / "linux" / "practice-client.service"
 INSTALLED_PROGRAM = "/opt/practice-client/practice-client"
@@ -137,8 +138,8 @@ def test_the_unit_runs_the_service_and_restarts_it_after_kill_9(tmp_path: Path) 
     try:
         wait_for(lambda: supervisor.process and listening_pid() == supervisor.process.pid, 60, "the unit's service")
         assert (supervisor.runtime / "control-token").is_file()  # in the RuntimeDirectory, not the data
-        from practice_client.commands.service import control
         from practice_client.core.paths import Home
+        from practice_client.service.control import control
 
         home = Home(supervisor.state)
         code = control(home, "POST", "/v1/control/pair", {"role": "staff", "name": "Empfang"})["code"]
@@ -169,3 +170,20 @@ def _port_free() -> None:
             probe.bind(("0.0.0.0", DEFAULT_PORT))  # noqa: S104 - the unit's own address
         except OSError:
             pytest.fail(f"port {DEFAULT_PORT} (the unit's) is taken on this machine")
+
+
+def test_the_feed_carries_an_agent_notice_in_both_languages_apart() -> None:
+    """The change feed's form of each agent event (a tagged union): a failure's text goes
+    to every workstation in German and English apart, progress with its phase."""
+    from practice_client.core.models import DocumentState
+    from practice_client.core.text import Text
+    from practice_client.delivery.events import Connected, Failure, Phase, Progress, StateChanged
+    from practice_client.service.feed import agent_event
+
+    failure = agent_event(Failure(Text("Server nicht erreichbar", "server unreachable"), "d1"))
+    assert failure == {"type": "notice", "kind": "failure", "message": "Server nicht erreichbar / server unreachable",
+                       "text": {"de": "Server nicht erreichbar", "en": "server unreachable"}, "count": 0}
+    assert agent_event(Progress("d1", Phase.UPLOADING, 5, 10)) == {
+        "type": "progress", "document_id": "d1", "phase": "uploading", "done": 5, "total": 10}
+    assert agent_event(Connected()) == {"type": "platform", "state": "connected"}
+    assert agent_event(StateChanged("d1", DocumentState.DELIVERED)) is None  # the store's change went out

@@ -21,7 +21,8 @@ from practice_client.service.adopt import MARKER
 from practice_client.service.daemon import PracticeService
 from practice_client.service.windows import RUNNING, START_PENDING, STOP_PENDING, ServiceHost
 from tests.conftest import short_tmpdir
-from tests.service.conftest import EMPTY_POLICY, wait_for
+from tests.support.service import EMPTY_POLICY
+from tests.support.waiting import wait_for
 
 
 class FixedKey:

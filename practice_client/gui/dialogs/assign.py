@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from practice_client.core.patients import parse_birth_date
-from practice_client.delivery.outbox import AssignCandidate
+from practice_client.delivery.recipients import AssignCandidate
 from practice_client.gui.controller import Controller
 from practice_client.gui.formatting import date_text, fill, period_text
 from practice_client.gui.idlist import ID_ROLE, current_id, select_id

@@ -18,8 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from practice_client.core.audit import VerifyResult
+from practice_client.core.text import Text
 from practice_client.gui.controller import Controller
 from practice_client.gui.formatting import datetime_text, fill
+from practice_client.gui.i18n import current_language
 from practice_client.gui.list_model import Column
 from practice_client.gui.record_view import RecordView
 from practice_client.gui.resources import icon
@@ -61,11 +63,14 @@ def event_title(event: str) -> str:
 
 
 def details_text(details: object) -> str:
-    """``request_id: 1a2b… · override: false`` - identifiers only, as the log holds them."""
+    """``request_id: 1a2b… · override: false`` - identifiers only, as the log holds them; a
+    text stored as :meth:`Text.encode` (a reason) in the GUI's language only."""
     if not isinstance(details, dict):
         return json.dumps(details, ensure_ascii=False)
     parts = []
     for key, value in sorted(details.items()):
+        if isinstance(value, str) and value.startswith("{"):
+            value = Text.decode(value).pick(current_language())
         shown = ", ".join(map(str, value)) if isinstance(value, list) else json.dumps(value, ensure_ascii=False)
         parts.append(f"{key}: {shown.strip(chr(34))}")
     return " · ".join(parts)

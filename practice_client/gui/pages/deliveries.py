@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex
+from PySide6.QtCore import QLocale, QModelIndex, QPersistentModelIndex
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from practice_client.core.models import DocumentState
+from practice_client.core.text import Text
 from practice_client.gui.controller import Controller
 from practice_client.gui.dialogs.assign import AssignDialog
 from practice_client.gui.dialogs.held import HeldDialog
@@ -115,7 +116,9 @@ class DeliveriesPage(QWidget):
         def details(view: DocumentView) -> str:
             doc = view.document
             if doc.state in (DocumentState.FAILED, DocumentState.HELD):  # held: both fingerprints, for staff
-                return doc.error or self.tr("unknown error")
+                # the stored reason in the GUI's one language (the locale i18n set for it)
+                language = "de" if QLocale().language() == QLocale.Language.German else "en"
+                return Text.decode(doc.error).pick(language) if doc.error else self.tr("unknown error")
             if doc.state is DocumentState.UNASSIGNED:
                 return self.tr("No matching request found: assign it to a patient.")
             if doc.state is DocumentState.DELIVERED and doc.delivered_at:

@@ -34,6 +34,7 @@ from practice_client.core.models import RequestStatus
 from practice_client.gui.controller import Controller
 from practice_client.gui.dialogs.reason import ReasonDialog
 from practice_client.gui.formatting import date_text, datetime_text, fill, fingerprint_groups, period_text
+from practice_client.gui.i18n import current_language
 from practice_client.gui.labels import (
     check_icon,
     check_status_label,
@@ -205,7 +206,7 @@ class RequestDetail(QScrollArea):
             item = self.checks.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        english = self.controller.config.language == "en"
+        language = current_language()
         for row, check in enumerate(view.record.checks):
             icon = QLabel()
             icon.setPixmap(check_icon(check.status).pixmap(ICON_SIZE, ICON_SIZE))
@@ -213,7 +214,7 @@ class RequestDetail(QScrollArea):
             icon.setToolTip(check_status_label(check.status))
             text = QLabel(
                 f"<b>{check_title(check.name)}</b> ({check_status_label(check.status)})<br>"
-                f"{html.escape(check.detail_en if english else check.detail_de)}",
+                f"{html.escape(check.detail.pick(language))}",
                 wordWrap=True,
             )
             self.checks.addWidget(icon, row, 0)

@@ -80,7 +80,8 @@ class SettingsPage(QWidget):
         layout.addStretch(1)
         self.fields: dict[str, QLineEdit] = {}
         self.numbers: dict[str, QSpinBox] = {}
-        self.debug_logging = QCheckBox(self.tr("Detailed log (for support; identifiers only, never patient data)"))
+        self.debug_logging = QCheckBox(self.tr("Detailed log for support"))
+        self.debug_logging.setToolTip(self.tr("Identifiers only, never patient data"))
         self.diagnostics_button = QPushButton(self.tr("&Export diagnostics…"))
         self.diagnostics_button.setAccessibleName(
             self.tr("Export a diagnostics file for your IT provider (no patient data, no secrets)"))
@@ -141,7 +142,7 @@ class SettingsPage(QWidget):
             "max_request_days": self.tr("Requests valid at most:"),
             "keep_processed_days": self.tr("Delivered originals:"),
             "keep_failed_days": self.tr("Originals not delivered:"),
-            "keep_messages_days": self.tr("Request e-mails of finished requests:"),
+            "keep_messages_days": self.tr("E-mails of finished requests:"),
         })
         retention = QFormLayout(self.retention_box)
         for key, largest in NUMBER_KEYS:

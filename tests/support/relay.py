@@ -52,8 +52,15 @@ class _Relay:
             return
         with self._lock:
             self._sockets += [client, target]
-        threading.Thread(target=self._pipe, args=(client, target, True), daemon=True).start()
+        upstream = threading.Thread(target=self._pipe, args=(client, target, True), daemon=True)
+        upstream.start()
         self._pipe(target, client, False)
+        upstream.join()
+        # closed only once neither direction uses them: closing a TLS socket while another
+        # thread sends on it crashes the interpreter (OpenSSL's object freed under it)
+        for s in (client, target):
+            with contextlib.suppress(OSError):
+                s.close()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
         try:
@@ -69,23 +76,25 @@ class _Relay:
         except (OSError, ssl.SSLError):
             pass
         finally:
-            for s in (source, sink):
-                with contextlib.suppress(OSError):
-                    s.close()
+            _hang_up(source, sink)
 
     def cut(self) -> None:
         """Close every relayed connection (the client sees the connection drop)."""
         with self._lock:
             sockets, self._sockets = self._sockets, []
-        for s in sockets:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                s.close()
+        _hang_up(*sockets)
 
     def close(self) -> None:
         self.listener.close()
         self.cut()
+
+
+def _hang_up(*sockets: socket.socket) -> None:
+    """End the connections at the socket level (both directions' threads wake up and
+    stop); TLS state is left alone - the thread that serves them closes them."""
+    for s in sockets:
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(s, socket.SHUT_RDWR)
 
 
 class TcpRelay(_Relay):

@@ -10,9 +10,11 @@ import subprocess
 from pathlib import Path
 
 from practice_client.crypto.gpg import Gpg
-from tests.cli import run_cli as run
+from tests.support.cli import run_cli as run
+from tests.support.patients import ERIKA as ERIKA_RECORD
 
-ERIKA = {"name": "Erika Mustermann", "birth_date": "1964-08-12", "phone": "+491711234567"}
+# Erika (tests/support/patients.py) as SimulatedPatient.create takes her
+ERIKA = {"name": ERIKA_RECORD.name, "birth_date": ERIKA_RECORD.birth_date, "phone": ERIKA_RECORD.phone}
 PATIENTS_CSV = (
     "patient_number,name,birth_date,phone\n"
     '1001,"Mustermann, Erika",12.08.1964,0171 1234567\n'

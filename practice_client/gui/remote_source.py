@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from practice_client.core.audit import VerifyResult
-from practice_client.delivery.outbox import AssignCandidate
+from practice_client.delivery.recipients import AssignCandidate
 from practice_client.gui.viewmodels import MAX_CHANGES, PAGE_ROWS, Changes, DataSource, Overview, Page, Query, SortKey
 from practice_client.service.client import ServiceClient
 from practice_client.service.wire import from_wire, to_wire

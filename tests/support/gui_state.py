@@ -1,6 +1,7 @@
-"""A realistic German practice state for GUI tests and screenshots.
+"""GUI tests' state and waiting: a realistic German practice, the big home's size, and
+waiting until the window has settled (signals and worker counts, never sleeps).
 
-Written through the real Store API (each change one transaction + audit entry),
+The practice state is written through the real Store API (each change one transaction + audit entry),
 so the pages read exactly what intake and delivery would leave behind: requests
 with every verdict, documents in every state, PMS patients with and without pins.
 """
@@ -12,6 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from practice_client.core.models import (
     Check,
@@ -26,13 +28,21 @@ from practice_client.core.models import (
     verdict_of,
 )
 from practice_client.core.store import Store
+from practice_client.testbed.history import HistorySize
+
+if TYPE_CHECKING:  # the state itself needs no Qt (store tests use it too)
+    from practice_client.gui.controller import Controller
 
 CONSENT = (
     "Ich bin einverstanden, dass die Praxis mir die genannten Unterlagen Ende-zu-Ende-verschlüsselt "
     "über die Plattform übermittelt. Diese Einwilligung kann ich jederzeit widerrufen."
 )
 
-PATIENTS = [
+# Five years of a busy practice's documents; fewer requests and patients than the bench's
+# home (the documents are what the lists must carry), so it is built in about a minute.
+BIG_HOME = HistorySize(years=5, patients=1_000, pinned=800, requests=2_000, documents=50_000)
+
+DEMO_PATIENTS = [
     Patient("10234", "Erika Mustermann", "1964-08-12", "+491711234567"),
     Patient("10871", "Hans-Jürgen Schäfer-Großkopf", "1951-02-28", None),  # no phone: needs review
     Patient("11002", "Aylin Yılmaz", "1988-11-03", "+4915123456789"),
@@ -136,8 +146,8 @@ def add_document(store: Store, name: str, size: int, path: list[DocumentState], 
 def populate(store: Store) -> DemoState:
     """Five patients, three pins, five requests (every verdict), documents in every state."""
     state = DemoState()
-    store.upsert_patients(PATIENTS, "praxis.gdt")
-    erika, hans, aylin, jonas = PATIENTS[:4]
+    store.upsert_patients(DEMO_PATIENTS, "praxis.gdt")
+    erika, hans, aylin, jonas = DEMO_PATIENTS[:4]
     now = datetime.now(UTC).replace(microsecond=0)
     for patient in (erika, hans, aylin):
         fpr = _fingerprint()
@@ -184,3 +194,16 @@ def populate(store: Store) -> DemoState:
     state.documents["unassigned"] = add_document(store, "Scan_0042.pdf", 1_048_576, [d.UNASSIGNED], None)
     state.documents["detected"] = add_document(store, "99999_Entlassbrief.pdf", 96_000, [], None)
     return state
+
+
+def refresh(qtbot, controller: Controller, full_audit_check: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Bring the window up to date and wait until every read it caused has finished
+    (the refresh, and the first pages of lists shown meanwhile)."""
+    with qtbot.waitSignal(controller.overviewLoaded, timeout=30000):
+        controller.refresh(full_audit_check=full_audit_check)
+    settle(qtbot, controller)
+
+
+def settle(qtbot, controller: Controller) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no worker job of the controller runs (pages read, refreshes applied)."""
+    qtbot.waitUntil(lambda: not controller.workers.busy, timeout=30000)

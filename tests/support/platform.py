@@ -1,7 +1,7 @@
 """The testbed platform for any test: real HTTPS on loopback with its own CA and token.
 
 Use it from another test package with
-``from tests.fixtures_platform import testbed_platform  # noqa: F401`` (the fixture),
+``from tests.support.platform import testbed_platform  # noqa: F401`` (the fixture),
 or call :func:`start_platform` / :func:`fast_client` directly (e.g. in a
 module-scoped fixture of your own).
 """
@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from practice_client.core.platform import PlatformClient, RetryPolicy, Timeouts
+from practice_client.platform.api import PlatformClient
+from practice_client.platform.http import RetryPolicy, Timeouts
 from practice_client.testbed.platform import TestbedPlatform
 from tests.conftest import short_tmpdir
 

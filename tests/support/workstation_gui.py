@@ -1,7 +1,7 @@
 """One workstation's real window, offscreen, in a process of its own, driven over its
 standard streams (the two-GUI tests start two of these against one service).
 
-    QT_QPA_PLATFORM=offscreen PRACTICE_CLIENT_HOME=HOME python -m tests.service.workstation_gui
+    QT_QPA_PLATFORM=offscreen PRACTICE_CLIENT_HOME=HOME python -m tests.support.workstation_gui
 
 It builds the app exactly as ``practice-client gui`` does (``app.build_window``: a paired
 home gets the RemoteController) and shows the requests page. Stdin takes one JSON object

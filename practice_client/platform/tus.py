@@ -39,24 +39,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from practice_client.core.errors import InputError, NetworkError, PlatformRefused
-from practice_client.core.platform import (
+from practice_client.platform.http import (
     BLOCK_SIZE,
-    PARTS,
+    Cancelled,
+    HttpSession,
+    SourceShrunk,
+    Transient,
     UploadCancelled,
-    _Cancelled,
-    _SourceShrunk,
-    _Transient,
-    valid_platform_id,
 )
-
-if TYPE_CHECKING:
-    from practice_client.core.platform import PlatformClient
+from practice_client.platform.ids import PARTS, valid_platform_id
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +126,11 @@ class _FileSlice:
 
     def read(self, size: int = -1) -> bytes:
         if self._cancel is not None and self._cancel.is_set():
-            raise _Cancelled
+            raise Cancelled
         want = self._left if size is None or size < 0 else min(size, self._left)
         data = self._handle.read(want)
         if want and not data:
-            raise _SourceShrunk(str(self._path))
+            raise SourceShrunk(str(self._path))
         self._left -= len(data)
         if data:
             self._on_read(len(data))
@@ -178,11 +175,13 @@ def _state_of(response: requests.Response) -> UploadState:
 
 
 class Tus:
-    """The tus protocol on one :class:`PlatformClient` (its session, retries, timeouts).
-    Thread-safe; the server's capabilities are asked once."""
+    """The tus protocol on one platform's :class:`HttpSession` (its retries, timeouts), in
+    PATCHes of at most ``max_patch_bytes``. Thread-safe; the server's capabilities are
+    asked once."""
 
-    def __init__(self, client: PlatformClient) -> None:
-        self._client = client
+    def __init__(self, http: HttpSession, *, max_patch_bytes: int) -> None:
+        self._http = http
+        self._max_patch_bytes = max_patch_bytes
         self._capabilities: Capabilities | None = None
         self._lock = threading.Lock()
 
@@ -192,7 +191,7 @@ class Tus:
         """``OPTIONS`` once per client."""
         with self._lock:
             if self._capabilities is None:
-                response = self._client._retrying("tus options", lambda: self._client._send(
+                response = self._http.retrying("tus options", lambda: self._http.send(
                     "OPTIONS", ENDPOINT, expect=(200, 204)))
                 extensions = frozenset(
                     e.strip() for e in response.headers.get("Tus-Extension", "").split(",") if e.strip())
@@ -230,7 +229,7 @@ class Tus:
             headers["Upload-Length"] = str(length)
         # A POST whose answer is lost is sent again: the first one then left an empty upload
         # nobody knows, which the platform's expiration removes - never a second copy.
-        response = self._client._retrying(f"create upload {document_id}.{part}", lambda: self._client._send(
+        response = self._http.retrying(f"create upload {document_id}.{part}", lambda: self._http.send(
             "POST", ENDPOINT, expect=(201,), transient=(423,), headers=headers))
         url = self._own_url(response.headers.get("Location", ""))
         claimed = _header_int(response, "Upload-Offset")
@@ -242,13 +241,13 @@ class Tus:
     def _own_url(self, location: str) -> str:
         """The upload URL as a path of the platform; anything on another origin (where the
         token would go) or outside the upload endpoint is refused."""
-        base = urlsplit(self._client.base_url)
-        target = urlsplit(urljoin(self._client.base_url + "/", location)) if location else None
+        base = urlsplit(self._http.base_url)
+        target = urlsplit(urljoin(self._http.base_url + "/", location)) if location else None
         if (target is None or (target.scheme, target.netloc) != (base.scheme, base.netloc)
                 or not target.path.startswith(base.path + ENDPOINT + "/") or target.fragment
                 or target.path.rstrip("/") == base.path + ENDPOINT):
             raise PlatformRefused(f"POST {ENDPOINT}: the platform named an upload URL outside "
-                                  f"{self._client.base_url}{ENDPOINT}/")
+                                  f"{self._http.base_url}{ENDPOINT}/")
         path = target.path[len(base.path):]
         return path + (f"?{target.query}" if target.query else "")
 
@@ -256,10 +255,10 @@ class Tus:
 
     def state(self, url: str) -> UploadState:
         """``HEAD``: the server's offset and length; :class:`UploadGone` on 404/410."""
-        return self._client._retrying(f"upload state {url}", lambda: self._head(url))
+        return self._http.retrying(f"upload state {url}", lambda: self._head(url))
 
     def _head(self, url: str) -> UploadState:
-        response = self._client._send("HEAD", url, expect=(200, 204, *GONE), transient=(423,),
+        response = self._http.send("HEAD", url, expect=(200, 204, *GONE), transient=(423,),
                                       headers=TUS_HEADERS)
         if response.status_code in GONE:
             raise UploadGone(f"HEAD {url}: the upload is gone ({response.status_code})")
@@ -279,7 +278,7 @@ class Tus:
         except OSError as exc:
             raise InputError(path, f"cannot read: {exc.strerror}") from None
         report = progress or (lambda done, total: None)
-        retry = self._client.retry
+        retry = self._http.retry
         state: UploadState | None = UploadState(0, size) if fresh else None
         failures, stalled_at, offset = 0, -1, -1
         while True:
@@ -300,20 +299,20 @@ class Tus:
                     return
                 # a deferred length is declared (by the PATCH that reaches the end, at the latest)
                 ack = self._patch(url, path, offset, size, report, cancel,
-                                  count=min(size - offset, self._client.max_patch_bytes),
+                                  count=min(size - offset, self._max_patch_bytes),
                                   declare=size if state.length is None else None)
                 if ack.offset == size and not ack.deferred and ack.length is None:
                     state = self._head(url)  # the answer left the length out: confirm it
                 else:
                     state = UploadState(ack.offset, None if ack.deferred else size)
-            except _Transient as exc:
+            except Transient as exc:
                 failures += 1
                 stalled_at = offset
                 state = None
                 if failures >= retry.attempts:
                     raise NetworkError(f"{exc} - gave up after {failures} attempts") from None
                 log.info("upload %s: %s; resuming (attempt %d of %d)", url, exc, failures + 1, retry.attempts)
-                self._client._wait(failures, cancel)
+                self._http.wait(failures, cancel)
 
     def send_growing(
         self, url: str, path: Path, *, finished: threading.Event, cancel: threading.Event | None = None,
@@ -343,7 +342,7 @@ class Tus:
                     break
                 else:
                     finished.wait(GROWING_POLL_SECONDS)
-        except (_Transient, NetworkError, OSError) as exc:
+        except (Transient, NetworkError, OSError) as exc:
             log.info("upload %s: streaming stopped at %d bytes (%s)", url, offset, exc)
         finally:
             if handle is not None:
@@ -377,7 +376,7 @@ class Tus:
             handle.seek(offset)
             body = _FileSlice(path, handle, count, on_read, cancel)
             # 460: the checksum did not match what arrived (damaged on the way): send again
-            response = self._client._send("PATCH", url, expect=(200, 204, *GONE),
+            response = self._http.send("PATCH", url, expect=(200, 204, *GONE),
                                           transient=(409, 423, 460), data=body, sent_bytes=count,
                                           headers=headers)
         response.close()
@@ -385,7 +384,7 @@ class Tus:
             raise UploadGone(f"PATCH {url}: the upload is gone ({response.status_code})")
         acknowledged = _header_int(response, "Upload-Offset")
         if acknowledged is None:
-            raise _Transient(f"PATCH {url}: no Upload-Offset in the answer")
+            raise Transient(f"PATCH {url}: no Upload-Offset in the answer")
         if acknowledged != offset + count:
             raise PlatformRefused(f"PATCH {url}: the platform acknowledged offset {acknowledged} after "
                                   f"{count} bytes sent at {offset}")
@@ -402,7 +401,7 @@ class Tus:
         :class:`NoTermination` where the server does not offer it."""
         if not self.offers("termination"):
             raise NoTermination(f"DELETE {url}: the platform offers no upload termination")
-        self._client._retrying(f"terminate {url}", lambda: self._client._send(
+        self._http.retrying(f"terminate {url}", lambda: self._http.send(
             "DELETE", url, expect=(200, 204, *GONE), transient=(423,), headers=TUS_HEADERS))
 
     # --- one-shot --------------------------------------------------------------------------

@@ -1,10 +1,5 @@
-"""Network plumbing for every connection the client opens (platform API, IMAP): the TLS
-trust, the route to a server and the TCP connection along it.
-
-Trust (:func:`tls_context`): the operating system's - ``truststore`` verifies through the
-Windows and macOS certificate APIs (company roots, revocation as the OS does it) and uses
-OpenSSL's system store elsewhere - plus the configured ``ca_file``. Nothing else: not
-certifi's Mozilla bundle, not ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``.
+"""The route to a server and the TCP connection along it, for every connection the client
+opens (the platform API, IMAP).
 
 Route (:class:`ProxyResolver`), as practices run it: ``proxy = "none"`` connects directly;
 ``proxy = "http://HOST:PORT"`` always uses that proxy; ``proxy = "system"`` (the default)
@@ -30,7 +25,6 @@ import contextlib
 import logging
 import os
 import socket
-import ssl
 import struct
 import sys
 import threading
@@ -40,16 +34,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesHeaderParser
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-import truststore
-
 from practice_client.core.errors import InputError, NetworkError
-
-if TYPE_CHECKING:
-    from practice_client.context import Context
+from practice_client.platform.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +47,6 @@ MAX_PAC_BYTES = 1024 * 1024
 PAC_TIMEOUT_SECONDS = 5.0
 PAC_REFRESH_SECONDS = 15 * 60.0  # a PAC file is fetched again after this long
 _WINHTTP_KEY = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings\Connections"
-
-
-# --- trust ---------------------------------------------------------------------------------
-
-def tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    """The OS trust store plus ``ca_file``, hostname checks on, TLS 1.2 at least."""
-    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            problem = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
-            raise InputError(ca_file, f"cannot load the CA file: {problem}") from None
-    return context
 
 
 # --- route ---------------------------------------------------------------------------------
@@ -215,16 +189,6 @@ class ProxyConfig:
     pac_url: str = ""  # a PAC file's URL, or "wpad" (discovery by DNS)
     user: str = ""
     password: str = field(default="", repr=False)
-
-    @classmethod
-    def from_context(cls, ctx: Context) -> ProxyConfig:
-        from practice_client.core.secrets import PROXY_PASSWORD
-
-        cfg = ctx.config
-        password = (ctx.secrets.get(PROXY_PASSWORD) or "") if cfg.proxy_user else ""
-        config = cls(cfg.proxy.strip() or "system", cfg.proxy_pac_url.strip(), cfg.proxy_user, password)
-        config.check(str(ctx.home.config))
-        return config
 
     def check(self, source: str) -> None:
         if self.mode not in ("system", "none"):

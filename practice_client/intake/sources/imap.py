@@ -12,6 +12,7 @@ a practice's own mail server). The password comes from the OS keyring. IDLE
 (RFC 2177) is used where the server offers it (:meth:`ImapSource.wait_for_mail`);
 otherwise the caller polls. Every connection is made by :func:`connect`, which
 takes the function that opens the TCP connection (a proxy tunnel, for instance).
+Built from the config by :func:`practice_client.service.sources.imap_source`.
 """
 
 from __future__ import annotations
@@ -25,19 +26,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.tls import IMAP4_TLS
 
-from practice_client.core.errors import NetworkError, NotConfigured
-from practice_client.core.network import ProxyConfig, ProxyResolver, open_connection, tls_context
-from practice_client.core.secrets import IMAP_PASSWORD
-
-if TYPE_CHECKING:
-    from practice_client.context import Context
-    from practice_client.intake.inbox import Inbox
+from practice_client.core.errors import NetworkError
+from practice_client.intake.sources import Deliver, Settle, Stop, Wake
+from practice_client.platform.proxy import ProxyResolver, open_connection
+from practice_client.platform.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +46,6 @@ IDLE_SLICE_SECONDS = 1.0  # how soon a stop request ends an IDLE wait
 RECONNECT_SECONDS = 60.0
 DELETED = rb"\Deleted"
 
-Deliver = Callable[[bytes, str], int]
 SocketFactory = Callable[[str, int, float], socket.socket]
 """Opens a connected TCP socket to (host, port) within a timeout; TLS is added on top."""
 
@@ -111,6 +108,8 @@ def connect(host: str, port: int, ssl_context: ssl.SSLContext, *, timeout: float
 class ImapSource:
     """One mailbox folder; messages go to ``processed_folder`` once stored."""
 
+    talks_to_platform = False
+
     def __init__(
         self,
         *,
@@ -122,7 +121,7 @@ class ImapSource:
         processed_folder: str = "Verarbeitet",
         ca_file: str = "",
         deliver: Deliver,
-        after_store: Callable[[], int] | None = None,
+        settle: Settle,
         socket_factory: SocketFactory = direct_socket,
     ) -> None:
         self.host, self.port, self.user = host, port, user
@@ -130,21 +129,8 @@ class ImapSource:
         self.folder, self.processed_folder = folder, processed_folder
         self.ca_file = ca_file
         self._deliver = deliver
-        self._after_store = after_store
+        self._settle = settle
         self._socket_factory = socket_factory
-
-    @classmethod
-    def from_context(cls, ctx: Context, inbox: Inbox) -> ImapSource:
-        cfg = ctx.config
-        if not cfg.imap_host or not cfg.imap_user:
-            raise NotConfigured(f"{ctx.home.config}: IMAP host or user is not configured")
-        return cls(
-            host=cfg.imap_host, port=cfg.imap_port, user=cfg.imap_user,
-            password=ctx.secrets.require(IMAP_PASSWORD), folder=cfg.imap_folder,
-            processed_folder=cfg.imap_processed_folder, ca_file=cfg.imap_ca_file,
-            deliver=inbox.receive, after_store=inbox.process_pending,
-            socket_factory=proxied_socket(ProxyResolver(ProxyConfig.from_context(ctx))),
-        )
 
     # -- connection ---------------------------------------------------------------------
 
@@ -189,9 +175,10 @@ class ImapSource:
                     continue
                 recorded += self._deliver(raw, "imap")  # durable when this returns
                 self._move(conn, uid)
-        if self._after_store is not None:
-            recorded += self._after_store()
-        return recorded
+        return recorded + self._settle()
+
+    def report(self) -> int:
+        return 0  # nothing goes back to a mailbox
 
     @staticmethod
     def _fetch(conn: IMAPClient, uid: int) -> bytes | None:
@@ -225,7 +212,7 @@ class ImapSource:
 
     # -- IDLE ---------------------------------------------------------------------------
 
-    def start_watching(self, wake: Callable[[], None]) -> Callable[[], None]:
+    def start_watching(self, wake: Wake) -> Stop:
         """Call ``wake`` whenever the server reports new mail (IDLE, in a daemon thread);
         returns a stop function. The agent passes its ``poll_now``; polling remains the
         safety net (and the only way with servers without IDLE)."""

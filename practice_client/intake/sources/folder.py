@@ -16,18 +16,13 @@ import logging
 import os
 import stat
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from practice_client.core.atomic import atomic_write, fsync_dir
 from practice_client.core.errors import InputError
 from practice_client.core.files import open_regular
 from practice_client.intake.mail_file import MAX_FILE_BYTES, is_mail_file, mail_from_bytes
-
-if TYPE_CHECKING:
-    from practice_client.context import Context
-    from practice_client.intake.inbox import Inbox
+from practice_client.intake.sources import Deliver, Settle, Stop, Wake
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +31,14 @@ FAILED = "failed"
 
 
 class FolderSource:
-    """``eml_dir`` of the config as a request source."""
+    """A folder (``eml_dir`` of the config) as a request source."""
 
-    def __init__(self, ctx: Context, inbox: Inbox, directory: Path | None = None) -> None:
-        self.inbox = inbox
-        self.directory = Path(directory or ctx.config.eml_dir)
+    talks_to_platform = False
+
+    def __init__(self, directory: Path, *, deliver: Deliver, settle: Settle) -> None:
+        self.directory = directory
+        self._deliver = deliver
+        self._settle = settle
 
     def poll_once(self) -> int:
         """Take every complete mail file once; returns the number of new requests."""
@@ -63,9 +61,12 @@ class FolderSource:
             except InputError:
                 self._move(path, FAILED, reason="not a readable Outlook message (.msg)")
                 continue
-            recorded += self.inbox.receive(mail.raw, mail.source("folder"))
+            recorded += self._deliver(mail.raw, mail.source("folder"))
             self._move(path, PROCESSED)
-        return recorded + self.inbox.process_pending()
+        return recorded + self._settle()
+
+    def report(self) -> int:
+        return 0  # nothing goes back to a folder
 
     def _candidates(self) -> list[Path]:
         try:
@@ -88,7 +89,7 @@ class FolderSource:
 
     # -- watching ---------------------------------------------------------------------
 
-    def start_watching(self, wake: Callable[[], None]) -> Callable[[], None]:
+    def start_watching(self, wake: Wake) -> Stop:
         """Call ``wake`` on every file event in the folder (watchdog); returns a stop function.
 
         The agent passes its ``poll_now``; the periodic poll stays the safety net."""

@@ -3,7 +3,9 @@ running together until stopped.
 
 ``practice-client agent`` runs it headless; the GUI embeds the same object
 in-process (``start()`` / ``stop()`` and an event callback, see
-:mod:`practice_client.delivery.events`). Nothing here knows about Qt.
+:mod:`practice_client.delivery.events`). Nothing here knows about Qt. It sits above
+intake and delivery (which never import each other): the sources come from
+:mod:`practice_client.service.sources`, each a :class:`~practice_client.intake.sources.Source`.
 """
 
 from __future__ import annotations
@@ -13,16 +15,30 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from practice_client.core.errors import NetworkError, PracticeClientError, StateError
 from practice_client.core.models import Document
+from practice_client.core.text import Text
 from practice_client.crypto.patient_keys import scrub_home
 from practice_client.delivery import outbox, retention
-from practice_client.delivery.events import Event, EventSink, ignore
+from practice_client.delivery.events import (
+    Connected,
+    Event,
+    EventSink,
+    Failure,
+    NewRequests,
+    Offline,
+    StateChanged,
+    ignore,
+)
 from practice_client.delivery.locks import FileLock
 from practice_client.delivery.pipeline import Pipeline
+from practice_client.delivery.recipients import wants_record
+from practice_client.delivery.spool import Spool
 from practice_client.delivery.watcher import Watcher
+from practice_client.intake.sources import Source
+from practice_client.service.sources import configured_sources
 
 if TYPE_CHECKING:
     from practice_client.context import Context
@@ -32,21 +48,11 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 2.0  # pick up rows staff changed in another process
 
 
-def intake_sources(ctx: Context) -> list[Any]:
-    """The configured request sources (platform inbox, IMAP, folder), each with
-    ``poll_once()``; empty when intake is not available in this build."""
-    try:
-        from practice_client.intake.inbox import configured_sources
-    except ImportError:
-        return []
-    return list(configured_sources(ctx))
-
-
 class Agent:
     """Intake + watcher + pipeline for one context."""
 
     def __init__(self, ctx: Context, on_event: EventSink = ignore,
-                 sources: Sequence[Any] | None = None) -> None:
+                 sources: Sequence[Source] | None = None) -> None:
         self.ctx = ctx
         self._emit = on_event
         self.pipeline = Pipeline(ctx, self._on_event)
@@ -70,19 +76,19 @@ class Agent:
         """Resume the outbox, then watch the export folder and poll the request sources."""
         self.ctx.require_setup()
         if not self._lock.acquire():
-            raise StateError(
-                f"{self._lock.path}: für diese Praxis läuft bereits ein Agent / "
-                "an agent is already running for this home"
-            )
+            raise StateError(Text(
+                f"{self._lock.path}: für diese Praxis läuft bereits ein Agent",
+                f"{self._lock.path}: an agent is already running for this home",
+            ))
         _ = self.ctx.store  # open the database (and keyring) before any thread needs it
         scrub_home(self.ctx)  # a home of an earlier version: its pinned keys (names) go
         self.pipeline.start()
-        export = outbox.export_root(self.ctx)
+        export = Spool.of(self.ctx).export
         if export is not None:
             self.watcher = Watcher(
                 export, self.pipeline.ingest, self.ctx.config.stable_seconds,
                 self.ctx.config.rescan_seconds, self.ctx.config.sidecar_grace_seconds,
-                lambda path: outbox.wants_record(self.ctx, path),
+                lambda path: wants_record(self.ctx, path),
             )
             self.watcher.start()
         if self._sources is not None:  # given by the caller; otherwise made by the first poll
@@ -157,7 +163,7 @@ class Agent:
                 if now_accepted != accepted:  # staff decided: files waiting for that may now match
                     accepted = now_accepted
                     for doc in outbox.rematch(self.ctx):
-                        self._on_event(Event("state", doc.document_id, str(doc.state), 0, doc.size))
+                        self._on_event(StateChanged(doc.document_id, doc.state, 0, doc.size))
                 self.pipeline.kick()
             except Exception:  # the loop must outlive any one failure
                 log.exception("agent housekeeping failed")
@@ -167,14 +173,14 @@ class Agent:
         """Sources that can tell when something arrives (IMAP IDLE, the .eml folder's file
         events) wake the loop at once; the periodic poll stays the safety net."""
         for source in self._sources or []:
-            start_watching = getattr(source, "start_watching", None)
-            if start_watching is None:
-                continue
             try:
-                self._unwatch.append(start_watching(self.poll_now))
+                unwatch = source.start_watching(self.poll_now)
             except (OSError, PracticeClientError) as exc:
                 log.info("intake source %s: no live watching (%s); polling only",
                          type(source).__name__, type(exc).__name__)
+                continue
+            if unwatch is not None:
+                self._unwatch.append(unwatch)
 
     def _accepted_requests(self) -> tuple[int, str]:
         return self.ctx.store.acceptances()
@@ -182,29 +188,27 @@ class Agent:
     def _poll_intake(self) -> None:
         if self._sources is None:
             try:
-                self._sources = intake_sources(self.ctx)
+                self._sources = configured_sources(self.ctx)
             except PracticeClientError as exc:
-                self._on_event(Event("failure", message=str(exc)))
+                self._on_event(Failure(exc.text))
                 return
             self._watch_sources()
         for source in self._sources:
             if self._stop.is_set():
                 return
-            platform = bool(getattr(source, "talks_to_platform", False))
+            platform = source.talks_to_platform
             try:
                 count = source.poll_once()
                 if platform:  # staff see "connected" as soon as the inbox answers, not only after a delivery
-                    self._on_event(Event("connected"))
+                    self._on_event(Connected())
                 if count:
-                    self._on_event(Event("new_requests", count=int(count)))
-                flush = getattr(source, "flush_decisions", None)
-                if flush is not None:
-                    flush(self.ctx)
+                    self._on_event(NewRequests(count))
+                source.report()
             except NetworkError as exc:
                 log.info("intake source %s: %s", type(source).__name__, exc)
-                self._on_event(Event("offline" if platform else "failure", message=str(exc)))
+                self._on_event(Offline(exc.text) if platform else Failure(exc.text))
             except PracticeClientError as exc:
                 log.info("intake source %s: %s", type(source).__name__, exc)
-                self._on_event(Event("failure", message=str(exc)))
+                self._on_event(Failure(exc.text))
             except Exception:
                 log.exception("intake source %s failed", type(source).__name__)

@@ -1,4 +1,21 @@
-"""Upload a large document's ciphertext while gpg is still writing it.
+"""The platform's side of a delivery: one job object per network action (tus), in the
+manner of SecureDrop Client's ``api_jobs`` - each gets what it works on when made and
+the client it talks through when run, so each is tested on its own and none reaches
+for a global.
+
+- :class:`CreateUploads` - ``encrypted -> uploading``: the uploads a document has not
+  got yet are created empty, and their URLs stored with the transition before a byte
+  is sent (the caller stores them). A crash between the POST and the commit leaves an
+  empty upload on the platform (its expiration removes it), never a copy of the document.
+- :class:`SendUploads` - both parts brought to completion from the server's offset;
+  an upload that is gone is created anew (its URL stored first) and sent again.
+- :class:`StreamUpload` - a large document's part sent while gpg still writes it.
+
+Terminating abandoned uploads is :mod:`.terminations`' queue.
+
+Streaming while gpg writes
+--------------------------
+Upload a large document's ciphertext while gpg is still writing it.
 
 The shell baseline pipes gpg into curl, so encryption and upload overlap; without
 this the client would encrypt a 1 GiB file completely before sending its first byte.
@@ -27,22 +44,75 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from practice_client.core.errors import NetworkError
+from practice_client.platform.tus import Tus, UploadGone
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from practice_client.core.platform import PlatformClient
     from practice_client.core.store import Store
+    from practice_client.platform.api import PlatformClient
 
 log = logging.getLogger(__name__)
 
-STREAM_MIN_BYTES = 4 * 1024 * 1024  # below this, encrypt first and upload after (no gain)
-PART = "document"
-ENCRYPTED_ANEW = "document encrypted anew"  # why an earlier encryption's uploads are abandoned
+PART_MANIFEST = "manifest"  # the parts of a document's upload, by their tus part name
+PART_DOCUMENT = "document"
+STREAM_MIN_BYTES = 4 * 1024 * 1024  # below this, seal first and upload after (no gain)
+ENCRYPTED_ANEW = "document encrypted anew"  # why an earlier sealing's uploads are abandoned
+
+Parts = tuple[tuple[str, Path], ...]  # (part, spool file) in the order they are sent
+
+
+@dataclass(frozen=True)
+class CreateUploads:
+    """Create the uploads of the parts not in ``stored`` (empty); returns their URLs by part."""
+
+    document_id: str
+    request_id: str
+    parts: Parts
+    stored: Mapping[str, str]
+
+    def run(self, tus: Tus) -> dict[str, str]:
+        return {part: _create(tus, self.document_id, part, self.request_id, path)
+                for part, path in self.parts if part not in self.stored}
+
+
+@dataclass(frozen=True)
+class SendUploads:
+    """Send every part to its upload until the platform confirmed every byte. ``fresh``:
+    URLs just created (empty: no ``HEAD`` first); ``replaced(part, url)`` stores a new
+    upload's URL before a byte goes to it; ``progress`` follows the document part."""
+
+    document_id: str
+    request_id: str
+    parts: Parts
+    urls: Mapping[str, str]
+    fresh: frozenset[str]
+    cancel: threading.Event
+    progress: Callable[[int, int], None] | None = None
+
+    def run(self, tus: Tus, replaced: Callable[[str, str], None]) -> None:
+        for part, path in self.parts:
+            progress = self.progress if part == PART_DOCUMENT else None
+            url = self.urls.get(part)
+            try:
+                if url is None:
+                    raise UploadGone(f"{self.document_id}.{part}: no upload stored")
+                tus.send(url, path, fresh=url in self.fresh, progress=progress, cancel=self.cancel)
+            except UploadGone as exc:
+                log.info("document %s: %s; a new upload", self.document_id, exc)
+                url = _create(tus, self.document_id, part, self.request_id, path)
+                replaced(part, url)
+                tus.send(url, path, fresh=True, progress=progress, cancel=self.cancel)
+
+
+def _create(tus: Tus, document_id: str, part: str, request_id: str, path: Path) -> str:
+    return tus.create(document_id=document_id, part=part, request_id=request_id, length=path.stat().st_size)
 
 
 class Plan(enum.Enum):
@@ -50,8 +120,9 @@ class Plan(enum.Enum):
     PLAIN = "plain"  # encrypt only (the platform cannot stream now)
 
 
-class DocumentStream:
-    """One encryption attempt's streamed upload of the document part."""
+class StreamUpload:
+    """One sealing attempt's streamed upload of the document part (see the module docstring:
+    *streaming while gpg writes*)."""
 
     def __init__(self, store: Store, client: PlatformClient, document_id: str, request_id: str,
                  cancel: threading.Event, abandoned: Callable[[], None]) -> None:
@@ -75,12 +146,12 @@ class DocumentStream:
         try:
             if not tus.offers("creation-defer-length"):
                 return Plan.PLAIN
-            url = tus.create(document_id=self._document_id, part=PART, request_id=self._request_id,
+            url = tus.create(document_id=self._document_id, part=PART_DOCUMENT, request_id=self._request_id,
                              length=None)
         except NetworkError as exc:
             log.info("document %s: not streamed (%s)", self._document_id, exc)
             return Plan.PLAIN
-        self._store.record_upload(self._document_id, PART, url)
+        self._store.record_upload(self._document_id, PART_DOCUMENT, url)
         self._url = url
         return Plan.STREAM
 
