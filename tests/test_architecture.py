@@ -43,6 +43,9 @@ ATTACKS = [
     ("core/zz_attack.py", "import ssl\n", "core does no network"),
     ("core/zz_attack.py", "from practice_client.delivery import outbox\n", "Layers"),
     ("intake/zz_attack.py", "from practice_client.delivery import outbox\n", "intake and delivery"),
+    # the practice service is handed the GUI's DataSource; it never imports the GUI's layer
+    ("service/zz_attack.py", "from practice_client.gui import viewmodels\n", "Layers"),
+    ("delivery/zz_attack.py", "from practice_client.service import api\n", "Layers"),
     ("gui/zz_attack.py", "from practice_client.testbed import platform\n", "Only the testbed"),
     ("core/zz_attack.py", "from practice_client.core import zz_attack_b\n", "No import cycles"),
 ]

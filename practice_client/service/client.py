@@ -223,7 +223,7 @@ class ServiceClient:
         return self.post(f"/v1/views/{method}", {"args": args})["value"]
 
     def command(self, name: str, args: dict[str, Any], key: str | None = None, deadline: float = 60.0,
-                stop: threading.Event | None = None, on_retry: Callable[[str], None] | None = None) -> Outcome:
+                stop: threading.Event | None = None, on_retry: Callable[[Text], None] | None = None) -> Outcome:
         """Send a staff action once (see the module doc). Returns the service's outcome;
         :class:`ServiceRefused` when the service refused it (nothing applied);
         :class:`ServiceUnavailable` (with ``key``) when it stayed away until ``deadline``;
@@ -243,7 +243,7 @@ class ServiceClient:
                 if wait <= 0:
                     raise ServiceUnavailable(exc.text, key) from None
                 if on_retry is not None:
-                    on_retry(str(exc))
+                    on_retry(exc.text)
                 if stop.wait(wait):
                     raise ServiceUnavailable(exc.text, key) from None
                 continue

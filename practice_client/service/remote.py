@@ -114,10 +114,10 @@ def send(client: ServiceClient, pending: Pending, name: str, args: dict[str, Any
     pending.add(key, label)  # before a byte is sent: a crash of this process leaves the key
     told: list[bool] = []
 
-    def waiting(message: str) -> None:
+    def waiting(message: Text) -> None:
         if not told:
             told.append(True)
-            say(str(Text(f"{message} - neuer Versuch", f"{message} - trying again")))
+            say(str(message + Text(" - neuer Versuch", " - trying again")))
 
     try:
         outcome = client.command(name, args, key=key, deadline=_wait() if wait is None else wait, on_retry=waiting)

@@ -11,6 +11,7 @@ from practice_client.core.config import read_user_config
 from practice_client.core.errors import PracticeClientError, StateError
 from practice_client.core.paths import Home
 from practice_client.core.secrets import SecretStore
+from practice_client.core.text import Text
 from practice_client.service.client import ServiceClient
 from practice_client.service.connection import Connection, load_connection, parse_address, save_connection
 from practice_client.service.files import DEFAULT_PORT, ServiceFiles, default_service_home
@@ -23,8 +24,11 @@ def connect_workstation(home: Home, secrets: SecretStore, address: str, code: st
 
     host, port = parse_address(address, DEFAULT_PORT)
     if load_connection(home) is None and read_user_config(home.config).get("practice_key_fingerprint"):
-        raise StateError(f"{home.root}: this home holds a practice of its own - adopt it into the "
-                         "service first (practice-client service adopt) or use another home")
+        raise StateError(Text(
+            f"{home.root}: dieses Verzeichnis hat eine eigene Praxis - erst in den Dienst übernehmen "
+            "(practice-client service adopt) oder ein anderes Verzeichnis nehmen",
+            f"{home.root}: this home holds a practice of its own - adopt it into the "
+            "service first (practice-client service adopt) or use another home"))
     paired = pair_with_service(host, port, code.strip(), {"hostname": socket.gethostname()[:64], "os_user": os_user})
     connection = Connection(host, port, paired.pin, paired.cert_pem, paired.workstation_id, paired.name, paired.role)
     save_connection(home, secrets, connection, paired.credential)
