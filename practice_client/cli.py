@@ -22,6 +22,7 @@ from practice_client.commands import (
     key,
     patients,
     request,
+    service,
     setup,
     shares,
     source_only,
@@ -33,7 +34,7 @@ from practice_client.core.logs import DEBUG_ENV
 log = logging.getLogger(__name__)
 
 # demo and testbed only where the testbed is installed (a source checkout): commands/source_only.py
-MODULES = (gui, delivery, shares, setup, key, patients, trust, request, audit, diagnostics,
+MODULES = (gui, delivery, shares, setup, key, patients, trust, request, audit, diagnostics, service,
            *source_only.modules())
 
 

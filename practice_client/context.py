@@ -29,8 +29,10 @@ from practice_client.core.secrets import (
     PRACTICE_KEY_PASSPHRASE,
     PROXY_PASSWORD,
     Secrets,
+    SecretStore,
 )
 from practice_client.core.store import Store, database_key_bytes
+from practice_client.core.text import Text
 
 if TYPE_CHECKING:
     from practice_client.crypto.gpg import Gpg
@@ -42,11 +44,13 @@ if TYPE_CHECKING:
 class Context:
     """Everything a command needs, for one home."""
 
-    def __init__(self, home: Home | None = None, policy: Policy | None = None) -> None:
+    def __init__(self, home: Home | None = None, policy: Policy | None = None,
+                 secrets: SecretStore | None = None) -> None:
         self.home = (home or resolve_home()).ensure()
         self.policy = read_policy() if policy is None else policy
         self.config: Config = load_config(self.home.config, self.policy)
-        self.secrets = Secrets(self.home.instance_id())
+        # the user's keyring; the practice service passes its vault
+        self.secrets: SecretStore = secrets or Secrets(self.home.instance_id())
         self._lock = threading.Lock()
         setup_logging(self.home.logs, debug=debug_requested(self.config.debug_logging,
                                                             self.config.is_locked("debug_logging")))
@@ -59,8 +63,20 @@ class Context:
     def require_setup(self) -> Config:
         return require_configured(self.config, self.home.config)
 
+    def _practice_home(self) -> None:
+        """A workstation's home holds no practice: its data is the practice service's."""
+        if self.home.service_connection.exists():
+            from practice_client.core.errors import StateError
+
+            raise StateError(Text(
+                f"{self.home.root}: dieser Arbeitsplatz arbeitet über den Praxis-Dienst: die App benutzen oder "
+                "'request accept'/'request decline' (alles andere am Praxis-Server)",
+                f"{self.home.root}: this workstation works through the practice service: use the app, "
+                "or 'request accept'/'request decline' (the rest at the practice server)"))
+
     @cached_property
     def store(self) -> Store:
+        self._practice_home()
         key = self.secrets.get_or_create(DATABASE_KEY)
         register_sensitive(key)
         audit_key = self.secrets.get(AUDIT_KEY)
@@ -80,6 +96,7 @@ class Context:
 
     @cached_property
     def gpg(self) -> Gpg:
+        self._practice_home()
         from practice_client.crypto.gpg import Gpg
         from practice_client.crypto.gpg_binary import select_gpg
 

@@ -170,7 +170,7 @@ class Demo:
 
     # -- the request -------------------------------------------------------------------------
 
-    def patient_sends_request(self) -> None:
+    def patient_sends_request(self, name: str = "0001.eml", step: int = 8) -> None:
         from practice_client.testbed.mail import platform_request
 
         assert self.patient is not None and self.platform is not None and self._dkim is not None
@@ -179,8 +179,8 @@ class Demo:
             self.patient.sign, self._dkim, practice_id=PRACTICE_ID, name=p.name,
             birth_date=p.birth_date, phone=p.phone, fingerprint=self.patient.fingerprint,
         )
-        (self.platform.data_dir / "inbox" / "0001.eml").write_bytes(raw)
-        self.say("8. Patientin sendet eine Anfrage (von ihr signiert, von der Plattform per DKIM signiert) / "
+        (self.platform.data_dir / "inbox" / name).write_bytes(raw)
+        self.say(f"{step}. Patientin sendet eine Anfrage (von ihr signiert, von der Plattform per DKIM signiert) / "
                  "the patient sends a request (signed by her, DKIM-signed by the platform)")
 
     def fetch_and_verify(self) -> RequestRecord:
@@ -251,7 +251,7 @@ class Demo:
             pause.wait(0.1)
         raise PracticeClientError("demo: the document was not delivered in time")
 
-    def patient_opens(self, doc: Document, original: bytes) -> bool:
+    def patient_opens(self, doc: Document, original: bytes, step: int = 14) -> bool:
         from practice_client.platform.api import PlatformClient
 
         assert self.ctx is not None and self.platform is not None and self.patient is not None
@@ -259,16 +259,16 @@ class Demo:
         with PlatformClient(self.platform.url, self.platform.token, ca_file=self.platform.ca_file) as app:
             ciphertext = app.download(doc.document_id)
             manifest_ct = app.download(doc.document_id, "manifest")
-        self.say(f"14. Die App der Patientin lädt herunter / the patient's app downloads: {len(ciphertext)} "
+        self.say(f"{step}. Die App der Patientin lädt herunter / the patient's app downloads: {len(ciphertext)} "
                  "Bytes, für den Server undurchsichtig / opaque to the server")
         plaintext, name, signed = self.patient.decrypt(ciphertext, None, practice_key)
         manifest, _, manifest_signed = self.patient.decrypt(manifest_ct, None, practice_key)
         identical = plaintext == original
-        self.say(f"15. Entschlüsselt / decrypted: {name}, Signatur der Praxis / practice signature "
+        self.say(f"{step + 1}. Entschlüsselt / decrypted: {name}, Signatur der Praxis / practice signature "
                  f"{'gültig / valid' if signed and manifest_signed else 'UNGÜLTIG / INVALID'}, "
                  f"Inhalt / content {'identisch / identical' if identical else 'VERSCHIEDEN / DIFFERENT'}")
         leaked = any(name.encode() in p.read_bytes() for p in (self.platform.data_dir / "documents").iterdir())
-        self.say(f"16. Dateiname auf dem Server sichtbar / file name visible on the server: "
+        self.say(f"{step + 2}. Dateiname auf dem Server sichtbar / file name visible on the server: "
                  f"{'JA / YES' if leaked else 'nein / no'}")
         return identical and signed and manifest_signed and not leaked and bool(manifest)
 
@@ -349,8 +349,10 @@ def prepare(demo: Demo) -> RequestRecord:
     return record
 
 
-def run_headless(say: Say = print) -> int:
-    """The whole scenario, printed step by step; 0 when the patient got identical bytes."""
+def run_headless(say: Say = print, second_act: Callable[[Demo], bool] | None = None) -> int:
+    """The whole scenario, printed step by step; 0 when the patient got identical bytes
+    (and ``second_act``, run on the same demo after the first, succeeded: the practice
+    service's act, handed in from above since it reads as the workstations do)."""
     demo = Demo(say)
     try:
         prepare(demo)
@@ -359,6 +361,8 @@ def run_headless(say: Say = print) -> int:
         doc = demo.wait_delivered()
         ok = demo.patient_opens(doc, original)
         ok = demo.wait_received(demo.patient_shares()) and ok
+        if ok and second_act is not None:
+            ok = second_act(demo)
     finally:
         demo.close()
     say("Demo erfolgreich / demo succeeded" if ok else "Demo FEHLGESCHLAGEN / demo FAILED")

@@ -47,6 +47,9 @@ ATTACKS = [
     ("shares/zz_attack.py", "from practice_client.intake import inbox\n", "intake, delivery and shares"),
     ("shares/zz_attack.py", "from practice_client.service import agent\n", "Layers"),
     ("shares/zz_attack.py", "from PySide6 import QtWidgets\n", "No Qt below the GUI"),
+    # the practice service is handed the GUI's DataSource; it never imports the GUI's layer
+    ("service/zz_attack.py", "from practice_client.gui import viewmodels\n", "Layers"),
+    ("delivery/zz_attack.py", "from practice_client.service import api\n", "Layers"),
     ("gui/zz_attack.py", "from practice_client.testbed import platform\n", "Only the testbed"),
     ("core/zz_attack.py", "from practice_client.core import zz_attack_b\n", "No import cycles"),
 ]

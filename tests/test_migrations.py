@@ -152,41 +152,61 @@ def test_version_7_lists_read_through_the_indexes(tmp_path: Path) -> None:
         "SELECT document_id FROM documents WHERE change_seq > 3")
 
 
-# -- a gap in the step numbers: the service's step 8 arrives after the shares' 9 ---------------
+# -- version 8: the practice service --------------------------------------------------------------
 
-_V8_LIKE_SERVICE = """
-CREATE TABLE workstations (workstation_id TEXT PRIMARY KEY, name TEXT NOT NULL);
-CREATE TABLE commands (idempotency_key TEXT PRIMARY KEY, outcome TEXT NOT NULL);
+
+def test_version_8_adds_workstations_and_commands_to_a_v1_database_with_data(tmp_path: Path) -> None:
+    """A first-release home with data becomes a service's: its rows are kept, no workstation
+    is paired, no command recorded; an idempotency key is unique (a retried command cannot
+    be recorded twice)."""
+    db = migrated_v1_with_data(tmp_path / "client.db")
+    assert db.execute("SELECT COUNT(*) FROM requests").fetchone() == (1,)
+    assert db.execute("SELECT COUNT(*) FROM documents").fetchone() == (2,)
+    assert db.execute("SELECT COUNT(*) FROM workstations").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM commands").fetchone() == (0,)
+    db.execute("INSERT INTO workstations VALUES ('w1', 'Empfang', 'staff', 'ab', 't', NULL)")
+    row = ("k1", "w1", "accept", "cd", "t", "applied", None)
+    db.execute("INSERT INTO commands VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("INSERT INTO commands VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+    assert current_version(db) == SCHEMA_VERSION == 9
+
+
+# -- steps taken in any order: the service's 8 and the shares' 9 ---------------------------------
+
+_LATER = """
+CREATE TABLE later_a (id TEXT PRIMARY KEY);
 """
 
 
-def service_step(db: sqlite3.Connection) -> None:
-    """A step 8 as the practice service's branch writes it: tables of its own."""
-    for statement in filter(str.strip, _V8_LIKE_SERVICE.split(";")):
+def later_step(db: sqlite3.Connection) -> None:
+    """A step of a newer client: a table of its own."""
+    for statement in filter(str.strip, _LATER.split(";")):
         db.execute(statement)
 
 
 def test_a_database_that_took_9_before_8_takes_8_when_it_arrives(tmp_path: Path) -> None:
-    assert [m.version for m in MIGRATIONS][-2:] == [7, 9], "this test is for the gap; drop it once 8 is merged"
-    db = migrated_v1_with_data(tmp_path / "client.db")
+    without_8 = tuple(m for m in MIGRATIONS if m.version != 8)  # what the shares build alone ran
+    path = tmp_path / "client.db"
+    db = v1_database(path)  # with data, as the other tests
+    migrate(db, path, without_8, CIPHER)
     db.execute("INSERT INTO shares(share_id, state, size, manifest_size, received_at, updated_at) "
                "VALUES ('s-0000001', 'received', 10, 2, 't', 't')")
     assert applied_steps(db) == {1, 2, 3, 4, 5, 6, 7, 9}
-    with_8 = tuple(sorted((*MIGRATIONS, Migration(8, "the practice service", service_step)), key=lambda m: m.version))
-    assert migrate(db, tmp_path / "client.db", with_8, CIPHER) == (9, 9)
+    assert migrate(db, path, MIGRATIONS, CIPHER) == (9, 9)
     assert applied_steps(db) == set(range(1, 10)) and current_version(db) == 9
     assert db.execute("SELECT COUNT(*) FROM workstations").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM commands").fetchone() == (0,)
     assert db.execute("SELECT share_id FROM shares").fetchall() == [("s-0000001",)]
-    assert (tmp_path / "client.db.v9.bak").exists()  # backed up before step 8 too
-    assert migrate(db, tmp_path / "client.db", with_8, CIPHER) == (9, 9)  # nothing left to do
+    assert (tmp_path / "client.db.v9.bak").exists()
+    assert migrate(db, path, MIGRATIONS, CIPHER) == (9, 9)
 
 
-def test_a_database_that_took_8_before_this_client_knew_it_is_refused(tmp_path: Path) -> None:
+def test_a_database_that_took_a_step_this_client_does_not_know_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "client.db"
     db = v1_database(path)
-    with_8 = tuple(sorted((*MIGRATIONS, Migration(8, "the practice service", service_step)), key=lambda m: m.version))
-    migrate(db, path, with_8, CIPHER)
-    with pytest.raises(StateError, match=r"steps 8 unknown here.*newer Practice Client"):
+    migrate(db, path, (*MIGRATIONS, Migration(10, "a newer client's step", later_step)), CIPHER)
+    with pytest.raises(StateError, match=r"steps 10 unknown here.*newer Practice Client"):
         migrate(db, path, MIGRATIONS, CIPHER)
 
 
@@ -198,4 +218,4 @@ def test_a_database_of_a_client_before_the_steps_were_recorded_took_every_step_t
     db.execute("DELETE FROM meta WHERE key = 'schema_steps'")  # they kept the version only
     assert applied_steps(db) == set(range(1, 8))
     assert migrate(db, path, MIGRATIONS, CIPHER) == (7, 9)
-    assert applied_steps(db) == {1, 2, 3, 4, 5, 6, 7, 9}
+    assert applied_steps(db) == set(range(1, 10))

@@ -7,6 +7,10 @@
 #
 # KEY=value: the policy, with the MSI's property names (SERVER_URL=... SPKI_PINS=a,b
 # CA_FILE=... DNS_SERVER=... LOCK_SETTINGS=1, see docs/admin.md).
+# SERVICE=1: this machine runs the practice service (the "Praxis-Server" of the MSI): the
+# system unit practice-client.service is installed, its account `practice-client` and its
+# vault key (a systemd credential) are created, and it is enabled and started. Without it
+# the unit file is installed but not enabled (a workstation).
 # DESTDIR=DIR installs below DIR instead of / (packaging, tests).
 set -euo pipefail
 bundle=${1:-dist/practice-client}
@@ -24,10 +28,19 @@ fi
 # checked before anything is installed.
 policy_keys=" SERVER_URL PRACTICE_ID PLATFORM_DOMAIN EXPORT_DIR IDENT_KEY_FINGERPRINT CA_FILE SPKI_PINS DNS_SERVER GPG_BINARY PROXY PROXY_PAC_URL PROXY_USER LOCK_SETTINGS NUMBER_ONLY_MATCHING PMS_IMPORT_DIR SHARE_NAME_PATTERN MAX_SHARE_MB SCANNER CLAMD_ADDRESS SCANNER_COMMAND LOCAL_USER_IS_ADMIN "
 policy_lines=()
+service=0
 for arg in "${@:2}"; do
   [[ $arg == *=* ]] || { echo "install.sh: $arg: not KEY=value" >&2; exit 1; }
   key=${arg%%=*}
   value=${arg#*=}
+  if [[ $key == SERVICE ]]; then
+    case $value in
+      1 | true | yes) service=1 ;;
+      0 | false | no) service=0 ;;
+      *) echo "install.sh: SERVICE must be 1 or 0" >&2; exit 1 ;;
+    esac
+    continue
+  fi
   [[ $policy_keys == *" $key "* ]] || { echo "install.sh: $key: unknown setting" >&2; exit 1; }
   [[ $value != *[[:cntrl:]]* ]] || { echo "install.sh: $key: control characters in the value" >&2; exit 1; }
   if [[ $key == LOCK_SETTINGS ]]; then
@@ -73,6 +86,19 @@ install -D -m 0644 "$here/practice-client.desktop" "$dest/usr/share/applications
 install -D -m 0644 "$icons/practice-client-256.png" "$dest/usr/share/icons/hicolor/256x256/apps/practice-client.png"
 install -D -m 0644 "$icons/practice-client.svg" "$dest/usr/share/icons/hicolor/scalable/apps/practice-client.svg"
 install -D -m 0644 "$here/practice-client-agent.service" "$dest/usr/lib/systemd/user/practice-client-agent.service"
+install -D -m 0644 "$here/practice-client.service" "$dest/etc/systemd/system/practice-client.service"
 mkdir -p "$dest/usr/local/bin"
 ln -sfn /opt/practice-client/practice-client "$dest/usr/local/bin/practice-client"
+if ((service)); then
+  if [[ -n $dest ]]; then
+    echo "install.sh: SERVICE=1 with DESTDIR: the unit is installed, not enabled" >&2
+  else
+    id practice-client >/dev/null 2>&1 ||
+      useradd --system --home-dir /var/lib/practice-client --no-create-home --shell /usr/sbin/nologin practice-client
+    vault_key=/etc/credstore.encrypted/practice-client-vault-key
+    [[ -f $vault_key ]] || /opt/practice-client/practice-client service credential --create "$vault_key"
+    systemctl daemon-reload
+    systemctl enable --now practice-client.service
+  fi
+fi
 echo "installed to ${dest:-}/opt/practice-client"

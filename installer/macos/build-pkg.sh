@@ -32,7 +32,7 @@ fi
 root="$work/root"
 mkdir -p "$root/Applications" "$root/Library/Application Support/PracticeClient"
 ditto "$app" "$root/Applications/Practice Client.app"
-cp "$here/de.practiceclient.agent.plist" "$root/Library/Application Support/PracticeClient/"
+cp "$here/de.practiceclient.agent.plist" "$here/de.practiceclient.service.plist" "$root/Library/Application Support/PracticeClient/"
 
 # The app must land in /Applications, never be "relocated" to a copy found elsewhere.
 pkgbuild --analyze --root "$root" "$work/components.plist"

@@ -13,8 +13,11 @@ $work = Join-Path "build" "wix"
 New-Item -ItemType Directory -Force -Path $work, $OutDir | Out-Null
 python installer\windows\harvest.py $Bundle "$work\bundle-files.wxs"
 if ($LASTEXITCODE -ne 0) { throw "harvest.py failed" }
+# the practice service's executable: its component is written in practice-client.wxs
+$serviceDefines = python installer\windows\harvest.py --service-exe $Bundle | ForEach-Object { "-d$_" }
+if ($LASTEXITCODE -ne 0) { throw "harvest.py --service-exe failed" }
 $wix = if ($env:WIX) { Join-Path $env:WIX "bin" } else { "C:\Program Files (x86)\WiX Toolset v3.14\bin" }
-& "$wix\candle.exe" -nologo -arch x64 "-dVersion=$version" "-dIconFile=resources\icons\practice-client.ico" `
+& "$wix\candle.exe" -nologo -arch x64 "-dVersion=$version" "-dIconFile=resources\icons\practice-client.ico" @serviceDefines `
     -out "$work\" installer\windows\practice-client.wxs "$work\bundle-files.wxs"
 if ($LASTEXITCODE -ne 0) { throw "candle failed" }
 # ICE38/43/57 assume shortcuts live in a per-user profile; this package is per-machine

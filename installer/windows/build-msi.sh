@@ -24,9 +24,11 @@ version=${VERSION:-$("$python" -c 'import tomllib; print(tomllib.load(open("pypr
 work=$(mktemp -d "${TMPDIR:-/tmp}/pcmsi.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 "$python" "$here/harvest.py" "$bundle" "$work/bundle-files.wxs"
+service_defines=()
+while IFS= read -r define; do service_defines+=(-D "$define"); done < <("$python" "$here/harvest.py" --service-exe "$bundle")
 mkdir -p "$outdir"
 output="$outdir/practice-client-$version.msi"
-wixl -a x64 -D "Version=$version" -D IconFile=resources/icons/practice-client.ico \
+wixl -a x64 -D "Version=$version" -D IconFile=resources/icons/practice-client.ico "${service_defines[@]}" \
   -o "$output.tmp" "$here/practice-client.wxs" "$work/bundle-files.wxs" \
   2> >(grep -v -e "has no property named 'Secure'" -e "has no property named 'Platform'" -e '^$' >&2 || true)
 mv -f "$output.tmp" "$output"

@@ -6,8 +6,11 @@ breaks upgrades, repairs and patching. Here a component's GUID is a UUIDv5 of it
 path under a fixed namespace: the same file gets the same GUID in every build, on every
 machine, with no GUID list to maintain. Element ids are derived from the path the same way.
 
-The two executables get fixed file ids (``CliExe``, ``GuiExe``) that the product's shortcut
-and autostart entries reference. Symbolic links (Linux/macOS bundles only) are skipped:
+The GUI executable gets a fixed file id (``GuiExe``) that the product's shortcut and
+autostart entries reference. The console executable is left out of the fragment: it is the
+image of the practice service, so its component (with the ServiceInstall) is written in
+practice-client.wxs, from the values ``--service-exe`` prints (``CliExeName``,
+``CliExeSource``, ``CliExeGuid``: the same stable GUID it always had). Symbolic links (Linux/macOS bundles only) are skipped:
 an MSI cannot represent them and a Windows bundle has none. Source paths are written
 relative to the current directory (wixl resolves nothing else), so run the compiler from
 the same directory as this script.
@@ -57,11 +60,29 @@ def bundle_files(bundle: Path) -> list[PurePosixPath]:
     return sorted(found, key=lambda p: str(p).lower())
 
 
+SERVICE_EXE = ("practice-client.exe", "practice-client")  # the Windows name first
+
+
+def service_exe(bundle: Path) -> PurePosixPath:
+    """The console executable (the practice service's image) at the bundle's top."""
+    for name in SERVICE_EXE:
+        if (bundle / name).is_file():
+            return PurePosixPath(name)
+    raise SystemExit(f"{bundle}: not a practice-client bundle (no practice-client executable)")
+
+
+def service_exe_defines(bundle: Path) -> list[str]:
+    """``NAME=VALUE`` preprocessor values of the service's component (wixl -D)."""
+    rel = service_exe(bundle)
+    return [f"CliExeName={rel.name}", f"CliExeSource={Path(os.path.relpath(bundle / rel)).as_posix()}",
+            f"CliExeGuid={component_guid(str(rel))}"]
+
+
 def render_fragment(bundle: Path) -> str:
-    """The ``<Fragment>``: a directory tree under INSTALLDIR and the BundleFiles group."""
-    files = bundle_files(bundle)
-    if not any(str(f) in FIXED_FILE_IDS for f in files):
-        raise SystemExit(f"{bundle}: not a practice-client bundle (no practice-client executable)")
+    """The ``<Fragment>``: a directory tree under INSTALLDIR and the BundleFiles group
+    (every file but the service's executable)."""
+    skip = service_exe(bundle)
+    files = [f for f in bundle_files(bundle) if f != skip]
     tree: dict[str, list[PurePosixPath]] = {}
     for rel in files:
         tree.setdefault(str(rel.parent), []).append(rel)
@@ -113,8 +134,11 @@ def _child_of(folder: str, candidate: str) -> str | None:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--service-exe":
+        print("\n".join(service_exe_defines(Path(argv[1]))))
+        return 0
     if len(argv) != 2:
-        print("usage: harvest.py BUNDLE_DIR OUTPUT.wxs", file=sys.stderr)
+        print("usage: harvest.py BUNDLE_DIR OUTPUT.wxs | harvest.py --service-exe BUNDLE_DIR", file=sys.stderr)
         return 2
     bundle, output = Path(argv[0]), Path(argv[1])
     if not bundle.is_dir():

@@ -8,8 +8,10 @@ import argparse
 def _run(args: argparse.Namespace) -> int:
     if args.headless:
         from practice_client.demo import run_headless
+        from practice_client.demo_service import run_service_act
 
-        return run_headless(lambda line: print(line, flush=True))
+        # the second act: one practice service, two workstations
+        return run_headless(lambda line: print(line, flush=True), second_act=run_service_act)
     import importlib
 
     try:  # the GUI's own module runs the same scenario (practice_client.demo) with the window

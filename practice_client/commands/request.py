@@ -153,7 +153,13 @@ def _show(args: argparse.Namespace) -> int:
 
 def _accept(args: argparse.Namespace) -> int:
     from practice_client.intake.decisions import accept, export_folder, try_flush
+    from practice_client.service.remote import remote_command
 
+    sent = remote_command("accept", {"request_id": args.request_id, "override": args.override,
+                                     "reason": args.reason or ""}, f"request accept {args.request_id}")
+    if sent is not None:  # a workstation: the practice service decided
+        print(f"Anfrage angenommen / request accepted: {args.request_id} (Praxisdienst / practice service)")
+        return 0
     ctx = Context()
     try:
         record = accept(ctx, args.request_id, override=args.override, reason=args.reason)
@@ -169,7 +175,13 @@ def _accept(args: argparse.Namespace) -> int:
 
 def _decline(args: argparse.Namespace) -> int:
     from practice_client.intake.decisions import decline, try_flush
+    from practice_client.service.remote import remote_command
 
+    sent = remote_command("decline", {"request_id": args.request_id, "reason": args.reason},
+                          f"request decline {args.request_id}")
+    if sent is not None:
+        print(f"Anfrage abgelehnt / request declined: {args.request_id} (Praxisdienst / practice service)")
+        return 0
     ctx = Context()
     try:
         record = decline(ctx, args.request_id, reason=args.reason)

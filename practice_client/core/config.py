@@ -86,6 +86,7 @@ class Config:
     local_user_is_admin: bool = False  # policy only: the desktop user may release from quarantine
     close_to_tray: bool = True
     offline: bool = False
+    service_address: str = ""  # a workstation's practice service, HOST[:PORT] (the MSI's SERVICE_ADDRESS)
     locked: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def is_locked(self, key: str) -> bool:

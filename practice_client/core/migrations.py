@@ -323,6 +323,31 @@ def _lists_that_scale(db: sqlite3.Connection) -> None:
         _script(_STAMPING.replace("@TABLE@", table).replace("@STAMP@", STAMP))(db)
 
 
+# Version 8: the practice service. ``workstations``: each paired workstation, its role and
+# the SHA-256 of its credential (the credential itself stays in the workstation's keyring);
+# ``commands``: the idempotency key of every staff command the service applied or refused,
+# written in the same transaction as the command's first change, with its result.
+_V8_SERVICE = """
+CREATE TABLE workstations (
+    workstation_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    credential_sha256 TEXT NOT NULL,
+    paired_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE commands (
+    idempotency_key TEXT PRIMARY KEY,
+    workstation_id TEXT NOT NULL,
+    command TEXT NOT NULL,
+    request_sha256 TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    result TEXT
+);
+"""
+
+
 # Version 9: documents patients share with the practice (practice_client/shares/). A row
 # exists as soon as the platform lists the share, before a byte is downloaded; ``state``
 # follows the machine of shares/states.py; ``reason`` is a code (why a share waits or is
@@ -392,6 +417,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "retention of originals and messages", _retention),
     Migration(6, "requests: the fingerprint recorded at accept", _accepted_fingerprint),
     Migration(7, "lists that page and refresh incrementally: audit index, change stamps", _lists_that_scale),
+    Migration(8, "the practice service: workstations and idempotent commands", _script(_V8_SERVICE)),
     Migration(9, "documents patients share", _shares),
 )
 

@@ -53,6 +53,12 @@ class Home:
     def instance_file(self) -> Path:
         return self.root / "instance-id"
 
+    @property
+    def service_connection(self) -> Path:
+        """A workstation's pinned practice service (``service/connection.py``): a home
+        that has it holds no practice of its own."""
+        return self.root / "service-connection.json"
+
     def ensure(self) -> Home:
         """Create the home and its folders, private to the user (0700)."""
         for folder in (self.root, self.logs, self.spool):

@@ -158,7 +158,14 @@ def is_gdt(path: Path, data: bytes) -> bool:
 
 def read_master_data(path: Path) -> MasterData:
     """Read and validate a whole file; raises before anything could be stored."""
-    data = read_bounded(path, MAX_FILE_BYTES, "patient master data file")
+    return master_data(path, read_bounded(path, MAX_FILE_BYTES, "patient master data file"))
+
+
+def master_data(path: Path, data: bytes) -> MasterData:
+    """A file's bytes read and validated (``path`` names it in errors and picks the format);
+    the practice service takes files this way from the workstations."""
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(path, f"too large for a patient master data file (over {MAX_FILE_BYTES} bytes)")
     kind = "gdt" if is_gdt(path, data) else "csv"
     patients = parse_gdt_patients(data, path) if kind == "gdt" else parse_csv(data, path)
     return MasterData(patients, f"{kind}:sha256:{hashlib.sha256(data).hexdigest()[:16]}")

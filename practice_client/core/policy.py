@@ -66,6 +66,7 @@ _ALIASES = {
     "CLAMD_ADDRESS": "clamd_address",
     "SCANNER_COMMAND": "scanner_command",
     "LOCAL_USER_IS_ADMIN": "local_user_is_admin",
+    "SERVICE_ADDRESS": "service_address",
 }
 # Older spellings that mean the same setting.
 _RENAMED = {"spki_pin": "spki_pins"}

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import secrets as _random
 from collections.abc import Iterator
+from typing import Protocol
 
 import keyring
 import keyring.backend
@@ -74,6 +75,23 @@ def os_keyring() -> keyring.backend.KeyringBackend:
         f"the keyring backend {name} does not protect secrets: use the OS keyring (unset "
         "PYTHON_KEYRING_BACKEND, remove the backend from keyringrc.cfg)",
     ))
+
+
+class SecretStore(Protocol):
+    """Where a home's secrets live: the user's OS keyring (:class:`Secrets`) or, for the
+    practice service, its vault (:class:`practice_client.service.vault.Vault`)."""
+
+    service: str
+
+    def get(self, name: str) -> str | None: ...
+    def require(self, name: str) -> str: ...
+    def set(self, name: str, value: str) -> None: ...
+    def delete(self, name: str) -> None: ...
+    def get_or_create(self, name: str, nbytes: int = 32) -> str: ...
+
+
+# Every entry a home may hold: what the practice service takes over when it adopts a home.
+HOME_SECRETS = (DATABASE_KEY, AUDIT_KEY, PRACTICE_KEY_PASSPHRASE, PLATFORM_TOKEN, IMAP_PASSWORD, PROXY_PASSWORD)
 
 
 class Secrets:

@@ -22,12 +22,13 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from practice_client.core import acting
 from practice_client.core.audit import (
     EMPTY_HEAD,
     KEYED,
@@ -68,6 +69,28 @@ class PendingTermination(NamedTuple):
     reason: str
     since: str
     attempts: int
+
+
+class Workstation(NamedTuple):
+    """A workstation paired with the practice service (its credential's SHA-256 only)."""
+
+    workstation_id: str
+    name: str
+    role: str
+    credential_sha256: str
+    paired_at: str
+    revoked_at: str | None
+
+
+class StoredCommand(NamedTuple):
+    """A staff command the service applied or refused, by its idempotency key."""
+
+    key: str
+    workstation_id: str
+    command: str
+    request_sha256: str
+    outcome: str  # "applied" | "refused"
+    result: Any  # the JSON result or refusal; None: applied, the service stopped before the result
 
 
 class StoredMessage(NamedTuple):
@@ -181,6 +204,7 @@ class Store:
         self._cipher = cipher
         self._lock = threading.RLock()
         self._batch: _Batch | None = None
+        self._listeners: list[Callable[[int], None]] = []
         self._db = sqlite3.connect(
             database, isolation_level=None, check_same_thread=False, timeout=30.0
         )
@@ -214,6 +238,7 @@ class Store:
                 else:
                     authentic, end = batch.authentic, batch.end
                 yield self._db
+                details = self._acting(self._db, details)
                 line, head = self._write_entry(event, details, end)
                 if batch is None:
                     self._set_head(self.audit.tagged(head) if authentic else head)
@@ -232,6 +257,36 @@ class Store:
                     self._db.execute("ROLLBACK")
                 raise
         log.debug("audit %s", event)
+        if batch is None:
+            self._changed(head.seq)
+
+    def _acting(self, db: sqlite3.Connection, details: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Inside a staff command (:mod:`practice_client.core.acting`): the entry names the
+        workstation and OS user, and the command's first change records its idempotency key
+        in this same transaction - applied once, whatever happens after the commit."""
+        command = acting.current()
+        if command is None:
+            return details
+        if not command.recorded:
+            db.execute(
+                "INSERT INTO commands(idempotency_key, workstation_id, command, request_sha256, applied_at, "
+                "outcome) VALUES (?, ?, ?, ?, ?, 'applied')",
+                (command.key, command.actor.workstation_id, command.command, command.request_sha256, now_iso()),
+            )
+            command.recorded = True
+        return {**details, "by": command.actor.audit()}
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """``listener(seq)`` after every committed change (the practice service's change feed).
+        Called in the writer's thread, after the lock is released: it must only hand on."""
+        self._listeners.append(listener)
+
+    def _changed(self, seq: int) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(seq)
+            except Exception:  # a listener's bug must never fail a committed change
+                log.exception("store listener failed")
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -250,8 +305,9 @@ class Store:
                 authentic = self._authentic(self._head())
                 self._batch = _Batch(self._settle_tail(authentic)[0], self._head(), authentic)
                 yield
-                if self._batch.lines:
-                    head = self._batch.head
+                changed = bool(self._batch.lines)
+                head = self._batch.head
+                if changed:
                     self._set_head(self.audit.tagged(head) if authentic else head)
                     self.audit.append(self._batch.lines)
                 self._db.execute("COMMIT")
@@ -261,6 +317,8 @@ class Store:
                 raise
             finally:
                 self._batch = None
+        if changed:
+            self._changed(head.seq)
 
     def _write_entry(self, event: str, details: Mapping[str, Any], offset: int) -> tuple[bytes, AuditHead]:
         """The entry's line, indexed at ``offset`` in the open transaction, and the head it
@@ -1350,3 +1408,61 @@ class Store:
                 "SELECT * FROM shares WHERE receipt IS NOT NULL AND receipt_sent=0 ORDER BY updated_at"
             ).fetchall()
         return [self._share(r) for r in rows]
+
+    # -- the practice service: workstations and idempotent commands ---------------------
+
+    def add_workstation(self, workstation: Workstation) -> None:
+        details = {"workstation_id": workstation.workstation_id, "workstation": workstation.name,
+                   "role": workstation.role}
+        with self.transaction("service.workstation_paired", details) as db:
+            db.execute(
+                "INSERT INTO workstations(workstation_id, name, role, credential_sha256, paired_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (workstation.workstation_id, workstation.name, workstation.role,
+                 workstation.credential_sha256, workstation.paired_at),
+            )
+
+    def revoke_workstation(self, workstation_id: str) -> Workstation:
+        found = self.workstation(workstation_id)
+        if found is None or found.revoked_at is not None:
+            raise StateError(f"{workstation_id}: no paired workstation with this id")
+        details = {"workstation_id": workstation_id, "workstation": found.name}
+        with self.transaction("service.workstation_unpaired", details) as db:
+            db.execute("UPDATE workstations SET revoked_at=? WHERE workstation_id=?", (now_iso(), workstation_id))
+        revoked = self.workstation(workstation_id)
+        assert revoked is not None
+        return revoked
+
+    def workstation(self, workstation_id: str) -> Workstation | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM workstations WHERE workstation_id=?", (workstation_id,)).fetchone()
+        return None if row is None else Workstation(*(row[k] for k in Workstation._fields))
+
+    def list_workstations(self) -> list[Workstation]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM workstations ORDER BY paired_at").fetchall()
+        return [Workstation(*(r[k] for k in Workstation._fields)) for r in rows]
+
+    def stored_command(self, key: str) -> StoredCommand | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM commands WHERE idempotency_key=?", (key,)).fetchone()
+        if row is None:
+            return None
+        return StoredCommand(row["idempotency_key"], row["workstation_id"], row["command"], row["request_sha256"],
+                             row["outcome"], None if row["result"] is None else json.loads(row["result"]))
+
+    def finish_command(self, command: acting.Acting, outcome: str, result: Any) -> None:
+        """Bookkeeping after a command: its result (applied) or refusal. A command that
+        changed nothing gets its key here, so a retry is refused the same way."""
+        text = json.dumps(result, sort_keys=True)
+        with self._lock:
+            if command.recorded:
+                self._db.execute("UPDATE commands SET outcome=?, result=? WHERE idempotency_key=?",
+                                 (outcome, text, command.key))
+            else:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO commands(idempotency_key, workstation_id, command, request_sha256, "
+                    "applied_at, outcome, result) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (command.key, command.actor.workstation_id, command.command, command.request_sha256,
+                     now_iso(), outcome, text),
+                )

@@ -225,8 +225,9 @@ def verify_certificate_text(
     return TrustCertificate(public_key=exported, text=text, **attested)
 
 
-def verify_certificate(ctx: Context, path: Path) -> TrustCertificate:
-    """Read and verify a trust certificate file against the configured identity key."""
+def verify_certificate(ctx: Context, path: Path, text: str | None = None) -> TrustCertificate:
+    """Read and verify a trust certificate file against the configured identity key
+    (``text``: the file's content, sent by a workstation; ``path`` then only names it)."""
     ident = ctx.config.ident_key_fingerprint
     if not ident:
         raise NotConfigured(
@@ -238,7 +239,9 @@ def verify_certificate(ctx: Context, path: Path) -> TrustCertificate:
         raise NotConfigured(
             f"{ctx.home.gnupg}: the platform identity key {ident} is missing - run setup again"
         ) from None
-    cert = verify_certificate_text(read_certificate(path), path, ident_key, ident)
+    if text is not None and len(text.encode("utf-8")) > MAX_CERTIFICATE_BYTES:
+        raise InputError(path, "too large for a trust certificate")
+    cert = verify_certificate_text(read_certificate(path) if text is None else text, path, ident_key, ident)
     if cert.fingerprint in {ident, ctx.config.practice_key_fingerprint}:
         raise InputError(path, "the certificate's key is the practice's or the platform's own key")
     log.info("trust certificate verified: %s", cert.fingerprint)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from practice_client.context import Context
 from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.gui.binding_check import check_binding
+from practice_client.gui.connect_wizard import ConnectWizard
 from practice_client.gui.controller import Controller
 from practice_client.gui.gc_guard import collect_in_gui_thread, freeze_startup
 from practice_client.gui.i18n import install_translators
@@ -46,8 +47,34 @@ def application(language: str) -> QApplication:
     return app
 
 
+def make_controller(ctx: Context) -> Controller:
+    """A workstation's home (paired with a practice service) gets the service's window: it
+    reads and acts through the service and never opens a database; any other home its own."""
+    from practice_client.service.connection import credential, load_connection
+
+    connection = load_connection(ctx.home)
+    if connection is None:
+        return Controller(ctx)
+    from practice_client.gui.remote_controller import RemoteController
+    from practice_client.service.client import ServiceClient
+
+    return RemoteController(ctx, ServiceClient(connection, credential(ctx.secrets)))
+
+
+def service_to_join(ctx: Context) -> tuple[str, Path | None] | None:
+    """Where a home that is not set up should connect instead: the practice service the
+    administrator named (``service_address``) or the one running on this PC (with its home,
+    when this account may ask it for a code); None: set up a practice of its own."""
+    from practice_client.service.workstation import local_service
+
+    local = local_service()
+    if ctx.config.service_address:
+        return ctx.config.service_address, local[1] if local else None
+    return (local[0], local[1]) if local else None
+
+
 def build_window(ctx: Context) -> tuple[Controller, Tray, MainWindow]:
-    controller = Controller(ctx)
+    controller = make_controller(ctx)
     tray = Tray(controller)
     window = MainWindow(controller, tray)
 
@@ -148,24 +175,48 @@ def run(ctx: Context, page: str = "requests", start_agent: bool = True) -> int:
     if not instance.listen():
         log.info("another instance took over the single-instance name first")
         return 0
-    controller, tray, window = build_window(ctx)
-    instance.activated.connect(window.bring_to_front)
     # quitting is explicit: the main window's close (unless it went to the tray), the tray's
     # Quit, a cancelled wizard, or SIGINT/SIGTERM - never "the wizard was the last window"
     app.setQuitOnLastWindowClosed(False)
-    window.closed.connect(lambda: app.exit(0))
-    tray.quitRequested.connect(window.quit)
     quit_on_signals(app)
+    shown: list[tuple[Controller, Tray, MainWindow]] = []
+
+    def assemble() -> tuple[Controller, Tray, MainWindow]:
+        controller, tray, window = build_window(ctx)
+        instance.activated.connect(window.bring_to_front)
+        window.closed.connect(lambda: app.exit(0))
+        tray.quitRequested.connect(window.quit)
+        shown[:] = [(controller, tray, window)]
+        return controller, tray, window
 
     def open_main() -> None:
+        controller, _tray, window = shown[0]
         window.show_page(page)
         window.show()
         controller.refresh()
         if start_agent:
             controller.start_agent()  # a failure shows in the window's message bar
 
+    def become_workstation() -> None:
+        """Paired: the window of the practice service replaces the one of this home."""
+        old_controller, old_tray, old_window = shown[0]
+        old_controller.shutdown()
+        old_tray.hide()
+        old_window.deleteLater()
+        assemble()
+        open_main()
+
+    controller, _tray, _window = assemble()
+    service = None if controller.overview.configured else service_to_join(ctx)
     if controller.overview.configured:
         open_main()
+    elif service is not None:
+        controller.stop_polling()  # nothing of this home to show: it becomes a workstation's
+        joining = ConnectWizard(controller, *service)
+        joining.accepted.connect(become_workstation)
+        joining.rejected.connect(lambda: app.exit(0))
+        joining.show()
+        instance.activated.connect(joining.raise_)
     else:
         wizard = SetupWizard(controller)
         wizard.accepted.connect(open_main)
@@ -173,6 +224,7 @@ def run(ctx: Context, page: str = "requests", start_agent: bool = True) -> int:
         wizard.show()
         instance.activated.connect(wizard.raise_)
     code = app.exec()
+    controller, tray, _window = shown[0]
     controller.shutdown()
     tray.hide()
     instance.close()

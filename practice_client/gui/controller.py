@@ -107,6 +107,8 @@ class Controller(QObject):
     connectionTested = Signal(bool, str)  # ok, message
     backupWritten = Signal(str)  # path
     diagnosticsExported = Signal(object)  # DiagnosticsReport
+    servicePaired = Signal(str)  # the workstation's name (this home now works through the practice service)
+    localCode = Signal(str)  # a pairing code the service on this PC gave
     failed = Signal(str, str)  # action, one-line message
     busyChanged = Signal(bool)
     agentStarted = Signal()
@@ -482,6 +484,29 @@ class Controller(QObject):
         ctx = self.ctx
         self._run("diagnostics", lambda: export_diagnostics(ctx, path), self.diagnosticsExported.emit, refresh=False)
 
+    # -- the practice service -------------------------------------------------------------
+
+    def pair_service(self, address: str, code: str) -> None:
+        """Make this home a workstation of the practice service at ``address`` (the code
+        from ``practice-client service pair``). Emits: servicePaired(name); or failed."""
+        from practice_client.service.workstation import connect_workstation
+
+        ctx = self.ctx
+
+        def work() -> str:
+            import getpass
+
+            return connect_workstation(ctx.home, ctx.secrets, address, code, getpass.getuser()[:64]).name
+
+        self._run("pair_service", work, self.servicePaired.emit, refresh=False)
+
+    def ask_local_code(self, service_home: Path, name: str) -> None:
+        """A code from the practice service on this PC (its admin may ask it directly).
+        Emits: localCode(code); or failed."""
+        from practice_client.service.workstation import local_code
+
+        self._run("local_code", lambda: local_code(service_home, name), self.localCode.emit, refresh=False)
+
     # -- the agent ---------------------------------------------------------------------
 
     def start_agent(self) -> None:
@@ -497,6 +522,10 @@ class Controller(QObject):
             self.agentStarted.emit()
 
         self._run("agent", lambda: bridge.create_and_start(ctx), started, refresh=False)
+
+    def stop_polling(self) -> None:
+        """No more refreshes by the clock (a home about to become a workstation's)."""
+        self._poll_timer.stop()
 
     def shutdown(self, msecs: int = 30000) -> None:
         """Wait for running jobs, then stop the agent politely (never terminate a thread)."""

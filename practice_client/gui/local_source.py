@@ -21,6 +21,7 @@ from practice_client.gui.viewmodels import (
     PAGE_ROWS,
     AuditRow,
     Changes,
+    DataSource,
     DocumentView,
     ListKind,
     Overview,
@@ -34,11 +35,12 @@ from practice_client.gui.viewmodels import (
 
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.service.api import Views
 
 
 
 class LocalSource:
-    """Reads through ``ctx.store``; the practice service will offer the same over HTTPS."""
+    """Reads through ``ctx.store``; the practice service serves the same over HTTPS (:func:`service_views`)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -143,3 +145,11 @@ class LocalSource:
         entries = self.ctx.store.audit_page(event=query.event, search=query.search, **where)
         return [AuditRow(int(e.get("seq", 0)), str(e.get("time", "")), str(e.get("event", "")),
                          e["details"] if isinstance(e.get("details"), dict) else {}) for e in entries]
+
+
+def service_views(ctx: Context) -> Views:
+    """What the practice service serves its workstations: this DataSource over the
+    service's store, its methods one to one (the service's layer does not import the GUI's)."""
+    from practice_client.service.api import Views, interface_methods
+
+    return Views(LocalSource(ctx), interface_methods(DataSource))

@@ -180,11 +180,17 @@ class MainWindow(QMainWindow):
             f"{self.titles['inbox']} ({held})" if held else self.titles["inbox"])
 
     def _connection(self, state: str) -> None:
+        """``connected``/``offline``: the platform (an agent of this window); ``service-online``/
+        ``service-offline``: the practice service of a workstation."""
+        online = state in ("connected", "service-online")
         if self.tray.status is not TrayStatus.ATTENTION:
-            self.tray.set_status(TrayStatus.CONNECTED if state == "connected" else TrayStatus.OFFLINE)
-        self.connection.setText(
-            self.tr("● Connected to the platform") if state == "connected" else self.tr("○ Offline")
-        )
+            self.tray.set_status(TrayStatus.CONNECTED if online else TrayStatus.OFFLINE)
+        texts = {"connected": self.tr("● Connected to the platform"),
+                 "service-online": self.tr("● Connected to the practice service"),
+                 "service-offline": self.tr("○ The practice service cannot be reached: the lists show the last "
+                                            "state, actions wait until it is back")}
+        self.connection.setText(texts.get(state, self.tr("○ Offline")))
+        self.connection.setProperty("state", state)
 
     # -- window life ------------------------------------------------------------------
 

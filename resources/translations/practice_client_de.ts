@@ -330,6 +330,52 @@
     </message>
 </context>
 <context>
+    <name>ConnectPage</name>
+    <message>
+        <source>Connect to the practice service</source>
+        <translation>Mit dem Praxisdienst verbinden</translation>
+    </message>
+    <message>
+        <source>The practice service holds the practice key, the requests and the documents. This PC works through it.</source>
+        <translation>Der Praxisdienst hält den Praxisschlüssel, die Anfragen und die Dokumente. Dieser PC arbeitet über ihn.</translation>
+    </message>
+    <message>
+        <source>Address of the practice service</source>
+        <translation>Adresse des Praxisdienstes</translation>
+    </message>
+    <message>
+        <source>Pairing code</source>
+        <translation>Kopplungscode</translation>
+    </message>
+    <message>
+        <source>from &apos;practice-client service pair&apos; at the practice server</source>
+        <translation>von „practice-client service pair“ am Praxis-Server</translation>
+    </message>
+    <message>
+        <source>Practice service (host:port)</source>
+        <translation>Praxisdienst (Host:Port)</translation>
+    </message>
+    <message>
+        <source>Ask the practice service on this PC for a code</source>
+        <translation>Code beim Praxisdienst dieses PCs anfordern</translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation>Verbindung wird aufgebaut…</translation>
+    </message>
+    <message>
+        <source>Connected as %1.</source>
+        <translation>Verbunden als %1.</translation>
+    </message>
+</context>
+<context>
+    <name>ConnectWizard</name>
+    <message>
+        <source>Practice Client – connect this workstation</source>
+        <translation>Practice Client – diesen Arbeitsplatz verbinden</translation>
+    </message>
+</context>
+<context>
     <name>DeliveriesPage</name>
     <message>
         <source>Documents</source>
@@ -972,6 +1018,14 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
     <message>
         <source>● Connected to the platform</source>
         <translation>● Mit der Plattform verbunden</translation>
+    </message>
+    <message>
+        <source>● Connected to the practice service</source>
+        <translation>● Mit dem Praxisdienst verbunden</translation>
+    </message>
+    <message>
+        <source>○ The practice service cannot be reached: the lists show the last state, actions wait until it is back</source>
+        <translation>○ Der Praxisdienst ist nicht erreichbar: Die Listen zeigen den letzten Stand, Aktionen warten, bis er wieder da ist</translation>
     </message>
     <message>
         <source>○ Offline</source>

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from practice_client import __version__
 from tests.installer.conftest import ROOT
+from tests.support.service import credentials_dir  # noqa: F401 - the fixture: a real systemd credential
 
 USED_QT = {"QtCore", "QtGui", "QtWidgets", "QtSvg", "QtNetwork", "QtDBus"}
 
@@ -73,16 +74,18 @@ def bundled_modules(bundle: Path) -> set[str]:
 
 
 def test_the_product_holds_no_test_server(bundle: Path) -> None:
-    """The testbed (a web server, a DNS server, a simulated patient) and the demo are not
-    in what a practice installs; the client's own network stack is."""
+    """The testbed (the reference platform, a DNS server, a simulated patient) and the demo
+    are not in what a practice installs; the client's own network stack is, and so is the
+    practice service's server stack (uvicorn, Starlette, its protocols) and its pairing."""
     modules = bundled_modules(bundle)
     assert {"practice_client.cli", "practice_client.platform.proxy", "truststore", "pypac", "spnego"} <= modules
-    for server in ("practice_client.testbed", "practice_client.demo", "uvicorn", "starlette", "dnslib",
-                   "h11", "keyrings"):
+    assert {"practice_client.service.api", "practice_client.service.daemon", "uvicorn", "starlette",
+            "uvicorn.protocols.http.h11_impl", "uvicorn.loops.asyncio", "spake2"} <= modules
+    for server in ("practice_client.testbed", "practice_client.demo", "dnslib", "keyrings"):
         found = sorted(m for m in modules if m == server or m.startswith(server + "."))
         assert not found, found
     dists = {p.name.split("-")[0].lower() for p in (bundle / "_internal").glob("*.dist-info")}
-    assert not dists & {"uvicorn", "starlette", "dnslib"}, dists
+    assert not dists & {"dnslib"}, dists
 
 
 def test_the_demo_and_testbed_commands_say_where_they_run(bundle: Path, client_home: Path) -> None:
@@ -134,3 +137,40 @@ def test_frozen_diagnostics_and_outlook_reader_are_in_the_bundle(bundle: Path, c
     broken.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
     result = run_frozen(bundle / "practice-client", "request", "verify", str(broken), home=client_home)
     assert result.returncode == 1 and "Outlook" in result.stderr and "internal error" not in result.stderr
+
+
+def test_the_bundle_runs_the_practice_service(bundle: Path, tmp_path: Path, credentials_dir: Path) -> None:  # noqa: F811
+    """The installed program is the service (what the unit, the LaunchDaemon and the Windows
+    service start): it listens with its own certificate and pairs a workstation, stops
+    cleanly on SIGTERM; ``--windows-service`` off Windows says so in one line."""
+    import json
+    import signal
+
+    from tests.support.waiting import wait_for
+
+    home = tmp_path / "service"
+    env = dict(frozen_env(), CREDENTIALS_DIRECTORY=str(credentials_dir))
+    process = subprocess.Popen([str(bundle / "practice-client"), "service", "run", "--home", str(home),
+                                "--listen", "127.0.0.1:0"], env=env, cwd=bundle, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = home / "service" / "endpoint.json"
+        wait_for(lambda: endpoint.exists() or process.poll() is not None, 120, "the frozen service")
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        port = json.loads(endpoint.read_text())["port"]
+        from practice_client.core.paths import Home
+        from practice_client.service.control import control
+        from practice_client.service.pairing import pair_with_service
+
+        code = control(Home(home), "POST", "/v1/control/pair", {"role": "staff", "name": "Empfang"})["code"]
+        paired = pair_with_service("127.0.0.1", port, code, {"hostname": "ws", "os_user": "mfa"})
+        assert paired.name == "Empfang" and paired.pin == json.loads(endpoint.read_text())["pin"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+    result = run_frozen(bundle / "practice-client", "service", "run", "--windows-service", "--home",
+                        str(tmp_path / "other"), "--listen", "127.0.0.1:0")
+    assert result.returncode == 1 and "--windows-service: this is not Windows" in result.stderr

@@ -132,7 +132,7 @@ def test_harvest_is_byte_for_byte_stable_wherever_the_bundle_lies(fake_bundle: P
     def ids(root: ET.Element) -> list[tuple[str, str]]:
         return [(c.get("Id", ""), c.get("Guid", "")) for c in root.iterfind(".//w:Component", ns)]
 
-    assert ids(first) == ids(second) and len(ids(first)) == 4
+    assert ids(first) == ids(second) and len(ids(first)) == 3  # the service's executable is in the .wxs
     assert harvest.render_fragment(fake_bundle) == harvest.render_fragment(fake_bundle)
 
 
@@ -148,4 +148,83 @@ def test_wxs_declares_the_policy_properties_secure() -> None:
     root = ET.parse(INSTALLER / "windows" / "practice-client.wxs").getroot()
     ns = {"w": "http://schemas.microsoft.com/wix/2006/wi"}
     secure = {p.get("Id") for p in root.iterfind(".//w:Property", ns) if p.get("Secure") == "yes"}
-    assert secure == POLICY_PROPERTIES | {"AUTOSTART_AGENT"}
+    assert secure == POLICY_PROPERTIES | {"AUTOSTART_AGENT", "SERVICE_LISTEN"}
+
+
+SERVICE_OWN_PROCESS, AUTO_START, ERROR_NORMAL = "16", "2", "1"
+# ServiceControl events: start on install, stop on install and uninstall, delete on uninstall
+START_INSTALL, STOP_INSTALL, STOP_UNINSTALL, DELETE_UNINSTALL = 1, 2, 32, 128
+DEFERRED_NO_IMPERSONATE_EXE_IN_PROPERTY = 50 | 1024 | 2048
+MIGRATE_FEATURES = 1  # msidbUpgradeAttributesMigrateFeatures
+
+
+def test_the_practice_service_is_a_windows_service_that_starts_at_boot_and_recovers(msi: Path) -> None:
+    """ServiceInstall/ServiceControl as the control manager gets them: the console executable
+    runs `service run --windows-service` (practice_client/service/windows.py) as LocalSystem,
+    at boot; the MSI starts it, stops it for upgrades and removes it; sc.exe sets its
+    recovery (restart after a failure) between InstallServices and StartServices."""
+    from practice_client.service.windows import SERVICE_NAME
+
+    installs = msi_table(msi, "ServiceInstall").rows
+    assert len(installs) == 1
+    service = installs[0]
+    assert service["Name"] == SERVICE_NAME and service["StartName"] == "LocalSystem"
+    assert (service["ServiceType"], service["StartType"], service["ErrorControl"]) == (
+        SERVICE_OWN_PROCESS, AUTO_START, ERROR_NORMAL)
+    assert service["Arguments"] == 'service run --windows-service --listen "[SERVICE_LISTEN]"'
+    components = {r["Component"]: r for r in msi_table(msi, "Component").rows}
+    files = {r["File"]: r for r in msi_table(msi, "File").rows}
+    image = components[service["Component_"]]
+    assert image["KeyPath"] == "CliExe" and files["CliExe"]["Component_"] == service["Component_"]
+    assert image["ComponentId"].strip("{}") == harvest.component_guid(files["CliExe"]["FileName"])
+    controls = msi_table(msi, "ServiceControl").rows
+    assert len(controls) == 1 and controls[0]["Name"] == SERVICE_NAME and controls[0]["Wait"] == "1"
+    assert int(controls[0]["Event"]) == START_INSTALL | STOP_INSTALL | STOP_UNINSTALL | DELETE_UNINSTALL
+
+    actions = {r["Action"]: r for r in msi_table(msi, "CustomAction").rows}
+    sequence = {r["Action"]: r for r in msi_table(msi, "InstallExecuteSequence").rows}
+    recovery = actions["ServiceRecovery"]
+    assert int(recovery["Type"]) == DEFERRED_NO_IMPERSONATE_EXE_IN_PROPERTY and recovery["Source"] == "SC_EXE"
+    assert recovery["Target"] == (f"failure {SERVICE_NAME} reset= 86400 "
+                                  "actions= restart/5000/restart/10000/restart/60000")
+    assert actions["ServiceRecoveryOnError"]["Target"] == f"failureflag {SERVICE_NAME} 1"
+    assert actions["FindScExe"]["Target"] == "[System64Folder]sc.exe"
+    order = {name: int(sequence[name]["Sequence"]) for name in
+             ("FindScExe", "InstallServices", "ServiceRecovery", "ServiceRecoveryOnError", "StartServices")}
+    assert order["FindScExe"] < order["InstallServices"] < order["ServiceRecovery"] < order["StartServices"]
+    assert order["ServiceRecoveryOnError"] < order["StartServices"]
+    for name in ("ServiceRecovery", "ServiceRecoveryOnError"):
+        assert sequence[name]["Condition"] == f"${service['Component_']} = 3"  # only where it is installed
+
+
+def test_features_praxis_server_and_arbeitsplatz(msi: Path) -> None:
+    """"Praxis-Server": the service and the command line; "Arbeitsplatz": the app and its
+    Start-menu entry; both on by default (one PC is the whole practice), a workstation gets
+    ADDLOCAL=Main,Arbeitsplatz SERVICE_ADDRESS=HOST, which reaches the client's policy."""
+    features = {r["Feature"]: r for r in msi_table(msi, "Feature").rows}
+    assert features["PraxisServer"]["Title"] == "Praxis-Server"
+    assert features["Arbeitsplatz"]["Title"] == "Arbeitsplatz"
+    assert features["PraxisServer"]["Feature_Parent"] == features["Arbeitsplatz"]["Feature_Parent"] == "Main"
+    assert features["PraxisServer"]["Level"] == features["Arbeitsplatz"]["Level"] == "1"
+    parts: dict[str, set[str]] = {}
+    for row in msi_table(msi, "FeatureComponents").rows:
+        parts.setdefault(row["Feature_"], set()).add(row["Component_"])
+    service = msi_table(msi, "ServiceInstall").rows[0]["Component_"]
+    shortcut = msi_table(msi, "Shortcut").rows[0]["Component_"]
+    assert service in parts["PraxisServer"] and service not in parts["Arbeitsplatz"] | parts["Main"]
+    assert shortcut in parts["Arbeitsplatz"] and shortcut not in parts["PraxisServer"]
+    gui = {r["File"]: r for r in msi_table(msi, "File").rows}["GuiExe"]["Component_"]
+    assert gui in parts["Main"]  # the app's files are shared by both features
+    registry = {r["Name"]: r for r in msi_table(msi, "Registry").rows}
+    assert registry["SERVICE_ADDRESS"]["Key"] == policy.WINDOWS_POLICY_KEY
+    written = policy.policy_from_mapping({"SERVICE_ADDRESS": "praxis-server:8471"}, "HKLM")
+    assert Config(**written.values).service_address == "praxis-server:8471"
+    assert registry["SERVICE_LISTEN"]["Value"] == "[SERVICE_LISTEN]"
+    actions = {r["Action"]: r for r in msi_table(msi, "CustomAction").rows}
+    sequence = {r["Action"]: r for r in msi_table(msi, "InstallExecuteSequence").rows}
+    assert actions["DefaultServiceListen"]["Target"] == "0.0.0.0:8471"
+    assert sequence["DefaultServiceListen"]["Condition"] == "NOT SERVICE_LISTEN"
+    assert int(sequence["KeepServiceListen"]["Sequence"]) < int(sequence["DefaultServiceListen"]["Sequence"])
+    # an upgrade keeps a workstation a workstation (the features installed before)
+    upgrade = next(r for r in msi_table(msi, "Upgrade").rows if r["ActionProperty"] == "WIX_UPGRADE_DETECTED")
+    assert int(upgrade["Attributes"]) & MIGRATE_FEATURES and "MigrateFeatureStates" in sequence

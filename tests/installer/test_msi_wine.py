@@ -60,6 +60,9 @@ def reg_values(env: dict[str, str], key: str, scratch: Path) -> dict[str, dict[s
     return found
 
 
+WORKSTATION = "ADDLOCAL=Main,Arbeitsplatz"  # a workstation: the app, not the practice service
+
+
 @pytest.fixture(scope="module")
 def wine_env() -> Iterator[dict[str, str]]:
     require(shutil.which("wine") is not None, "wine (apt-get install wine wine64)")
@@ -79,7 +82,12 @@ def test_silent_install_writes_policy_upgrade_keeps_it_uninstall_removes_it(
     program_dir = Path(wine_env["WINEPREFIX"]) / "drive_c" / "Program Files" / "Practice Client"
     first = build_msi(fake_bundle, tmp_path / "v1", version="1.0.0")
     pins = "A" * 43 + "=," + "B" * 43 + "="
-    properties = ("SERVER_URL=https://x.test", r"EXPORT_DIR=D:\PVS\export", f"SPKI_PINS={pins}",
+    # Wine starts no service from a stand-in executable: a workstation's install with the
+    # autostart (Wine ignores REMOVE= on a first install, so the features are named; with
+    # them INSTALLLEVEL, which AUTOSTART_AGENT=1 raises, is not used - test_msi.py reads
+    # that and the service's tables back).
+    features = f"{WORKSTATION},Autostart"
+    properties = (features, "SERVER_URL=https://x.test", r"EXPORT_DIR=D:\PVS\export", f"SPKI_PINS={pins}",
                   "DNS_SERVER=10.0.0.53:53", r"CA_FILE=C:\ProgramData\Praxis\ca.pem", "LOCK_SETTINGS=1",
                   "AUTOSTART_AGENT=1")
 
@@ -100,12 +108,14 @@ def test_silent_install_writes_policy_upgrade_keeps_it_uninstall_removes_it(
     assert installed.locked == set(installed.values)
     run = reg_values(wine_env, RUN_KEY, tmp_path) or {}
     assert any("practice-client-gui.exe\" agent" in v.get("PracticeClientAgent", "") for v in run.values())
-    assert (program_dir / "practice-client.exe").read_bytes() == b"MZ stand-in"
+    assert (program_dir / "practice-client-gui.exe").read_bytes() == b"MZ stand-in"
+    assert not (program_dir / "practice-client.exe").exists()  # the service's executable: Praxis-Server
     assert (program_dir / "_internal" / "resources" / "README.txt").is_file()
 
     # An update without properties keeps what the admin set; a new property is added.
     second = build_msi(fake_bundle, tmp_path / "v2", version="1.0.1")
-    wine(wine_env, "msiexec", "/i", windows_path(second), "/qn", "PRACTICE_ID=praxis-7")
+    # (the same features named again: Windows keeps them by MigrateFeatureStates, Wine does not)
+    wine(wine_env, "msiexec", "/i", windows_path(second), "/qn", features, "PRACTICE_ID=praxis-7")
     raw = reg_values(wine_env, POLICY_KEY, tmp_path)
     assert raw is not None
     upgraded = policy.policy_from_mapping(next(iter(raw.values())), POLICY_KEY)
@@ -130,12 +140,13 @@ def test_the_real_msi_installs_every_bundle_file_and_uninstalls_cleanly(
 ) -> None:
     program_dir = Path(wine_env["WINEPREFIX"]) / "drive_c" / "Program Files" / "Practice Client"
     wine(wine_env, "winecfg", "-v", "win10")
-    wine(wine_env, "msiexec", "/i", windows_path(msi), "/qn", "PRACTICE_ID=praxis-9")
+    wine(wine_env, "msiexec", "/i", windows_path(msi), "/qn", WORKSTATION, "PRACTICE_ID=praxis-9")
     try:
-        expected = {str(p) for p in harvest.bundle_files(bundle)}
+        expected = {str(p) for p in harvest.bundle_files(bundle)} - {str(harvest.service_exe(bundle))}
         installed = {p.relative_to(program_dir).as_posix() for p in program_dir.rglob("*") if p.is_file()}
         assert installed == expected
-        assert (program_dir / "practice-client").read_bytes() == (bundle / "practice-client").read_bytes()
+        gui = "practice-client-gui"
+        assert (program_dir / gui).read_bytes() == (bundle / gui).read_bytes()
         raw = reg_values(wine_env, POLICY_KEY, tmp_path)
         assert raw is not None
         assert policy.policy_from_mapping(next(iter(raw.values())), POLICY_KEY).values == {"practice_id": "praxis-9"}

@@ -53,6 +53,54 @@ def test_launch_agent_runs_the_console_agent_from_the_app() -> None:
     assert 'name="Practice Client.app"' in spec and 'name="practice-client"' in spec
 
 
+# launchd.plist(5): the keys the daemon uses and their types (what plutil -lint and launchd
+# check beyond well-formed XML)
+LAUNCHD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "Label": str, "ProgramArguments": list, "EnvironmentVariables": dict, "UserName": str, "Umask": int,
+    "RunAtLoad": bool, "KeepAlive": (bool, dict), "ThrottleInterval": int, "StandardErrorPath": str,
+    "ProcessType": str,
+}
+
+
+def test_launch_daemon_runs_the_practice_service_at_boot_and_restarts_it_after_a_failure() -> None:
+    path = MACOS / "de.practiceclient.service.plist"
+    with path.open("rb") as handle:
+        daemon = plistlib.load(handle, fmt=plistlib.FMT_XML)  # well-formed XML plist, or it raises
+    assert set(daemon) == set(LAUNCHD_TYPES)  # nothing launchd does not know
+    for key, kind in LAUNCHD_TYPES.items():
+        assert isinstance(daemon[key], kind), key
+    assert all(isinstance(arg, str) for arg in daemon["ProgramArguments"])
+    assert daemon["Label"] == path.stem == "de.practiceclient.service"
+    assert daemon["ProgramArguments"] == [
+        "/Applications/Practice Client.app/Contents/MacOS/practice-client", "service", "run",
+        "--listen", "0.0.0.0:8471",
+    ]
+    assert daemon["RunAtLoad"] is True  # at boot, nobody logged in (a LaunchDaemon has no session)
+    assert "LimitLoadToSessionType" not in daemon
+    assert daemon["KeepAlive"] == {"SuccessfulExit": False}  # restarted after a failure, not after a stop
+    assert daemon["UserName"] == "root" and daemon["Umask"] == 0o077  # its files for root only
+    assert daemon["ProcessType"] in {"Standard", "Background", "Adaptive", "Interactive"}
+    assert daemon["ThrottleInterval"] >= 1
+    from practice_client.service.files import DEFAULT_PORT
+
+    assert daemon["ProgramArguments"][-1].endswith(f":{DEFAULT_PORT}")
+
+
+def test_postinstall_installs_the_practice_service_when_asked(mac_root: Path, tmp_path: Path) -> None:
+    daemon = mac_root / "Library" / "LaunchDaemons" / "de.practiceclient.service.plist"
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "practice-client.conf").write_text("PRACTICE_SERVER=1\n")
+    result = postinstall(tmp_path / "server", mac_root)
+    assert result.returncode == 0, result.stderr
+    assert daemon.read_bytes() == (MACOS / "de.practiceclient.service.plist").read_bytes()
+    assert daemon.stat().st_mode & 0o777 == 0o644
+    assert postinstall(tmp_path / "update", mac_root).returncode == 0 and daemon.exists()  # kept
+    (tmp_path / "off").mkdir()
+    (tmp_path / "off" / "practice-client.conf").write_text("PRACTICE_SERVER=0\n")
+    assert postinstall(tmp_path / "off", mac_root).returncode == 0
+    assert not daemon.exists()
+
+
 def test_mobileconfig_has_the_msi_keys_and_the_client_reads_them() -> None:
     with (MACOS / "practice-client.mobileconfig").open("rb") as handle:
         profile = plistlib.load(handle)
@@ -116,6 +164,7 @@ def test_postinstall_writes_managed_defaults_and_enables_the_agent(mac_root: Pat
     ("SERVER_URL", "not KEY=value"),
     ("LOCK_SETTINGS=maybe", "LOCK_SETTINGS must be 1 or 0"),
     ("AUTOSTART_AGENT=yes", "AUTOSTART_AGENT must be 0 or 1"),
+    ("PRACTICE_SERVER=on", "PRACTICE_SERVER must be 0 or 1"),
 ])
 def test_postinstall_refuses_a_bad_conf_and_changes_nothing(
     mac_root: Path, tmp_path: Path, line: str, problem: str

@@ -23,6 +23,7 @@ def mac_root(tmp_path: Path) -> Path:
     support = root / "Library" / "Application Support" / "PracticeClient"
     support.mkdir(parents=True)
     shutil.copy(MACOS / "de.practiceclient.agent.plist", support)
+    shutil.copy(MACOS / "de.practiceclient.service.plist", support)
     return root
 
 

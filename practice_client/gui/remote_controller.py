@@ -1,0 +1,255 @@
+"""The window of a workstation: the same :class:`Controller`, its reads through the
+practice service (:class:`~practice_client.gui.remote_source.RemoteSource`) and its
+staff actions sent as the service's commands, each with an idempotency key.
+
+- Live: the service's change feed (SSE) is read in a thread of its own; every change
+  refreshes the lists (what changed since each list's cursor) within a fraction of a second,
+  so every workstation shows the same state. The feed reconnects by itself.
+- Offline: while the service cannot be reached the window keeps its last state and says
+  so (``connectionChanged("service-offline")``); actions fail at once with that message.
+- Nothing half-done: an action whose answer was lost (the service went away while it ran)
+  is kept by its key; once the service is back the key is settled - the service answers
+  with the action's result if it was applied, or closes the key as *not applied* (a late
+  copy is then refused too) - and the window reports which.
+- The window never opens a database or the practice key: the home is a workstation home.
+  Files staff pick here (PMS master data, a trust certificate) are read here and sent to the
+  service, which checks them. What needs the practice server's own folders (setup, adding
+  files to a request, request e-mails) is refused with a message saying where to do it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from practice_client.context import Context
+from practice_client.core.atomic import atomic_write
+from practice_client.core.errors import PracticeClientError
+from practice_client.core.text import Text
+from practice_client.gui.controller import CertificatePreview, Controller
+from practice_client.gui.i18n import current_language
+from practice_client.gui.remote_source import RemoteSource
+from practice_client.gui.viewmodels import Overview
+from practice_client.provision import SetupParams
+from practice_client.service.client import Outcome, ServiceClient, ServiceRefused, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+COMMAND_WAIT = 10.0  # how long an action is resent (same key) while the service is away
+
+
+class ServiceOffline(PracticeClientError):
+    """An action that got no answer: kept by its key and settled when the service is back."""
+
+
+class _Feed(QObject):
+    """The feed thread's news, handed to the GUI thread (queued signals)."""
+
+    changed = Signal()
+    state = Signal(str, str)  # "online" | "offline" | "refused", message
+
+
+class RemoteController(Controller):
+    """A :class:`Controller` over the practice service (see the module doc)."""
+
+    actionSettled = Signal(str, bool, str)  # action, applied, message (an action whose answer was lost)
+
+    def __init__(self, ctx: Context, client: ServiceClient, parent: QObject | None = None) -> None:
+        super().__init__(ctx, RemoteSource(client), parent)
+        self.client = client
+        self.overview = Overview(configured=True)  # the practice is the service's; set up there
+        self.service_state = "offline"
+        self._pending: dict[str, str] = {}  # idempotency key -> action, answers lost
+        self._pending_lock = threading.Lock()
+        self._feed = _Feed(self)
+        self._feed.changed.connect(self._refresh_soon)
+        self._feed.state.connect(self._service_state)
+        self._stop = threading.Event()
+        self._follower = threading.Thread(target=self._follow, name="service-feed", daemon=True)
+        self._follower.start()
+
+    # -- the feed ------------------------------------------------------------------
+
+    def _follow(self) -> None:
+        def on_event(name: str, _data: dict[str, Any]) -> None:
+            if name in ("change", "hello", "agent"):
+                self._feed.changed.emit()
+
+        def on_state(state: str, message: Text) -> None:
+            self._feed.state.emit(state, message.pick(current_language()))  # the window's language
+
+        self.client.follow(on_event, on_state, self._stop)
+
+    def _service_state(self, state: str, message: str) -> None:
+        self.service_state = state
+        self.connectionChanged.emit("service-online" if state == "online" else "service-offline")
+        if state == "online":
+            self.refresh()
+            self._settle_pending()
+        elif state == "refused":
+            self.failed.emit("service", message)
+
+    def _settle_pending(self) -> None:
+        with self._pending_lock:
+            pending = dict(self._pending)
+        for key, action in pending.items():
+            self.workers.start("settle", lambda key=key: self._settle(key),
+                               lambda message, action=action: self.actionSettled.emit(action, True, str(message)),
+                               lambda message, action=action: self.actionSettled.emit(action, False, message))
+
+    def _settle(self, key: str) -> str:
+        try:
+            self.client.settle(key)
+        except ServiceRefused as exc:
+            self._forget(key)
+            raise PracticeClientError(Text("nicht ausgeführt: ", "not applied: ") + exc.text) from None
+        self._forget(key)
+        self.refresh_later()
+        return "applied"
+
+    def _forget(self, key: str) -> None:
+        with self._pending_lock:
+            self._pending.pop(key, None)
+
+    def refresh_later(self) -> None:
+        self._feed.changed.emit()  # from any thread: the GUI thread refreshes
+
+    def pending_actions(self) -> list[str]:
+        with self._pending_lock:
+            return sorted(self._pending.values())
+
+    # -- commands ------------------------------------------------------------------
+
+    def _send(self, action: str, name: str, args: dict[str, Any]) -> Outcome:
+        """One staff action, sent (and resent with its key) until the service answers."""
+        try:
+            return self.client.command(name, args, deadline=COMMAND_WAIT, stop=self._stop)
+        except ServiceUnavailable as exc:
+            if exc.key:
+                with self._pending_lock:
+                    self._pending[exc.key] = action
+            raise ServiceOffline(Text(
+                "Der Praxisdienst ist nicht erreichbar. Ob die Aktion ausgeführt wurde, wird geprüft, "
+                "sobald er wieder da ist.",
+                "The practice service cannot be reached. Whether the action was applied is checked as "
+                "soon as it is back.")) from None
+
+    def _command(self, action: str, name: str, args: dict[str, Any], done: Callable[[Any], None]) -> None:
+        self._run(action, lambda: self._send(action, name, args).result, done)
+
+    def accept(self, request_id: str, override: bool, reason: str) -> None:
+        self._command("accept", "accept", {"request_id": request_id, "override": override, "reason": reason},
+                      lambda _r: self.requestDecided.emit(request_id, "accepted"))
+
+    def decline(self, request_id: str, reason: str) -> None:
+        self._command("decline", "decline", {"request_id": request_id, "reason": reason},
+                      lambda _r: self.requestDecided.emit(request_id, "declined"))
+
+    def assign(self, document_id: str, request_id: str, birth_date: str) -> None:
+        self._command("assign", "assign", {"document_id": document_id, "request_id": request_id,
+                                           "birth_date": birth_date},
+                      lambda _r: self.documentAssigned.emit(document_id))
+
+    def release_held(self, document_id: str, fingerprint: str) -> None:
+        self._command("release", "release", {"document_id": document_id, "fingerprint": fingerprint},
+                      lambda _r: self.documentReleased.emit(document_id))
+
+    def withhold(self, document_id: str) -> None:
+        self._command("withhold", "withhold", {"document_id": document_id},
+                      lambda _r: self.documentWithheld.emit(document_id))
+
+    def retry(self, document_id: str) -> None:
+        self._command("retry", "retry", {"document_id": document_id},
+                      lambda _r: self.documentRetried.emit(document_id))
+
+    def remove_pin(self, fingerprint: str) -> None:
+        self._command("remove_pin", "trust.remove", {"fingerprint": fingerprint},
+                      lambda _r: self.pinRemoved.emit(fingerprint))
+
+    def import_patients(self, path: Path) -> None:
+        def work() -> int:
+            data = base64.b64encode(path.read_bytes()).decode("ascii")  # the file is at this workstation
+            return int(self._send("import_patients", "patients.import", {"name": path.name, "data": data})
+                       .result["count"])
+
+        self._run("import_patients", work, self.patientsImported.emit)
+
+    def save_settings(self, changes: dict[str, object]) -> None:
+        self._run("save_settings", lambda: self._send("save_settings", "settings.save", {"changes": changes}),
+                  lambda _r: self.settingsSaved.emit(self.config), refresh=False)
+
+    def inspect_certificate(self, path: Path) -> None:
+        """The certificate file is read here and verified by the service (which holds the
+        platform's identity key); the dialog shows what the service verified."""
+        from practice_client.crypto.trust import TrustCertificate, read_certificate
+        from practice_client.gui.viewmodels import PatientRow
+
+        def work() -> CertificatePreview:
+            text = read_certificate(path)  # bounded, UTF-8, at this workstation
+            seen = self._send("inspect_certificate", "trust.inspect", {"name": path.name, "text": text}).result
+            cert = TrustCertificate(str(seen["fingerprint"]), str(seen["name"]), str(seen["birth_date"]),
+                                    str(seen["phone"]), str(seen["ident"]), "", "", text)
+            candidates = tuple(PatientRow(str(c["patient_number"]), str(c["name"]), str(c["birth_date"]), "", None)
+                               for c in seen["candidates"])
+            return CertificatePreview(path, cert, str(seen["suggested_patient_number"]),
+                                      str(seen["already_pinned_for"]), candidates)
+
+        self._run("inspect_certificate", work, self.certificateInspected.emit, refresh=False)
+
+    def pin_certificate(self, preview: CertificatePreview, patient_number: str, replace: bool) -> None:
+        """The very text that was shown goes to the service, which verifies it again and pins
+        it; a different key than the one staff compared is refused."""
+        def work() -> str:
+            pinned = self._send("pin_certificate", "trust.pin", {
+                "name": preview.path.name, "text": preview.certificate.text, "patient_number": patient_number,
+                "replace": replace}).result
+            if pinned["fingerprint"] != preview.fingerprint:
+                raise PracticeClientError(Text(
+                    "Der Praxisdienst hat einen anderen Schlüssel angeheftet als den gezeigten: Anheftungen prüfen",
+                    "the practice service pinned another key than the one shown: check the patient's pins"))
+            return str(pinned["fingerprint"])
+
+        self._run("pin_certificate", work, self.certificatePinned.emit)
+
+    def write_key_backup(self, path: Path, passphrase: str) -> None:
+        def work() -> str:
+            answer = self._send("key_backup", "key.backup", {"passphrase": passphrase}).result
+            atomic_write(path, base64.b64decode(answer["backup"]))
+            return str(path)
+
+        self._run("key_backup", work, self.backupWritten.emit, refresh=False)
+
+    # -- what only the practice server does ------------------------------------------
+
+    def _at_the_server(self, action: str) -> None:
+        self.failed.emit(action, Text(
+            "Das geht am Praxis-Server (dort liegen Praxisschlüssel und Ordner).",
+            "This is done at the practice server (it holds the practice key and the folders).",
+        ).pick(current_language()))
+
+    def add_files(self, request_id: str, paths: list[Path]) -> None:
+        self._at_the_server("add_files")
+
+    def import_mails(self, paths: list[Path]) -> None:
+        self._at_the_server("import_mails")
+
+
+    def run_setup(self, params: SetupParams) -> None:
+        self._at_the_server("setup")
+
+    def test_connection(self) -> None:
+        self._at_the_server("test_connection")
+
+    def start_agent(self) -> None:
+        """The agent runs in the service."""
+
+    def shutdown(self, msecs: int = 30000) -> None:
+        self._stop.set()
+        super().shutdown(msecs)
+        self.client.close()
