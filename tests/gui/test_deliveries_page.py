@@ -13,11 +13,10 @@ from practice_client.context import Context
 from practice_client.core.models import DocumentState, Patient, RequestStatus
 from practice_client.core.text import Text
 from practice_client.delivery import outbox
-from practice_client.gui.controller import Controller
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.pages.deliveries import DeliveriesPage
 from tests.support.delivery import unassigned_document
-from tests.support.gui_state import add_request, good_checks, refresh, settle
+from tests.support.gui_state import add_request, controller_under_policy, good_checks, refresh, settle
 from tests.support.patients import ERIKA, GISELA
 from tests.support.worlds import write_file
 
@@ -123,15 +122,7 @@ def test_the_number_only_policy_is_noted_where_staff_see_the_files(
     work_dir: Path,
 ) -> None:
     assert window.pages["deliveries"].policy_note.isHidden(), "by default every match needs two identifiers"
-    policy = work_dir / "policy.toml"
-    policy.write_text("number_only_matching = true\n")
-    monkeypatch.setenv("PRACTICE_CLIENT_POLICY", str(policy))
-    ctx = Context()
-    controller = Controller(ctx)
-    try:
+    with controller_under_policy("number_only_matching = true\n", work_dir, monkeypatch) as controller:
         page = DeliveriesPage(controller)
         qtbot.addWidget(page)
         assert not page.policy_note.isHidden() and "Patientennummer" in page.policy_note.text()
-    finally:
-        controller.shutdown()
-        ctx.close()

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from practice_client.context import Context
 from practice_client.core.config import read_user_config
-from practice_client.gui.controller import Controller
 from practice_client.gui.main_window import MainWindow
 from practice_client.gui.pages.settings import SettingsPage
+from tests.support.gui_state import controller_under_policy
 
 
 def test_save_language_and_tray_choice(qtbot, window: MainWindow, client: Context) -> None:
@@ -32,12 +32,8 @@ def test_save_language_and_tray_choice(qtbot, window: MainWindow, client: Contex
 def test_locked_setting_is_disabled_and_never_saved(
     qtbot, gui_app: QApplication, client: Context, monkeypatch: pytest.MonkeyPatch, work_dir: Path
 ) -> None:
-    policy = work_dir / "policy.toml"
-    policy.write_text('export_dir = "/srv/pvs/export"\nlock_settings = true\n')
-    monkeypatch.setenv("PRACTICE_CLIENT_POLICY", str(policy))
-    ctx = Context()
-    controller = Controller(ctx)
-    try:
+    with controller_under_policy('export_dir = "/srv/pvs/export"\nlock_settings = true\n', work_dir,
+                                 monkeypatch) as controller:
         page = SettingsPage(controller)
         qtbot.addWidget(page)
         edit = page.fields["export_dir"]
@@ -46,20 +42,14 @@ def test_locked_setting_is_disabled_and_never_saved(
         edit.setText("/tmp/elsewhere")  # even if it were edited somehow, it is not sent
         page.fields["practice_id"].setText("praxis-neu")
         assert page.changes() == {"practice_id": "praxis-neu"}
-    finally:
-        controller.shutdown()
-        ctx.close()
 
 
 def test_retention_and_limits_are_saved_and_a_policy_lock_holds(
     qtbot, gui_app: QApplication, client: Context, monkeypatch: pytest.MonkeyPatch, work_dir: Path
 ) -> None:
-    policy = work_dir / "policy.toml"
-    policy.write_text('keep_processed_days = 7\nlocked = ["keep_processed_days"]\n')
-    monkeypatch.setenv("PRACTICE_CLIENT_POLICY", str(policy))
-    ctx = Context()
-    controller = Controller(ctx)
-    try:
+    with controller_under_policy('keep_processed_days = 7\nlocked = ["keep_processed_days"]\n', work_dir,
+                                 monkeypatch) as controller:
+        ctx = controller.ctx
         page = SettingsPage(controller)
         qtbot.addWidget(page)
         assert page.numbers["keep_processed_days"].value() == 7
@@ -75,9 +65,6 @@ def test_retention_and_limits_are_saved_and_a_policy_lock_holds(
         saved = read_user_config(ctx.home.config)
         assert (saved["keep_failed_days"], saved["max_document_mb"], saved["debug_logging"]) == (0, 100, True)
         assert "keep_processed_days" not in saved
-    finally:
-        controller.shutdown()
-        ctx.close()
 
 
 def test_diagnostics_are_exported_from_the_settings(qtbot, window: MainWindow, work_dir: Path,

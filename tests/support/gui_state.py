@@ -8,12 +8,17 @@ with every verdict, documents in every state, PMS patients with and without pins
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
 
 from practice_client.core.models import (
     Check,
@@ -249,3 +254,22 @@ def refresh(qtbot, controller: Controller, full_audit_check: bool = False) -> No
 def settle(qtbot, controller: Controller) -> None:  # type: ignore[no-untyped-def]
     """Wait until no worker job of the controller runs (pages read, refreshes applied)."""
     qtbot.waitUntil(lambda: not controller.workers.busy, timeout=30000)
+
+
+@contextlib.contextmanager
+def controller_under_policy(policy_text: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Controller]:
+    """A controller over the test's home with ``policy_text`` as the machine's policy (a
+    page built on it shows what the administrator fixed); shut down afterwards."""
+    from practice_client.context import Context
+    from practice_client.gui.controller import Controller
+
+    policy = folder / "policy.toml"
+    policy.write_text(policy_text)
+    monkeypatch.setenv("PRACTICE_CLIENT_POLICY", str(policy))
+    ctx = Context()
+    controller = Controller(ctx)
+    try:
+        yield controller
+    finally:
+        controller.shutdown()
+        ctx.close()
