@@ -87,7 +87,7 @@ class ServiceAct:
         files = ServiceFiles(self.home)
         files.folder.mkdir(parents=True, mode=0o700)
         done = adopt(old, Secrets(old.instance_id()), self.home, Vault(files.vault, self.key), read_policy())
-        self.say(f"17. Die Praxis wächst: der Praxisdienst übernimmt das Verzeichnis / the practice grows: the "
+        self.say(f"19. Die Praxis wächst: der Praxisdienst übernimmt das Verzeichnis / the practice grows: the "
                  f"practice service adopts the home ({done.requests} Anfrage(n) / request(s), {done.documents} "
                  f"Dokument(e) / document(s), Praxisschlüssel / practice key {group_fingerprint(done.practice_key)})")
 
@@ -101,7 +101,7 @@ class ServiceAct:
         if not service.ready.wait(60):
             raise PracticeClientError("demo: the practice service did not start")
         endpoint = service.files.read_endpoint()
-        self.say(f"18. Praxisdienst läuft / practice service running: https://127.0.0.1:{endpoint['port']} "
+        self.say(f"20. Praxisdienst läuft / practice service running: https://127.0.0.1:{endpoint['port']} "
                  f"(eigenes Zertifikat / own certificate sha256/{str(endpoint['pin'])[:16]}…)")
 
     def pair(self, name: str, role: str, step: int) -> ServiceClient:
@@ -126,7 +126,7 @@ class ServiceAct:
         from practice_client.gui.viewmodels import ListKind, Query
 
         known = {r.request_id for r in self._requests(RemoteSource(empfang))}
-        self.demo.patient_sends_request(name="0002.eml", step=21)
+        self.demo.patient_sends_request(name="0002.eml", step=23)
         empfang.command("poll", {})
         views = [RemoteSource(c) for c in (empfang, sprechzimmer)]
 
@@ -138,7 +138,7 @@ class ServiceAct:
         for view in views:
             _until("the request at both workstations", lambda v=view: any(
                 r.request_id == request_id for r in v.page(Query(ListKind.REQUESTS)).rows if hasattr(r, "record")))
-        self.say(f"22. Neue Anfrage an beiden Arbeitsplätzen / new request at both workstations: {request_id}")
+        self.say(f"24. Neue Anfrage an beiden Arbeitsplätzen / new request at both workstations: {request_id}")
         return request_id
 
     @staticmethod
@@ -169,7 +169,7 @@ class ServiceAct:
         stop.set()
         if status is not RequestStatus.ACCEPTED:
             raise PracticeClientError(f"demo: reception sees the request as {status}")
-        self.say(f"23. Sprechzimmer 1 nimmt an, der Empfang sieht es nach {seen_ms:.0f} ms über den Änderungsstrom / "
+        self.say(f"25. Sprechzimmer 1 nimmt an, der Empfang sieht es nach {seen_ms:.0f} ms über den Änderungsstrom / "
                  f"consulting room 1 accepts, reception sees it after {seen_ms:.0f} ms through the change feed")
 
     def deliver_without_workstations(self, request_id: str) -> tuple[Document, bytes]:
@@ -184,7 +184,7 @@ class ServiceAct:
         partial = folder / "Befund.pdf.part"
         partial.write_bytes(data)
         os.replace(partial, folder / "Befund.pdf")  # as a careful PMS writes
-        self.say("24. Alle Arbeitsplätze geschlossen; das PVS legt einen Befund ab / every workstation closed; the "
+        self.say("26. Alle Arbeitsplätze geschlossen; das PVS legt einen Befund ab / every workstation closed; the "
                  "PMS drops a report")
 
         def delivered() -> Document | None:
@@ -192,7 +192,7 @@ class ServiceAct:
             return docs[0] if docs else None
 
         doc: Document = _until("the delivery by the service", delivered, 120)
-        self.say(f"25. Der Praxisdienst hat zugestellt, ohne Arbeitsplatz / the practice service delivered with no "
+        self.say(f"27. Der Praxisdienst hat zugestellt, ohne Arbeitsplatz / the practice service delivered with no "
                  f"workstation: {doc.document_id}")
         return doc, data
 
@@ -206,20 +206,20 @@ class ServiceAct:
 
 
 def run_service_act(demo: Demo) -> bool:
-    """Steps 17-28 (see the module doc); True when the patient got the report intact."""
+    """Steps 19-30 (see the module doc); True when the patient got the report intact."""
     act = ServiceAct(demo)
     try:
         act.adopt_home()
         act.start_service()
-        empfang = act.pair("Empfang", "admin", 19)
-        sprechzimmer = act.pair("Sprechzimmer 1", "staff", 20)
+        empfang = act.pair("Empfang", "admin", 21)
+        sprechzimmer = act.pair("Sprechzimmer 1", "staff", 22)
         request_id = act.new_request_at_both(empfang, sprechzimmer)
         act.accept_and_see(request_id, empfang, sprechzimmer)
         doc, data = act.deliver_without_workstations(request_id)
         assert act.service is not None and act.service.runtime is not None
         demo.ctx = act.service.runtime.ctx  # the patient's app reads the practice key from it
         try:
-            return demo.patient_opens(doc, data, step=26)
+            return demo.patient_opens(doc, data, step=28)
         finally:
             demo.ctx = None
     finally:

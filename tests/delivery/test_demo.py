@@ -29,6 +29,6 @@ def test_headless_demo_runs_end_to_end() -> None:
     for words in ("the practice service adopts the home (1 Anfrage(n) / request(s), 1 Dokument(e)",
                   "workstation paired: Empfang (admin)", "workstation paired: Sprechzimmer 1 (staff)",
                   "new request at both workstations", "reception sees it after",
-                  "the practice service delivered with no workstation", "28. Dateiname auf dem Server sichtbar"):
+                  "the practice service delivered with no workstation", "30. Dateiname auf dem Server sichtbar"):
         assert words in out, words
     assert out.count("identisch / identical") == 2

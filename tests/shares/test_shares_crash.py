@@ -58,7 +58,9 @@ def finish_after_restart(world: World, ctx: Context, share_id: str) -> None:
 
 def test_sigkill_during_the_download_resumes_and_delivers_once(world: World, practice: Context) -> None:
     data = ("Arztbrief\n" * 1_200_000).encode()  # 12 MB
-    world.platform.faults.stall_next_downloads(after_bytes=2 * 1024 * 1024, seconds=30)
+    # armed for both downloads of the share (its manifest and the document, in whichever order the
+    # job fetches them): the document's always stalls after 2 MiB, so the kill lands mid-download
+    world.platform.faults.stall_next_downloads(after_bytes=2 * 1024 * 1024, seconds=30, count=2)
     share_id = publish(world, data, "arztbrief.txt")
     partial = practice.home.root / "shares" / share_id / "share.pgp.part"
     ranged_before = world.platform.stats.calls("share.ranged")
