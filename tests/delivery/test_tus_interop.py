@@ -71,7 +71,10 @@ def server_of_testbed(world: World) -> Server:
     def uploads(document_id: str) -> list[Held]:
         found = []
         for meta in data.glob("uploads/*.json"):
-            with_meta = json.loads(meta.read_text())
+            try:
+                with_meta = json.loads(meta.read_text())
+            except FileNotFoundError:  # finished and filed between the listing and the read: not held
+                continue
             if with_meta["document_id"] == document_id:
                 found.append(Held(with_meta["upload_id"], with_meta["part"],
                                   _size(meta.with_suffix(".bin")), with_meta["complete"]))
