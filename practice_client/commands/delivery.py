@@ -12,7 +12,7 @@ from practice_client.commands import print_json, stop_on_signals
 from practice_client.commands.paging import Paging, add_paging_options, more_line, paging, shown
 from practice_client.context import Context
 from practice_client.core.errors import InputError, PracticeClientError
-from practice_client.core.identity import PatientIdentity, german_date
+from practice_client.core.identity import IdentityIndex, PatientIdentity, german_date
 from practice_client.core.models import Document, DocumentState
 from practice_client.core.text import Text
 
@@ -155,14 +155,13 @@ def _print_outbox(ctx: Context, page: Paging, as_json: bool) -> None:
     """One page of the outbox, newest first; each document's patient by the PMS record of its
     request (only the requests on the page are read)."""
     from practice_client.delivery.key_check import alerts
-    from practice_client.delivery.recipients import identity_index
 
     rows = ctx.store.page_documents(states=page.states, since=page.since, limit=page.fetch)
     docs, total, more = shown(rows, page, lambda: ctx.store.count_documents(page.states, page.since))
     warnings = alerts(ctx)
-    index = identity_index(ctx)
     requests = {r.request_id: r for rid in {d.request_id for d in docs if d.request_id}
                 if (r := ctx.store.get_request(rid)) is not None}
+    index = IdentityIndex.of_numbers(ctx.store, (r.patient_number for r in requests.values()))
     identities = {d.document_id: index.of_document(d, requests) for d in docs}
     if as_json:
         print_json({"documents": [document_json(d, identities[d.document_id]) for d in docs],

@@ -11,7 +11,7 @@ from practice_client.commands import print_json
 from practice_client.commands.paging import add_paging_options, more_line, paging, shown
 from practice_client.context import Context
 from practice_client.core.errors import InputError, NotConfigured, PracticeClientError, StateError
-from practice_client.core.identity import PatientIdentity, german_date
+from practice_client.core.identity import IdentityIndex, PatientIdentity, german_date
 from practice_client.core.models import CheckStatus, RequestRecord, RequestStatus, Verdict
 from practice_client.core.text import Text
 
@@ -98,14 +98,12 @@ def _patient_line(identity: PatientIdentity) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from practice_client.delivery.recipients import identity_index
-
     page = paging(args)
     ctx = Context()
     try:
         rows = ctx.store.page_requests(statuses=page.states, since=page.since, limit=page.fetch)
         records, total, more = shown(rows, page, lambda: ctx.store.count_requests(page.states, page.since))
-        index = identity_index(ctx)
+        index = IdentityIndex.of_numbers(ctx.store, (r.patient_number for r in records))
     finally:
         ctx.close()
     if args.json:
@@ -125,14 +123,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from practice_client.delivery.recipients import identity_index
-
     ctx = Context()
     try:
         record = ctx.store.get_request(args.request_id)
         if record is None:
             raise StateError(Text("keine solche Anfrage", "no such request").prefixed(f"{args.request_id}: "))
-        identity = identity_index(ctx).of_request(record)
+        identity = IdentityIndex.of_numbers(ctx.store, [record.patient_number]).of_request(record)
     finally:
         ctx.close()
     data = _record_json(record, identity)

@@ -256,6 +256,13 @@ class IdentityIndex:
         """Two queries, whatever the number of rows it is then asked about."""
         return cls(store.list_patients(), store.list_pins())
 
+    @classmethod
+    def of_numbers(cls, store: Store, numbers: Iterable[str | None]) -> IdentityIndex:
+        """Only the PMS records and pins of these patient numbers (a page of a list): two
+        indexed queries, whatever the number of patients the practice has."""
+        wanted = {n for n in numbers if n}
+        return cls(store.patients_by_number(wanted).values(), store.pins_by("patient_number", wanted).values())
+
     def __init__(self, patients: Iterable[Patient], pins: Iterable[Pin]) -> None:
         self.patients: Mapping[str, Patient] = {p.patient_number: p for p in patients}
         self.pins_by_number: Mapping[str, Pin] = {p.patient_number: p for p in pins}
