@@ -52,6 +52,9 @@ class Context:
         # the user's keyring; the practice service passes its vault
         self.secrets: SecretStore = secrets or Secrets(self.home.instance_id())
         self._lock = threading.Lock()
+        # set by the agent's stop: every platform client of this context sends nothing more
+        # and gives up its retry waits, so a stop never waits out a backoff schedule
+        self.stopping = threading.Event()
         setup_logging(self.home.logs, debug=debug_requested(self.config.debug_logging,
                                                             self.config.is_locked("debug_logging")))
 
@@ -121,6 +124,7 @@ class Context:
             cfg.server_url, self.secrets.require(PLATFORM_TOKEN),
             ca_file=Path(cfg.ca_file) if cfg.ca_file else None, spki_pins=cfg.pins(),
             proxy=self.proxy_resolver(), retry=chosen.retry, timeouts=chosen.timeouts,
+            stopping=self.stopping,
         )
 
     def proxy_resolver(self) -> ProxyResolver:

@@ -43,10 +43,12 @@ class PlatformClient:
         spki_pin: str | None = None, *, spki_pins: Sequence[str] = (),
         proxy: ProxyResolver | None = None, retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None, max_patch_bytes: int = MAX_PATCH_BYTES,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.http = HttpSession(
             base_url, token, ca_file=ca_file, pins=[*spki_pins, *([spki_pin] if spki_pin else [])],
             proxy=proxy, retry=retry or RetryPolicy(), timeouts=timeouts or Timeouts(),
+            stopping=stopping,
         )
         self.max_patch_bytes = max_patch_bytes
         self._tus: Tus | None = None

@@ -254,6 +254,7 @@ class HttpSession:
     def __init__(
         self, base_url: str, token: str, *, ca_file: Path | None, pins: Sequence[str],
         proxy: ProxyResolver | None, retry: RetryPolicy, timeouts: Timeouts,
+        stopping: threading.Event | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme != "https" or not parts.hostname:
@@ -266,6 +267,9 @@ class HttpSession:
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         self.timeouts = timeouts
+        # set when the process shuts down: no new request, no wait for a retry - so a stop
+        # (a service manager's SIGTERM) is never held up by a retry schedule of minutes
+        self.stopping = stopping if stopping is not None else threading.Event()
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "practice-client"
         self._session.headers["Accept-Encoding"] = "identity"  # sizes capped as sent (_read_capped)
@@ -291,6 +295,8 @@ class HttpSession:
         sink to stream it (to disk); raises :class:`Transient` for what a retry may cure
         and NetworkError otherwise."""
         what = f"{method} {path}"
+        if self.stopping.is_set():
+            raise UploadCancelled(f"{what}: cancelled - shutting down")
         try:
             response = self._session.request(
                 method, self.base_url + path, timeout=self.timeouts.for_size(sent_bytes),
@@ -351,8 +357,9 @@ class HttpSession:
         raise NetworkError(message)
 
     def wait(self, failures: int, cancel: threading.Event | None) -> None:
-        delay = self.retry.delay(failures)
-        if (cancel or threading.Event()).wait(delay):
+        """The backoff before a retry, cut short by ``cancel`` (the caller's, which its
+        owner also sets when it stops) or else by the session's ``stopping``."""
+        if (cancel or self.stopping).wait(self.retry.delay(failures)) or self.stopping.is_set():
             raise UploadCancelled("cancelled while waiting to retry")
 
     def retrying(self, what: str, action: Callable[[], T]) -> T:

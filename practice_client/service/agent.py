@@ -91,6 +91,7 @@ class Agent:
                 f"{self._lock.path}: für diese Praxis läuft bereits ein Agent",
                 f"{self._lock.path}: an agent is already running for this home",
             ))
+        self.ctx.stopping.clear()  # a context whose earlier agent was stopped talks again
         _ = self.ctx.store  # open the database (and keyring) before any thread needs it
         scrub_home(self.ctx)  # a home of an earlier version: its pinned keys (names) go
         self.pipeline.start()
@@ -110,8 +111,10 @@ class Agent:
         log.info("agent started")
 
     def stop(self) -> None:
-        """Clean shutdown: no new work, uploads cancelled at the next block, threads joined."""
+        """Clean shutdown: no new work, no more platform calls or retry waits, uploads
+        cancelled at the next block, threads joined."""
         self._stop.set()
+        self.ctx.stopping.set()
         self._poll_now.set()
         if self._thread is not None:
             self._thread.join(timeout=60)

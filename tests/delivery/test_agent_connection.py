@@ -13,9 +13,12 @@ from practice_client.delivery.events import Event
 from practice_client.intake.inbox import Inbox
 from practice_client.service.agent import Agent
 from practice_client.service.sources import folder_source, platform_source
+from tests.support.delivery import start_agent, stop_agent
 from tests.support.platform import fast_client
-from tests.support.waiting import poll
+from tests.support.waiting import poll, wait_for
 from tests.support.worlds import World
+
+STOP_BUDGET_SECONDS = 20.0  # far below the retry schedule's sum (~60 s before its last attempt)
 
 
 def run_agent_until(client: Context, world: World, kind: str) -> list[Event]:
@@ -79,3 +82,18 @@ def test_a_file_in_the_request_folder_wakes_the_agent_long_before_its_next_poll(
         assert (folder / "processed" / "anfrage.eml").exists()
     finally:
         agent.stop()
+
+
+def test_a_stop_while_the_platform_fails_does_not_wait_out_the_retry_schedule(
+        world: World, client: Context) -> None:
+    """SIGTERM (systemd, a logout) while every inbox poll gets a 503: the agent is in its
+    backoff between retries (8 attempts, up to 30 s apart: minutes in all). It stops at once
+    instead - well inside the service manager's stop budget (TimeoutStopSec=90) - and exits 0."""
+    world.platform.faults.fail_next("inbox", count=1000, status=503)
+    try:
+        agent = start_agent(client)
+        wait_for(lambda: world.platform.stats.calls("inbox") >= 3, timeout=60, what="retries of the inbox")
+        stop_agent(agent, client, timeout=STOP_BUDGET_SECONDS)
+    finally:
+        world.platform.faults.clear()
+

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
-from tests.support.delivery import start_agent, states
+from tests.support.delivery import start_agent, states, stop_agent
 from tests.support.waiting import poll, wait_for
 from tests.support.worlds import World, accepted_request, pin_patient, write_file
 
@@ -79,8 +79,7 @@ def test_sigkill_at_each_state_delivers_exactly_once(world: World, client: Conte
             wait_for(lambda: (export / "processed" / f"1002_31011960_crash{attempt}.pdf").exists(),  # noqa: B023
                      what="the original in processed/")
         finally:
-            restarted.send_signal(signal.SIGTERM)
-            assert restarted.wait(timeout=60) == 0  # a clean shutdown
+            stop_agent(restarted, client)  # a clean shutdown
         stored = world.platform.data_dir / "documents"
         on_server = [p for p in stored.glob("*.json")
                      if json.loads(p.read_text())["request_id"] == request_id]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import pytest
 
 from practice_client.context import Context
 from tests.conftest import short_tmpdir
-from tests.support.delivery import start_agent, states
+from tests.support.delivery import start_agent, states, stop_agent
 from tests.support.waiting import wait_for
 from tests.support.worlds import World, accepted_request, pin_patient, write_file
 from tests.tus_server import official_tus_server
@@ -142,8 +141,7 @@ def deliver_after_restart(ctx: Context, document_id: str) -> None:
                  what="delivery after the restart")
         wait_for(lambda: pending_terminations(ctx) == 0, timeout=60, what="the terminations")
     finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(timeout=60) == 0
+        stop_agent(agent, ctx)
 
 
 def assert_exactly_once(server: Server, world: World, ctx: Context, document_id: str, content: bytes,

@@ -16,7 +16,7 @@ import pytest
 from practice_client.context import Context
 from practice_client.testbed.clamd import RunningClamd
 from practice_client.testbed.shares import ShareStore
-from tests.support.delivery import start_agent
+from tests.support.delivery import start_agent, stop_agent
 from tests.support.shares import scanning_practice
 from tests.support.waiting import wait_for
 from tests.support.worlds import World
@@ -52,8 +52,7 @@ def finish_after_restart(world: World, ctx: Context, share_id: str) -> None:
         wait_for(lambda: share_states(ctx.home.database).get(share_id) == "handed_over", timeout=120,
                  what="the hand-over after the restart")
     finally:
-        restarted.send_signal(signal.SIGTERM)
-        assert restarted.wait(timeout=60) == 0
+        stop_agent(restarted, ctx)
 
 
 def test_sigkill_during_the_download_resumes_and_delivers_once(world: World, practice: Context) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -81,18 +82,46 @@ def assert_refused(ctx: Context, name: str, word: str) -> None:
 
 
 def start_agent(ctx: Context) -> subprocess.Popen[bytes]:
+    """The real ``practice-client agent`` in a subprocess, returned once it said it runs.
+    Its stderr goes to a file of the home (a pipe nobody reads would block the agent once
+    full); ``-X faulthandler`` lets :func:`stop_agent` show every thread of a hung agent."""
     env = {**os.environ, "PRACTICE_CLIENT_HOME": str(ctx.home.root)}
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "practice_client", "agent"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
+    ctx.home.logs.mkdir(parents=True, exist_ok=True)
+    with (ctx.home.logs / "agent-stderr.txt").open("ab") as stderr:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-X", "faulthandler", "-m", "practice_client", "agent"], env=env,
+            stdout=subprocess.PIPE, stderr=stderr,
+        )
     assert process.stdout is not None
     line = process.stdout.readline()  # "agent running": resume done, watcher started
     if b"agent" not in line.lower():
         process.wait(timeout=30)
-        log = (ctx.home.logs / "practice-client.log").read_text("utf-8", "replace")[-3000:]
-        raise AssertionError(f"the agent did not start: {line!r}\n{log}")
+        raise AssertionError(f"the agent did not start: {line!r}\n{agent_output(ctx)}")
     return process
+
+
+def stop_agent(process: subprocess.Popen[bytes], ctx: Context, timeout: float = 60.0) -> None:
+    """SIGTERM, as a service manager stops it: the agent must exit cleanly (0) within
+    ``timeout``. A hung agent is aborted so that its threads' stacks and its log tail
+    end up in the failure."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack to stderr
+        process.wait(timeout=30)
+        raise AssertionError(f"the agent did not stop within {timeout:.0f} s\n{agent_output(ctx)}") from None
+    assert code == 0, f"the agent exited with {code}\n{agent_output(ctx)}"
+
+
+def agent_output(ctx: Context) -> str:
+    """The end of the agent's stderr and of its log: what a failure needs to be understood."""
+    parts = []
+    for name in ("agent-stderr.txt", "practice-client.log"):
+        path = ctx.home.logs / name
+        if path.exists():
+            parts.append(f"--- {name}\n" + path.read_text("utf-8", "replace")[-6000:])
+    return "\n".join(parts)
 
 
 def states(database: Path) -> dict[str, str]:
