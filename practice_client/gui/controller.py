@@ -85,6 +85,10 @@ class CertificatePreview:
 class Controller(QObject):
     """Qt-side service over one :class:`Context`. Lives in the GUI thread."""
 
+    # the practice's settings are this home's own (a workstation's are its practice service's)
+    practice_settings_remote = False
+    may_change_practice_settings = True  # a workstation: only an admin workstation
+
     overviewLoaded = Signal(object)  # Overview, after each refresh reached the lists
     auditChecked = Signal(object)  # VerifyResult of the audit chain
     auditEventsLoaded = Signal(object)  # list[str]
@@ -103,6 +107,7 @@ class Controller(QObject):
     pinRemoved = Signal(str)  # fingerprint
     patientsImported = Signal(int)  # number of patients
     settingsSaved = Signal(object)  # Config
+    settingsLoaded = Signal(object)  # Config: the settings in force, for the settings page
     setupFinished = Signal(object)  # SetupResult
     connectionTested = Signal(bool, str)  # ok, message
     backupWritten = Signal(str)  # path
@@ -434,6 +439,11 @@ class Controller(QObject):
         self._run("import_patients", work, self.patientsImported.emit)
 
     # -- settings, setup, key backup ---------------------------------------------------
+
+    def load_settings(self) -> None:
+        """The settings in force (this home's config file under the policy).
+        Emits: settingsLoaded(Config)."""
+        self.settingsLoaded.emit(self.config)
 
     def save_settings(self, changes: dict[str, object]) -> None:
         """Save settings atomically (policy-locked keys are refused by the config layer).

@@ -27,6 +27,7 @@ from practice_client.gui.viewmodels import (
     Overview,
     Page,
     PatientRow,
+    PracticeSettings,
     Query,
     RequestView,
     Row,
@@ -83,6 +84,9 @@ class LocalSource:
 
     def audit_events(self) -> list[str]:
         return self.ctx.store.audit_events()
+
+    def settings(self) -> PracticeSettings:
+        return PracticeSettings.of(self.ctx.config)  # the config in force, as the last save reloaded it
 
     # -- rows ---------------------------------------------------------------------------------
 

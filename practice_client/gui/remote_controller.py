@@ -11,6 +11,9 @@ staff actions sent as the service's commands, each with an idempotency key.
   is kept by its key; once the service is back the key is settled - the service answers
   with the action's result if it was applied, or closes the key as *not applied* (a late
   copy is then refused too) - and the window reports which.
+- Settings: the practice's (:class:`~practice_client.gui.viewmodels.PracticeSettings`) are
+  the service's, read through its view and changed by its ``settings.save`` (an admin
+  workstation only); the workstation's own (language, tray, its log) stay in its own config.
 - The window never opens a database or the practice key: the home is a workstation home.
   Files staff pick here (PMS master data, a trust certificate) are read here and sent to the
   service, which checks them. What needs the practice server's own folders (setup, adding
@@ -30,12 +33,13 @@ from PySide6.QtCore import QObject, Signal
 
 from practice_client.context import Context
 from practice_client.core.atomic import atomic_write
+from practice_client.core.config import Config
 from practice_client.core.errors import PracticeClientError
 from practice_client.core.text import Text
 from practice_client.gui.controller import CertificatePreview, Controller
 from practice_client.gui.i18n import current_language
 from practice_client.gui.remote_source import RemoteSource
-from practice_client.gui.viewmodels import Overview
+from practice_client.gui.viewmodels import Overview, PracticeSettings
 from practice_client.provision import SetupParams
 from practice_client.service.client import Outcome, ServiceClient, ServiceRefused, ServiceUnavailable
 
@@ -59,12 +63,15 @@ class RemoteController(Controller):
     """A :class:`Controller` over the practice service (see the module doc)."""
 
     actionSettled = Signal(str, bool, str)  # action, applied, message (an action whose answer was lost)
+    practice_settings_remote = True
+    _practice: PracticeSettings | None = None  # the service's, once read
 
     def __init__(self, ctx: Context, client: ServiceClient, parent: QObject | None = None) -> None:
         super().__init__(ctx, RemoteSource(client), parent)
         self.client = client
         self.overview = Overview(configured=True)  # the practice is the service's; set up there
         self.service_state = "offline"
+        self.may_change_practice_settings = client.connection.role == "admin"  # as the service decides
         self._pending: dict[str, str] = {}  # idempotency key -> action, answers lost
         self._pending_lock = threading.Lock()
         self._feed = _Feed(self)
@@ -91,6 +98,7 @@ class RemoteController(Controller):
         self.connectionChanged.emit("service-online" if state == "online" else "service-offline")
         if state == "online":
             self.refresh()
+            self.load_settings()
             self._settle_pending()
         elif state == "refused":
             self.failed.emit("service", message)
@@ -180,9 +188,43 @@ class RemoteController(Controller):
 
         self._run("import_patients", work, self.patientsImported.emit)
 
+    # -- settings ---------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        """This workstation's own settings, with the practice's as the service runs them
+        (before the first answer: the defaults; the page lets nobody change them yet)."""
+        return (self._practice or PracticeSettings.of(Config())).over(self.ctx.config)
+
+    def load_settings(self) -> None:
+        """The service's settings, read in a worker. Emits: settingsLoaded(Config); or failed."""
+        self.workers.start("settings", self.source.settings, self._settings_read,
+                           lambda message: self.failed.emit("settings", message))
+
+    def _settings_read(self, practice: PracticeSettings) -> None:
+        self._practice = practice
+        self.settingsLoaded.emit(self.config)
+
     def save_settings(self, changes: dict[str, object]) -> None:
-        self._run("save_settings", lambda: self._send("save_settings", "settings.save", {"changes": changes}),
-                  lambda _r: self.settingsSaved.emit(self.config), refresh=False)
+        """The practice's settings by the service's ``settings.save`` (its refusal - a key
+        its policy locks, a bad value - is the message), the workstation's own here; then
+        what the service now runs with. Emits: settingsSaved(Config); or failed."""
+        practice = {k: v for k, v in changes.items() if k in PracticeSettings.names()}
+        own = {k: v for k, v in changes.items() if k not in practice}
+        known = self._practice
+
+        def work() -> PracticeSettings | None:
+            if practice:
+                self._send("save_settings", "settings.save", {"changes": practice})
+            if own:
+                self.ctx.update_config(**own)
+            return self.source.settings() if practice else known  # own settings alone: no call
+
+        def saved(read: PracticeSettings | None) -> None:
+            self._practice = read or self._practice
+            self.settingsSaved.emit(self.config)
+
+        self._run("save_settings", work, saved, refresh=False)
 
     def inspect_certificate(self, path: Path) -> None:
         """The certificate file is read here and verified by the service (which holds the

@@ -1,7 +1,7 @@
 """The GUI's :class:`~practice_client.gui.viewmodels.DataSource` over the practice service.
 
 A workstation's window reads exactly what it reads from a local store - pages of a list,
-the rows changed since a cursor, the overview, the audit check - through
+the rows changed since a cursor, the overview, the audit check, the practice's settings - through
 ``POST /v1/views/<method>`` of the service's HTTPS API; the arguments and answers are the
 DataSource's own types (:mod:`practice_client.service.wire`), so the two sides cannot
 drift. Every method blocks (a worker thread calls it) and raises
@@ -18,7 +18,17 @@ from typing import Any
 
 from practice_client.core.audit import VerifyResult
 from practice_client.delivery.recipients import AssignCandidate
-from practice_client.gui.viewmodels import MAX_CHANGES, PAGE_ROWS, Changes, DataSource, Overview, Page, Query, SortKey
+from practice_client.gui.viewmodels import (
+    MAX_CHANGES,
+    PAGE_ROWS,
+    Changes,
+    DataSource,
+    Overview,
+    Page,
+    PracticeSettings,
+    Query,
+    SortKey,
+)
 from practice_client.service.client import ServiceClient
 from practice_client.service.wire import from_wire, to_wire
 
@@ -60,3 +70,6 @@ class RemoteSource:
 
     def audit_events(self) -> list[str]:
         return typing.cast(list[str], self._view("audit_events"))
+
+    def settings(self) -> PracticeSettings:
+        return typing.cast(PracticeSettings, self._view("settings"))

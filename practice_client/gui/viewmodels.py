@@ -20,12 +20,14 @@ claim only to show it *beside* the record where the two differ.
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from practice_client.core.audit import VerifyResult
+from practice_client.core.config import Config
 from practice_client.core.models import (
     Document,
     DocumentState,
@@ -354,6 +356,48 @@ class Overview:
         return self.waiting_requests + self.stuck_documents + self.shares_needing_staff
 
 
+@dataclass(frozen=True)
+class PracticeSettings:
+    """The practice's settings as its practice service runs them: the ones the settings
+    page shows, and which of them the policy of the service's machine locks. A workstation
+    shows these, not its own config file's (its home holds no practice). Nothing secret:
+    tokens and passphrases are in the keyring or the service's vault, never in the config.
+    The workstation's own settings (language, tray, its log) are not here: they stay in
+    its own config."""
+
+    server_url: str
+    practice_id: str
+    platform_domain: str
+    export_dir: str
+    filename_pattern: str
+    after_delivery: str
+    max_document_mb: int
+    max_request_days: int
+    keep_processed_days: int
+    keep_failed_days: int
+    keep_messages_days: int
+    practice_key_fingerprint: str
+    locked: tuple[str, ...] = ()
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The practice's settings by name (the Config keys); every other key is the machine's own."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "locked")
+
+    @classmethod
+    def of(cls, cfg: Config) -> PracticeSettings:
+        keys = cls.names()
+        return cls(**{key: getattr(cfg, key) for key in keys},
+                   locked=tuple(sorted(key for key in cfg.locked if key in keys)))
+
+    def over(self, own: Config) -> Config:
+        """A workstation's config with the practice's values and locks in place of its
+        own (the page reads one Config; the workstation's own settings stay its own)."""
+        keys = self.names()
+        return dataclasses.replace(own, **{key: getattr(self, key) for key in keys},
+                                   locked=frozenset(k for k in own.locked if k not in keys) | frozenset(self.locked))
+
+
 class DataSource(Protocol):
     """The GUI's reads. Every method blocks: call it from a worker thread only."""
 
@@ -375,3 +419,6 @@ class DataSource(Protocol):
 
     def audit_events(self) -> list[str]:
         """The events the log holds (for the audit page's filter)."""
+
+    def settings(self) -> PracticeSettings:
+        """The practice's settings as they are in force (no secrets)."""

@@ -1535,6 +1535,18 @@ Schlüssel … %4</translation>
         <translation>Aufbewahrung</translation>
     </message>
     <message>
+        <source>Practice settings (practice service)</source>
+        <translation>Einstellungen der Praxis (Praxisdienst)</translation>
+    </message>
+    <message>
+        <source>Settings of this workstation</source>
+        <translation>Einstellungen dieses Arbeitsplatzes</translation>
+    </message>
+    <message>
+        <source>Only an admin workstation can change the practice&apos;s settings: they are shown here read-only.</source>
+        <translation>Die Einstellungen der Praxis kann nur ein Admin-Arbeitsplatz ändern: Hier werden sie nur angezeigt.</translation>
+    </message>
+    <message>
         <source>&amp;Export diagnostics…</source>
         <translation>&amp;Diagnose exportieren…</translation>
     </message>

@@ -197,9 +197,9 @@ def service_context(service: ServiceProcess, monkeypatch: pytest.MonkeyPatch) ->
     return Context(Home(service.home), secrets=Vault(service.files.vault, SystemdCredential()))
 
 
-def pair_home(service: ServiceProcess, home: Path, name: str) -> None:
+def pair_home(service: ServiceProcess, home: Path, name: str, role: str = "staff") -> None:
     """``practice-client connect`` with a code from ``service pair``, as the admin does it."""
-    code = service.code("staff", name)
+    code = service.code(role, name)
     env = dict(os.environ, PRACTICE_CLIENT_HOME=str(home), PRACTICE_CLIENT_POLICY=str(EMPTY_POLICY))
     done = subprocess.run([sys.executable, "-m", "practice_client", "connect", f"127.0.0.1:{service.port}"],
                           input=code + "\n", capture_output=True, text=True, env=env, timeout=120)

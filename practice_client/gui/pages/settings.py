@@ -1,10 +1,15 @@
-"""Einstellungen: the everyday settings; those the admin policy locks are shown disabled."""
+"""Einstellungen: the everyday settings; those the admin policy locks are shown disabled.
+
+At a workstation the practice's settings are the practice service's (its values, its
+machine's policy locks), headed as such and changeable only from an admin workstation;
+the workstation's own (language, tray, its log) are headed as this workstation's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,6 +30,7 @@ from practice_client.diagnostics import DiagnosticsReport
 from practice_client.gui.controller import Controller
 from practice_client.gui.dialogs.backup import BackupDialog
 from practice_client.gui.formatting import fill, fingerprint_groups
+from practice_client.gui.viewmodels import PracticeSettings
 
 TEXT_KEYS = ("server_url", "practice_id", "platform_domain", "export_dir", "filename_pattern")
 # whole numbers: (key, largest value); 0 keeps for ever / means no limit
@@ -32,18 +38,26 @@ NUMBER_KEYS = (("max_document_mb", 100_000), ("max_request_days", 3650), ("keep_
                ("keep_failed_days", 3650), ("keep_messages_days", 3650))
 
 
-def locked_note(widget: QWidget, locked: bool) -> QWidget:
-    """The field, with "vom Administrator festgelegt" beside it when the policy locks it."""
-    if not locked:
-        return widget
-    widget.setEnabled(False)
+def with_note(widget: QWidget) -> tuple[QWidget, QLabel]:
+    """The field in a row with its (hidden) "vom Administrator festgelegt" note."""
     box = QWidget()
     row = QHBoxLayout(box)
     row.setContentsMargins(0, 0, 0, 0)
     row.addWidget(widget, 1)
     note = QLabel(QCoreApplication.translate("SettingsPage", "🔒 set by the administrator"))
     note.setObjectName("lockedNote")
+    note.hide()
     row.addWidget(note)
+    return box, note
+
+
+def locked_note(widget: QWidget, locked: bool) -> QWidget:
+    """The field, with "vom Administrator festgelegt" beside it when the policy locks it."""
+    if not locked:
+        return widget
+    widget.setEnabled(False)
+    box, note = with_note(widget)
+    note.show()
     return box
 
 
@@ -66,6 +80,10 @@ class SettingsPage(QWidget):
         self.controller = controller
         self.dialog: BackupDialog | None = None
         self._language_changed = False
+        self.remote = controller.practice_settings_remote
+        self._loaded = not self.remote  # a workstation: nothing of the practice changes before its answer
+        self.rows: dict[str, tuple[QWidget, QLabel]] = {}  # key -> (its field, its lock note)
+        self._editable: set[str] = set()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.platform_box = QGroupBox(self.tr("Platform"))
@@ -73,7 +91,20 @@ class SettingsPage(QWidget):
         self.app_box = QGroupBox(self.tr("Program"))
         self.key_box = QGroupBox(self.tr("Practice key"))
         self.retention_box = QGroupBox(self.tr("Retention"))
-        boxes = (self.platform_box, self.delivery_box, self.retention_box, self.app_box, self.key_box)
+        self.practice_heading = QLabel(self.tr("Practice settings (practice service)"))
+        self.own_heading = QLabel(self.tr("Settings of this workstation"))
+        self.read_only_note = QLabel(self.tr(
+            "Only an admin workstation can change the practice's settings: they are shown here read-only."))
+        self.read_only_note.setWordWrap(True)
+        boxes: tuple[QWidget, ...] = (self.platform_box, self.delivery_box, self.retention_box, self.app_box,
+                                      self.key_box)
+        if self.remote:
+            boxes = (self.practice_heading, self.read_only_note, self.platform_box, self.delivery_box,
+                     self.retention_box, self.key_box, self.own_heading, self.app_box)
+            for heading in (self.practice_heading, self.own_heading):
+                heading.setObjectName("settingsScope")
+                heading.setStyleSheet("font-weight: bold")
+            self.read_only_note.setVisible(not controller.may_change_practice_settings)
         for box in boxes:
             layout.addWidget(box)
             box.setMaximumWidth(900)
@@ -107,6 +138,7 @@ class SettingsPage(QWidget):
             buttons.addWidget(button)
         buttons.addWidget(self.result, 1)
         layout.insertLayout(layout.count() - 1, buttons)
+        self.test_button.setVisible(not self.remote)  # the platform connection is the practice server's
         self.save_button.clicked.connect(self.save)
         self.test_button.clicked.connect(self._test)
         self.backup_button.clicked.connect(self.backup)
@@ -114,7 +146,9 @@ class SettingsPage(QWidget):
         controller.diagnosticsExported.connect(self._exported)
         controller.settingsSaved.connect(self.show_config)
         controller.settingsSaved.connect(self._saved)
+        controller.settingsLoaded.connect(self._loaded_config)
         controller.connectionTested.connect(self._tested)
+        controller.failed.connect(self._failed)
         self._build(controller.config)
 
     def _build(self, cfg: Config) -> None:
@@ -135,8 +169,8 @@ class SettingsPage(QWidget):
             if key == "export_dir":
                 widget = self._with_browse(edit)
             form = platform if key in ("server_url", "practice_id", "platform_domain") else delivery
-            form.addRow(captions[key], locked_note(widget, cfg.is_locked(key)))
-        delivery.addRow(self.tr("After delivery:"), locked_note(self.after, cfg.is_locked("after_delivery")))
+            form.addRow(captions[key], self._row(key, widget))
+        delivery.addRow(self.tr("After delivery:"), self._row("after_delivery", self.after))
         captions.update({
             "max_document_mb": self.tr("Largest document:"),
             "max_request_days": self.tr("Requests valid at most:"),
@@ -157,17 +191,22 @@ class SettingsPage(QWidget):
                 box.setSpecialValueText(self.tr("no limit") if key == "max_request_days" else self.tr("keep"))
             self.numbers[key] = box
             form = delivery if key in ("max_document_mb", "max_request_days") else retention
-            form.addRow(captions[key], locked_note(box, cfg.is_locked(key)))
+            form.addRow(captions[key], self._row(key, box))
         program = QFormLayout(self.app_box)
-        program.addRow(self.tr("Language:"), locked_note(self.language, cfg.is_locked("language")))
-        program.addRow("", locked_note(self.close_to_tray, cfg.is_locked("close_to_tray")))
-        program.addRow("", locked_note(self.debug_logging, cfg.is_locked("debug_logging")))
+        program.addRow(self.tr("Language:"), self._row("language", self.language))
+        program.addRow("", self._row("close_to_tray", self.close_to_tray))
+        program.addRow("", self._row("debug_logging", self.debug_logging))
         program.addRow("", self._left(self.diagnostics_button))
         practice_key = QFormLayout(self.key_box)
         practice_key.addRow(self.tr("Fingerprint:"), self.fingerprint)
         practice_key.addRow("", self._left(self.backup_button))
         align_labels([platform, delivery, retention, program, practice_key])
         self.show_config(cfg)
+
+    def _row(self, key: str, widget: QWidget) -> QWidget:
+        box, note = with_note(widget)
+        self.rows[key] = (widget, note)
+        return box
 
     @staticmethod
     def _left(widget: QWidget) -> QWidget:
@@ -201,10 +240,27 @@ class SettingsPage(QWidget):
             box.setValue(int(getattr(cfg, key)))
         groups = fingerprint_groups(cfg.practice_key_fingerprint)
         self.fingerprint.setText(" ".join(groups) if groups else self.tr("(not set up yet)"))
-        self.backup_button.setEnabled(bool(groups))
+        practice = self._loaded and self.controller.may_change_practice_settings
+        self.backup_button.setEnabled(bool(groups) and practice)
+        self._editable = {key for key in self.rows
+                          if not cfg.is_locked(key) and (practice or key not in PracticeSettings.names())}
+        for key, (widget, note) in self.rows.items():
+            widget.setEnabled(key in self._editable)
+            note.setVisible(cfg.is_locked(key))
+
+    def _loaded_config(self, cfg: Config) -> None:
+        self._loaded = True
+        self.show_config(cfg)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Each time the page is shown: the settings as they are in force now (at a
+        workstation the service's, which another admin workstation may have changed)."""
+        super().showEvent(event)
+        self.controller.load_settings()
 
     def changes(self) -> dict[str, object]:
-        """What the user changed, leaving out what the policy locks."""
+        """What the user changed, leaving out what they may not change here (the policy's
+        locks; the practice's settings at a workstation that is not an admin's)."""
         cfg = self.controller.config
         wanted: dict[str, object] = {k: e.text().strip() for k, e in self.fields.items()}
         wanted["language"] = self.language.currentData()
@@ -212,7 +268,7 @@ class SettingsPage(QWidget):
         wanted["close_to_tray"] = self.close_to_tray.isChecked()
         wanted["debug_logging"] = self.debug_logging.isChecked()
         wanted.update({key: box.value() for key, box in self.numbers.items()})
-        return {k: v for k, v in wanted.items() if not cfg.is_locked(k) and getattr(cfg, k) != v}
+        return {k: v for k, v in wanted.items() if k in self._editable and getattr(cfg, k) != v}
 
     def save(self) -> None:
         changes = self.changes()
@@ -225,6 +281,10 @@ class SettingsPage(QWidget):
     def _saved(self, _cfg: Config) -> None:
         self.result.setText(self.tr("Settings saved. The language changes at the next start.")
                             if self._language_changed else self.tr("Settings saved."))
+
+    def _failed(self, action: str, message: str) -> None:
+        if action in ("save_settings", "settings"):  # the service's one line (a locked key, a bad value)
+            self.result.setText(message)
 
     def _test(self) -> None:
         self.result.setText(self.tr("Connecting…"))
