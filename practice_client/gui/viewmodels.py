@@ -377,6 +377,7 @@ class PracticeSettings:
     keep_failed_days: int
     keep_messages_days: int
     practice_key_fingerprint: str
+    number_only_matching: bool  # the service machine's policy: the deliveries page says so
     locked: tuple[str, ...] = ()
 
     @classmethod

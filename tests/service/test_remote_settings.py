@@ -15,6 +15,7 @@ from practice_client.context import Context
 from practice_client.core.config import read_user_config
 from practice_client.core.paths import Home
 from practice_client.gui.app import make_controller
+from practice_client.gui.pages.deliveries import DeliveriesPage
 from practice_client.gui.pages.settings import SettingsPage
 from practice_client.gui.remote_controller import RemoteController
 from tests.support.service import ServiceProcess, pair_home
@@ -116,3 +117,21 @@ def test_a_staff_workstation_shows_the_practices_settings_read_only(
         assert page.fields["export_dir"].text() == before["export_dir"]
     assert read_user_config(service_config) == before
     assert read_user_config(Home(client_home).config)["language"] == "en"
+
+
+def test_the_services_number_only_rule_is_said_on_the_workstations_deliveries_page(
+        qtbot, practice: ServiceProcess, client_home: Path, work_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """The rule that lets a patient number alone match is the service machine's policy: a
+    workstation whose own machine has no such policy still tells its staff."""
+    policy = work_dir / "service-policy.toml"
+    policy.write_text("number_only_matching = true\n", encoding="utf-8")
+    practice.stop()
+    practice.extra_env["PRACTICE_CLIENT_POLICY"] = str(policy)
+    practice.start()
+    with workstation_page(qtbot, practice, client_home, "staff") as page:
+        deliveries = DeliveriesPage(page.controller)
+        qtbot.addWidget(deliveries)
+        with qtbot.waitSignal(page.controller.settingsLoaded, timeout=30000):
+            page.controller.load_settings()
+        assert deliveries.policy_note.isVisibleTo(deliveries)
+        assert not Context().config.number_only_matching  # the workstation's own config says otherwise

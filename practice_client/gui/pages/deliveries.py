@@ -11,6 +11,7 @@ from PySide6.QtCore import QLocale, QModelIndex, QPersistentModelIndex
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from practice_client.core.config import Config
 from practice_client.core.models import DocumentState
 from practice_client.core.text import Text
 from practice_client.gui.controller import Controller
@@ -85,6 +86,8 @@ class DeliveriesPage(QWidget):
                                           "patient number alone (no second identifier)."), wordWrap=True)
         self.policy_note.setObjectName("policyNote")
         self.policy_note.setVisible(controller.config.number_only_matching)
+        # at a workstation the rule is the practice service's, known once its settings arrived
+        controller.settingsLoaded.connect(self._settings_loaded)
         layout.addWidget(self.policy_note)
         self.model = controller.add_model(DocumentsModel, Query(ListKind.DOCUMENTS), self._columns())
         self.list = RecordView(self.model, self.tr("Documents"), widths={PROGRESS_COLUMN: 170})
@@ -141,6 +144,9 @@ class DeliveriesPage(QWidget):
             Column(self.tr("Progress"), lambda v: "", accessible=progress_text),
             Column(self.tr("Details"), details, tooltip=details),
         ]
+
+    def _settings_loaded(self, cfg: Config) -> None:
+        self.policy_note.setVisible(cfg.number_only_matching)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
