@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -29,6 +30,10 @@ def test_headless_demo_runs_end_to_end() -> None:
     for words in ("the practice service adopts the home (1 Anfrage(n) / request(s), 1 Dokument(e)",
                   "workstation paired: Empfang (admin)", "workstation paired: Sprechzimmer 1 (staff)",
                   "new request at both workstations", "reception sees it after",
-                  "the practice service delivered with no workstation", "30. Dateiname auf dem Server sichtbar"):
+                  "the practice service delivered with no workstation"):
         assert words in out, words
     assert out.count("identisch / identical") == 2
+    assert out.count("file name visible on the server: nein / no") == 2
+    # one count through both acts: 1, 2, 3, ... with no gap and no number twice
+    numbers = [int(m.group(1)) for m in re.finditer(r"^(\d+)\. ", out, re.MULTILINE)]
+    assert numbers == list(range(1, len(numbers) + 1)), numbers
