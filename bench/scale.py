@@ -9,6 +9,13 @@ five years of a busy practice, built by the bench itself through the store.
   of several runs: ``outbox --json``, ``request list --json``, ``audit verify`` (the
   check of what is new; ``--full`` is shown beside it), ``patients list --json``,
   ``trust list``; target: at most 1.5 x its time on the fresh home;
+- matching one export-folder document (in the bench's process: the rules and the store
+  lookups a detected file costs, by file name and by GDT record, the median after a
+  warm-up) of a patient with a pin and an accepted request: on the fresh home with that
+  one patient, then with as many PMS patients as the history has besides; target: at
+  most 1.5 x - matching looks up the patients a file names (and those born on their
+  day), never every patient. On the five-year home beside it, for information: there
+  it also reads the valid requests (accepted, not expired) a busy practice has;
 - the window (offscreen, its own process): start to first screen (process start until
   the requests page shows its first rows), a refresh that brings one change made
   meanwhile by another thread (as the agent makes them), the longest stall of the GUI
@@ -47,7 +54,10 @@ COMMANDS = {
     "patients list --json": ["patients", "list", "--json"],
     "trust list": ["trust", "list"],
 }
-TARGETS = {"command_ratio_max": 1.5, "gui_start_s": 2.0, "gui_refresh_ms": 100.0, "gui_stall_ms": 50.0}
+TARGETS = {"command_ratio_max": 1.5, "match_ratio": 1.5, "gui_start_s": 2.0, "gui_refresh_ms": 100.0,
+           "gui_stall_ms": 50.0}
+MATCHES = 20 if QUICK else 100
+BENCH_PATIENT = ("990001", "Bench Patientin", "1970-07-07")  # a number the history never uses
 
 
 def _set_up(home: Path, scratch: Path) -> None:
@@ -105,6 +115,71 @@ def time_command(home: Path, args: list[str]) -> float:
                        stdout=subprocess.DEVNULL, timeout=600)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def _bench_patient(store: Any) -> None:
+    """The patient whose documents :func:`time_matching` matches: PMS record, pin, one
+    accepted request (written through the store, as intake and staff would)."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from practice_client.core.models import Patient, Pin, RequestRecord, RequestStatus, Verdict
+
+    number, name, born = BENCH_PATIENT
+    if store.get_patient(number) is not None:
+        return
+    fingerprint, request_id = "B" * 40, str(uuid.uuid4())
+    now = datetime.now(UTC)
+    store.upsert_patients([Patient(number, name, born, None)], "bench")
+    store.pin(Pin(fingerprint, number, name, born, "", "video", "", "", "bench"))
+    digest, _new = store.store_message(f"Message-ID: <{request_id}@bench>\r\n\r\n".encode(), "bench")
+    summary = {"request_id": request_id, "patient": {"name": name, "birth_date": born, "fingerprint": fingerprint}}
+    store.add_request(RequestRecord(
+        request_id=request_id, message_sha256=digest, received_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        source="bench", verdict=Verdict.VERIFIED, checks=[], status=RequestStatus.OPEN,
+        patient_fingerprint=fingerprint, patient_number=number, summary=summary,
+        expires_at=(now + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    store.decide(request_id, RequestStatus.ACCEPTED, None, override=False)
+
+
+def _more_patients(store: Any, count: int) -> None:
+    """``count`` PMS patients besides the bench patient, on other numbers (as a PMS import)."""
+    from practice_client.core.models import Patient
+
+    patients = [Patient(str(800000 + n), f"Patientin {n}", f"{1930 + n % 90}-{1 + n % 12:02d}-{1 + n % 28:02d}",
+                        None) for n in range(count)]
+    for first in range(0, count, 1000):
+        store.upsert_patients(patients[first:first + 1000], "bench")
+
+
+def time_matching(home: Path, more_patients: int = 0) -> float:
+    """Median seconds to match one document of the bench patient (file name, then GDT
+    record: what a detected file costs, the store's lookups included); ``more_patients``
+    PMS patients are imported first."""
+    from practice_client.context import Context
+    from practice_client.core.paths import Home
+    from practice_client.delivery import matching, recipients
+
+    number, name, born = BENCH_PATIENT
+    day = f"{born[8:]}{born[5:7]}{born[:4]}"
+    first, surname = name.split(" ", 1)
+    record = {"3000": number, "3101": surname, "3102": first, "3103": day}
+    ctx = Context(home=Home(home))
+    try:
+        _bench_patient(ctx.store)
+        _more_patients(ctx.store, more_patients)
+        rule = recipients.name_rule(ctx.config)
+        times = []
+        for run in range(MATCHES + 2):  # the first two (name, GDT) warm the caches up
+            started = time.perf_counter()
+            found = matching.match_file(None, f"{number}_{day}_befund.pdf" if run % 2 else "scan.pdf",
+                                        None if run % 2 else record, rule, recipients.match_data(ctx))
+            times.append(time.perf_counter() - started)
+            if not found.matched:
+                raise RuntimeError(f"the bench document was not matched: {found.reason.en}")
+        return statistics.median(times[2:])
+    finally:
+        ctx.close()
 
 
 def measure_window(home: Path) -> dict[str, float]:
@@ -229,6 +304,17 @@ def measure_scale(results: dict[str, float]) -> list[tuple[str, str, str, str]]:
             results[f"scale_gui_{key}_fresh"], results[f"scale_gui_{key}_aged"] = young, old
             rows.append((label, f"{young:.2f} {unit}" if unit == "s" else f"{young:.0f} {unit}",
                          f"{old:.2f} {unit}" if unit == "s" else f"{old:.0f} {unit}", ""))
+        # last: these add patients to the homes
+        few, many = time_matching(fresh), time_matching(fresh, HISTORY.patients)
+        results["scale_match_few_ms"], results["scale_match_many_ms"] = few * 1000, many * 1000
+        results["scale_match_ratio"] = many / few
+        results["scale_match_aged_ms"] = time_matching(aged) * 1000
+        rows.append((f"match 1 doc, +{HISTORY.patients} patients", f"{few * 1000:.2f} ms", f"{many * 1000:.2f} ms",
+                     f"{many / few:.2f} x"))
+        rows.append(("match 1 doc, 5-year home", f"{few * 1000:.2f} ms", f"{results['scale_match_aged_ms']:.2f} ms",
+                     "(valid requests grow)"))
+        print(f"  match one document: {few * 1000:.2f} ms with one patient, {many * 1000:.2f} ms with "
+              f"{HISTORY.patients} more, {results['scale_match_aged_ms']:.2f} ms after five years", flush=True)
         results["scale_gui_start_s"] = windows["aged"]["start_s"]
         results["scale_gui_refresh_ms"] = windows["aged"]["refresh_ms"]
         results["scale_gui_stall_ms"] = windows["aged"]["stall_ms"]

@@ -108,7 +108,8 @@ def test_changes_after_a_forged_head_do_not_launder_it(ctx: Context, wiped: bool
             set_meta(ctx, key, None)
         db = sqlite3.connect(ctx.home.database)
         db.execute("DELETE FROM audit_index")
-        db.execute("INSERT INTO patients VALUES ('1', x'00', x'00', NULL, 't', 0)")
+        db.execute("INSERT INTO patients(patient_number, name, birth_date, phone, updated_at, change_seq) "
+                   "VALUES ('1', x'00', x'00', NULL, 't', 0)")
         db.commit()
         db.close()
     else:

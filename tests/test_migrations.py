@@ -3,6 +3,8 @@ step by step, backed up first, and audited; a newer database is refused."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 from pathlib import Path
 
@@ -14,11 +16,13 @@ from practice_client.core.migrations import (
     SCHEMA_VERSION,
     Migration,
     _accepted_fingerprint,
+    _birth_keys,
     applied_steps,
+    birth_key,
     current_version,
     migrate,
 )
-from tests.support.database import CIPHER, assert_read_through_indexes, v1_database, v1_sealed
+from tests.support.database import CIPHER, KEY, assert_read_through_indexes, v1_database, v1_sealed
 
 
 def add_note(db: sqlite3.Connection) -> None:
@@ -169,7 +173,7 @@ def test_version_8_adds_workstations_and_commands_to_a_v1_database_with_data(tmp
     db.execute("INSERT INTO commands VALUES (?, ?, ?, ?, ?, ?, ?)", row)
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("INSERT INTO commands VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-    assert current_version(db) == SCHEMA_VERSION == 9
+    assert current_version(db) == SCHEMA_VERSION
 
 
 # -- steps taken in any order: the service's 8 and the shares' 9 ---------------------------------
@@ -186,27 +190,28 @@ def later_step(db: sqlite3.Connection) -> None:
 
 
 def test_a_database_that_took_9_before_8_takes_8_when_it_arrives(tmp_path: Path) -> None:
-    without_8 = tuple(m for m in MIGRATIONS if m.version != 8)  # what the shares build alone ran
+    up_to_9 = tuple(m for m in MIGRATIONS if m.version <= 9)
+    without_8 = tuple(m for m in up_to_9 if m.version != 8)  # what the shares build alone ran
     path = tmp_path / "client.db"
     db = v1_database(path)  # with data, as the other tests
     migrate(db, path, without_8, CIPHER)
     db.execute("INSERT INTO shares(share_id, state, size, manifest_size, received_at, updated_at) "
                "VALUES ('s-0000001', 'received', 10, 2, 't', 't')")
     assert applied_steps(db) == {1, 2, 3, 4, 5, 6, 7, 9}
-    assert migrate(db, path, MIGRATIONS, CIPHER) == (9, 9)
+    assert migrate(db, path, up_to_9, CIPHER) == (9, 9)
     assert applied_steps(db) == set(range(1, 10)) and current_version(db) == 9
     assert db.execute("SELECT COUNT(*) FROM workstations").fetchone() == (0,)
     assert db.execute("SELECT COUNT(*) FROM commands").fetchone() == (0,)
     assert db.execute("SELECT share_id FROM shares").fetchall() == [("s-0000001",)]
     assert (tmp_path / "client.db.v9.bak").exists()
-    assert migrate(db, path, MIGRATIONS, CIPHER) == (9, 9)
+    assert migrate(db, path, up_to_9, CIPHER) == (9, 9)
 
 
 def test_a_database_that_took_a_step_this_client_does_not_know_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "client.db"
     db = v1_database(path)
-    migrate(db, path, (*MIGRATIONS, Migration(10, "a newer client's step", later_step)), CIPHER)
-    with pytest.raises(StateError, match=r"steps 10 unknown here.*newer Practice Client"):
+    migrate(db, path, (*MIGRATIONS, Migration(SCHEMA_VERSION + 1, "a newer client's step", later_step)), CIPHER)
+    with pytest.raises(StateError, match=rf"steps {SCHEMA_VERSION + 1} unknown here.*newer Practice Client"):
         migrate(db, path, MIGRATIONS, CIPHER)
 
 
@@ -217,5 +222,43 @@ def test_a_database_of_a_client_before_the_steps_were_recorded_took_every_step_t
     migrate(db, path, MIGRATIONS[:7], CIPHER)  # 1..7, as main's clients left it
     db.execute("DELETE FROM meta WHERE key = 'schema_steps'")  # they kept the version only
     assert applied_steps(db) == set(range(1, 8))
-    assert migrate(db, path, MIGRATIONS, CIPHER) == (7, 9)
-    assert applied_steps(db) == set(range(1, 10))
+    assert migrate(db, path, MIGRATIONS, CIPHER) == (7, SCHEMA_VERSION)
+    assert applied_steps(db) == set(range(1, SCHEMA_VERSION + 1))
+
+
+# -- version 10: patients found by birth date through a blind index ------------------------------
+
+
+def test_version_10_gives_every_patient_the_blind_index_of_the_birth_date(tmp_path: Path) -> None:
+    """Patients recorded before the step get their key (equal for a shared birthday, other
+    for another day), found through an index; no row counts as changed for it (the lists
+    do not refresh every patient), the stamping triggers are back as they were, and a
+    second run of the step changes nothing."""
+    path = tmp_path / "client.db"
+    db = v1_database(path)  # Erika, 1001, born 1964-08-12
+    for number, name, born in (("1002", "Erika Mustermann", "1964-08-12"), ("1003", "Gisela Beispiel", "1975-05-05")):
+        db.execute("INSERT INTO patients VALUES (?, ?, ?, NULL, '2026-01-01T00:00:00Z')",
+                   (number, v1_sealed("patients.name", name), v1_sealed("patients.birth_date", born)))
+    migrate(db, path, tuple(m for m in MIGRATIONS if m.version < 10), CIPHER)
+    triggers = set(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+    assert migrate(db, path, MIGRATIONS, CIPHER) == (9, SCHEMA_VERSION)
+    keys = dict(db.execute("SELECT patient_number, birth_key FROM patients").fetchall())
+    assert keys["1001"] == keys["1002"] == birth_key(CIPHER, "1964-08-12") != keys["1003"]
+    assert keys["1003"] == birth_key(CIPHER, " 1975-05-05 ")  # written the one ISO way
+    assert db.execute("SELECT DISTINCT change_seq FROM patients").fetchall() == [(0,)]
+    assert set(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()) == triggers
+    assert_read_through_indexes(db, "SELECT * FROM patients WHERE birth_key = x'00'")
+    db.execute("BEGIN")
+    _birth_keys(db, CIPHER)
+    db.execute("COMMIT")
+    assert dict(db.execute("SELECT patient_number, birth_key FROM patients").fetchall()) == keys
+
+
+def test_the_blind_index_key_is_its_own_not_the_sealing_key(tmp_path: Path) -> None:
+    """The tag is keyed (no one without the database key can test a guessed date) by a key
+    derived for this purpose: not the key that seals the fields, and bound to its column."""
+    tag = birth_key(CIPHER, "1964-08-12")
+    assert len(tag) == 32 and b"1964" not in tag
+    assert tag != hmac.new(KEY, b"patients.birth_date\x001964-08-12", hashlib.sha256).digest()
+    assert tag != hashlib.sha256(b"1964-08-12").digest()
+    assert tag != CIPHER.blind("pins.birth_date", "1964-08-12")

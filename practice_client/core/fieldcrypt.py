@@ -13,21 +13,31 @@ request's summary to another, makes both unreadable instead of silently wrong.
 Version 1 (the first releases) bound only the column. Its values are re-sealed by a
 schema migration (:mod:`practice_client.core.migrations`) and are refused everywhere
 else, so a version-1 value copied back from an old backup cannot slip in either.
+
+A sealed field cannot be searched. Where a lookup must not read every row (the patients
+born on one day, for matching a document), the row also carries a *blind index*
+(:meth:`FieldCipher.blind`): an HMAC-SHA256 of the value under a key derived from the
+database key for that purpose only (never the sealing key). Without the key it shows
+which rows share a value, not the value.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from practice_client.core.errors import SecretError
+from practice_client.core.sealedfile import derive_key
 
 _V1 = b"\x01"  # associated data: the column name only (read by the migration, never written)
 _V2 = b"\x02"  # associated data: version, column, NUL, row key
 _NONCE = 12
 _MIN_LENGTH = 1 + _NONCE + 16
+BLIND_PURPOSE = b"practice-client blind index v1"
 
 
 def _bound(column: str, row: str) -> bytes:
@@ -39,6 +49,14 @@ class FieldCipher:
         if len(key) != 32:
             raise SecretError("the database key in the keyring is not 32 bytes long")
         self._aead = AESGCM(key)
+        self._blind = derive_key(key, BLIND_PURPOSE)
+
+    def blind(self, column: str, value: str) -> bytes:
+        """The blind index of ``value`` in ``column``: equal values of one column give equal
+        tags, so a row is found by an indexed lookup; the column is part of the input, so a
+        tag says nothing about another column's values."""
+        message = column.encode("ascii") + b"\x00" + value.encode("utf-8")
+        return hmac.new(self._blind, message, hashlib.sha256).digest()
 
     def seal(self, column: str, row: str, value: bytes | str | None) -> bytes | None:
         """``value`` sealed for ``column`` of the row whose key is ``row``."""

@@ -24,8 +24,10 @@ zero-width joiners -, private use, unassigned) or with letters of two alphabets 
 have look-alikes (Latin with Cyrillic or Greek: "Мustermann" with a Cyrillic М)
 is refused outright by :func:`text_problem`: such a name can look like another.
 
-Pure: no I/O. :class:`IdentityIndex` is built from lists the caller read from the
-store once, so a list of many requests costs two queries, not two per row.
+No I/O of its own: :class:`IdentityIndex` is built from lists, or asks the store it is
+given for the patient numbers and birth dates it is asked about (indexed lookups, each
+once), so a list of many requests costs two queries, not two per row, and matching a
+document a handful, never a read of every patient.
 """
 
 from __future__ import annotations
@@ -246,40 +248,75 @@ def certificate_of(pin: Pin) -> Certificate:
 
 
 class IdentityIndex:
-    """The PMS records and pins, read once, for any number of requests and documents.
+    """The PMS records and pins of the patients asked about, for any number of requests
+    and documents.
 
     The one way to name a request's or a document's patient (GUI lists and detail panes,
-    the command line, the assign dialog): ``IdentityIndex.from_store(store).of_request(r)``."""
+    the command line, the assign dialog, matching). Built from lists (a snapshot: what is
+    not in them does not exist - pure, for the rules' tests) or on a store
+    (:meth:`on_store`): then each patient number and each birth date asked about is one
+    indexed lookup, asked once and kept - never a read of every patient, so a document
+    costs a handful of queries whatever the size of the practice."""
 
     @classmethod
-    def from_store(cls, store: Store) -> IdentityIndex:
-        """Two queries, whatever the number of rows it is then asked about."""
-        return cls(store.list_patients(), store.list_pins())
+    def on_store(cls, store: Store) -> IdentityIndex:
+        """Asks ``store`` for what it is asked, once each (keep it for one task, not longer:
+        it does not see later changes)."""
+        index = cls([], [])
+        index._store = store
+        return index
 
     @classmethod
     def of_numbers(cls, store: Store, numbers: Iterable[str | None]) -> IdentityIndex:
-        """Only the PMS records and pins of these patient numbers (a page of a list): two
-        indexed queries, whatever the number of patients the practice has."""
-        wanted = {n for n in numbers if n}
-        return cls(store.patients_by_number(wanted).values(), store.pins_by("patient_number", wanted).values())
+        """With the PMS records and pins of these patient numbers read at once (a page of a
+        list): two indexed queries, whatever the number of patients the practice has."""
+        index = cls.on_store(store)
+        index.load(numbers)
+        return index
 
     def __init__(self, patients: Iterable[Patient], pins: Iterable[Pin]) -> None:
-        self.patients: Mapping[str, Patient] = {p.patient_number: p for p in patients}
-        self.pins_by_number: Mapping[str, Pin] = {p.patient_number: p for p in pins}
-        self._by_birth: dict[str, list[Patient]] | None = None
+        self._store: Store | None = None
+        self._patients: dict[str, Patient | None] = {p.patient_number: p for p in patients}
+        self._pins: dict[str, Pin | None] = {p.patient_number: p for p in pins}
+        self._by_birth: dict[str, list[Patient]] = {}
+
+    def load(self, numbers: Iterable[str | None]) -> None:
+        """Read the records and pins of these numbers not asked about yet: two queries."""
+        wanted = {n for n in numbers if n} - self._patients.keys()
+        if self._store is None or not wanted:
+            return
+        found = self._store.patients_by_number(wanted)
+        pins = self._store.pins_by("patient_number", wanted - self._pins.keys())
+        self._patients.update({n: found.get(n) for n in wanted})
+        self._pins.update({n: pins.get(n) for n in wanted if n not in self._pins})
+
+    def patient(self, number: str) -> Patient | None:
+        """The PMS record of this patient number (None when the PMS has none)."""
+        if number not in self._patients:
+            self.load([number])
+        return self._patients.get(number)
+
+    def pin(self, number: str) -> Pin | None:
+        """The pin of this patient number (None when the patient is not pinned)."""
+        if number not in self._pins and self._store is not None:
+            self._pins[number] = self._store.pins_by("patient_number", [number]).get(number)
+        return self._pins.get(number)
 
     def born_on(self, birth_date: str) -> list[Patient]:
         """Every PMS patient born that day (twins, namesakes)."""
-        if self._by_birth is None:
-            self._by_birth = {}
-            for patient in self.patients.values():
-                self._by_birth.setdefault(patient.birth_date, []).append(patient)
-        return self._by_birth.get(birth_date, [])
+        if birth_date not in self._by_birth:
+            if self._store is not None:
+                found = self._store.patients_born_on(birth_date)
+                self._patients.update({p.patient_number: p for p in found})
+            else:
+                found = [p for p in self._patients.values() if p is not None and p.birth_date == birth_date]
+            self._by_birth[birth_date] = found
+        return self._by_birth[birth_date]
 
     def of_request(self, record: RequestRecord) -> PatientIdentity:
         number = record.patient_number
-        patient = self.patients.get(number) if number else None
-        pin = self.pins_by_number.get(number) if number else None
+        patient = self.patient(number) if number else None
+        pin = self.pin(number) if number else None
         return PatientIdentity(
             patient_number=number,
             pms=Person(patient.name, patient.birth_date) if patient else None,

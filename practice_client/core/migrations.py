@@ -33,6 +33,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import cast
 
@@ -408,6 +409,48 @@ def _shares(db: sqlite3.Connection) -> None:
     _script(_STAMPING.replace("@TABLE@", "shares").replace("@STAMP@", STAMP))(db)
 
 
+BIRTH_COLUMN = "patients.birth_date"
+
+
+def birth_day(birth_date: str) -> str:
+    """A birth date written the one ISO way (``1990-03-03``); a value that is no date, as it stands."""
+    text = birth_date.strip()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        return text
+
+
+def birth_key(cipher: FieldCipher, birth_date: str) -> bytes:
+    """The blind index of a patient's birth date (``patients.birth_key``), of its
+    :func:`birth_day`: every upsert and step 10 compute it here, so a lookup finds the rows
+    of either."""
+    return cipher.blind(BIRTH_COLUMN, birth_day(birth_date))
+
+
+def _birth_keys(db: sqlite3.Connection, cipher: FieldCipher) -> None:
+    """Version 10: the patients born on one day are found through an index (matching a
+    document asks for a patient's twins and namesakes), not by opening every row: the
+    blind index of the birth date (:func:`birth_key`), filled for the rows there are.
+
+    Idempotent (a row with its key is left alone). Filling the key is no change staff see:
+    the stamping triggers on ``patients`` are lifted for the step and put back exactly as
+    they were, so no list refreshes every patient and their requests for it."""
+    if "birth_key" not in {row[1] for row in db.execute("PRAGMA table_info(patients)")}:
+        db.execute("ALTER TABLE patients ADD COLUMN birth_key BLOB")
+    db.execute("CREATE INDEX IF NOT EXISTS patients_born ON patients(birth_key)")
+    triggers = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'patients'").fetchall()
+    for name, _sql in triggers:
+        db.execute(f'DROP TRIGGER "{name}"')
+    rows = db.execute("SELECT patient_number, birth_date FROM patients WHERE birth_key IS NULL").fetchall()
+    for number, sealed in rows:
+        born = cipher.open(BIRTH_COLUMN, number, sealed) or ""
+        db.execute("UPDATE patients SET birth_key = ? WHERE patient_number = ?", (birth_key(cipher, born), number))
+    for _name, sql in triggers:
+        db.execute(sql)
+
+
 # Append new steps at the end; never edit or reorder one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the first releases", _baseline),
@@ -419,6 +462,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "lists that page and refresh incrementally: audit index, change stamps", _lists_that_scale),
     Migration(8, "the practice service: workstations and idempotent commands", _script(_V8_SERVICE)),
     Migration(9, "documents patients share", _shares),
+    Migration(10, "patients found by birth date through a blind index", _birth_keys, keyed=True),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -42,7 +42,7 @@ from practice_client.core.audit import (
 )
 from practice_client.core.errors import PracticeClientError, StateError
 from practice_client.core.fieldcrypt import FieldCipher
-from practice_client.core.migrations import STAMP, migrate
+from practice_client.core.migrations import STAMP, birth_day, birth_key, migrate
 from practice_client.core.models import (
     TRANSITIONS,
     Check,
@@ -514,19 +514,21 @@ class Store:
     # -- patients (PMS master data) --------------------------------------------
 
     def upsert_patients(self, patients: Iterable[Patient], source: str) -> int:
+        """The PMS's master data, sealed, each row with the blind index of its birth date
+        (:func:`~practice_client.core.migrations.birth_key`, for :meth:`patients_born_on`)."""
         seal = self._cipher.seal
         rows = [
             (p.patient_number, seal("patients.name", p.patient_number, p.name),
              seal("patients.birth_date", p.patient_number, p.birth_date),
-             seal("patients.phone", p.patient_number, p.phone), now_iso())
+             seal("patients.phone", p.patient_number, p.phone), now_iso(), birth_key(self._cipher, p.birth_date))
             for p in patients
         ]
         with self.transaction("patients.imported", {"source": source, "count": len(rows)}) as db:
             db.executemany(
-                "INSERT INTO patients(patient_number, name, birth_date, phone, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(patient_number) DO UPDATE SET "
+                "INSERT INTO patients(patient_number, name, birth_date, phone, updated_at, birth_key) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(patient_number) DO UPDATE SET "
                 "name=excluded.name, birth_date=excluded.birth_date, phone=excluded.phone, "
-                "updated_at=excluded.updated_at",
+                "updated_at=excluded.updated_at, birth_key=excluded.birth_key",
                 rows,
             )
         return len(rows)
@@ -1052,6 +1054,16 @@ class Store:
                 f"SELECT * FROM patients WHERE patient_number IN ({','.join('?' * len(wanted))})",  # noqa: S608
                 wanted).fetchall() if wanted else []
         return {r["patient_number"]: self._patient(r) for r in rows}
+
+    def patients_born_on(self, birth_date: str) -> list[Patient]:
+        """The PMS patients born that day (twins, namesakes), in number order: one indexed
+        lookup of the blind index (birth dates are sealed), whatever the practice's size.
+        The opened rows are checked against the date, so only a true birthday counts."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM patients WHERE birth_key = ? ORDER BY patient_number",
+                                    (birth_key(self._cipher, birth_date),)).fetchall()
+        wanted = birth_day(birth_date)
+        return [p for p in map(self._patient, rows) if birth_day(p.birth_date) == wanted]
 
     def pins_by(self, column: str, values: Iterable[str]) -> dict[str, Pin]:
         """Pins by ``fingerprint`` or ``patient_number``."""

@@ -20,8 +20,11 @@ patients, twins the birth date cannot tell apart) go to staff, and so does a pat
 whose PMS record no longer fits the request (renamed after a marriage, say). Each
 reason shows both sides: what the file says and what the PMS record says.
 
-Everything here is pure: the caller takes a :class:`MatchData` snapshot from the
-store, so the rules are unit-tested without files, network or gpg.
+Everything here is pure: the caller gives a :class:`MatchData` - the valid requests and
+an :class:`~practice_client.core.identity.IdentityIndex` that looks up only the patient
+numbers and birth dates the rules ask about - so the rules are unit-tested without files,
+network or gpg, and a document costs a handful of indexed queries, not a read of every
+PMS patient.
 
 Words: an *open* request is one staff have not decided yet (``RequestStatus.OPEN``); an
 *accepted* one, staff accepted; a *valid* one is accepted and not expired - the only
@@ -49,15 +52,12 @@ STAFF = "staff"
 
 @dataclass(frozen=True)
 class MatchData:
-    """What matching needs from the store, taken once per file (or per rematch)."""
+    """What matching needs from the store, taken once per file (or per rematch): the valid
+    requests, and the PMS records and pins as the rules ask for them."""
 
     requests: Sequence[RequestRecord]
     identities: IdentityIndex
     now: datetime
-
-    @property
-    def patients(self) -> Mapping[str, Patient]:
-        return self.identities.patients
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def gdt_patient(fields: Mapping[str, str], data: MatchData) -> tuple[Patient | N
     if not number:
         return None, Text(f"GDT ohne Patientennummer (3000) ({says.de})",
                           f"GDT record without patient number ({says.en})")
-    patient = data.patients.get(number)
+    patient = data.identities.patient(number)
     if patient is None:
         return None, Text(f"{says.de}: nicht in den Stammdaten", f"{says.en}: not in the PMS master data")
     if not gdt_agrees(fields, patient):
@@ -255,7 +255,7 @@ def gdt_patient(fields: Mapping[str, str], data: MatchData) -> tuple[Patient | N
 def valid_request_of_patient(patient_number: str, method: str, data: MatchData) -> Match:
     """Exactly one valid request of this PMS patient (whichever key signed it: a key
     changed since is the outbox's to hold, not a reason to look elsewhere)."""
-    if patient_number not in data.identities.pins_by_number:
+    if data.identities.pin(patient_number) is None:
         return _unassigned(Text(f"Patient {patient_number}: kein Vertrauenszertifikat",
                                 f"Patient {patient_number}: no pinned trust certificate"))
     candidates = {r.request_id: r for r in data.requests
@@ -286,8 +286,8 @@ def match_file(
     if sidecar_problem:
         return _unassigned(sidecar_problem)
     ids = identifiers_from_name(file_name, rule.pattern)
-    by_name = data.patients.get(ids.patient_number) if ids else None
-    if ids is not None and by_name is None and ids.patient_number in data.identities.pins_by_number:
+    by_name = data.identities.patient(ids.patient_number) if ids else None
+    if ids is not None and by_name is None and data.identities.pin(ids.patient_number) is not None:
         return _unassigned(Text(f"Patient {ids.patient_number}: nicht in den Stammdaten (PVS)",
                                 f"Patient {ids.patient_number}: not in the PMS master data"))
     by_gdt, gdt_problem = gdt_patient(sidecar, data) if sidecar is not None else (None, NO_REASON)

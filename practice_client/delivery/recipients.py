@@ -2,8 +2,9 @@
 
 The rules themselves are pure (:mod:`.matching`); this module reads what they need from
 the store - the *valid* requests (accepted and not expired, read through the index on
-status and expiry), the PMS records and pins - and the one key a document is sealed to
-(:func:`recipient_pin`). Nothing here changes a row: the outbox does.
+status and expiry), the PMS records and pins of the patients the rules ask about (by
+number and by birth date, indexed: never every patient) - and the one key a document is
+sealed to (:func:`recipient_pin`). Nothing here changes a row: the outbox does.
 """
 
 from __future__ import annotations
@@ -27,11 +28,6 @@ if TYPE_CHECKING:
     from practice_client.context import Context
 
 VALID_PAGE = 500
-
-
-def identity_index(ctx: Context) -> IdentityIndex:
-    """PMS records and pins, read once (two queries), for many requests or documents."""
-    return IdentityIndex.from_store(ctx.store)
 
 
 def valid_requests(ctx: Context, now: datetime) -> list[RequestRecord]:
@@ -64,7 +60,8 @@ def valid_request(ctx: Context, request_id: str) -> RequestRecord:
 
 def match_data(ctx: Context) -> matching.MatchData:
     now = datetime.now(UTC)
-    return matching.MatchData(requests=valid_requests(ctx, now), identities=identity_index(ctx), now=now)
+    return matching.MatchData(requests=valid_requests(ctx, now), identities=IdentityIndex.on_store(ctx.store),
+                              now=now)
 
 
 def name_rule(config: Config) -> matching.NameRule:
@@ -127,10 +124,10 @@ class AssignCandidate:
 def assign_candidates(ctx: Context) -> list[AssignCandidate]:
     """The only requests staff are offered: valid, and of a patient in the PMS master
     data (whose birth date staff confirm), in the PMS's name order."""
-    now = datetime.now(UTC)
-    index = identity_index(ctx)
+    records = valid_requests(ctx, datetime.now(UTC))
+    index = IdentityIndex.of_numbers(ctx.store, (r.patient_number for r in records))
     found = []
-    for record in valid_requests(ctx, now):
+    for record in records:
         identity = index.of_request(record)
         if identity.pms is None:
             continue
