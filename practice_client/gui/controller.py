@@ -155,6 +155,13 @@ class Controller(QObject):
     def config(self) -> Config:
         return self.ctx.config
 
+    @property
+    def may_release_shares(self) -> bool:
+        """Whether this window's user may release a share from quarantine (the Eingang page
+        enables its button by it; the domain checks again): here the administrator's policy
+        (a workstation: an admin workstation)."""
+        return self.config.local_user_is_admin
+
     # -- plumbing -----------------------------------------------------------------
 
     def _run(

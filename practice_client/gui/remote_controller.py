@@ -11,6 +11,8 @@ staff actions sent as the service's commands, each with an idempotency key.
   is kept by its key; once the service is back the key is settled - the service answers
   with the action's result if it was applied, or closes the key as *not applied* (a late
   copy is then refused too) - and the window reports which.
+- Shares (Eingang): released and discarded by the service's ``share.release`` (an admin
+  workstation only) and ``share.discard``, applied to the practice's shares, not this home's.
 - Settings: the practice's (:class:`~practice_client.gui.viewmodels.PracticeSettings`) are
   the service's, read through its view and changed by its ``settings.save`` (an admin
   workstation only); the workstation's own (language, tray, its log) stay in its own config.
@@ -179,6 +181,24 @@ class RemoteController(Controller):
     def remove_pin(self, fingerprint: str) -> None:
         self._command("remove_pin", "trust.remove", {"fingerprint": fingerprint},
                       lambda _r: self.pinRemoved.emit(fingerprint))
+
+    def release_share(self, share_id: str, reason: str, patient_number: str | None = None,
+                      birth_date: str | None = None) -> None:
+        """By the service's ``share.release`` (an admin workstation; the service applies the
+        shares rules and audits the workstation and user)."""
+        self._command("release_share", "share.release",
+                      {"share_id": share_id, "reason": reason, "patient_number": patient_number or "",
+                       "birth_date": birth_date or ""},
+                      lambda _r: self.shareReleased.emit(share_id))
+
+    def discard_share(self, share_id: str, reason: str) -> None:
+        self._command("discard_share", "share.discard", {"share_id": share_id, "reason": reason},
+                      lambda _r: self.shareDiscarded.emit(share_id))
+
+    @property
+    def may_release_shares(self) -> bool:
+        """The workstation's role, as for the practice's settings: releases are the admin's."""
+        return self.may_change_practice_settings
 
     def import_patients(self, path: Path) -> None:
         def work() -> int:

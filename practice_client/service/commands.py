@@ -2,8 +2,9 @@
 
 Each command is a name, the role it needs, and a handler over the service's
 :class:`Runtime`. The handlers call the same domain functions as the command line
-(intake.decisions, delivery through the agent, crypto.trust, the store), which check
-the rules and write through the store; the service adds only what a network needs:
+(intake.decisions, delivery through the agent, crypto.trust, shares.actions, the store),
+which check the rules and write through the store; the service adds only what a network
+needs:
 
 - arguments are checked by type and size before anything runs (:class:`Args`);
 - commands run one at a time (a request cannot be accepted at reception and declined in
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from practice_client.core.acting import Acting, Actor, acting
+from practice_client.core.acting import Acting, Actor, acting, current
 from practice_client.core.errors import InputError, NotConfigured, PracticeClientError, StateError
 from practice_client.core.patients import master_data
 from practice_client.core.store import StoredCommand
@@ -37,7 +38,9 @@ from practice_client.service.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.core.models import Share
     from practice_client.service.agent import Agent
+    from practice_client.shares.actions import Actor as ShareActor
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +154,38 @@ def _withhold(rt: Runtime, a: Args) -> Any:
     return _document(rt.require_agent().withhold(a.text("document_id", limit=64)))
 
 
+def _share_actor() -> ShareActor:
+    """The shares domain's actor for the command in progress: the workstation's user, with
+    the role its pairing gave (the domain, not the service, decides what that role may do)."""
+    from practice_client.shares import actions
+
+    command = current()
+    assert command is not None  # the dispatcher runs every changing command while acting
+    who = command.actor
+    return actions.Actor(f"{who.os_user}@{who.workstation}", actions.ADMIN if who.role == "admin" else actions.STAFF)
+
+
+def _share(share: Share) -> dict[str, str]:
+    return {"share_id": share.share_id, "state": str(share.state)}
+
+
+def _share_release(rt: Runtime, a: Args) -> Any:
+    from practice_client.shares import actions
+
+    share = actions.release(rt.ctx, a.text("share_id", limit=64), _share_actor(), a.text("reason"),
+                            a.text("patient_number", "", limit=64) or None, a.text("birth_date", "", limit=10) or None)
+    rt.require_agent().poll_now()  # the shares job takes it on at once
+    return _share(share)
+
+
+def _share_discard(rt: Runtime, a: Args) -> Any:
+    from practice_client.shares import actions
+
+    share = actions.discard(rt.ctx, a.text("share_id", limit=64), _share_actor(), a.text("reason"))
+    rt.require_agent().poll_now()  # the receipt ("refused") goes to the platform soon
+    return _share(share)
+
+
 def _certificate(rt: Runtime, a: Args) -> Any:
     from practice_client.crypto import trust
 
@@ -246,6 +281,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("release", _release), Command("withhold", _withhold),
     Command("trust.inspect", _inspect, changes=False), Command("trust.pin", _pin), Command("trust.remove", _unpin),
     Command("patients.import", _patients),
+    # a release overrides a finding (malware included): the admin role, checked here and by the domain;
+    # staff discard, as the domain lets them
+    Command("share.release", _share_release, admin=True), Command("share.discard", _share_discard),
     Command("settings.save", _settings, admin=True), Command("key.backup", _backup, admin=True),
     Command("setup", _setup, admin=True),
     Command("poll", _poll, changes=False),

@@ -778,6 +778,10 @@ Gehen Sie zurück, korrigieren Sie die Angabe und versuchen Sie es erneut.</tran
         <translation>Nichts braucht Ihre Aufmerksamkeit.</translation>
     </message>
     <message>
+        <source>Only an admin workstation releases from quarantine.</source>
+        <translation>Nur ein Admin-Arbeitsplatz gibt aus der Quarantäne frei.</translation>
+    </message>
+    <message>
         <source>Only an administrator releases from quarantine (set by the administrator&apos;s policy).</source>
         <translation>Nur Administratoren geben aus der Quarantäne frei (durch die Richtlinie der Administration festgelegt).</translation>
     </message>

@@ -1,6 +1,7 @@
 """Eingang: the documents patients shared with the practice, each with its patient by the
 PMS record and its state - received, checking, waiting, scanned clean, handed to the PMS,
-quarantined with the reason. Staff discard; administrators release from quarantine.
+quarantined with the reason. Staff discard; administrators release from quarantine (at a
+workstation: an admin workstation, by the practice service's commands; others see why not).
 
 The list is read a page at a time through the data source and kept current by change
 stamps like every other list. A received file is never opened here (nor anywhere in the
@@ -55,8 +56,10 @@ class InboxPage(QWidget):
         self.release_button.setAccessibleName(self.tr("Release the selected document from quarantine"))
         self.discard_button = QPushButton(self.tr("&Discard…"))
         self.discard_button.setAccessibleName(self.tr("Discard the selected document"))
+        self.release_note = QLabel(self._release_note(), wordWrap=True)
         buttons.addWidget(self.release_button)
         buttons.addWidget(self.discard_button)
+        buttons.addWidget(self.release_note, 1)
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.search.searched.connect(lambda text: self.model.set_query(Query(ListKind.SHARES, search=text)))
@@ -123,17 +126,23 @@ class InboxPage(QWidget):
         view = self.list.current_row()
         return view if isinstance(view, ShareView) else None
 
+    def _release_note(self) -> str:
+        """Why the release button stays disabled for this user (a workstation: its role)."""
+        if self.controller.practice_settings_remote:
+            return self.tr("Only an admin workstation releases from quarantine.")
+        return self.tr("Only an administrator releases from quarantine (set by the administrator's policy).")
+
     def _update_buttons(self) -> None:
         view = self._current()
-        admin = self.controller.config.local_user_is_admin
+        admin = self.controller.may_release_shares
         self.release_button.setEnabled(view is not None and view.can_release and admin)
-        self.release_button.setToolTip("" if admin else self.tr("Only an administrator releases from quarantine "
-                                                                 "(set by the administrator's policy)."))
+        self.release_button.setToolTip("" if admin else self.release_note.text())
+        self.release_note.setVisible(not admin)
         self.discard_button.setEnabled(view is not None and view.can_discard)
 
     def release_clicked(self) -> None:
         view = self._current()
-        if view is None or not view.can_release or not self.controller.config.local_user_is_admin:
+        if view is None or not view.can_release or not self.controller.may_release_shares:
             return
         dialog = ReleaseShareDialog(
             fill(self.tr("Finding: %1. The document stays in quarantine unless you release it. A released "
