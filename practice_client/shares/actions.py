@@ -1,10 +1,10 @@
 """Staff's decisions on a share: release from quarantine (admin role, with a reason) and
 discard. Both are audited with the actor who took them.
 
-Roles arrive with the practice service (its workstations' users); until then an
-:class:`Actor` carries its role, and the local desktop or command-line user is an admin
-only where the administrator's policy says so (``local_user_is_admin``) - otherwise staff,
-who may discard but not release. Releasing overrides one stage's finding: a signature
+An :class:`Actor` carries its role: under the practice service the role its workstation
+was paired with (the service's ``share.release``/``share.discard``), on its own home the
+desktop or command-line user is an admin only where the administrator's policy says so
+(``local_user_is_admin``) - otherwise staff, who may discard but not release. Releasing overrides one stage's finding: a signature
 problem goes on to the type check and the scan, a content finding (malware, a type, active
 PDF content) goes to the PMS. A share without a verified patient needs the patient number
 and the birth date of the PMS record to be released (two identifiers).

@@ -4,7 +4,6 @@ where they must be; the change feed reports every change and the service's absen
 
 from __future__ import annotations
 
-import json
 import queue
 import signal
 import sqlite3
@@ -17,15 +16,10 @@ import pytest
 
 from practice_client.service.client import Outcome, ServiceClient, ServiceRefused, ServiceUnavailable
 from tests.support.relay import TcpRelay
-from tests.support.service import ServiceProcess, b64
+from tests.support.service import ServiceProcess, audit_entries, b64
 from tests.support.waiting import wait_for
 
 CSV = b"patient_number,name,birth_date,phone\n1001,Erika Mustermann,1964-08-12,+491711234567\n"
-
-
-def audit_entries(service: ServiceProcess, event: str) -> list[dict[str, Any]]:
-    lines = (service.home / "audit.jsonl").read_text(encoding="utf-8").splitlines()
-    return [entry for entry in map(json.loads, lines) if entry["event"] == event]
 
 
 def patients_import(client: ServiceClient, key: str, data: bytes = CSV, **kw: Any) -> Outcome:

@@ -27,9 +27,8 @@ from practice_client.gui.remote_source import RemoteSource
 from practice_client.gui.viewmodels import ListKind, Query, ShareView
 from practice_client.service.client import ServiceClient, ServiceRefused
 from practice_client.testbed.shares import ShareStore
-from tests.service.test_commands import audit_entries
 from tests.support import pdfs
-from tests.support.service import ServiceProcess, pair_home, service_context
+from tests.support.service import ServiceProcess, audit_entries, pair_home, service_context
 from tests.support.shares import share
 from tests.support.waiting import wait_for
 from tests.support.worlds import World, pin_patient

@@ -226,3 +226,9 @@ def accepted_count(practice: ServiceProcess, request_id: str, monkeypatch: pytes
                    if e["event"] == "request.accepted" and e["details"].get("request_id") == request_id)
     finally:
         ctx.close()
+
+
+def audit_entries(service: ServiceProcess, event: str) -> list[dict[str, Any]]:
+    """The service's audit entries of one event, read from its log as an auditor would."""
+    lines = (service.home / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    return [entry for entry in map(json.loads, lines) if entry["event"] == event]
