@@ -4,10 +4,11 @@ discard. Both are audited with the actor who took them.
 An :class:`Actor` carries its role: under the practice service the role its workstation
 was paired with (the service's ``share.release``/``share.discard``), on its own home the
 desktop or command-line user is an admin only where the administrator's policy says so
-(``local_user_is_admin``) - otherwise staff, who may discard but not release. Releasing overrides one stage's finding: a signature
-problem goes on to the type check and the scan, a content finding (malware, a type, active
-PDF content) goes to the PMS. A share without a verified patient needs the patient number
-and the birth date of the PMS record to be released (two identifiers).
+(``local_user_is_admin``) - otherwise staff, who may discard but not release. Releasing
+overrides one stage's finding: a signature problem goes on to the type check and the
+scan, a content finding (malware, a type, active PDF content) goes to the PMS. A share
+without a verified patient needs the patient number and the birth date of the PMS
+record to be released (two identifiers).
 """
 
 from __future__ import annotations
