@@ -113,24 +113,30 @@ def ingest(ctx: Context, path: Path) -> Document:
         return _take(ctx, doc, parent, name)
 
 
-def add_files(ctx: Context, files: list[Path], request_id: str) -> list[Document]:
+def add_files(ctx: Context, files: list[Path], request_id: str, names: list[str] | None = None) -> list[Document]:
     """``send FILE... --request ID`` and the GUI: copy files into the outbox for one
-    valid request. Every file and the request are checked before anything is written."""
+    valid request. Every file and the request are checked before anything is written.
+    ``names``: each file's name as staff picked it, where the file itself is a copy under
+    another name (a workstation's upload, staged by the practice service); the documents,
+    and every refusal, are named by it."""
+    if names is not None and len(names) != len(files):
+        raise ValueError("one name for each file")
     record = valid_request(ctx, request_id)
-    checked: list[tuple[Path, os.stat_result]] = []
-    for file in files:
+    checked: list[tuple[Path, Path, os.stat_result]] = []
+    for index, file in enumerate(files):
+        label = Path(names[index]) if names is not None else file
         try:
             st = os.lstat(file)
         except OSError as exc:
-            raise InputError(file, Text(f"nicht lesbar: {exc.strerror}", f"cannot read: {exc.strerror}")) from None
+            raise InputError(label, Text(f"nicht lesbar: {exc.strerror}", f"cannot read: {exc.strerror}")) from None
         reason = refusal(st) or over_limit(ctx.config, st.st_size)
         if reason is not None:
-            raise InputError(file, reason)
-        checked.append((file, st))
+            raise InputError(label, reason)
+        checked.append((file, label, st))
     documents = []
     spool = Spool.of(ctx)
-    for file, st in checked:
-        doc = _new_row(ctx, Path(os.path.abspath(file)), st, {"origin": ORIGIN_SEND})
+    for file, label, st in checked:
+        doc = _new_row(ctx, label if names is not None else Path(os.path.abspath(file)), st, {"origin": ORIGIN_SEND})
         try:
             spool.make(doc.document_id)
             copy_in(file, spool.original(doc.document_id))
