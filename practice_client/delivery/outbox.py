@@ -63,6 +63,7 @@ from practice_client.delivery.spool import (
 
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.core.config import Config
     from practice_client.delivery.seal import Sealed
 
 log = logging.getLogger(__name__)
@@ -125,14 +126,7 @@ def add_files(ctx: Context, files: list[Path], request_id: str, names: list[str]
     checked: list[tuple[Path, Path, os.stat_result]] = []
     for index, file in enumerate(files):
         label = Path(names[index]) if names is not None else file
-        try:
-            st = os.lstat(file)
-        except OSError as exc:
-            raise InputError(label, Text(f"nicht lesbar: {exc.strerror}", f"cannot read: {exc.strerror}")) from None
-        reason = refusal(st) or over_limit(ctx.config, st.st_size)
-        if reason is not None:
-            raise InputError(label, reason)
-        checked.append((file, label, st))
+        checked.append((file, label, check_file(ctx.config, file, label)))
     documents = []
     spool = Spool.of(ctx)
     for file, label, st in checked:
@@ -149,6 +143,21 @@ def add_files(ctx: Context, files: list[Path], request_id: str, names: list[str]
             match_method=ORIGIN_SEND, source_path=str(spool.original(doc.document_id)),
         ))
     return documents
+
+
+def check_file(config: Config, file: Path, label: Path | None = None) -> os.stat_result:
+    """Whether staff may send ``file``: a plain file (no link, no hard link, not empty)
+    within the practice's document limit; InputError naming it (``label``) otherwise.
+    A workstation checks the files it picked by this too, before it uploads any."""
+    try:
+        st = os.lstat(file)
+    except OSError as exc:
+        raise InputError(label or file, Text(f"nicht lesbar: {exc.strerror}",
+                                             f"cannot read: {exc.strerror}")) from None
+    reason = refusal(st) or over_limit(config, st.st_size)
+    if reason is not None:
+        raise InputError(label or file, reason)
+    return st
 
 
 def _new_row(ctx: Context, path: Path, st: os.stat_result | None, extra: dict[str, object]) -> Document:
