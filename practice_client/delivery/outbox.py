@@ -63,6 +63,7 @@ from practice_client.delivery.spool import (
 
 if TYPE_CHECKING:
     from practice_client.context import Context
+    from practice_client.core.config import Config
     from practice_client.delivery.seal import Sealed
 
 log = logging.getLogger(__name__)
@@ -113,24 +114,23 @@ def ingest(ctx: Context, path: Path) -> Document:
         return _take(ctx, doc, parent, name)
 
 
-def add_files(ctx: Context, files: list[Path], request_id: str) -> list[Document]:
+def add_files(ctx: Context, files: list[Path], request_id: str, names: list[str] | None = None) -> list[Document]:
     """``send FILE... --request ID`` and the GUI: copy files into the outbox for one
-    valid request. Every file and the request are checked before anything is written."""
+    valid request. Every file and the request are checked before anything is written.
+    ``names``: each file's name as staff picked it, where the file itself is a copy under
+    another name (a workstation's upload, staged by the practice service); the documents,
+    and every refusal, are named by it."""
+    if names is not None and len(names) != len(files):
+        raise ValueError("one name for each file")
     record = valid_request(ctx, request_id)
-    checked: list[tuple[Path, os.stat_result]] = []
-    for file in files:
-        try:
-            st = os.lstat(file)
-        except OSError as exc:
-            raise InputError(file, Text(f"nicht lesbar: {exc.strerror}", f"cannot read: {exc.strerror}")) from None
-        reason = refusal(st) or over_limit(ctx.config, st.st_size)
-        if reason is not None:
-            raise InputError(file, reason)
-        checked.append((file, st))
+    checked: list[tuple[Path, Path, os.stat_result]] = []
+    for index, file in enumerate(files):
+        label = Path(names[index]) if names is not None else file
+        checked.append((file, label, check_file(ctx.config, file, label)))
     documents = []
     spool = Spool.of(ctx)
-    for file, st in checked:
-        doc = _new_row(ctx, Path(os.path.abspath(file)), st, {"origin": ORIGIN_SEND})
+    for file, label, st in checked:
+        doc = _new_row(ctx, label if names is not None else Path(os.path.abspath(file)), st, {"origin": ORIGIN_SEND})
         try:
             spool.make(doc.document_id)
             copy_in(file, spool.original(doc.document_id))
@@ -143,6 +143,21 @@ def add_files(ctx: Context, files: list[Path], request_id: str) -> list[Document
             match_method=ORIGIN_SEND, source_path=str(spool.original(doc.document_id)),
         ))
     return documents
+
+
+def check_file(config: Config, file: Path, label: Path | None = None) -> os.stat_result:
+    """Whether staff may send ``file``: a plain file (no link, no hard link, not empty)
+    within the practice's document limit; InputError naming it (``label``) otherwise.
+    A workstation checks the files it picked by this too, before it uploads any."""
+    try:
+        st = os.lstat(file)
+    except OSError as exc:
+        raise InputError(label or file, Text(f"nicht lesbar: {exc.strerror}",
+                                             f"cannot read: {exc.strerror}")) from None
+    reason = refusal(st) or over_limit(config, st.st_size)
+    if reason is not None:
+        raise InputError(label or file, reason)
+    return st
 
 
 def _new_row(ctx: Context, path: Path, st: os.stat_result | None, extra: dict[str, object]) -> Document:

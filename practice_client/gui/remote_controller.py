@@ -17,9 +17,14 @@ staff actions sent as the service's commands, each with an idempotency key.
   the service's, read through its view and changed by its ``settings.save`` (an admin
   workstation only); the workstation's own (language, tray, its log) stay in its own config.
 - The window never opens a database or the practice key: the home is a workstation home.
-  Files staff pick here (PMS master data, a trust certificate) are read here and sent to the
-  service, which checks them. What needs the practice server's own folders (setup, adding
-  files to a request, request e-mails) is refused with a message saying where to do it.
+  Files staff pick here are read here and sent to the service, which checks them: PMS
+  master data and a trust certificate inside their command; request e-mails (``.eml``,
+  ``.msg``, bounded as the local import reads them) inside ``mails.import``, which records
+  and verifies them as mail from the mailbox; documents for a request - up to the
+  practice's document limit, far more than a command's body - streamed one by one to the
+  service's staging folder (``PUT /v1/staged/<id>``), then put into the request's delivery
+  by ``files.add``. Only what needs the practice server itself (the practice's setup, the
+  platform connection test) is refused with a message saying where to do it.
 """
 
 from __future__ import annotations
@@ -38,16 +43,33 @@ from practice_client.core.atomic import atomic_write
 from practice_client.core.config import Config
 from practice_client.core.errors import PracticeClientError
 from practice_client.core.text import Text
+from practice_client.delivery.outbox import check_file
 from practice_client.gui.controller import CertificatePreview, Controller
 from practice_client.gui.i18n import current_language
 from practice_client.gui.remote_source import RemoteSource
 from practice_client.gui.viewmodels import Overview, PracticeSettings
+from practice_client.intake.mail_file import read_mail_bytes
 from practice_client.provision import SetupParams
 from practice_client.service.client import Outcome, ServiceClient, ServiceRefused, ServiceUnavailable
+from practice_client.service.commands import MAX_FILES
 
 log = logging.getLogger(__name__)
 
 COMMAND_WAIT = 10.0  # how long an action is resent (same key) while the service is away
+MAIL_BATCH_BYTES = 48 * 1024 * 1024  # e-mail files in one mails.import (as base64 within the body limit)
+
+
+def _batches(files: list[tuple[Path, bytes]], budget: int) -> list[list[tuple[Path, bytes]]]:
+    """The files in order, in lists of at most ``budget`` bytes (a larger file alone)."""
+    batches: list[list[tuple[Path, bytes]]] = []
+    size = 0
+    for item in files:
+        if not batches or size + len(item[1]) > budget or len(batches[-1]) >= MAX_FILES:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += len(item[1])
+    return batches
 
 
 class ServiceOffline(PracticeClientError):
@@ -200,6 +222,35 @@ class RemoteController(Controller):
         """The workstation's role, as for the practice's settings: releases are the admin's."""
         return self.may_change_practice_settings
 
+    def add_files(self, request_id: str, paths: list[Path]) -> None:
+        """Each file is checked here as the outbox checks it (all before any is sent),
+        streamed to the service's staging folder, then the service's ``files.add`` puts
+        them into the request's delivery (checked again there, once per key)."""
+        def work() -> int:
+            limits = self.config  # the practice's document limit, as the service runs it
+            for path in paths:
+                check_file(limits, path)
+            staged = [{"staged_id": self.client.stage(path), "name": path.name} for path in paths]
+            answer = self._send("add_files", "files.add", {"request_id": request_id, "files": staged}).result
+            return len(answer["documents"])
+
+        self._run("add_files", work, lambda count: self.filesAdded.emit(request_id, count))
+
+    def import_mails(self, paths: list[Path]) -> None:
+        """The e-mail files are read here (bounded, all before any is sent) and recorded
+        and verified by the service's ``mails.import`` as the local import does; one
+        unreadable file records none. Many files go in several commands (each within
+        the service's body limit)."""
+        def work() -> int:
+            files = [(path, read_mail_bytes(path)) for path in paths]
+            new = 0
+            for batch in _batches(files, MAIL_BATCH_BYTES):
+                sent = [{"name": path.name, "data": base64.b64encode(data).decode("ascii")} for path, data in batch]
+                new += int(self._send("import_mails", "mails.import", {"files": sent}).result["new"])
+            return new
+
+        self._run("import_mails", work, self.mailsImported.emit)
+
     def import_patients(self, path: Path) -> None:
         def work() -> int:
             data = base64.b64encode(path.read_bytes()).decode("ascii")  # the file is at this workstation
@@ -294,13 +345,6 @@ class RemoteController(Controller):
             "Das geht am Praxis-Server (dort liegen Praxisschlüssel und Ordner).",
             "This is done at the practice server (it holds the practice key and the folders).",
         ).pick(current_language()))
-
-    def add_files(self, request_id: str, paths: list[Path]) -> None:
-        self._at_the_server("add_files")
-
-    def import_mails(self, paths: list[Path]) -> None:
-        self._at_the_server("import_mails")
-
 
     def run_setup(self, params: SetupParams) -> None:
         self._at_the_server("setup")

@@ -3,7 +3,9 @@
 ``request verify``, ``request import``, the ``.eml`` folder source and the GUI's
 drop all read a file with :func:`read_mail_file` and record it with
 :func:`import_mail_files`, so each is verified exactly like a message from the
-mailbox.
+mailbox. A workstation of the practice service reads the file's bytes
+(:func:`read_mail_bytes`) and the service records them with :func:`import_mail_data`:
+the same messages, the same checks.
 
 An ``.eml`` is the message as it was received, byte for byte: every check runs,
 DKIM included.
@@ -62,6 +64,7 @@ class MailFile:
         return base + RECONSTRUCTED if self.reconstructed else base
 
 
+TOO_LARGE = Text("zu groß für eine Anfrage", "too large for a request message")
 UNREADABLE_MSG = Text("keine lesbare Outlook-Nachricht", "not a readable Outlook message (.msg)")
 
 
@@ -76,27 +79,36 @@ def is_reconstructed(source: str) -> bool:
 
 def read_mail_file(path: Path) -> MailFile:
     """Read a request e-mail: an Outlook ``.msg``, or any other file as the raw message
-    (``.eml``); InputError (one line, naming the file) when it cannot be read.
+    (``.eml``); InputError (one line, naming the file) when it cannot be read."""
+    return mail_from_bytes(path, read_mail_bytes(path))
 
-    Only a regular file is read (no link followed, no FIFO), never beyond the limit."""
+
+def read_mail_bytes(path: Path) -> bytes:
+    """The bytes of a request e-mail file, as they are (a workstation sends them to the
+    practice service, which makes the message of them); InputError naming the file when
+    it cannot be read. Only a regular file is read (no link followed, no FIFO), never
+    beyond :data:`MAX_FILE_BYTES`."""
     try:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode):
             raise InputError(path, Text("keine Datei", "not a regular file"))
         if info.st_size > MAX_FILE_BYTES:
-            raise InputError(path, Text("zu groß für eine Anfrage", "too large for a request message"))
+            raise InputError(path, TOO_LARGE)
         with open_regular(path) as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         problem = exc.strerror or exc
         raise InputError(path, Text(f"kann nicht gelesen werden ({problem})", f"cannot be read ({problem})")) from None
     if len(data) > MAX_FILE_BYTES:
-        raise InputError(path, Text("zu groß für eine Anfrage", "too large for a request message"))
-    return mail_from_bytes(path, data)
+        raise InputError(path, TOO_LARGE)
+    return data
 
 
 def mail_from_bytes(path: Path, data: bytes) -> MailFile:
-    """The message in a file's bytes, by the file's kind (InputError for an unreadable .msg)."""
+    """The message in a file's bytes, by the file's kind (InputError naming the file for
+    an unreadable .msg, or bytes over the limit)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(path, TOO_LARGE)
     if path.suffix.lower() == ".msg":
         return MailFile(outlook_to_mime(data, path), reconstructed=True)
     return MailFile(data, reconstructed=False)
@@ -150,5 +162,15 @@ def import_mail_files(deliver: Deliver, paths: list[Path], source: str = "import
     """Record request e-mail files like received messages (stored, then verified); returns
     the number of new requests. Every file is read first, so one unreadable file records
     nothing. The desktop app's drop and ``request import`` use this."""
-    mails = [read_mail_file(path) for path in paths]
-    return sum(deliver(mail.raw, mail.source(source)) for mail in mails)
+    return sum(_record_all(deliver, [read_mail_file(path) for path in paths], source))
+
+
+def import_mail_data(deliver: Deliver, files: list[tuple[Path, bytes]], source: str = "import") -> list[int]:
+    """:func:`import_mail_files` for files read elsewhere (a workstation sent their bytes to
+    the practice service; ``files``: each one's name and bytes): every one is made a
+    message first, so one unreadable file records nothing. The new requests of each."""
+    return _record_all(deliver, [mail_from_bytes(name, data) for name, data in files], source)
+
+
+def _record_all(deliver: Deliver, mails: list[MailFile], source: str) -> list[int]:
+    return [deliver(mail.raw, mail.source(source)) for mail in mails]

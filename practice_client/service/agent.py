@@ -154,8 +154,8 @@ class Agent:
         self.pipeline.kick()
         return doc
 
-    def add_files(self, files: list[Path], request_id: str) -> list[Document]:
-        docs = outbox.add_files(self.ctx, files, request_id)
+    def add_files(self, files: list[Path], request_id: str, names: list[str] | None = None) -> list[Document]:
+        docs = outbox.add_files(self.ctx, files, request_id, names)
         self.pipeline.kick()
         return docs
 

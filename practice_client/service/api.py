@@ -7,8 +7,10 @@ Three kinds of callers:
 - paired workstations, ``Authorization: Bearer pcws.<id>.<secret>``: the views
   (``POST /v1/views/<method>``, the GUI's :class:`DataSource` methods one to one), the
   change feed (``GET /v1/feed``, server-sent events), staff commands
-  (``POST /v1/commands/<name>`` with an ``Idempotency-Key``) and the record of a command
-  (``GET /v1/commands/<key>``). ``X-Practice-OS-User`` names the user at the
+  (``POST /v1/commands/<name>`` with an ``Idempotency-Key``), the record of a command
+  (``GET /v1/commands/<key>``) and uploads for a command (``PUT /v1/staged/<id>``, a
+  document streamed to the service's staging folder before ``files.add`` names it:
+  :mod:`practice_client.service.staging`). ``X-Practice-OS-User`` names the user at the
   workstation; the audit log records it with the workstation;
 - the admin on the service's machine: ``/v1/control/...`` from loopback only, with the
   control token the service writes at start to a file only the service's account and
@@ -46,12 +48,14 @@ from practice_client.core.text import Text
 from practice_client.service import pairing, wire
 from practice_client.service.commands import Dispatcher, Refused
 from practice_client.service.feed import Feed
+from practice_client.service.staging import StagingRefused, cap_for
 from practice_client.service.wire import to_wire
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = 1
 MAX_BODY = 96 * 1024 * 1024  # a patients file (64 MiB) as base64
+WRITE_BLOCK = 1024 * 1024  # an upload is written to its staged file a block at a time
 CREDENTIAL_PREFIX = "pcws"
 NOT_PAIRED = Text("dieser Arbeitsplatz ist nicht mit dem Praxis-Dienst gekoppelt",
                   "this workstation is not paired with the practice service")
@@ -206,6 +210,28 @@ class ServiceApi:
         outcome = await run_in_threadpool(self.dispatcher.settle, request.path_params["key"][:100], actor)
         return JSONResponse(outcome.to_json(), status_code=200 if outcome.outcome == "applied" else 422)
 
+    async def staged_put(self, request: Request) -> Response:
+        """A file for a later ``files.add``, streamed to a staged file (never held whole)."""
+        actor = self.actor(request)
+        runtime = self.dispatcher.runtime
+        declared = request.headers.get("content-length", "")
+        staged_id = request.path_params["staged_id"]
+        upload = await run_in_threadpool(runtime.staging.begin, actor.workstation_id, staged_id,
+                                         cap_for(runtime.ctx.config), int(declared) if declared.isdigit() else None)
+        try:
+            block = bytearray()
+            async for chunk in request.stream():
+                block += chunk
+                if len(block) >= WRITE_BLOCK:
+                    await run_in_threadpool(upload.write, bytes(block))
+                    block.clear()
+            await run_in_threadpool(upload.write, bytes(block))
+            size = await run_in_threadpool(upload.finish)
+        except BaseException:
+            upload.abort()
+            raise
+        return JSONResponse({"staged_id": staged_id, "size": size})
+
     async def feed_stream(self, request: Request) -> Response:
         actor = self.actor(request)
         return StreamingResponse(self.feed.stream(actor.workstation_id), media_type="text/event-stream",
@@ -268,6 +294,8 @@ def _guarded(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
             return error_answer(exc, 403)
         except Refused as exc:
             return error_answer(exc, 409)
+        except StagingRefused as exc:
+            return error_answer(exc, exc.status)
         except NotConfigured as exc:
             return error_answer(exc, 503)
         except (InputError, ValueError) as exc:
@@ -293,6 +321,7 @@ def build_app(api: ServiceApi) -> Starlette:
         Route("/v1/commands/{name}", _guarded(api.command), methods=["POST"]),
         Route("/v1/commands/{key}", _guarded(api.command_record), methods=["GET"]),
         Route("/v1/commands/{key}/settle", _guarded(api.command_settle), methods=["POST"]),
+        Route("/v1/staged/{staged_id}", _guarded(api.staged_put), methods=["PUT"]),
         Route("/v1/feed", _guarded(api.feed_stream), methods=["GET"]),
         Route("/v1/control/pair", _guarded(api.control_pair), methods=["POST"]),
         Route("/v1/control/unpair", _guarded(api.control_unpair), methods=["POST"]),

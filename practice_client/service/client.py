@@ -21,14 +21,17 @@ import getpass
 import hmac
 import json
 import logging
+import os
 import random
+import secrets
 import ssl
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import requests
 import requests.adapters
@@ -36,7 +39,8 @@ import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
 
-from practice_client.core.errors import NetworkError, PracticeClientError
+from practice_client.core.errors import InputError, NetworkError, PracticeClientError
+from practice_client.core.files import open_regular
 from practice_client.core.text import Text
 from practice_client.service.api import bearer
 from practice_client.service.connection import Connection
@@ -149,11 +153,15 @@ class ServiceClient:
     # -- plumbing ------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                 stream: bool = False, timeout: float | None = None) -> requests.Response:
+                 stream: bool = False, timeout: float | None = None, content: BinaryIO | None = None,
+                 ) -> requests.Response:
+        """``body``: JSON; ``content``: an open file, streamed as it is (its headers in ``headers``)."""
+        kind = {"Content-Type": "application/json"} if content is None else {}
         try:
             answer = self._session.request(
-                method, self.base + path, data=None if body is None else json.dumps(body).encode(),
-                headers={"Content-Type": "application/json", **(headers or {})}, stream=stream,
+                method, self.base + path, data=content if content is not None else
+                None if body is None else json.dumps(body).encode(),
+                headers={**kind, **(headers or {})}, stream=stream,
                 timeout=(5.0, timeout or self.timeout), allow_redirects=False,
             )
         except requests.RequestException as exc:
@@ -255,6 +263,28 @@ class ServiceClient:
                                                                "the practice service refused the action"))
                 return outcome
             raise ServiceRefused(answer_text(value) or f"HTTP {answer.status_code}")
+
+    def stage(self, path: Path) -> str:
+        """Stream a file staff picked to the service's staging folder (``PUT /v1/staged/<id>``,
+        a new random id) for a later command naming it (``files.add``); the id.
+        InputError naming the file when it cannot be read here; :class:`ServiceRefused`
+        with the service's reason (too large, no room); :class:`ServiceUnavailable` when
+        the upload broke off (the service keeps nothing of it)."""
+        staged_id = secrets.token_hex(16)
+        try:
+            handle = open_regular(path)
+        except OSError as exc:
+            problem = exc.strerror or type(exc).__name__
+            raise InputError(path, Text(f"kann nicht gelesen werden ({problem})",
+                                        f"cannot be read ({problem})")) from None
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            answer = self._request("PUT", f"/v1/staged/{staged_id}", content=handle, stream=True, headers={
+                "Content-Type": "application/octet-stream", "Content-Length": str(size)})
+            value = self._json(answer)
+        if answer.status_code != 200:
+            raise ServiceRefused(answer_text(value) or f"HTTP {answer.status_code}")
+        return staged_id
 
     def settle(self, key: str) -> Outcome:
         """Close a key whose command got no answer: applied (its result) or, from now on,

@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from practice_client.core.errors import InputError, NotConfigured, PracticeClien
 from practice_client.core.patients import master_data
 from practice_client.core.store import StoredCommand
 from practice_client.core.text import Text
+from practice_client.service.staging import Staging
 from practice_client.service.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
@@ -79,6 +81,13 @@ class Args:
         except (binascii.Error, ValueError):
             raise InputError(self._what, f"{name}: base64 required") from None
 
+    def items(self, name: str, limit: int) -> list[Args]:
+        """A list of at most ``limit`` objects, each read as arguments of its own."""
+        value = self._data.get(name)
+        if not isinstance(value, list) or not 0 < len(value) <= limit:
+            raise InputError(self._what, f"{name}: a list of 1 to {limit} entries required")
+        return [Args(item, f"{self._what}: {name}") for item in value]
+
     def mapping(self, name: str) -> dict[str, Any]:
         value = self._data.get(name)
         if not isinstance(value, dict):
@@ -94,6 +103,11 @@ class Runtime:
     ctx: Context
     agent: Agent | None = None
     start_agent: Callable[[], None] = lambda: None
+
+    @property
+    def staging(self) -> Staging:
+        """The files workstations uploaded for ``files.add`` (``PUT /v1/staged/<id>``)."""
+        return Staging.of(self.ctx.home)
 
     def require_agent(self) -> Agent:
         if self.agent is None:
@@ -112,8 +126,12 @@ class Command:
     changes: bool = True  # False: a query (no idempotency key, nothing recorded)
 
 
+MAX_FILES = 100  # files in one files.add or mails.import
+
+
 def _file_name(args: Args) -> Path:
-    return Path(Path(args.text("name", "upload", limit=255)).name or "upload")
+    """The base name of the file a workstation read (its folders, of either OS, cut off)."""
+    return Path(re.split(r"[/\\]", args.text("name", "upload", limit=255))[-1] or "upload")
 
 
 def _accept(rt: Runtime, a: Args) -> Any:
@@ -184,6 +202,40 @@ def _share_discard(rt: Runtime, a: Args) -> Any:
     share = actions.discard(rt.ctx, a.text("share_id", limit=64), _share_actor(), a.text("reason"))
     rt.require_agent().poll_now()  # the receipt ("refused") goes to the platform soon
     return _share(share)
+
+
+def _files_add(rt: Runtime, a: Args) -> Any:
+    """Files a workstation uploaded (staged) go to an accepted request as the local "add
+    files" does (outbox.add_files: the same checks, all before anything is copied, the
+    documents named by the names staff picked). The uploads are used once: removed
+    whatever the outcome (a refused add is sent again with new uploads)."""
+    command = current()
+    assert command is not None
+    request_id = a.text("request_id", limit=64)
+    files = [(item.text("staged_id", limit=64), _file_name(item).name) for item in a.items("files", MAX_FILES)]
+    staging, claimed = rt.staging, []
+    try:
+        for staged_id, name in files:
+            claimed.append(staging.claim(command.actor.workstation_id, staged_id, name))
+        docs = rt.require_agent().add_files(claimed, request_id, [name for _id, name in files])
+    finally:
+        for path in claimed:
+            staging.discard(path)
+    return {"request_id": request_id, "documents": [_document(doc) for doc in docs]}
+
+
+def _mails_import(rt: Runtime, a: Args) -> Any:
+    """Request e-mail files a workstation read: recorded and verified as the local import
+    does (intake.mail_file: all of them made messages first, so one unreadable file
+    records none; then stored and checked like mail from the mailbox: DKIM, consent,
+    phone ...). The new requests of each file."""
+    from practice_client.intake.inbox import Inbox
+    from practice_client.intake.mail_file import import_mail_data
+
+    files = [(_file_name(item), item.blob("data")) for item in a.items("files", MAX_FILES)]
+    counts = import_mail_data(Inbox(rt.ctx).receive, files)
+    return {"files": [{"name": name.name, "new": count} for (name, _data), count in zip(files, counts, strict=True)],
+            "new": sum(counts)}
 
 
 def _certificate(rt: Runtime, a: Args) -> Any:
@@ -281,6 +333,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("release", _release), Command("withhold", _withhold),
     Command("trust.inspect", _inspect, changes=False), Command("trust.pin", _pin), Command("trust.remove", _unpin),
     Command("patients.import", _patients),
+    Command("files.add", _files_add), Command("mails.import", _mails_import),
     # a release overrides a finding (malware included): the admin role, checked here and by the domain;
     # staff discard, as the domain lets them
     Command("share.release", _share_release, admin=True), Command("share.discard", _share_discard),

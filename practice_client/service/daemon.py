@@ -9,7 +9,8 @@ with uvicorn until it is stopped: SIGTERM/SIGINT (systemd, launchd, a terminal),
 
 Files in the home's ``service/`` folder: ``vault`` (sealed secrets), ``cert.pem``
 (the public certificate workstations pin), ``endpoint.json`` (the address it listens
-on, written once it does); ``control-token`` (the admin's token for this start) in
+on, written once it does), ``staged/`` (workstations' uploads for ``files.add``, swept
+when unclaimed: :mod:`practice_client.service.staging`); ``control-token`` (the admin's token for this start) in
 ``$RUNTIME_DIRECTORY`` where systemd gives one (memory), else there too.
 """
 
@@ -116,10 +117,25 @@ class PracticeService:
         assert self.feed is not None and self._server is not None
         self.feed.bind(asyncio.get_running_loop())
         announce = asyncio.create_task(self._announce(pin))
+        sweep = asyncio.create_task(self._sweep_staged())
         try:
             await self._server.serve()
         finally:
             announce.cancel()
+            sweep.cancel()
+
+    async def _sweep_staged(self) -> None:
+        """Uploads for ``files.add`` that no command claimed in time go (at start, then
+        every few minutes); a failure is logged and tried again at the next round."""
+        from practice_client.service.staging import SWEEP_SECONDS, Staging
+
+        staging = Staging.of(self.home)
+        while True:
+            try:
+                await asyncio.to_thread(staging.sweep)
+            except OSError:
+                log.exception("sweeping the staged uploads failed")
+            await asyncio.sleep(SWEEP_SECONDS)
 
     async def _announce(self, pin: str) -> None:
         """Once uvicorn listens: the endpoint file (the port really bound, the pin)."""
