@@ -14,9 +14,10 @@ trusted alone:
 4. manifest and document are verified in a throw-away home holding only that key, so no
    other key can make them look valid: no signature is ``unsigned``, another key
    ``wrong_signer`` (an unknown key, or another patient's), a broken one ``bad_signature``;
-5. the manifest must be this share's (its id), for this practice, and describe exactly
-   this document (SHA-256 and size) - else ``manifest_mismatch``: the platform cannot
-   pair one share's manifest with another's document.
+5. the manifest must be this share's (its id), for this practice (whose own id must be
+   configured), and describe exactly this document (SHA-256 and size) - else
+   ``manifest_mismatch`` with the field as its detail: the platform cannot pair one
+   share's manifest with another's document, nor replay a share under a new id.
 
 gpg writes the plaintext only into the share's private work folder, stopped past the
 size limit (``--max-output``: a compressed message can unpack to any size).
@@ -143,13 +144,17 @@ def parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, Text | str]:
 
 def manifest_mismatch(manifest: dict[str, Any], share_id: str, practice_id: str, sha256: str,
                       size: int) -> str:
-    """Why the manifest does not describe this share of this practice ("" when it does)."""
+    """The first field of the manifest that does not describe this share of this practice
+    ("" when all do). A practice whose own id is not configured takes no share: it could
+    not tell one for another practice (encrypted to its key too) from its own."""
     if manifest["share_id"] != share_id:
         return "share_id"
-    if practice_id and manifest["practice_id"] != practice_id:
+    if not practice_id or manifest["practice_id"] != practice_id:
         return "practice_id"
-    if manifest["sha256"] != sha256 or manifest["size"] != size:
-        return "sha256/size"
+    if manifest["sha256"] != sha256:
+        return "sha256"
+    if manifest["size"] != size:
+        return "size"
     return ""
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,11 +98,15 @@ class SimulatedPatient(KeyHolder):
         self, data: bytes, file_name: str, practice_key: str, practice_id: str, *,
         document_type: str | None = None, document_date: str | None = None, signed: bool = True,
         claimed_fingerprint: str | None = None, share_id: str | None = None,
+        manifest_changes: Mapping[str, object] | None = None,
     ) -> SharedDocument:
         """What the patient's app uploads to share a document with the practice: the document
         and its manifest (docs/formats.md), each signed by the patient's key (unless
         ``signed`` is False - an attack) and encrypted to the practice's key.
-        ``claimed_fingerprint`` lets a test claim another patient's key in the manifest."""
+        ``claimed_fingerprint`` lets a test claim another patient's key in the manifest;
+        ``manifest_changes`` make the genuinely signed manifest say something else (another
+        share id, practice, digest or size) - what a platform that swaps or replays shares
+        would need the patient to have signed."""
         share_id = share_id or str(uuid.uuid4())
         manifest = {
             "version": 1, "share_id": share_id, "practice_id": practice_id,
@@ -109,6 +114,7 @@ class SimulatedPatient(KeyHolder):
             "document_type": document_type, "document_date": document_date,
             "shared_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+            **(manifest_changes or {}),
         }
         text = json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8")
         return SharedDocument(

@@ -11,14 +11,13 @@ import pytest
 
 from practice_client.context import Context
 from practice_client.core.gdt import parse_gdt
-from practice_client.core.models import Share
 from practice_client.shares.events import ShareQuarantined
 from practice_client.shares.job import SharesJob
 from practice_client.testbed.clamd import EICAR, EICAR_SIGNATURE, RunningClamd
 from practice_client.testbed.shares import ShareStore
 from tests.support import pdfs
 from tests.support.platform import fast_client
-from tests.support.shares import scanning_practice, share
+from tests.support.shares import run_shares, scanning_practice, share, share_state
 from tests.support.worlds import World, pin_patient
 
 pytestmark = pytest.mark.slow
@@ -29,24 +28,11 @@ def practice(world: World, client: Context, clamd: RunningClamd, tmp_path: Path)
     yield scanning_practice(world, client, clamd, tmp_path)
 
 
-def run(world: World, ctx: Context) -> SharesJob:
-    job = SharesJob(ctx, client=lambda _ctx: fast_client(world.platform))
-    job.run_once()
-    return job
-
-
-def state(ctx: Context, share_id: str) -> Share:
-    found = ctx.store.get_share(share_id)
-    assert found is not None
-    return found
-
-
 def test_a_clean_share_reaches_the_import_folder_with_a_gdt_record(world: World, practice: Context) -> None:
     data = pdfs.clean_pdf()
     share_id = share(world, world.patients["1001"], data, "Befund Kardiologie.pdf")
-    job = run(world, practice)
-    job.stop()
-    done = state(practice, share_id)
+    run_shares(world, practice)
+    done = share_state(practice, share_id)
     assert done.state == "handed_over", (done.reason, done.detail)
     folder = Path(practice.config.pms_import_dir)
     files = sorted(p.name for p in folder.iterdir())
@@ -68,12 +54,8 @@ def test_a_clean_share_reaches_the_import_folder_with_a_gdt_record(world: World,
 
 def test_the_eicar_share_is_quarantined_with_the_signature_name(world: World, practice: Context) -> None:
     share_id = share(world, world.patients["1001"], b"Laborwerte\n" + EICAR + b"\n", "labor.txt")
-    alerts: list[ShareQuarantined] = []
-    job = SharesJob(practice, on_event=lambda e: alerts.append(e) if isinstance(e, ShareQuarantined) else None,
-                    client=lambda _ctx: fast_client(world.platform))
-    job.run_once()
-    job.stop()
-    quarantined = state(practice, share_id)
+    alerts = [e for e in run_shares(world, practice) if isinstance(e, ShareQuarantined)]
+    quarantined = share_state(practice, share_id)
     assert (quarantined.state, quarantined.reason, quarantined.detail) == ("quarantined", "infected", EICAR_SIGNATURE)
     assert list(Path(practice.config.pms_import_dir).iterdir()) == []
     assert [a.share_id for a in alerts] == [share_id]  # the alert names the share (and the GUI's language only)
@@ -94,9 +76,9 @@ def test_unsigned_unpinned_and_foreign_signed_shares_are_quarantined(world: Worl
         # Max (pinned) signs a share whose manifest names Erika's key
         share(world, max_, b"fremd\n", "c.txt", claimed_fingerprint=erika.fingerprint): "wrong_signer",
     }
-    run(world, practice).stop()
+    run_shares(world, practice)
     for share_id, reason in cases.items():
-        found = state(practice, share_id)
+        found = share_state(practice, share_id)
         assert (found.state, found.reason) == ("quarantined", reason)
         assert found.patient_number is None
     assert list(Path(practice.config.pms_import_dir).iterdir()) == []
@@ -104,8 +86,8 @@ def test_unsigned_unpinned_and_foreign_signed_shares_are_quarantined(world: Worl
 
 def test_a_pdf_with_javascript_is_quarantined(world: World, practice: Context) -> None:
     share_id = share(world, world.patients["1001"], pdfs.javascript_open_action(), "befund.pdf")
-    run(world, practice).stop()
-    found = state(practice, share_id)
+    run_shares(world, practice)
+    found = share_state(practice, share_id)
     assert (found.state, found.reason) == ("quarantined", "pdf_active_content")
     assert "JavaScript" in (found.detail or "")
     assert list(Path(practice.config.pms_import_dir).iterdir()) == []
@@ -116,13 +98,14 @@ def test_without_a_scanner_shares_wait_visibly_then_go_on(world: World, practice
     share_id = share(world, world.patients["1001"], b"Impfpass\n", "impfpass.txt")
     job = SharesJob(practice, client=lambda _ctx: fast_client(world.platform))
     job.run_once()
-    waiting = state(practice, share_id)
+    waiting = share_state(practice, share_id)
     assert (waiting.state, waiting.reason) == ("waiting", "no_scanner")
     practice.update_config(scanner="clamd", clamd_address=str(clamd.socket.with_name("gone.sock")))
     job.run_once()
-    assert (state(practice, share_id).state, state(practice, share_id).reason) == ("waiting", "scanner_unreachable")
+    unreachable = share_state(practice, share_id)
+    assert (unreachable.state, unreachable.reason) == ("waiting", "scanner_unreachable")
     assert list(Path(practice.config.pms_import_dir).iterdir()) == []
     practice.update_config(clamd_address=str(clamd.socket))
     job.run_once()
     job.stop()
-    assert state(practice, share_id).state == "handed_over"
+    assert share_state(practice, share_id).state == "handed_over"

@@ -3,7 +3,9 @@
 :class:`TlsMitm` terminates TLS with a certificate of its own and relays the plain bytes
 to the real service over a second TLS connection (what an attacker on the practice
 network would do); :class:`TcpRelay` passes the bytes as they are and can hold back the
-service's answers, then cut every connection (a network that loses the answer).
+service's answers, then cut every connection (a network that loses the answer);
+:class:`PlatformRecorder` is the testbed platform as its curious operator sees it: TLS ends
+with the platform's own certificate and every plain byte a client sends is kept.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 from pathlib import Path
 
 from practice_client.service.tls import create_identity
+from practice_client.testbed.platform import TestbedPlatform
 
 
 class _Relay:
@@ -69,7 +72,7 @@ class _Relay:
                 if not data:
                     break
                 if from_client:
-                    self.client_bytes += len(data)
+                    self.observe(source, data)
                 elif self.hold.is_set():
                     continue  # the answer is lost on the way
                 sink.sendall(data)
@@ -77,6 +80,10 @@ class _Relay:
             pass
         finally:
             _hang_up(source, sink)
+
+    def observe(self, source: socket.socket, data: bytes) -> None:
+        """Bytes a client sent on the connection ``source``: counted (a recorder keeps them)."""
+        self.client_bytes += len(data)
 
     def cut(self) -> None:
         """Close every relayed connection (the client sees the connection drop)."""
@@ -121,3 +128,41 @@ class TlsMitm(_Relay):
 
     def connect_target(self) -> socket.socket:
         return self.client_context.wrap_socket(socket.create_connection(("127.0.0.1", self.target_port)))
+
+
+class PlatformRecorder(_Relay):
+    """What the platform receives, in the clear: it terminates TLS with the testbed
+    platform's own certificate and key (so the client's CA check and any SPKI pin pass -
+    this *is* the platform, honest but curious), keeps every byte each connection's client
+    sent after decryption (request lines, URLs, headers, bodies), and passes the requests on
+    to the platform over TLS. Point the client's ``server_url`` at :attr:`url`."""
+
+    def __init__(self, platform: TestbedPlatform) -> None:
+        self.server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.server_context.load_cert_chain(platform.tls.cert_file, platform.tls.key_file)
+        self.client_context = ssl.create_default_context(cafile=str(platform.ca_file))
+        self._streams: dict[int, bytearray] = {}
+        self._record_lock = threading.Lock()
+        super().__init__(platform.port)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def wrap_client(self, sock: socket.socket) -> socket.socket:
+        return self.server_context.wrap_socket(sock, server_side=True)
+
+    def connect_target(self) -> socket.socket:
+        return self.client_context.wrap_socket(socket.create_connection(("127.0.0.1", self.target_port)),
+                                               server_hostname="127.0.0.1")
+
+    def observe(self, source: socket.socket, data: bytes) -> None:
+        super().observe(source, data)
+        with self._record_lock:
+            self._streams.setdefault(id(source), bytearray()).extend(data)
+
+    def received(self) -> list[bytes]:
+        """Each connection's plain bytes from the client, whole (a string split across two
+        reads is still found)."""
+        with self._record_lock:
+            return [bytes(stream) for stream in self._streams.values()]
