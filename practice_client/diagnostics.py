@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -223,10 +222,10 @@ def _store_state(store: Store) -> dict[str, Any]:
     audit = store.verify_audit()
     return {
         "audit": {"ok": audit.ok, "entries": audit.entries, "problem": audit.problem},
-        "outbox": dict(Counter(str(d.state) for d in store.list_documents())),
-        "requests": dict(Counter(str(r.status) for r in store.list_requests())),
-        "patients": len(store.list_patients()),
-        "pins": len(store.list_pins()),
+        "outbox": {str(state): n for state, n in store.document_counts().items()},
+        "requests": {str(status): n for status, n in store.request_counts().items()},
+        "patients": store.count_patients(),
+        "pins": store.patient_counts()[1],
     }
 
 

@@ -1,5 +1,6 @@
 """``outbox`` and ``request list`` page: newest first, a bounded page by default, filtered
-by ``--since`` and ``--state`` in the database; bad options are one-line errors."""
+by ``--since`` and ``--state`` in the database; ``patients list`` pages the master data in
+number order; bad options are one-line errors."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from practice_client.context import Context
-from practice_client.core.models import DocumentState, RequestStatus
+from practice_client.core.models import DocumentState, Patient, RequestStatus
 from tests.support.cli import run_cli as run
 from tests.support.gui_state import add_document, add_request, good_checks
 from tests.support.patients import ERIKA
@@ -64,7 +65,26 @@ def test_outbox_pages_and_filters(home: Context) -> None:
     assert text.returncode == 0 and "127 older not shown" in text.stdout
 
 
-@pytest.mark.parametrize("args", [("outbox", "--since", "yesterday"), ("request", "list", "--limit", "-1")])
+def test_patients_list_pages_the_master_data_in_number_order(client_home: Path) -> None:
+    ctx = Context()
+    try:
+        ctx.store.upsert_patients([Patient(str(n), f"Patient {n}", "1970-01-01", None) for n in range(1, 251)], "test")
+    finally:
+        ctx.close()
+    page = listed("patients", "list")
+    numbers = [p["patient_number"] for p in page["patients"]]
+    assert numbers == [str(n) for n in range(1, 101)] and page["total"] == 250 and page["more"] is True
+    assert page["patients"][0]["name"] == "Patient 1"
+    assert len(listed("patients", "list", "--limit", "0")["patients"]) == 250
+    some = listed("patients", "list", "--number", "12")
+    assert [p["patient_number"] for p in some["patients"]] == ["12", *(str(n) for n in range(120, 130))]
+    assert some["total"] == 11 and some["more"] is False
+    text = run("patients", "list", "--limit", "2")
+    assert text.returncode == 0 and "248 more not shown" in text.stdout
+
+
+@pytest.mark.parametrize("args", [("outbox", "--since", "yesterday"), ("request", "list", "--limit", "-1"),
+                                  ("patients", "list", "--limit", "-3")])
 def test_bad_paging_options_are_one_line_errors(home: Context, args: tuple[str, ...]) -> None:
     result = run(*args)
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "--" in result.stderr

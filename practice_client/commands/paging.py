@@ -1,6 +1,7 @@
 """``--limit``, ``--since`` and ``--state`` for the commands that list what grows for years
-(``outbox``, ``request list``): newest first, a bounded page by default, so a daily
-command costs the same in the first week and after five years."""
+(``outbox``, ``request list``, ``shares list``: newest first) or with the practice
+(``patients list``: ``--limit`` only, in number order): a bounded page by default, so a
+daily command costs the same in the first week and after five years."""
 
 from __future__ import annotations
 
@@ -29,9 +30,13 @@ class Paging:
         return self.limit + 1 if self.limit else -1
 
 
-def add_paging_options(parser: argparse.ArgumentParser, states: Iterable[str], what: str) -> None:
+def add_limit_option(parser: argparse.ArgumentParser, what: str, order: str = "newest first") -> None:
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N",
-                        help=f"at most N {what}, newest first (default {DEFAULT_LIMIT}; 0: all)")
+                        help=f"at most N {what}, {order} (default {DEFAULT_LIMIT}; 0: all)")
+
+
+def add_paging_options(parser: argparse.ArgumentParser, states: Iterable[str], what: str) -> None:
+    add_limit_option(parser, what)
     parser.add_argument("--since", metavar="TIME",
                         help="only those since TIME: an ISO 8601 date or time (2026-11-01, 2026-11-01T08:00+01:00; "
                              "without a zone: this computer's)")
@@ -41,9 +46,14 @@ def add_paging_options(parser: argparse.ArgumentParser, states: Iterable[str], w
 
 def paging(args: argparse.Namespace) -> Paging:
     """The options, checked before anything is opened: a one-line error otherwise."""
+    limit = limit_of(args)
+    return Paging(limit, _since(args.since) if args.since else None, args.state)
+
+
+def limit_of(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise InputError("--limit", Text("muss 0 oder größer sein", "must be 0 or more"))
-    return Paging(args.limit, _since(args.since) if args.since else None, args.state)
+    return int(args.limit)
 
 
 def _since(text: str) -> str:
@@ -65,9 +75,11 @@ def shown(rows: list[tuple[Any, T]], page: Paging, count: Callable[[], int]) -> 
     return items, count() if more else len(items), more
 
 
-def more_line(shown: int, total: int) -> str | None:
-    """The text output's last line when the page does not hold everything."""
+def more_line(shown: int, total: int, options: str = "--limit, --since, --state", older: bool = True) -> str | None:
+    """The text output's last line when the page does not hold everything (``older``: the
+    list is newest first, so what is hidden is older)."""
     hidden = total - shown
     if hidden <= 0:
         return None
-    return f"… {hidden} ältere nicht gezeigt / {hidden} older not shown (--limit, --since, --state)"
+    de, en = ("ältere", "older") if older else ("weitere", "more")
+    return f"… {hidden} {de} nicht gezeigt / {hidden} {en} not shown ({options})"

@@ -975,6 +975,25 @@ class Store:
         rows = self._page("documents", order, where, params, after, limit)
         return [(_sort_key(r, order), self._document(r)) for r in rows]
 
+    def page_patients(self, *, number: str = "", limit: int = 100) -> list[tuple[SortKey, Patient]]:
+        """PMS master data in number order, paged (``limit`` -1: all); ``number`` is the
+        start of a patient number. Only the rows of the page are opened."""
+        where, params = self._number_prefix(number)
+        rows = self._page("patients", PATIENTS_BY_NUMBER, where, params, None, limit)
+        return [(_sort_key(r, PATIENTS_BY_NUMBER), self._patient(r)) for r in rows]
+
+    def count_patients(self, number: str = "") -> int:
+        where, params = self._number_prefix(number)
+        return self._count("patients", where, params)
+
+    @staticmethod
+    def _number_prefix(number: str) -> tuple[list[str], list[Any]]:
+        needle = "".join(number.split())
+        if not needle:
+            return [], []
+        low, high = _prefix_range(needle)
+        return ["patient_number >= ? AND patient_number < ?"], [low, high]
+
     def page_patient_numbers(
         self, *, search: str = "", after: SortKey | None = None, keys: Iterable[str] | None = None,
         limit: int = 100,
@@ -1023,6 +1042,12 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT state, COUNT(*) FROM documents GROUP BY state").fetchall()
         return {DocumentState(r[0]): int(r[1]) for r in rows}
+
+    def request_counts(self) -> dict[RequestStatus, int]:
+        """How many requests are in each status (the index on status: no row is read)."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM requests GROUP BY status").fetchall()
+        return {RequestStatus(r[0]): int(r[1]) for r in rows}
 
     def acceptances(self) -> tuple[int, str]:
         """(how many requests are accepted, when the last was): changes exactly when staff

@@ -276,7 +276,7 @@ def find_patient(
             )
         return patient
     matches = [
-        p for p in ctx.store.list_patients()
+        p for p in ctx.store.patients_born_on(cert.birth_date)
         if p.birth_date == cert.birth_date and name_key(p.name) == name_key(cert.name)
     ]
     if len(matches) != 1:

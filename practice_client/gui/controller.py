@@ -406,7 +406,7 @@ class Controller(QObject):
                 suggested = ""
             # a certificate is pinned only to a patient with its birth date (crypto.trust): offer those
             candidates = tuple(PatientRow(p.patient_number, p.name, p.birth_date, p.phone or "", None)
-                               for p in ctx.store.list_patients() if p.birth_date == cert.birth_date)
+                               for p in ctx.store.patients_born_on(cert.birth_date))
             return CertificatePreview(
                 path, cert, pinned.patient_number if pinned else suggested,
                 pinned.patient_number if pinned else "", candidates,

@@ -254,7 +254,7 @@ def _inspect(rt: Runtime, a: Args) -> Any:
     except InputError:  # none or several match: staff choose
         suggested = ""
     candidates = [{"patient_number": p.patient_number, "name": p.name, "birth_date": p.birth_date}
-                  for p in rt.ctx.store.list_patients() if p.birth_date == cert.birth_date]
+                  for p in rt.ctx.store.patients_born_on(cert.birth_date)]
     return {"fingerprint": cert.fingerprint, "name": cert.name, "birth_date": cert.birth_date,
             "phone": cert.phone, "ident": cert.ident,
             "suggested_patient_number": pinned.patient_number if pinned else suggested,
