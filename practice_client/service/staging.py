@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from practice_client.core.atomic import fsync_dir
 from practice_client.core.config import Config
 from practice_client.core.errors import InputError, PracticeClientError
 from practice_client.core.paths import Home
@@ -102,7 +103,7 @@ class Upload:
         except BaseException:
             self.abort()
             raise
-        _fsync_folder(self.target.parent)
+        fsync_dir(self.target.parent)
         return self.size
 
     def abort(self) -> None:
@@ -190,12 +191,3 @@ class Staging:
             log.info("staged uploads: %d not used in time, removed", removed)
         return removed
 
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name == "nt":  # pragma: no cover - Windows cannot open a folder to fsync it
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
