@@ -7,6 +7,8 @@ shell baseline an admin would script, on the same data and the same testbed serv
 - small: 500 files of 100 KiB, files/s; baseline one ``gpg | curl`` per file, in a loop;
 - peak RSS of the client process (the agent, ``VmHWM``) during the 1 GiB file;
 - drop-to-delivered latency of one 100 KiB file, median of 20;
+- upload path (:mod:`upload_path`): uploads created empty then sent (the client, which
+  stores the server's URL first) against ``creation-with-upload``, one request each;
 - scale (:mod:`scale`): the daily commands and the window on a fresh home and on five
   years of history the bench builds through the store.
 
@@ -61,6 +63,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 from scale import measure_scale, print_scale  # noqa: E402 - bench/scale.py: five years of history
+from upload_path import measure as measure_upload_path  # noqa: E402 - bench/upload_path.py
 
 from practice_client.demo import Demo, prepare  # noqa: E402
 
@@ -452,6 +455,11 @@ def main() -> int:
         measure_small(demo, baseline, data, workers, results, table)
     finally:
         demo.close()
+    stored, single = measure_upload_path()
+    results["upload_stored_url_per_s"], results["upload_with_body_per_s"] = stored, single
+    results["upload_stored_url_ratio"] = stored / single
+    table.append(("upload: create + PATCH (/s)", f"{stored:.1f}", ""))
+    table.append(("  creation-with-upload (/s)", f"{single:.1f}", ""))
     scale_rows = measure_scale(results)
 
     (ROOT / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
