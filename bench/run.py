@@ -66,6 +66,7 @@ from scale import measure_scale, print_scale  # noqa: E402 - bench/scale.py: fiv
 from upload_path import measure as measure_upload_path  # noqa: E402 - bench/upload_path.py
 
 from practice_client.demo import Demo, prepare  # noqa: E402
+from practice_client.platform.tus import upload_metadata  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # a smoke run while developing: smaller data
 BIG = 64 * 1024**2 if QUICK else 1024**3
@@ -206,16 +207,11 @@ class Baseline:
         self.request_id = ctx.store.list_requests()[0].request_id
 
     def command(self, file: Path) -> str:
-        import base64
         import shlex
 
         document_id = str(uuid.uuid4())
-
-        def b64(text: str) -> str:
-            return base64.b64encode(text.encode()).decode()
-
         bound = file.stat().st_size * 101 // 100 + 64 * 1024  # partial-length packet headers
-        meta = f"document_id {b64(document_id)},part {b64('document')},request_id {b64(self.request_id)}"
+        meta = upload_metadata(document_id, "document", self.request_id)
         curl = ["curl", "-sS", "--fail", "-o", "/dev/null", *self.curl_common(), "-X", "POST",
                 "-H", f"Upload-Length: {bound}", "-H", f"Upload-Metadata: {meta}",
                 "-H", "Content-Type: application/offset+octet-stream", "-T", "-", f"{self.url}/v1/uploads"]
@@ -233,11 +229,7 @@ class Baseline:
     def same_work_script(self, files: list[Path], scratch: Path) -> str:
         """What the client must do for each file, as a shell script would: two sealed
         messages, two uploads created empty at the URLs the server names, then sent."""
-        import base64
         import shlex
-
-        def b64(text: str) -> str:
-            return base64.b64encode(text.encode()).decode()
 
         gpg = shlex.join(self.gpg("NAME", "SOURCE", "TARGET")[:-5])  # all but --set-filename ... -o ... SOURCE
         curl = f"-sS --fail -o /dev/null {shlex.join(self.curl_common())}"  # one transfer's options
@@ -261,8 +253,7 @@ same_work() {{  # FILE DOCUMENT_ID METADATA_OF_THE_DOCUMENT METADATA_OF_THE_MANI
         calls = []
         for file in files:
             document_id = str(uuid.uuid4())
-            meta = {part: f"document_id {b64(document_id)},part {b64(part)},request_id {b64(self.request_id)}"
-                    for part in ("document", "manifest")}
+            meta = {part: upload_metadata(document_id, part, self.request_id) for part in ("document", "manifest")}
             calls.append(shlex.join(["same_work", str(file), document_id, meta["document"], meta["manifest"]]))
         return "set -eo pipefail\n" + function + "\n".join(calls) + "\n"
 

@@ -13,7 +13,6 @@ Run alone: ``scripts/with-keyring .venv/bin/python bench/upload_path.py``.
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import statistics
@@ -27,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from practice_client.platform.api import PlatformClient  # noqa: E402
-from practice_client.platform.tus import ENDPOINT, TUS_HEADERS  # noqa: E402
+from practice_client.platform.tus import ENDPOINT, OFFSET_TYPE, TUS_HEADERS, upload_metadata  # noqa: E402
 from practice_client.testbed.platform import TestbedPlatform  # noqa: E402
 
 SIZE = 100 * 1024
@@ -43,13 +42,9 @@ def _stored_url(client: PlatformClient, path: Path, document_id: str) -> None:
 
 def _one_post(client: PlatformClient, path: Path, document_id: str) -> None:
     """``creation-with-upload``: the upload's bytes in the creating request."""
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
-
     body = path.read_bytes()
-    headers = {**TUS_HEADERS, "Upload-Length": str(len(body)), "Content-Type": "application/offset+octet-stream",
-               "Upload-Metadata": f"document_id {b64(document_id)},part {b64('document')},"
-                                  f"request_id {b64(REQUEST_ID)}"}
+    headers = {**TUS_HEADERS, "Upload-Length": str(len(body)), "Content-Type": OFFSET_TYPE,
+               "Upload-Metadata": upload_metadata(document_id, "document", REQUEST_ID)}
     response = client.http.send("POST", ENDPOINT, expect=(201,), headers=headers, data=body, sent_bytes=len(body))
     assert response.headers.get("Upload-Offset") == str(len(body)), response.headers
 

@@ -137,6 +137,14 @@ class _FileSlice:
         return data
 
 
+def upload_metadata(document_id: str, part: str, request_id: str) -> str:
+    """The ``Upload-Metadata`` of an upload: what a platform's finish hook files it by."""
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    return f"document_id {b64(document_id)},part {b64(part)},request_id {b64(request_id)}"
+
+
 def _digest(handle: IO[bytes], offset: int, count: int, algorithm: str) -> str:
     """``Upload-Checksum`` value of ``count`` bytes at ``offset`` (read block by block)."""
     digest = hashlib.new(algorithm)
@@ -218,11 +226,7 @@ class Tus:
         if part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}")
 
-        def b64(text: str) -> str:
-            return base64.b64encode(text.encode()).decode()
-
-        metadata = f"document_id {b64(document_id)},part {b64(part)},request_id {b64(request_id)}"
-        headers = {**TUS_HEADERS, "Upload-Metadata": metadata}
+        headers = {**TUS_HEADERS, "Upload-Metadata": upload_metadata(document_id, part, request_id)}
         if length is None:
             headers["Upload-Defer-Length"] = "1"
         else:
