@@ -40,6 +40,12 @@ class InputError(PracticeClientError):
         self.args = (f"{self.source}: {self.problem}",)  # the file named once on the command line
 
 
+def cannot_read(source: str | Path, exc: OSError) -> InputError:
+    """The one line for a file the OS would not let us read."""
+    problem = exc.strerror or exc
+    return InputError(source, Text(f"kann nicht gelesen werden ({problem})", f"cannot be read ({problem})"))
+
+
 class NotConfigured(PracticeClientError):
     """The client has not been set up yet (no config or no practice key)."""
 

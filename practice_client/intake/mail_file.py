@@ -34,7 +34,7 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
-from practice_client.core.errors import InputError
+from practice_client.core.errors import InputError, cannot_read
 from practice_client.core.files import open_regular
 from practice_client.core.store import MAX_MESSAGE_BYTES
 from practice_client.core.text import Text
@@ -97,8 +97,7 @@ def read_mail_bytes(path: Path) -> bytes:
         with open_regular(path) as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        problem = exc.strerror or exc
-        raise InputError(path, Text(f"kann nicht gelesen werden ({problem})", f"cannot be read ({problem})")) from None
+        raise cannot_read(path, exc) from None
     if len(data) > MAX_FILE_BYTES:
         raise InputError(path, TOO_LARGE)
     return data

@@ -39,7 +39,7 @@ import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
 
-from practice_client.core.errors import InputError, NetworkError, PracticeClientError
+from practice_client.core.errors import NetworkError, PracticeClientError, cannot_read
 from practice_client.core.files import open_regular
 from practice_client.core.text import Text
 from practice_client.service.api import bearer
@@ -274,9 +274,7 @@ class ServiceClient:
         try:
             handle = open_regular(path)
         except OSError as exc:
-            problem = exc.strerror or type(exc).__name__
-            raise InputError(path, Text(f"kann nicht gelesen werden ({problem})",
-                                        f"cannot be read ({problem})")) from None
+            raise cannot_read(path, exc) from None
         with handle:
             size = os.fstat(handle.fileno()).st_size
             answer = self._request("PUT", f"/v1/staged/{staged_id}", content=handle, stream=True, headers={
