@@ -123,14 +123,15 @@ def add_files(ctx: Context, files: list[Path], request_id: str, names: list[str]
     if names is not None and len(names) != len(files):
         raise ValueError("one name for each file")
     record = valid_request(ctx, request_id)
-    checked: list[tuple[Path, Path, os.stat_result]] = []
+    checked: list[tuple[Path, Path, os.stat_result]] = []  # (file, the name its document gets, its stat)
     for index, file in enumerate(files):
-        label = Path(names[index]) if names is not None else file
-        checked.append((file, label, check_file(ctx.config, file, label)))
+        name = Path(names[index]) if names is not None else None
+        st = check_file(ctx.config, file, name)
+        checked.append((file, name if name is not None else Path(os.path.abspath(file)), st))
     documents = []
     spool = Spool.of(ctx)
-    for file, label, st in checked:
-        doc = _new_row(ctx, label if names is not None else Path(os.path.abspath(file)), st, {"origin": ORIGIN_SEND})
+    for file, name, st in checked:
+        doc = _new_row(ctx, name, st, {"origin": ORIGIN_SEND})
         try:
             spool.make(doc.document_id)
             copy_in(file, spool.original(doc.document_id))
