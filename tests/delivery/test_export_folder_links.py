@@ -21,17 +21,21 @@ from practice_client.delivery import outbox
 from practice_client.delivery.spool import ORIGINAL, Spool
 from practice_client.delivery.watcher import scan
 from practice_client.service.agent import Agent
+from tests.conftest import require
 from tests.support.waiting import wait_for
 from tests.support.worlds import World, accepted_request, pin_patient, wait_state, write_file
 
 SECRET = b"private letter of the practice owner - never leaves this folder"
 
 
-@pytest.fixture(params=["handles", "identity checks"])
+# Windows has no directory handles: the identity checks are its strategy, tested everywhere
+STRATEGIES = ["handles", "identity checks"] if os.name == "posix" else ["identity checks"]
+
+
+@pytest.fixture(params=STRATEGIES)
 def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "handles":
-        if not dir_handles_available():
-            pytest.skip("this OS has no directory handles")
+        require(dir_handles_available(), "directory handles (dir_fd with O_DIRECTORY and O_NOFOLLOW)")
     else:
         monkeypatch.setattr(Folder, "use_handles", False)
     return str(request.param)

@@ -118,9 +118,9 @@ def test_a_service_that_cannot_start_exits_with_a_failure(home: Home, broken: st
     assert manager.states == [START_PENDING]
 
 
+@pytest.mark.skipif(sys.platform == "win32",
+                    reason="on Windows dispatch hands the process to the service control manager")
 def test_dispatch_off_windows_says_what_to_do(tmp_path: Path) -> None:
-    if sys.platform == "win32":  # pragma: no cover
-        pytest.skip("on Windows dispatch hands the process to the service control manager")
     with pytest.raises(StateError, match="this is not Windows"):
         windows.dispatch(tmp_path, lambda: None)
     env = dict(os.environ, PRACTICE_CLIENT_POLICY=str(EMPTY_POLICY))
